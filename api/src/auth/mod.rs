@@ -1,0 +1,3 @@
+//! Who the actor is: passwords, tokens, sessions.
+
+pub mod password;

@@ -1,0 +1,16 @@
+//! SeaORM entities of the CRM: one module per table, shared enums in [`enums`].
+//!
+//! This crate knows nothing of GraphQL or authorization; the API wraps these models in its own
+//! types so a new column never leaks into the schema by accident. The schema itself is owned by
+//! the `migration` crate; these structs mirror it.
+
+pub mod activity;
+pub mod company;
+pub mod contact;
+pub mod deal;
+pub mod deal_share;
+pub mod enums;
+pub mod team;
+pub mod user;
+
+pub mod prelude;

@@ -1,0 +1,13 @@
+//! Entities under their table's singular name, plus the shared enums.
+
+pub use crate::activity::Entity as Activity;
+pub use crate::company::Entity as Company;
+pub use crate::contact::Entity as Contact;
+pub use crate::deal::Entity as Deal;
+pub use crate::deal_share::Entity as DealShare;
+pub use crate::enums::{
+    ActivityType, CompanySize, DealSource, DealStage, Department, Industry, Priority, Role,
+    SharePermission,
+};
+pub use crate::team::Entity as Team;
+pub use crate::user::Entity as User;

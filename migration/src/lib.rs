@@ -1,0 +1,28 @@
+//! Migrations of the CRM schema, for SQLite and PostgreSQL.
+//!
+//! Every constraint and index is named (`pk_*`, `fk_<table>_<column>`, `ck_<table>_<rule>`,
+//! `ux_<table>_<columns>` for unique indexes, `ix_<table>_<columns>`), so the API can map a
+//! database error to the offending field. Each migration runs in a transaction on both backends
+//! and has a working `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod ddl;
+mod m20261121_000001_create_users_and_teams;
+mod m20261121_000002_create_companies_and_contacts;
+mod m20261121_000003_create_deals_and_shares;
+mod m20261121_000004_create_activities;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_create_users_and_teams::Migration),
+            Box::new(m20261121_000002_create_companies_and_contacts::Migration),
+            Box::new(m20261121_000003_create_deals_and_shares::Migration),
+            Box::new(m20261121_000004_create_activities::Migration),
+        ]
+    }
+}

@@ -1,0 +1,175 @@
+//! `TestApp`: a fresh, migrated database per test (SQLite file by default, a new
+//! PostgreSQL database when `TEST_DATABASE_URL` is set) and the real application on top.
+
+use api::AppState;
+use api::config::Config;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+use serde_json::Value as Json;
+use tower::ServiceExt;
+
+/// Keeps the test database alive; dropping it deletes the database.
+pub enum DbGuard {
+    /// The SQLite file lives in this directory.
+    Sqlite(#[expect(dead_code, reason = "held for its Drop")] tempfile::TempDir),
+    /// A database created on the server behind `admin_url`.
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let DbGuard::Postgres { admin_url, name } = self {
+            let admin_url = admin_url.clone();
+            let name = name.clone();
+            // Drop runs outside any async context we could await in: use a private runtime
+            // on its own thread. FORCE ends the test pool's open connections.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    if let Ok(admin) = sea_orm::Database::connect(admin_url.as_str()).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// An empty database (not migrated) and its guard.
+pub async fn fresh_database() -> (DatabaseConnection, Config, DbGuard) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("crm_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(admin_url.as_str())
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let url = replace_database(&admin_url, &name);
+            let config = Config::for_database(url.clone());
+            let db = api::db::connect(&url, 5).await.expect("connect test db");
+            (db, config, DbGuard::Postgres { admin_url, name })
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            let config = Config::for_database(url.clone());
+            let db = api::db::connect(&url, 5).await.expect("connect sqlite");
+            (db, config, DbGuard::Sqlite(dir))
+        }
+    }
+}
+
+/// `postgres://u@h:p/db?x` with the database name replaced.
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+/// The application over a fresh, migrated database.
+pub struct TestApp {
+    pub db: DatabaseConnection,
+    pub state: AppState,
+    _guard: DbGuard,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        let (db, config, guard) = fresh_database().await;
+        Migrator::up(&db, None).await.expect("migrate");
+        let state = AppState::new(db.clone(), config);
+        Self {
+            db,
+            state,
+            _guard: guard,
+        }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Sends one HTTP request through the full router (middleware included).
+    pub async fn request(
+        &self,
+        req: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let res = api::app(self.state.clone())
+            .oneshot(req)
+            .await
+            .expect("router is infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        (status, headers, body)
+    }
+
+    /// POSTs a GraphQL document over HTTP and returns the JSON body.
+    pub async fn post_graphql(&self, query: &str, variables: Json) -> (StatusCode, Json) {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        let req = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let (status, _, bytes) = self.request(req).await;
+        (status, serde_json::from_slice(&bytes).unwrap_or(Json::Null))
+    }
+
+    /// Runs raw SQL below the ORM. Placeholders are `$1, $2, …` on both backends.
+    pub async fn raw(&self, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
+        raw_exec(&self.db, sql, values).await
+    }
+}
+
+/// Runs raw SQL with `$N` placeholders on either backend.
+pub async fn raw_exec(
+    db: &DatabaseConnection,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = if backend == DbBackend::Sqlite {
+        let mut s = sql.to_owned();
+        for n in (1..=values.len()).rev() {
+            s = s.replace(&format!("${n}"), &format!("?{n}"));
+        }
+        s
+    } else {
+        sql.to_owned()
+    };
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .map(|r| r.rows_affected())
+}

@@ -1,0 +1,10 @@
+//! The integration test binary: every test drives the real schema over a real database
+//! (SQLite by default, PostgreSQL with `TEST_DATABASE_URL`).
+
+mod cli;
+mod constraints;
+mod helpers;
+mod http;
+mod migrations;
+mod schema;
+mod seed;
