@@ -125,15 +125,18 @@ async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         let logins = seed::seed_demo(&db).await?;
         print_logins(&logins);
     }
-    let state = AppState::new(db.clone(), config);
+    let state = AppState::new(db.clone(), config)?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, "serving GraphQL on http://{addr}/graphql");
-    axum::serve(listener, crate::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    axum::serve(
+        listener,
+        crate::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving")?;
     tracing::info!("in-flight requests finished; shutting down");
     db.close().await.ok();
     Ok(())

@@ -63,6 +63,98 @@ pub struct Config {
     #[arg(long, env = "CRM_CORS_ORIGINS", value_delimiter = ',', global = true)]
     pub cors_origins: Vec<String>,
 
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "CRM_ACCESS_TOKEN_TTL_SECS", default_value_t = 15 * 60, global = true)]
+    pub access_token_ttl_secs: u64,
+
+    /// Lifetime of a session (refresh tokens rotate within it), in days.
+    #[arg(
+        long,
+        env = "CRM_SESSION_TTL_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub session_ttl_days: u64,
+
+    /// `iss` claim of the access tokens this server issues and accepts.
+    #[arg(long, env = "CRM_JWT_ISSUER", default_value = "crm", global = true)]
+    pub jwt_issuer: String,
+
+    /// `aud` claim of the access tokens this server issues and accepts.
+    #[arg(
+        long,
+        env = "CRM_JWT_AUDIENCE",
+        default_value = "crm-api",
+        global = true
+    )]
+    pub jwt_audience: String,
+
+    /// Failed sign-ins for one account, within the lockout window, before it is locked.
+    #[arg(
+        long,
+        env = "CRM_LOGIN_MAX_FAILURES",
+        default_value_t = 5,
+        global = true
+    )]
+    pub login_max_failures: u32,
+
+    /// Failed sign-ins from one client address, within the window, before it is locked.
+    #[arg(
+        long,
+        env = "CRM_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        default_value_t = 50,
+        global = true
+    )]
+    pub login_max_failures_per_address: u32,
+
+    /// Length of the failure window and of a lockout, in seconds.
+    #[arg(long, env = "CRM_LOGIN_LOCKOUT_SECS", default_value_t = 15 * 60, global = true)]
+    pub login_lockout_secs: u64,
+
+    /// Extra delay per repeated failure (after the second), in milliseconds, capped at 2 s.
+    #[arg(
+        long,
+        env = "CRM_LOGIN_SLOWDOWN_MS",
+        default_value_t = 250,
+        global = true
+    )]
+    pub login_slowdown_ms: u64,
+
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    #[arg(
+        long,
+        env = "CRM_TRUST_FORWARDED_FOR",
+        default_value_t = false,
+        global = true
+    )]
+    pub trust_forwarded_for: bool,
+
+    /// SSO: PEM public key (RSA or EC) of an external identity provider whose RS256/ES256
+    /// access tokens are accepted.
+    #[arg(long, env = "CRM_SSO_PUBLIC_KEY_FILE", global = true)]
+    pub sso_public_key_file: Option<PathBuf>,
+
+    /// SSO: a JWKS file (`{"keys": [...]}`) with the identity provider's public keys.
+    #[arg(long, env = "CRM_SSO_JWKS_FILE", global = true)]
+    pub sso_jwks_file: Option<PathBuf>,
+
+    /// SSO: required `iss` of external tokens.
+    #[arg(long, env = "CRM_SSO_ISSUER", global = true)]
+    pub sso_issuer: Option<String>,
+
+    /// SSO: required `aud` of external tokens.
+    #[arg(long, env = "CRM_SSO_AUDIENCE", global = true)]
+    pub sso_audience: Option<String>,
+
+    /// SSO: the claim holding the user's email.
+    #[arg(
+        long,
+        env = "CRM_SSO_EMAIL_CLAIM",
+        default_value = "email",
+        global = true
+    )]
+    pub sso_email_claim: String,
+
     /// Log output: `text` for people, `json` for log shippers.
     #[arg(long, env = "CRM_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
@@ -89,6 +181,20 @@ impl Config {
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
             cors_origins: Vec::new(),
+            access_token_ttl_secs: 15 * 60,
+            session_ttl_days: 30,
+            jwt_issuer: "crm".into(),
+            jwt_audience: "crm-api".into(),
+            login_max_failures: 5,
+            login_max_failures_per_address: 50,
+            login_lockout_secs: 15 * 60,
+            login_slowdown_ms: 10,
+            trust_forwarded_for: false,
+            sso_public_key_file: None,
+            sso_jwks_file: None,
+            sso_issuer: None,
+            sso_audience: None,
+            sso_email_claim: "email".into(),
             log_format: LogFormat::Text,
         }
     }
@@ -110,6 +216,10 @@ impl Config {
             && secret.len() < 32
         {
             return Err("CRM_JWT_SECRET must be at least 32 bytes long".into());
+        }
+        let sso = self.sso_public_key_file.is_some() || self.sso_jwks_file.is_some();
+        if sso && (self.sso_issuer.is_none() || self.sso_audience.is_none()) {
+            return Err("SSO needs both CRM_SSO_ISSUER and CRM_SSO_AUDIENCE".into());
         }
         Ok(())
     }

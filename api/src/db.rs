@@ -29,3 +29,22 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
+
+/// A raw statement written with `$1, $2, …` placeholders, rewritten to `?1, ?2, …` on
+/// SQLite. Values are always bound, never interpolated.
+pub fn statement(
+    backend: sea_orm::DbBackend,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> sea_orm::Statement {
+    let sql = if backend == sea_orm::DbBackend::Sqlite {
+        let mut s = sql.to_owned();
+        for n in (1..=values.len()).rev() {
+            s = s.replace(&format!("${n}"), &format!("?{n}"));
+        }
+        s
+    } else {
+        sql.to_owned()
+    };
+    sea_orm::Statement::from_sql_and_values(backend, sql, values)
+}

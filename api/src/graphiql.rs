@@ -33,7 +33,7 @@ pub fn page(assets_url: &str, endpoint: &str) -> Html<String> {
     let base = html_escape(assets_url.trim_end_matches('/'));
     let endpoint = html_escape(endpoint);
     Html(format!(
-        r#"<!doctype html>
+        r##"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -53,11 +53,12 @@ pub fn page(assets_url: &str, endpoint: &str) -> Html<String> {
   root.render(React.createElement(GraphiQL, {{
     fetcher,
     defaultEditorToolsVisibility: true,
-    defaultQuery: "{{\n  apiVersion\n}}\n"
+    defaultHeaders: '{{"Authorization": "Bearer <accessToken from the login mutation>"}}',
+    defaultQuery: "# 1. Run this, 2. put the accessToken into the Headers tab, 3. query away.\nmutation {{\n  login(email: \"admin@demo.crm\", password: \"demo-password-2026\") {{\n    accessToken\n    user {{ id name role }}\n  }}\n}}\n"
   }}));
 </script>
 </body>
-</html>"#
+</html>"##
     ))
 }
 

@@ -1,9 +1,11 @@
 //! The HTTP surface: routes and the middleware stack.
 
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
-use axum::extract::State;
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,6 +17,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::ClientAddr;
+use crate::auth::actor::{AuthFailure, authenticate};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -72,6 +76,7 @@ fn cors(origins: &[String]) -> CorsLayer {
 /// everything else.
 async fn graphql_get(
     State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
 ) -> Response {
@@ -84,18 +89,83 @@ async fn graphql_get(
             .into_response();
     }
     match request {
-        Ok(req) => execute(&state, req).await.into_response(),
+        Ok(req) => execute(&state, connect, &headers, req).await,
         Err(rejection) => rejection.into_response(),
     }
 }
 
 /// `POST /graphql`.
-async fn graphql_post(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    execute(&state, request).await
+async fn graphql_post(
+    State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    execute(&state, connect, &headers, request).await
 }
 
-async fn execute(state: &AppState, request: GraphQLRequest) -> GraphQLResponse {
-    state.schema.execute(request.into_inner()).await.into()
+/// Authenticates, then executes. Bad credentials are HTTP 401 before any GraphQL runs; no
+/// credentials is the anonymous actor.
+async fn execute(
+    state: &AppState,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let actor = match authenticate(&state.db, &state.deps.tokens, headers).await {
+        Ok(actor) => actor,
+        Err(AuthFailure::Database) => {
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "INTERNAL",
+                "try again later",
+            );
+        }
+        Err(failure) => {
+            tracing::info!(target: "audit", event = "token.rejected", reason = %failure, "bearer token refused");
+            return error_response(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "invalid or expired access token",
+            );
+        }
+    };
+    let client = ClientAddr(client_ip(state, connect.map(|c| c.0.0), headers));
+    let mut request = request.into_inner().data(client);
+    if let Some(actor) = actor {
+        request = request.data(actor);
+    }
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+/// The client address: the socket peer, or the first `X-Forwarded-For` hop when the server
+/// is configured to trust its proxy.
+fn client_ip(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+    if state.config.trust_forwarded_for
+        && let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    peer.map(|p| p.ip())
+}
+
+/// A GraphQL-shaped error body with an HTTP status.
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    });
+    let mut res = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+    }
+    res
 }
 
 /// Liveness: the process answers.

@@ -2,6 +2,7 @@
 //! authorization and authentication.
 
 pub mod auth;
+pub mod authz;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -10,6 +11,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod seed;
+pub mod service;
 pub mod state;
 
 pub use graphql::{CrmSchema, export_sdl, schema_builder};

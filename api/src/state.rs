@@ -2,10 +2,14 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use sea_orm::DatabaseConnection;
 
+use crate::auth::token::TokenService;
+use crate::authz::Authorizer;
 use crate::config::Config;
 use crate::graphql::CrmSchema;
+use crate::service::Deps;
 
 /// Shared, cheaply clonable application state.
 #[derive(Clone)]
@@ -14,18 +18,41 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// The configuration the server started with.
     pub config: Arc<Config>,
-    /// The executable GraphQL schema (holds its own handle to the pool).
+    /// What services need (pool, policy, token keys, configuration).
+    pub deps: Deps,
+    /// The executable GraphQL schema.
     pub schema: CrmSchema,
 }
 
 impl AppState {
-    /// Builds the state around an open (and migrated) database.
-    pub fn new(db: DatabaseConnection, config: Config) -> Self {
-        let schema = crate::graphql::schema_builder().data(db.clone()).finish();
-        Self {
+    /// Builds the state around an open (and migrated) database: loads the policy from
+    /// `config.policy_dir` and the token keys. A policy error stops here, with file and line.
+    pub fn new(db: DatabaseConnection, config: Config) -> anyhow::Result<Self> {
+        let authz = Authorizer::load(&config.policy_dir)
+            .with_context(|| format!("loading the policy from {}", config.policy_dir.display()))?;
+        Self::with_authorizer(db, config, authz)
+    }
+
+    /// Like [`AppState::new`] with an already compiled policy (tests edit policies in memory).
+    pub fn with_authorizer(
+        db: DatabaseConnection,
+        config: Config,
+        authz: Authorizer,
+    ) -> anyhow::Result<Self> {
+        let config = Arc::new(config);
+        let tokens = TokenService::from_config(&config)?;
+        let deps = Deps {
+            db: db.clone(),
+            authz: Arc::new(authz),
+            tokens: Arc::new(tokens),
+            config: config.clone(),
+        };
+        let schema = crate::graphql::schema_builder().data(deps.clone()).finish();
+        Ok(Self {
             db,
-            config: Arc::new(config),
+            config,
+            deps,
             schema,
-        }
+        })
     }
 }

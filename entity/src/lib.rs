@@ -10,6 +10,9 @@ pub mod contact;
 pub mod deal;
 pub mod deal_share;
 pub mod enums;
+pub mod login_throttle;
+pub mod refresh_token;
+pub mod session;
 pub mod team;
 pub mod user;
 

@@ -9,5 +9,8 @@ pub use crate::enums::{
     ActivityType, CompanySize, DealSource, DealStage, Department, Industry, Priority, Role,
     SharePermission,
 };
+pub use crate::login_throttle::Entity as LoginThrottle;
+pub use crate::refresh_token::Entity as RefreshToken;
+pub use crate::session::Entity as Session;
 pub use crate::team::Entity as Team;
 pub use crate::user::Entity as User;

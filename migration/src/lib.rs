@@ -12,6 +12,7 @@ mod m20261121_000001_create_users_and_teams;
 mod m20261121_000002_create_companies_and_contacts;
 mod m20261121_000003_create_deals_and_shares;
 mod m20261121_000004_create_activities;
+mod m20261121_000005_create_sessions;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_create_companies_and_contacts::Migration),
             Box::new(m20261121_000003_create_deals_and_shares::Migration),
             Box::new(m20261121_000004_create_activities::Migration),
+            Box::new(m20261121_000005_create_sessions::Migration),
         ]
     }
 }

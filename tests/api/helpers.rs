@@ -101,9 +101,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new() -> Self {
-        let (db, config, guard) = fresh_database().await;
+        Self::with_config(|_| {}).await
+    }
+
+    /// A fresh app whose configuration `adjust` may change first.
+    pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        let (db, mut config, guard) = fresh_database().await;
+        adjust(&mut config);
         Migrator::up(&db, None).await.expect("migrate");
-        let state = AppState::new(db.clone(), config);
+        let state = AppState::new(db.clone(), config).expect("app state");
         Self {
             db,
             state,
@@ -172,4 +178,95 @@ pub async fn raw_exec(
     db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await
         .map(|r| r.rows_affected())
+}
+
+/// The password of every user the helpers create.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    /// Inserts an active user with [`PASSWORD`].
+    pub async fn user(
+        &self,
+        email: &str,
+        role: entity::enums::Role,
+        team_id: Option<uuid::Uuid>,
+    ) -> entity::user::Model {
+        use sea_orm::{ActiveModelTrait, Set};
+        let hash = api::auth::password::hash_password(PASSWORD.to_owned())
+            .await
+            .expect("hash");
+        let now = chrono::Utc::now();
+        entity::user::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            email: Set(email.to_lowercase()),
+            name: Set(email.split('@').next().unwrap_or(email).to_owned()),
+            password_hash: Set(hash),
+            role: Set(role),
+            team_id: Set(team_id),
+            active: Set(true),
+            must_change_password: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert user")
+    }
+
+    /// Inserts a team (optionally managed by `manager`).
+    pub async fn team(&self, name: &str, manager: Option<uuid::Uuid>) -> entity::team::Model {
+        use sea_orm::{ActiveModelTrait, Set};
+        let now = chrono::Utc::now();
+        entity::team::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            name: Set(name.to_owned()),
+            manager_id: Set(manager),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert team")
+    }
+
+    /// POSTs a GraphQL document with an optional bearer token.
+    pub async fn gql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Json,
+    ) -> (StatusCode, Json) {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        let mut req = Request::post("/graphql").header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let (status, _, bytes) = self
+            .request(req.body(Body::from(body.to_string())).expect("request"))
+            .await;
+        (status, serde_json::from_slice(&bytes).unwrap_or(Json::Null))
+    }
+
+    /// Signs in over HTTP; returns `(accessToken, refreshToken)`.
+    pub async fn login(&self, email: &str, password: &str) -> (String, String) {
+        let (status, json) = self
+            .gql(
+                None,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken } }",
+                serde_json::json!({ "e": email, "p": password }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        let login = &json["data"]["login"];
+        assert!(login.is_object(), "login failed: {json}");
+        (
+            login["accessToken"].as_str().expect("access").to_owned(),
+            login["refreshToken"].as_str().expect("refresh").to_owned(),
+        )
+    }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(json: &Json) -> Option<&str> {
+    json["errors"][0]["extensions"]["code"].as_str()
 }

@@ -93,10 +93,10 @@ async fn browsers_get_graphiql_with_local_assets() {
 
 #[tokio::test]
 async fn graphiql_asset_base_is_configurable() {
-    let mut app = TestApp::new().await;
-    let mut config = (*app.state.config).clone();
-    config.graphiql_assets_url = "https://cdn.example.test/graphiql/".into();
-    app.state = api::AppState::new(app.db.clone(), config);
+    let app = TestApp::with_config(|c| {
+        c.graphiql_assets_url = "https://cdn.example.test/graphiql/".into();
+    })
+    .await;
     let req = Request::get("/graphql")
         .header("accept", "text/html")
         .body(Body::empty())

@@ -1,3 +1,8 @@
-//! Who the actor is: passwords, tokens, sessions.
+//! Who the actor is: passwords, tokens, sessions, sign-in throttling.
 
+pub mod actor;
 pub mod password;
+pub mod throttle;
+pub mod token;
+
+pub use actor::{Actor, ClientAddr};

@@ -1,23 +1,40 @@
 //! The GraphQL schema, organised by entity: each module owns its query and mutation
 //! objects, its types and its inputs; the roots merge them.
 
+mod auth;
 mod system;
+mod team;
+mod user;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{
+    Context, EmptySubscription, ErrorExtensions, ID, MergedObject, Schema, SchemaBuilder,
+};
+use uuid::Uuid;
 
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::service::Deps;
+
+pub use auth::{AuthMutation, AuthQuery};
 pub use system::SystemQuery;
+pub use team::{Team, TeamMutation, TeamQuery};
+pub use user::{User, UserMutation, UserQuery};
 
 /// The query root.
 #[derive(MergedObject, Default)]
-pub struct Query(SystemQuery);
+pub struct Query(SystemQuery, AuthQuery, UserQuery, TeamQuery);
+
+/// The mutation root.
+#[derive(MergedObject, Default)]
+pub struct Mutation(AuthMutation, UserMutation, TeamMutation);
 
 /// The executable schema type.
-pub type CrmSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type CrmSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// The schema with its limits, without data: add the database and the authorizer with
-/// `.data(..)` before `.finish()`.
-pub fn schema_builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+/// The schema with its limits, without data: add [`Deps`] with `.data(..)` before
+/// `.finish()`.
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(12)
         .limit_complexity(5_000)
         .limit_recursive_depth(32)
@@ -26,4 +43,39 @@ pub fn schema_builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription
 /// The SDL clients rely on; `schema.graphql` must equal it.
 pub fn export_sdl() -> String {
     schema_builder().finish().sdl()
+}
+
+/// The services' dependencies.
+pub(crate) fn deps<'a>(ctx: &Context<'a>) -> &'a Deps {
+    ctx.data_unchecked::<Deps>()
+}
+
+/// The signed-in actor, or `UNAUTHENTICATED`. An actor whose password was reset by an admin
+/// must change it first (`FORBIDDEN`, `reason: PASSWORD_CHANGE_REQUIRED`).
+pub(crate) fn actor<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
+    let actor = actor_even_if_password_expired(ctx)?;
+    if actor.must_change_password {
+        return Err(ApiError::Forbidden { field: None }
+            .extend()
+            .extend_with(|_, e| e.set("reason", "PASSWORD_CHANGE_REQUIRED")));
+    }
+    Ok(actor)
+}
+
+/// The signed-in actor, also when they must still change a reset password.
+pub(crate) fn actor_even_if_password_expired<'a>(
+    ctx: &Context<'a>,
+) -> async_graphql::Result<&'a Actor> {
+    ctx.data_opt::<Actor>()
+        .ok_or_else(|| ApiError::Unauthenticated.extend())
+}
+
+/// Parses a client-supplied ID; a malformed one is `BAD_USER_INPUT` on `field`.
+pub(crate) fn parse_id(id: &ID, field: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id.as_str()).map_err(|_| ApiError::bad_input(field, "is not a valid ID"))
+}
+
+/// Converts a service error for GraphQL.
+pub(crate) fn gql(err: ApiError) -> async_graphql::Error {
+    err.extend()
 }

@@ -1,6 +1,8 @@
 //! Facts about the server itself.
 
-use async_graphql::Object;
+use async_graphql::{Context, Object, Result};
+
+use crate::graphql::actor_even_if_password_expired;
 
 /// Queries about the API itself.
 #[derive(Default)]
@@ -9,7 +11,8 @@ pub struct SystemQuery;
 #[Object]
 impl SystemQuery {
     /// The server's version (semantic versioning), so clients can report what they talk to.
-    async fn api_version(&self) -> &'static str {
-        env!("CARGO_PKG_VERSION")
+    async fn api_version(&self, ctx: &Context<'_>) -> Result<&'static str> {
+        actor_even_if_password_expired(ctx)?;
+        Ok(env!("CARGO_PKG_VERSION"))
     }
 }

@@ -1,0 +1,120 @@
+//! The actor: who is making this request, established once per request from the bearer
+//! token and the database (so deactivation, revocation and role changes apply at once).
+
+use axum::http::HeaderMap;
+use chrono::Utc;
+use entity::enums::Role;
+use entity::{session, user};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::auth::token::{TokenService, TokenSubject};
+
+/// An authenticated user, as of this request.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// User id.
+    pub id: Uuid,
+    /// Login email (lowercase).
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Current role (read from the database on every request).
+    pub role: Role,
+    /// The user's own team.
+    pub team_id: Option<Uuid>,
+    /// The session of the token; `None` for SSO tokens.
+    pub session_id: Option<Uuid>,
+    /// After an admin reset, only `changePassword`, `me` and `logout` are allowed.
+    pub must_change_password: bool,
+}
+
+/// The client's network address, when known.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+/// Why a request's credentials were refused (HTTP 401).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    /// The `Authorization` header is not `Bearer <token>`.
+    #[error("malformed Authorization header")]
+    Header,
+    /// The token failed verification.
+    #[error("{0}")]
+    Token(#[from] crate::auth::token::TokenError),
+    /// The session is revoked or expired, or the user is gone or deactivated.
+    #[error("session no longer valid")]
+    Session,
+    /// The database could not be asked.
+    #[error("database unavailable")]
+    Database,
+}
+
+/// Reads the bearer token, if any. No header is the anonymous actor (`Ok(None)`); a header
+/// that does not check out is an error, never silently anonymous.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    tokens: &TokenService,
+    headers: &HeaderMap,
+) -> Result<Option<Actor>, AuthFailure> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| AuthFailure::Header)?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AuthFailure::Header)?;
+    match tokens.verify(token)? {
+        TokenSubject::Session {
+            user_id,
+            session_id,
+        } => {
+            let (session, user) = session::Entity::find_by_id(session_id)
+                .find_also_related(user::Entity)
+                .one(db)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "loading the session failed");
+                    AuthFailure::Database
+                })?
+                .ok_or(AuthFailure::Session)?;
+            let user = user.ok_or(AuthFailure::Session)?;
+            let live = session.revoked_at.is_none() && session.expires_at > Utc::now();
+            if !live || session.user_id != user_id || !user.active {
+                return Err(AuthFailure::Session);
+            }
+            Ok(Some(Actor::from_user(user, Some(session_id))))
+        }
+        TokenSubject::External { email } => {
+            let user = user::Entity::find()
+                .filter(user::Column::Email.eq(email))
+                .filter(user::Column::Active.eq(true))
+                .one(db)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "loading the SSO user failed");
+                    AuthFailure::Database
+                })?
+                .ok_or(AuthFailure::Session)?;
+            Ok(Some(Actor::from_user(user, None)))
+        }
+    }
+}
+
+impl Actor {
+    /// The actor for a user row.
+    pub fn from_user(user: user::Model, session_id: Option<Uuid>) -> Self {
+        Self {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            role: user.role,
+            team_id: user.team_id,
+            session_id,
+            must_change_password: user.must_change_password,
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Direct Oso queries on real data: the reference the compiled fast path is tested against.
+//!
+//! Here every fact is computed by the Polar classes from real data (owner ids, teams, shares)
+//! and every decision is an `Oso::is_allowed` call. Facts that are themselves decisions
+//! (`linked_to_readable_deal`, `on_readable_record`) are answered by asking Oso whether the
+//! related record is readable. This is slow (hundreds of microseconds per question) and is
+//! only for tests and benchmarks.
+
+use std::collections::HashMap;
+
+use oso::{Oso, OsoError};
+use uuid::Uuid;
+
+use super::Authorizer;
+use super::model::{Kind, action};
+use super::polar::{
+    PolarActivity, PolarCompany, PolarContact, PolarDeal, PolarResource, PolarUser, RealActivity,
+    RealDeal, RealOwned, RealUser,
+};
+use super::testkit::Org;
+
+/// `oso.is_allowed(actor, action, resource)` with real data.
+pub fn is_allowed(
+    oso: &Oso,
+    actor: &RealUser,
+    action: &str,
+    resource: &PolarResource,
+) -> Result<bool, OsoError> {
+    resource.is_allowed(oso, &PolarUser::real(actor.clone()), action)
+}
+
+/// Answers policy questions about one user and the records of an [`Org`] with direct Oso
+/// queries, memoising the `read` answers that other records' facts depend on.
+pub struct Oracle<'a> {
+    oso: &'a Oso,
+    org: &'a Org,
+    actor: RealUser,
+    polar_actor: PolarUser,
+    readable: HashMap<(Kind, Uuid), bool>,
+}
+
+impl<'a> Oracle<'a> {
+    /// The oracle for user `user_id` of `org`, asking `authz`'s Oso instance.
+    pub fn new(authz: &'a Authorizer, org: &'a Org, user_id: Uuid) -> Self {
+        let user = org.user(user_id);
+        let actor = RealUser {
+            id: user_id,
+            role: user.map_or(entity::enums::Role::SalesRep, |u| u.role),
+            team_id: user.and_then(|u| u.team_id),
+            team_ids: org.teams_of(user_id),
+            active: true,
+        };
+        Oracle {
+            oso: authz.oso(),
+            org,
+            polar_actor: PolarUser::real(actor.clone()),
+            actor,
+            readable: HashMap::new(),
+        }
+    }
+
+    /// The actor as Polar sees it.
+    pub fn actor(&self) -> &RealUser {
+        &self.actor
+    }
+
+    /// `is_allowed(actor, action, <record id of kind>)`, on real data. A record that does not
+    /// exist in the organisation is an error.
+    pub fn is_allowed(&mut self, kind: Kind, id: Uuid, action: &str) -> Result<bool, OsoError> {
+        let resource = self.resource(kind, id)?;
+        resource.is_allowed(self.oso, &self.polar_actor, action)
+    }
+
+    fn readable(&mut self, kind: Kind, id: Uuid) -> Result<bool, OsoError> {
+        if let Some(&known) = self.readable.get(&(kind, id)) {
+            return Ok(known);
+        }
+        let answer = self.is_allowed(kind, id, action::READ)?;
+        self.readable.insert((kind, id), answer);
+        Ok(answer)
+    }
+
+    /// The record as a Polar instance with real data (facts relative to this oracle's actor).
+    pub fn resource(&mut self, kind: Kind, id: Uuid) -> Result<PolarResource, OsoError> {
+        let org = self.org;
+        let missing = || OsoError::Custom {
+            message: format!("no {kind} {id} in the organisation"),
+        };
+        Ok(match kind {
+            Kind::Deal => {
+                let d = org.deals.iter().find(|d| d.id == id).ok_or_else(missing)?;
+                PolarResource::Deal(PolarDeal::real(RealDeal {
+                    owner_id: d.owner_id,
+                    owner_team_id: org.team_of(d.owner_id),
+                    shares: org
+                        .shares
+                        .iter()
+                        .filter(|s| s.deal_id == id)
+                        .map(|s| (s.user_id, s.permission))
+                        .collect(),
+                }))
+            }
+            Kind::Company => {
+                let c = org
+                    .companies
+                    .iter()
+                    .find(|c| c.id == id)
+                    .ok_or_else(missing)?;
+                let linked = self.any_readable_deal(|d| d.company_id == id)?;
+                PolarResource::Company(PolarCompany::real(RealOwned {
+                    owner_id: c.owner_id,
+                    owner_team_id: org.team_of(c.owner_id),
+                    linked_to_readable_deal: linked,
+                }))
+            }
+            Kind::Contact => {
+                let c = org
+                    .contacts
+                    .iter()
+                    .find(|c| c.id == id)
+                    .ok_or_else(missing)?;
+                let linked = self.any_readable_deal(|d| d.contact_id == Some(id))?;
+                PolarResource::Contact(PolarContact::real(RealOwned {
+                    owner_id: c.owner_id,
+                    owner_team_id: org.team_of(c.owner_id),
+                    linked_to_readable_deal: linked,
+                }))
+            }
+            Kind::Activity => {
+                let a = org
+                    .activities
+                    .iter()
+                    .find(|a| a.id == id)
+                    .ok_or_else(missing)?;
+                let mut on_readable = false;
+                for (kind, related) in [
+                    (Kind::Deal, a.deal_id),
+                    (Kind::Company, a.company_id),
+                    (Kind::Contact, a.contact_id),
+                ] {
+                    if let Some(related) = related
+                        && self.readable(kind, related)?
+                    {
+                        on_readable = true;
+                        break;
+                    }
+                }
+                PolarResource::Activity(PolarActivity::real(RealActivity {
+                    created_by: a.created_by,
+                    creator_team_id: org.team_of(a.created_by),
+                    assigned_to: a.assigned_to,
+                    assignee_team_id: a.assigned_to.and_then(|u| org.team_of(u)),
+                    on_readable_record: on_readable,
+                }))
+            }
+            Kind::User => {
+                let u = org.user(id).ok_or_else(missing)?;
+                PolarResource::User(PolarUser::real(RealUser {
+                    id: u.id,
+                    role: u.role,
+                    team_id: u.team_id,
+                    team_ids: Vec::new(),
+                    active: u.active,
+                }))
+            }
+            Kind::Team => PolarResource::Team,
+            Kind::AuditLog => PolarResource::AuditLog,
+            Kind::Export => PolarResource::Export,
+        })
+    }
+
+    fn any_readable_deal(
+        &mut self,
+        linked: impl Fn(&entity::deal::Model) -> bool,
+    ) -> Result<bool, OsoError> {
+        let ids: Vec<Uuid> = self
+            .org
+            .deals
+            .iter()
+            .filter(|d| linked(d))
+            .map(|d| d.id)
+            .collect();
+        for id in ids {
+            if self.readable(Kind::Deal, id)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,271 @@
+//! Authorization: the Oso policy (`policies/*.polar`) compiled into per-role fact tables and
+//! SQL scopes.
+//!
+//! Every decision is a function of the viewer's role, the action and a few actor-relative
+//! boolean facts about the record (`deal.owned_by(user)`, `deal.in_team_of(user)`, …; see
+//! [`Fact`]). At load time the policy is asked about every role × kind × action × fact
+//! combination with synthetic instances, and the answers are stored as truth tables. Then:
+//! - a per-row decision is a table lookup on the row's [`FactMask`] ([`Authorizer::decide`]);
+//! - a list's `WHERE` is the minimised table with each fact replaced by its SQL
+//!   ([`Authorizer::scope`]), so pagination, counts and sums are exact;
+//! - the same fact SQL, summed into one integer column ([`Authorizer::facts_expr`]), gives
+//!   every listed row its mask so fields and `viewerCan` are decided per row without Oso.
+//!
+//! The policy files stay the single source of truth: nothing here knows what a role may do.
+//! `docs/authorization.md` describes the facts a policy may use and how to add one.
+//!
+//! Fail closed: a policy that does not load, or that errors on any question while compiling,
+//! is not an `Authorizer`; an unknown action, or a mask that does not fit the kind, denies.
+
+mod compile;
+pub mod direct;
+mod minimize;
+mod model;
+mod polar;
+mod policy;
+mod sql;
+pub mod testkit;
+mod viewer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use entity::enums::Role;
+use entity::user;
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+
+pub use minimize::{Cube, Dnf, minimize, table_of};
+pub use model::{Fact, FactMask, Kind, action};
+pub use polar::{
+    FactError, PolarActivity, PolarAuditLog, PolarCompany, PolarContact, PolarDeal, PolarExport,
+    PolarResource, PolarTeam, PolarUser, RealActivity, RealDeal, RealOwned, RealUser,
+};
+pub use policy::{PolicyError, PolicySource};
+pub use viewer::Viewer;
+
+use crate::auth::Actor;
+use compile::Compiled;
+use model::role_name;
+
+/// The name of the facts-mask column services select next to a row (see
+/// [`Authorizer::facts_expr`]).
+pub const FACTS_COLUMN: &str = "authz_facts";
+
+/// The compiled policy. Cheap to clone, `Send + Sync`; decisions are synchronous and never
+/// touch Oso after loading.
+#[derive(Clone)]
+pub struct Authorizer {
+    inner: Arc<Compiled>,
+}
+
+impl std::fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("files", &self.inner.files)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authorizer {
+    /// Loads every `*.polar` file of `dir` (in file-name order) and compiles the policy.
+    /// Errors name the file and line.
+    pub fn load(dir: &Path) -> Result<Self, PolicyError> {
+        Self::compile(policy::read_dir(dir)?)
+    }
+
+    /// Compiles a policy given as `(file name, Polar text)` pairs, e.g. a default policy
+    /// edited in a test.
+    pub fn from_sources(sources: &[(&str, &str)]) -> Result<Self, PolicyError> {
+        Self::compile(
+            sources
+                .iter()
+                .map(|(name, text)| PolicySource {
+                    name: (*name).to_owned(),
+                    text: (*text).to_owned(),
+                })
+                .collect(),
+        )
+    }
+
+    /// The policy files of `dir`, read but not loaded (to edit them in memory).
+    pub fn read_sources(dir: &Path) -> Result<Vec<PolicySource>, PolicyError> {
+        policy::read_dir(dir)
+    }
+
+    fn compile(sources: Vec<PolicySource>) -> Result<Self, PolicyError> {
+        Ok(Self {
+            inner: compile::compile_sources(sources)?,
+        })
+    }
+
+    /// The loaded Oso instance (for direct queries; decisions never use it).
+    pub fn oso(&self) -> &oso::Oso {
+        &self.inner.oso
+    }
+
+    /// The files the policy was loaded from.
+    pub fn files(&self) -> &[String] {
+        &self.inner.files
+    }
+
+    /// May a `role` do `action` on a `kind` record whose facts (relative to the viewer) are
+    /// `facts`? Unknown actions and masks that do not fit the kind deny.
+    pub fn decide(&self, role: Role, kind: Kind, action: &str, facts: FactMask) -> bool {
+        let Some(ai) = kind.action_index(action) else {
+            return false;
+        };
+        facts.fits(kind) && self.inner.tables.truth(role, kind, ai) >> facts.bits() & 1 == 1
+    }
+
+    /// Like [`Authorizer::decide`] when some facts are unknown: allowed only if allowed
+    /// whatever the `unknown` facts are (the bits of `facts` under `unknown` are ignored).
+    pub fn decide_regardless(
+        &self,
+        role: Role,
+        kind: Kind,
+        action: &str,
+        facts: FactMask,
+        unknown: FactMask,
+    ) -> bool {
+        let unknown = unknown.bits();
+        let known = facts.bits() & !unknown;
+        // Every sub-mask of `unknown`, including zero.
+        let mut sub = unknown;
+        loop {
+            if !self.decide(role, kind, action, FactMask::from_bits(known | sub)) {
+                return false;
+            }
+            if sub == 0 {
+                return true;
+            }
+            sub = (sub - 1) & unknown;
+        }
+    }
+
+    /// The decision when no fact holds: the whole answer for the role-only kinds (`Team`,
+    /// `AuditLog`, `Export`, and e.g. `create` on `User`).
+    pub fn allowed_without_facts(&self, role: Role, kind: Kind, action: &str) -> bool {
+        self.decide(role, kind, action, FactMask::NONE)
+    }
+
+    /// Whether some record of `kind` could allow `action` to `role` (to decide whether to
+    /// offer an action at all, e.g. a "New deal" button).
+    pub fn allowed_for_some(&self, role: Role, kind: Kind, action: &str) -> bool {
+        kind.action_index(action)
+            .is_some_and(|ai| self.inner.tables.truth(role, kind, ai) != 0)
+    }
+
+    /// The SQL `WHERE` part selecting the rows of `kind` on which `viewer` may do `action`
+    /// (`Entity::find().filter(authz.scope(&viewer, Kind::Deal, action::READ))`). Written
+    /// against the kind's table name, unaliased. All-allowed is an empty condition,
+    /// all-denied `1 = 0`.
+    pub fn scope(&self, viewer: &Viewer, kind: Kind, action: &str) -> Condition {
+        match kind.table() {
+            Some(table) => {
+                sql::scope(&self.inner.tables, viewer, kind, action, table).into_condition()
+            }
+            None => sql::Sql::Const(self.allowed_without_facts(viewer.role, kind, action))
+                .into_condition(),
+        }
+    }
+
+    /// The condition under which a guarded field (an action such as `read:amount`) is
+    /// allowed on a row, for use inside aggregates:
+    /// `SUM(CASE WHEN <field_condition> THEN amount_cents ELSE 0 END)`. Combine it with the
+    /// `read` scope in the `WHERE`: a field is only ever shown on a readable row.
+    pub fn field_condition(&self, viewer: &Viewer, kind: Kind, field_action: &str) -> Condition {
+        self.scope(viewer, kind, field_action)
+    }
+
+    /// An integer SQL expression giving each row of `kind` its [`FactMask`] relative to
+    /// `viewer`; select it as [`FACTS_COLUMN`] and read it with [`FactMask::from_column`]
+    /// (it is an SQL `integer` on every backend).
+    pub fn facts_expr(&self, viewer: &Viewer, kind: Kind) -> Expr {
+        match kind.table() {
+            Some(table) => sql::facts_mask(&self.inner.tables, viewer, kind, table),
+            None => Expr::val(0).cast_as("integer"),
+        }
+    }
+
+    /// The compiled rule for (role, kind, action) in words, e.g.
+    /// `owned_by(user) OR in_team_of(user)`; `always` / `never` for constants.
+    pub fn describe(&self, role: Role, kind: Kind, action: &str) -> String {
+        let Some(ai) = kind.action_index(action) else {
+            return "never (unknown action)".to_owned();
+        };
+        let dnf = self.inner.tables.dnf(role, kind, ai);
+        if dnf.is_empty() {
+            return "never".to_owned();
+        }
+        if dnf.iter().any(|c| c.care == 0) {
+            return "always".to_owned();
+        }
+        let terms: Vec<String> = dnf
+            .iter()
+            .map(|cube| {
+                let lits: Vec<String> = cube
+                    .iter()
+                    .map(|(var, positive)| {
+                        let name = kind.facts()[var].polar();
+                        if positive {
+                            name.to_owned()
+                        } else {
+                            format!("not {name}")
+                        }
+                    })
+                    .collect();
+                let joined = lits.join(" and ");
+                if dnf.len() > 1 && lits.len() > 1 {
+                    format!("({joined})")
+                } else {
+                    joined
+                }
+            })
+            .collect();
+        terms.join(" or ")
+    }
+
+    /// A summary of every compiled rule, one line per (role, kind, action).
+    pub fn describe_all(&self) -> String {
+        let mut out = String::new();
+        for role in model::ROLES {
+            for kind in Kind::ALL {
+                for action in kind.actions() {
+                    out.push_str(&format!(
+                        "{:<9} {:<8} {:<14} {}\n",
+                        role_name(role),
+                        kind.polar_class(),
+                        action,
+                        self.describe(role, kind, action)
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// May `viewer` do `action` on the directory record `target`?
+    pub fn decide_user(&self, viewer: &Viewer, action: &str, target: &user::Model) -> bool {
+        let facts = viewer.facts_of_user(target.id, target.team_id, target.active);
+        self.decide(viewer.role, Kind::User, action, facts)
+    }
+
+    /// May `actor` read the directory record `target`, knowing only the actor's own team?
+    /// Exact whenever the answer does not depend on teams the actor manages; otherwise a
+    /// deny (fail closed). Prefer [`Authorizer::decide_user`] with a loaded [`Viewer`].
+    pub fn can_read_user(&self, actor: &Actor, target: &user::Model) -> bool {
+        let viewer = Viewer::new(actor.id, actor.role, actor.team_id);
+        let facts = viewer.facts_of_user(target.id, target.team_id, target.active);
+        // Same team as the actor's own: in_team_of is certainly true. No team: certainly
+        // false. Another team: unknown (it may be one the actor manages).
+        let unknown = if target.team_id.is_some() && !viewer.has_team(target.team_id) {
+            FactMask::NONE.with(Kind::User, Fact::InTeamOf, true)
+        } else {
+            FactMask::NONE
+        };
+        self.decide_regardless(actor.role, Kind::User, action::READ, facts, unknown)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,349 @@
+//! The vocabulary the policy and the engine share: resource kinds, the actions the engine asks
+//! the policy about, and the actor-relative facts a rule may test.
+//!
+//! Changing a list here is a code change (the engine precomputes exactly these questions);
+//! changing how the policy combines them is not.
+
+use std::fmt;
+
+use entity::enums::Role;
+
+/// Action names as the policy spells them. Field permissions are actions too
+/// (`"read:amount"`), so one mechanism decides rows and fields.
+pub mod action {
+    /// See a record (and be able to list it).
+    pub const READ: &str = "read";
+    /// Create a record; asked about the record as it would be created (its owner, …).
+    pub const CREATE: &str = "create";
+    /// Change a record.
+    pub const UPDATE: &str = "update";
+    /// Delete a record.
+    pub const DELETE: &str = "delete";
+    /// Give a deal to another owner; asked about the deal before and after the change.
+    pub const REASSIGN: &str = "reassign";
+    /// Share a deal with another user.
+    pub const SHARE: &str = "share";
+    /// Include a record in a bulk (CSV) export.
+    pub const EXPORT: &str = "export";
+    /// Mark an activity completed.
+    pub const COMPLETE: &str = "complete";
+    /// See a deal's `amount` (and have it count in money sums).
+    pub const READ_AMOUNT: &str = "read:amount";
+    /// Change a deal's `amount`.
+    pub const UPDATE_AMOUNT: &str = "update:amount";
+    /// Change a contact's `notes`.
+    pub const UPDATE_NOTES: &str = "update:notes";
+    /// Change a user's role.
+    pub const UPDATE_ROLE: &str = "update_role";
+    /// Move a user to another team.
+    pub const UPDATE_TEAM: &str = "update_team";
+    /// Deactivate (or reactivate) a user.
+    pub const DEACTIVATE: &str = "deactivate";
+    /// Reset a user's password.
+    pub const RESET_PASSWORD: &str = "reset_password";
+}
+
+/// The kinds of resource the policy decides about; each is a Polar class of the same name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// `Deal` (table `deals`).
+    Deal,
+    /// `Company` (table `companies`).
+    Company,
+    /// `Contact` (table `contacts`).
+    Contact,
+    /// `Activity` (table `activities`).
+    Activity,
+    /// `User` as a directory record (table `users`); the actor is a `User` too.
+    User,
+    /// `Team` (role-only: no facts).
+    Team,
+    /// `AuditLog` (role-only).
+    AuditLog,
+    /// `Export`: starting a bulk export (role-only; which rows it contains is the `export`
+    /// action on each record kind).
+    Export,
+}
+
+impl Kind {
+    /// Every kind, in table order.
+    pub const ALL: [Kind; 8] = [
+        Kind::Deal,
+        Kind::Company,
+        Kind::Contact,
+        Kind::Activity,
+        Kind::User,
+        Kind::Team,
+        Kind::AuditLog,
+        Kind::Export,
+    ];
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The Polar class name of this kind.
+    pub const fn polar_class(self) -> &'static str {
+        match self {
+            Kind::Deal => "Deal",
+            Kind::Company => "Company",
+            Kind::Contact => "Contact",
+            Kind::Activity => "Activity",
+            Kind::User => "User",
+            Kind::Team => "Team",
+            Kind::AuditLog => "AuditLog",
+            Kind::Export => "Export",
+        }
+    }
+
+    /// The SQL table whose rows the fact expressions of this kind look at, for kinds with facts.
+    pub const fn table(self) -> Option<&'static str> {
+        match self {
+            Kind::Deal => Some("deals"),
+            Kind::Company => Some("companies"),
+            Kind::Contact => Some("contacts"),
+            Kind::Activity => Some("activities"),
+            Kind::User => Some("users"),
+            Kind::Team | Kind::AuditLog | Kind::Export => None,
+        }
+    }
+
+    /// The actions the engine precomputes for this kind. Asking about any other action is a
+    /// deny.
+    pub const fn actions(self) -> &'static [&'static str] {
+        use action::*;
+        match self {
+            Kind::Deal => &[
+                READ,
+                CREATE,
+                UPDATE,
+                DELETE,
+                REASSIGN,
+                SHARE,
+                EXPORT,
+                READ_AMOUNT,
+                UPDATE_AMOUNT,
+            ],
+            Kind::Company => &[READ, CREATE, UPDATE, DELETE, EXPORT],
+            Kind::Contact => &[READ, CREATE, UPDATE, DELETE, EXPORT, UPDATE_NOTES],
+            Kind::Activity => &[READ, CREATE, UPDATE, COMPLETE, DELETE, EXPORT],
+            Kind::User => &[
+                READ,
+                CREATE,
+                UPDATE,
+                UPDATE_ROLE,
+                UPDATE_TEAM,
+                DEACTIVATE,
+                RESET_PASSWORD,
+            ],
+            Kind::Team => &[READ, CREATE, UPDATE],
+            Kind::AuditLog => &[READ],
+            Kind::Export => &[CREATE],
+        }
+    }
+
+    /// The facts of this kind, in bit order: fact `i` is bit `i` of a [`FactMask`].
+    pub const fn facts(self) -> &'static [Fact] {
+        use Fact::*;
+        match self {
+            Kind::Deal => &[OwnedBy, InTeamOf, SharedView, SharedEdit],
+            Kind::Company | Kind::Contact => &[OwnedBy, InTeamOf, LinkedToReadableDeal],
+            Kind::Activity => &[CreatedBy, AssignedTo, InTeamOf, OnReadableRecord],
+            Kind::User => &[IsSelf, Active, InTeamOf],
+            Kind::Team | Kind::AuditLog | Kind::Export => &[],
+        }
+    }
+
+    /// Position of `action` in [`Kind::actions`].
+    pub fn action_index(self, action: &str) -> Option<usize> {
+        self.actions().iter().position(|a| *a == action)
+    }
+
+    /// Bit of `fact` in this kind's [`FactMask`]s.
+    pub fn fact_bit(self, fact: Fact) -> Option<u8> {
+        self.facts()
+            .iter()
+            .position(|f| *f == fact)
+            .map(|i| i as u8)
+    }
+
+    /// Number of distinct fact combinations (`2^facts`).
+    pub(crate) const fn combinations(self) -> u32 {
+        1 << self.facts().len()
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.polar_class())
+    }
+}
+
+/// An actor-relative fact about a resource: the only thing about a record a rule may test,
+/// besides the actor's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fact {
+    /// `x.owned_by(user)`: the record's owner is the user.
+    OwnedBy,
+    /// `x.in_team_of(user)`: the record's owner (deal, company, contact), creator or assignee
+    /// (activity), or the user record itself (user) belongs to one of the user's teams (their
+    /// own team and the teams they manage).
+    InTeamOf,
+    /// `deal.shared_with(user, "view")`: the deal is shared with the user for viewing.
+    SharedView,
+    /// `deal.shared_with(user, "edit")`: the deal is shared with the user for editing.
+    SharedEdit,
+    /// `x.linked_to_readable_deal(user)`: some deal of this company/contact is readable by
+    /// the user (by the policy's own `read` rule for deals).
+    LinkedToReadableDeal,
+    /// `activity.created_by(user)`.
+    CreatedBy,
+    /// `activity.assigned_to(user)`.
+    AssignedTo,
+    /// `activity.on_readable_record(user)`: the activity's deal, company or contact is
+    /// readable by the user.
+    OnReadableRecord,
+    /// `target.is_self(user)`: the user record is the user themself.
+    IsSelf,
+    /// `target.active`: the user record is active (not deactivated).
+    Active,
+}
+
+impl Fact {
+    /// How a policy spells the fact (receiver omitted).
+    pub const fn polar(self) -> &'static str {
+        match self {
+            Fact::OwnedBy => "owned_by(user)",
+            Fact::InTeamOf => "in_team_of(user)",
+            Fact::SharedView => "shared_with(user, \"view\")",
+            Fact::SharedEdit => "shared_with(user, \"edit\")",
+            Fact::LinkedToReadableDeal => "linked_to_readable_deal(user)",
+            Fact::CreatedBy => "created_by(user)",
+            Fact::AssignedTo => "assigned_to(user)",
+            Fact::OnReadableRecord => "on_readable_record(user)",
+            Fact::IsSelf => "is_self(user)",
+            Fact::Active => "active",
+        }
+    }
+}
+
+impl fmt::Display for Fact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.polar())
+    }
+}
+
+/// The facts that hold for one (viewer, record) pair: bit `i` is `kind.facts()[i]`.
+///
+/// A mask read from SQL (see [`crate::authz::Authorizer::facts_expr`]) or computed in Rust
+/// (see [`crate::authz::Viewer`]) is looked up in the compiled tables; a mask that does not
+/// fit the kind denies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FactMask(u8);
+
+impl FactMask {
+    /// No fact holds.
+    pub const NONE: FactMask = FactMask(0);
+    /// A mask no kind accepts: every decision on it is a deny.
+    pub const INVALID: FactMask = FactMask(u8::MAX);
+
+    /// The mask with exactly these bits.
+    pub const fn from_bits(bits: u8) -> Self {
+        FactMask(bits)
+    }
+
+    /// The raw bits.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The mask selected by the facts column (`authz_facts`) of a query; out-of-range values
+    /// (which a correct query never yields) become [`FactMask::INVALID`].
+    pub fn from_column(value: i64) -> Self {
+        match u8::try_from(value) {
+            Ok(bits) if bits < 64 => FactMask(bits),
+            _ => FactMask::INVALID,
+        }
+    }
+
+    /// This mask with `fact` set to `value`. A fact the kind does not have leaves the mask
+    /// unchanged (and is a bug: debug builds panic).
+    #[must_use]
+    pub fn with(self, kind: Kind, fact: Fact, value: bool) -> Self {
+        match kind.fact_bit(fact) {
+            Some(bit) if value => FactMask(self.0 | (1 << bit)),
+            Some(bit) => FactMask(self.0 & !(1 << bit)),
+            None => {
+                debug_assert!(false, "{kind} has no fact {fact}");
+                self
+            }
+        }
+    }
+
+    /// Whether `fact` holds in this mask.
+    pub fn has(self, kind: Kind, fact: Fact) -> bool {
+        kind.fact_bit(fact)
+            .is_some_and(|bit| self.0 != u8::MAX && self.0 & (1 << bit) != 0)
+    }
+
+    /// Whether this mask is valid for `kind`.
+    pub(crate) fn fits(self, kind: Kind) -> bool {
+        u32::from(self.0) < kind.combinations()
+    }
+}
+
+/// The roles, in table order.
+pub(crate) const ROLES: [Role; 3] = [Role::SalesRep, Role::Manager, Role::Admin];
+
+pub(crate) const fn role_index(role: Role) -> usize {
+    match role {
+        Role::SalesRep => 0,
+        Role::Manager => 1,
+        Role::Admin => 2,
+    }
+}
+
+/// The role as the policy spells it (`user.role`).
+pub(crate) fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::SalesRep => "sales_rep",
+        Role::Manager => "manager",
+        Role::Admin => "admin",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::ActiveEnum;
+
+    #[test]
+    fn role_names_are_the_stored_strings() {
+        for role in ROLES {
+            assert_eq!(role_name(role), role.to_value());
+            assert_eq!(ROLES[role_index(role)], role);
+        }
+    }
+
+    #[test]
+    fn every_kind_fits_a_u64_table() {
+        for kind in Kind::ALL {
+            assert!(kind.facts().len() <= 6, "{kind} has too many facts");
+            assert_eq!(Kind::ALL[kind.index()], kind);
+        }
+    }
+
+    #[test]
+    fn masks() {
+        let m = FactMask::NONE
+            .with(Kind::Deal, Fact::SharedEdit, true)
+            .with(Kind::Deal, Fact::OwnedBy, true);
+        assert_eq!(m.bits(), 0b1001);
+        assert!(m.has(Kind::Deal, Fact::SharedEdit));
+        assert!(!m.has(Kind::Deal, Fact::InTeamOf));
+        assert!(!FactMask::INVALID.fits(Kind::Deal));
+        assert_eq!(FactMask::from_column(-1), FactMask::INVALID);
+        assert_eq!(FactMask::from_column(64), FactMask::INVALID);
+        assert_eq!(FactMask::from_column(5).bits(), 5);
+    }
+}

@@ -1,0 +1,217 @@
+//! Unit tests of the engine: how Polar treats our fact methods, loading errors, fail-closed
+//! behaviour, and the compiled default policy in words.
+
+use entity::enums::Role;
+
+use super::*;
+
+fn default_policy() -> Authorizer {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+    Authorizer::load(Path::new(dir)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A tiny policy around the `Deal` class, to see how Polar treats boolean method results.
+fn tiny(body: &str) -> Authorizer {
+    let text = format!(
+        "actor User {{}}\n\
+         allow(user: User, action: String, deal: Deal) if action = \"read\" and {body};\n\
+         has_role(_: User, _: String, _: Resource) if false;\n"
+    );
+    Authorizer::from_sources(&[("tiny.polar", &text)]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn authorizer_is_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<Authorizer>();
+}
+
+#[test]
+fn a_boolean_method_is_a_condition_on_its_own() {
+    let a = tiny("deal.owned_by(user)");
+    assert_eq!(
+        a.describe(Role::SalesRep, Kind::Deal, "read"),
+        "owned_by(user)"
+    );
+}
+
+#[test]
+fn comparing_a_boolean_method_with_true_is_the_same() {
+    let a = tiny("deal.owned_by(user) = true");
+    assert_eq!(
+        a.describe(Role::SalesRep, Kind::Deal, "read"),
+        "owned_by(user)"
+    );
+}
+
+#[test]
+fn not_negates_a_boolean_method() {
+    let a = tiny("not deal.owned_by(user) and deal.in_team_of(user)");
+    assert_eq!(
+        a.describe(Role::SalesRep, Kind::Deal, "read"),
+        "not owned_by(user) and in_team_of(user)"
+    );
+}
+
+#[test]
+fn a_method_without_parentheses_is_an_error_and_the_load_fails() {
+    let text = "actor User {}\n\
+                allow(user: User, _action: String, deal: Deal) if deal.owned_by;\n\
+                has_role(_: User, _: String, _: Resource) if false;\n";
+    let _ = "user unused";
+    let err = Authorizer::from_sources(&[("x.polar", text)]);
+    assert!(err.is_err());
+}
+
+#[test]
+fn an_unknown_method_fails_the_load() {
+    let text = "actor User {}\n\
+                allow(user: User, _action: String, deal: Deal) if deal.is_hot(user);\n\
+                has_role(_: User, _: String, _: Resource) if false;\n";
+    let err = Authorizer::from_sources(&[("x.polar", text)]).unwrap_err();
+    assert!(matches!(err, PolicyError::Evaluation { .. }), "{err}");
+    assert!(err.to_string().contains("is_hot"), "{err}");
+}
+
+#[test]
+fn an_unknown_share_permission_fails_the_load() {
+    let text = "actor User {}\n\
+                allow(user: User, _action: String, deal: Deal) if deal.shared_with(user, \"own\");\n\
+                has_role(_: User, _: String, _: Resource) if false;\n";
+    let err = Authorizer::from_sources(&[("x.polar", text)]).unwrap_err();
+    assert!(err.to_string().contains("\"own\""), "{err}");
+}
+
+#[test]
+fn reading_the_role_of_a_user_record_fails_the_load() {
+    let text = "actor User {}\n\
+                allow(_user: User, _action: String, target: User) if target.role = \"admin\";\n\
+                has_role(_: User, _: String, _: Resource) if false;\n";
+    let err = Authorizer::from_sources(&[("x.polar", text)]).unwrap_err();
+    assert!(err.to_string().contains("role"), "{err}");
+}
+
+#[test]
+fn a_fact_about_someone_else_fails_the_load() {
+    let text = "actor User {}\n\
+                allow(_user: User, _action: String, target: User) if target.is_self(target);\n\
+                has_role(_: User, _: String, _: Resource) if false;\n";
+    assert!(Authorizer::from_sources(&[("x.polar", text)]).is_err());
+}
+
+#[test]
+fn a_syntax_error_reports_file_and_line() {
+    let mut sources = Authorizer::read_sources(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../policies"
+    )))
+    .expect("read policies");
+    let deal = sources
+        .iter_mut()
+        .find(|s| s.name.ends_with("deal.polar"))
+        .expect("deal.polar");
+    deal.text = deal
+        .text
+        .replacen("\"read\" if \"viewer\";", "\"read\" if \"viewer\"", 1);
+    let line = deal
+        .text
+        .lines()
+        .position(|l| l.contains("\"read\" if \"viewer\"") && !l.ends_with(';'))
+        .expect("edited line")
+        + 1;
+    let pairs: Vec<(&str, &str)> = sources
+        .iter()
+        .map(|s| (s.name.as_str(), s.text.as_str()))
+        .collect();
+    let err = Authorizer::from_sources(&pairs).unwrap_err();
+    let PolicyError::Load { file, line: at, .. } = &err else {
+        panic!("{err}");
+    };
+    assert!(file.ends_with("deal.polar"), "{err}");
+    // The parser notices on the next token, on this line or the next.
+    assert!((line..=line + 2).contains(at), "{err} (edited line {line})");
+}
+
+#[test]
+fn a_missing_directory_is_an_error() {
+    let err = Authorizer::load(Path::new("/nonexistent/policies")).unwrap_err();
+    assert!(matches!(err, PolicyError::ReadDir { .. }), "{err}");
+}
+
+#[test]
+fn unknown_actions_and_bad_masks_deny() {
+    let a = default_policy();
+    assert!(!a.decide(Role::Admin, Kind::Deal, "fly", FactMask::NONE));
+    assert!(a.decide(Role::Admin, Kind::Deal, "read", FactMask::NONE));
+    assert!(!a.decide(Role::Admin, Kind::Deal, "read", FactMask::INVALID));
+    assert!(!a.decide(Role::Admin, Kind::Deal, "read", FactMask::from_bits(16)));
+    assert!(!a.allowed_for_some(Role::Admin, Kind::Deal, "fly"));
+}
+
+#[test]
+fn decide_regardless_requires_every_completion() {
+    let a = default_policy();
+    let k = Kind::Deal;
+    let owned = FactMask::NONE.with(k, Fact::OwnedBy, true);
+    let team = FactMask::NONE.with(k, Fact::InTeamOf, true);
+    // A rep reads an owned deal whatever the team fact is.
+    assert!(a.decide_regardless(Role::SalesRep, k, "read", owned, team));
+    // Not a deal of unknown team.
+    assert!(!a.decide_regardless(Role::SalesRep, k, "read", FactMask::NONE, team));
+}
+
+#[test]
+fn the_default_policy_compiles_to_the_design_table() {
+    let a = default_policy();
+    let d = |role, kind, action| a.describe(role, kind, action);
+    use Role::*;
+    assert_eq!(
+        d(SalesRep, Kind::Deal, "read"),
+        "owned_by(user) or in_team_of(user) or shared_with(user, \"view\") or \
+         shared_with(user, \"edit\")"
+    );
+    assert_eq!(
+        d(SalesRep, Kind::Deal, "update"),
+        "owned_by(user) or shared_with(user, \"edit\")"
+    );
+    assert_eq!(d(SalesRep, Kind::Deal, "delete"), "never");
+    assert_eq!(d(SalesRep, Kind::Deal, "reassign"), "never");
+    assert_eq!(
+        d(Manager, Kind::Deal, "delete"),
+        "owned_by(user) or in_team_of(user)"
+    );
+    assert_eq!(d(Admin, Kind::Deal, "delete"), "always");
+    assert_eq!(
+        d(SalesRep, Kind::Deal, "read:amount"),
+        "owned_by(user) or shared_with(user, \"edit\")"
+    );
+    assert_eq!(d(SalesRep, Kind::Contact, "update:notes"), "owned_by(user)");
+    assert_eq!(d(Manager, Kind::Contact, "update:notes"), "owned_by(user)");
+    assert_eq!(d(SalesRep, Kind::User, "read"), "is_self(user) or active");
+    assert_eq!(d(Manager, Kind::User, "read"), "always");
+    for action in [
+        "create",
+        "update",
+        "update_role",
+        "update_team",
+        "deactivate",
+        "reset_password",
+    ] {
+        assert_eq!(d(SalesRep, Kind::User, action), "never");
+        assert_eq!(d(Manager, Kind::User, action), "never");
+        assert_eq!(d(Admin, Kind::User, action), "always");
+    }
+    assert_eq!(d(Manager, Kind::AuditLog, "read"), "never");
+    assert_eq!(d(Admin, Kind::AuditLog, "read"), "always");
+    assert_eq!(d(SalesRep, Kind::Export, "create"), "never");
+    assert_eq!(d(Manager, Kind::Export, "create"), "always");
+    assert_eq!(d(SalesRep, Kind::Team, "read"), "always");
+    assert_eq!(d(SalesRep, Kind::Team, "create"), "never");
+}
+
+#[test]
+fn loading_the_same_text_twice_reuses_the_compilation() {
+    let a = default_policy();
+    let b = default_policy();
+    assert!(Arc::ptr_eq(&a.inner, &b.inner));
+}

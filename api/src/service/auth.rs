@@ -1,0 +1,344 @@
+//! Sign-in, refresh-token rotation, sign-out and password changes.
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use entity::{refresh_token, session, user};
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::auth::password::{hash_password, validate_password, verify_password};
+use crate::auth::{Actor, throttle};
+use crate::error::{ApiError, ApiResult};
+use crate::service::Deps;
+
+/// A successful sign-in or refresh.
+pub struct Session {
+    /// The JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// The opaque, single-use refresh token.
+    pub refresh_token: String,
+    /// When the access token expires.
+    pub expires_at: DateTime<Utc>,
+    /// The signed-in user.
+    pub user: user::Model,
+}
+
+/// A new opaque refresh token and the hash that is stored.
+fn new_refresh_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_refresh_token(&token);
+    (token, hash)
+}
+
+fn hash_refresh_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::Unauthenticated
+}
+
+/// `login(email, password)`.
+pub async fn login(
+    deps: &Deps,
+    email: &str,
+    password: String,
+    client: Option<std::net::IpAddr>,
+) -> ApiResult<Session> {
+    let db = &deps.db;
+    let now = Utc::now();
+    let email = email.trim().to_lowercase();
+    let account_key = throttle::account_key(&email);
+    let address_key = client.map(throttle::address_key);
+    let keys: Vec<String> = std::iter::once(account_key.clone())
+        .chain(address_key.clone())
+        .collect();
+
+    // Throttle: a locked account or address is refused before any password work.
+    if let Err(e) = throttle::check(db, &keys, now).await {
+        tracing::warn!(target: "audit", event = "login.refused", email = %email, client = ?client, "sign-in refused while locked");
+        return Err(e);
+    }
+
+    // Verify: unknown emails are checked against a dummy hash so timing reveals nothing.
+    let found = user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .one(db)
+        .await?;
+    let phc = found.as_ref().map(|u| u.password_hash.clone());
+    let password_ok = verify_password(password, phc).await?;
+    let user = match found {
+        Some(u) if password_ok && u.active => u,
+        _ => {
+            let mut failures = throttle::record_failure(
+                db,
+                &deps.config,
+                &account_key,
+                deps.config.login_max_failures,
+                now,
+            )
+            .await?;
+            if let Some(key) = &address_key {
+                let by_address = throttle::record_failure(
+                    db,
+                    &deps.config,
+                    key,
+                    deps.config.login_max_failures_per_address,
+                    now,
+                )
+                .await?;
+                failures = failures.max(by_address);
+            }
+            tracing::warn!(target: "audit", event = "login.failure", email = %email, client = ?client, failures, "sign-in failed");
+            tokio::time::sleep(throttle::slowdown(&deps.config, failures)).await;
+            return Err(invalid_credentials());
+        }
+    };
+
+    // Act: clear the account's failures, open a session.
+    throttle::reset(db, &account_key).await?;
+    let txn = db.begin().await?;
+    let session_id = Uuid::new_v4();
+    let expires =
+        now + chrono::Duration::days(i64::try_from(deps.config.session_ttl_days).unwrap_or(30));
+    session::ActiveModel {
+        id: Set(session_id),
+        user_id: Set(user.id),
+        created_at: Set(now),
+        expires_at: Set(expires),
+        last_refreshed_at: Set(None),
+        revoked_at: Set(None),
+        revoked_reason: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    let refresh_token = insert_refresh_token(&txn, session_id, now, expires).await?;
+    txn.commit().await?;
+    let (access_token, expires_at) = issue_access(deps, &user, session_id)?;
+
+    // Record.
+    tracing::info!(target: "audit", event = "login.success", user_id = %user.id, session_id = %session_id, client = ?client, "signed in");
+    Ok(Session {
+        access_token,
+        refresh_token,
+        expires_at,
+        user,
+    })
+}
+
+fn issue_access(
+    deps: &Deps,
+    user: &user::Model,
+    session_id: Uuid,
+) -> ApiResult<(String, DateTime<Utc>)> {
+    let role = serde_json::to_value(user.role)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    deps.tokens
+        .issue(user.id, &role, session_id)
+        .map_err(|e| ApiError::internal("signing an access token failed", e))
+}
+
+async fn insert_refresh_token(
+    db: &impl ConnectionTrait,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> ApiResult<String> {
+    let (token, hash) = new_refresh_token();
+    refresh_token::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        session_id: Set(session_id),
+        token_hash: Set(hash),
+        created_at: Set(now),
+        expires_at: Set(expires),
+        used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
+/// Revokes a session (idempotent).
+pub async fn revoke_session(
+    db: &impl ConnectionTrait,
+    session_id: Uuid,
+    reason: &str,
+) -> ApiResult<()> {
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .col_expr(
+            session::Column::RevokedReason,
+            sea_orm::sea_query::Expr::value(reason),
+        )
+        .filter(session::Column::Id.eq(session_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every live session of a user, except `keep`.
+pub async fn revoke_user_sessions(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    reason: &str,
+) -> ApiResult<()> {
+    let mut update = session::Entity::update_many()
+        .col_expr(
+            session::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .col_expr(
+            session::Column::RevokedReason,
+            sea_orm::sea_query::Expr::value(reason),
+        )
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null());
+    if let Some(keep) = keep {
+        update = update.filter(session::Column::Id.ne(keep));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// `refreshSession(refreshToken)`: exchanges a refresh token for a new pair. A token that was
+/// already used means it was stolen (or replayed): the whole session is revoked.
+pub async fn refresh(deps: &Deps, token: &str) -> ApiResult<Session> {
+    let db = &deps.db;
+    let now = Utc::now();
+    let hash = hash_refresh_token(token.trim());
+    let Some(stored) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash))
+        .one(db)
+        .await?
+    else {
+        return Err(ApiError::Unauthenticated);
+    };
+    let Some((session, Some(user))) = session::Entity::find_by_id(stored.session_id)
+        .find_also_related(user::Entity)
+        .one(db)
+        .await?
+    else {
+        return Err(ApiError::Unauthenticated);
+    };
+    if session.revoked_at.is_some() || session.expires_at <= now || stored.expires_at <= now {
+        return Err(ApiError::Unauthenticated);
+    }
+    if stored.used_at.is_some() {
+        revoke_session(db, session.id, "refresh token reuse").await?;
+        tracing::warn!(target: "audit", event = "session.reuse_detected", user_id = %user.id, session_id = %session.id, "refresh token reused; session revoked");
+        return Err(ApiError::Unauthenticated);
+    }
+    if !user.active {
+        return Err(ApiError::Unauthenticated);
+    }
+
+    let txn = db.begin().await?;
+    // Claim the token atomically: of two concurrent exchanges only one wins.
+    let claimed = refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::UsedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(refresh_token::Column::Id.eq(stored.id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        txn.rollback().await?;
+        revoke_session(db, session.id, "refresh token reuse").await?;
+        tracing::warn!(target: "audit", event = "session.reuse_detected", user_id = %user.id, session_id = %session.id, "concurrent refresh; session revoked");
+        return Err(ApiError::Unauthenticated);
+    }
+    let refresh_token = insert_refresh_token(&txn, session.id, now, session.expires_at).await?;
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::LastRefreshedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(session::Column::Id.eq(session.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    let (access_token, expires_at) = issue_access(deps, &user, session.id)?;
+    tracing::info!(target: "audit", event = "session.refreshed", user_id = %user.id, session_id = %session.id, "session refreshed");
+    Ok(Session {
+        access_token,
+        refresh_token,
+        expires_at,
+        user,
+    })
+}
+
+/// `logout`: ends the actor's session; its access and refresh tokens stop working.
+pub async fn logout(deps: &Deps, actor: &Actor) -> ApiResult<bool> {
+    let Some(session_id) = actor.session_id else {
+        // SSO tokens have no session here; the identity provider ends them.
+        return Ok(false);
+    };
+    revoke_session(&deps.db, session_id, "logout").await?;
+    tracing::info!(target: "audit", event = "logout", user_id = %actor.id, session_id = %session_id, "signed out");
+    Ok(true)
+}
+
+/// `changePassword(currentPassword, newPassword)`: other sessions are signed out.
+pub async fn change_password(
+    deps: &Deps,
+    actor: &Actor,
+    current: String,
+    new_password: String,
+) -> ApiResult<bool> {
+    // Load.
+    let user = user::Entity::find_by_id(actor.id)
+        .one(&deps.db)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    // Verify the current password (a stolen access token alone cannot change it).
+    if !verify_password(current.clone(), Some(user.password_hash.clone())).await? {
+        return Err(ApiError::bad_input(
+            "currentPassword",
+            "is not the current password",
+        ));
+    }
+    validate_password(&new_password, &user.email).map_err(|_| {
+        ApiError::bad_input(
+            "newPassword",
+            format!(
+                "must be at least {} characters and not the email address",
+                crate::auth::password::MIN_PASSWORD_LEN
+            ),
+        )
+    })?;
+    if new_password == current {
+        return Err(ApiError::bad_input(
+            "newPassword",
+            "must differ from the current password",
+        ));
+    }
+    // Act.
+    let hash = hash_password(new_password).await?;
+    let txn = deps.db.begin().await?;
+    let mut am: user::ActiveModel = user.into();
+    am.password_hash = Set(hash);
+    am.must_change_password = Set(false);
+    am.updated_at = Set(Utc::now());
+    am.update(&txn).await?;
+    revoke_user_sessions(&txn, actor.id, actor.session_id, "password changed").await?;
+    txn.commit().await?;
+    // Record.
+    tracing::info!(target: "audit", event = "password.changed", user_id = %actor.id, "password changed");
+    Ok(true)
+}

@@ -1,0 +1,121 @@
+//! Teams: readable by every signed-in user, managed by admins.
+
+use chrono::Utc;
+use entity::enums::Role;
+use entity::{team, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::authz::Kind;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::{Deps, require_role_permission};
+
+/// `createTeam` / `updateTeam` input; on update `None` leaves a field unchanged.
+#[derive(Default)]
+pub struct TeamInput {
+    /// Team name.
+    pub name: Option<String>,
+    /// The managing user (`Some(None)` removes the manager).
+    pub manager_id: Option<Option<Uuid>>,
+}
+
+async fn validate(
+    db: &impl ConnectionTrait,
+    input: &TeamInput,
+    creating: bool,
+) -> ApiResult<Option<String>> {
+    let mut errors = Vec::new();
+    let name = input.name.as_ref().map(|n| n.trim().to_owned());
+    match &name {
+        Some(n) if n.is_empty() || n.chars().count() > 200 => {
+            errors.push(FieldError::new(
+                "name",
+                "is required (at most 200 characters)",
+            ));
+        }
+        None if creating => errors.push(FieldError::new("name", "is required")),
+        _ => {}
+    }
+    if let Some(Some(manager_id)) = input.manager_id {
+        match user::Entity::find_by_id(manager_id).one(db).await? {
+            Some(u) if u.role == Role::Manager && u.active => {}
+            Some(_) => errors.push(FieldError::new(
+                "managerId",
+                "must be an active user with the manager role",
+            )),
+            None => errors.push(FieldError::new("managerId", "no such user")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(name)
+    } else {
+        Err(ApiError::BadUserInput(errors))
+    }
+}
+
+/// A team the actor may read, or `NOT_FOUND`.
+pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<team::Model> {
+    require_role_permission(deps, actor, Kind::Team, "read")
+        .map_err(|_| ApiError::NotFound { entity: "Team" })?;
+    team::Entity::find_by_id(id)
+        .one(&deps.db)
+        .await?
+        .ok_or(ApiError::NotFound { entity: "Team" })
+}
+
+/// Members of a team, by name.
+pub async fn members(deps: &Deps, team_id: Uuid) -> ApiResult<Vec<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::TeamId.eq(team_id))
+        .order_by_asc(user::Column::Name)
+        .order_by_asc(user::Column::Id)
+        .all(&deps.db)
+        .await?)
+}
+
+/// `createTeam` (admin).
+pub async fn create(deps: &Deps, actor: &Actor, input: TeamInput) -> ApiResult<team::Model> {
+    require_role_permission(deps, actor, Kind::Team, "create")?;
+    let name = validate(&deps.db, &input, true).await?.unwrap_or_default();
+    let now = Utc::now();
+    let team = team::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set(name),
+        manager_id: Set(input.manager_id.flatten()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&deps.db)
+    .await?;
+    tracing::info!(target: "audit", event = "team.created", actor_id = %actor.id, team_id = %team.id, "team created");
+    Ok(team)
+}
+
+/// `updateTeam` (admin).
+pub async fn update(
+    deps: &Deps,
+    actor: &Actor,
+    id: Uuid,
+    input: TeamInput,
+) -> ApiResult<team::Model> {
+    require_role_permission(deps, actor, Kind::Team, "update")?;
+    let team = team::Entity::find_by_id(id)
+        .one(&deps.db)
+        .await?
+        .ok_or(ApiError::NotFound { entity: "Team" })?;
+    let name = validate(&deps.db, &input, false).await?;
+    let mut am: team::ActiveModel = team.into();
+    if let Some(n) = name {
+        am.name = Set(n);
+    }
+    if let Some(m) = input.manager_id {
+        am.manager_id = Set(m);
+    }
+    am.updated_at = Set(Utc::now());
+    let team = am.update(&deps.db).await?;
+    tracing::info!(target: "audit", event = "team.updated", actor_id = %actor.id, team_id = %team.id, "team updated");
+    Ok(team)
+}

@@ -1,0 +1,243 @@
+//! Users: the directory (readable by every signed-in user) and admin-managed accounts.
+
+use chrono::Utc;
+use entity::enums::Role;
+use entity::{team, user};
+use rand::Rng;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::auth::password::{hash_password, validate_password};
+use crate::authz::Kind;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::{Deps, auth, require_role_permission, unique_violation};
+
+/// `createUser` input.
+pub struct NewUser {
+    /// Login email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Initial password.
+    pub password: String,
+    /// Role.
+    pub role: Role,
+    /// Team, if any.
+    pub team_id: Option<Uuid>,
+}
+
+/// `updateUser` input; `None` leaves a field unchanged.
+#[derive(Default)]
+pub struct UserChanges {
+    /// New display name.
+    pub name: Option<String>,
+    /// New role.
+    pub role: Option<Role>,
+    /// New team (`Some(None)` removes the user from their team).
+    pub team_id: Option<Option<Uuid>>,
+    /// Activate or deactivate.
+    pub active: Option<bool>,
+}
+
+/// Whether `email` looks like an address: one `@`, something on both sides, a dot in the
+/// domain, no spaces.
+pub fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !email.contains(char::is_whitespace)
+        && email.len() <= 254
+}
+
+async fn check_team(
+    db: &impl ConnectionTrait,
+    team_id: Option<Uuid>,
+    errors: &mut Vec<FieldError>,
+) -> ApiResult<()> {
+    if let Some(id) = team_id
+        && team::Entity::find_by_id(id).one(db).await?.is_none()
+    {
+        errors.push(FieldError::new("teamId", "no such team"));
+    }
+    Ok(())
+}
+
+/// A directory entry the actor may read, or `NOT_FOUND`.
+pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<user::Model> {
+    let found = user::Entity::find_by_id(id).one(&deps.db).await?;
+    match found {
+        Some(u) if deps.authz.can_read_user(actor, &u) => Ok(u),
+        _ => Err(ApiError::NotFound { entity: "User" }),
+    }
+}
+
+/// `createUser` (admin).
+pub async fn create(deps: &Deps, actor: &Actor, input: NewUser) -> ApiResult<user::Model> {
+    // Authorize.
+    require_role_permission(deps, actor, Kind::User, "create")?;
+    // Validate: every problem at once.
+    let email = input.email.trim().to_lowercase();
+    let name = input.name.trim().to_owned();
+    let mut errors = Vec::new();
+    if !is_valid_email(&email) {
+        errors.push(FieldError::new("email", "is not a valid email address"));
+    }
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.push(FieldError::new(
+            "name",
+            "is required (at most 200 characters)",
+        ));
+    }
+    if let Err(ApiError::BadUserInput(mut e)) = validate_password(&input.password, &email) {
+        errors.append(&mut e);
+    }
+    check_team(&deps.db, input.team_id, &mut errors).await?;
+    if !errors.is_empty() {
+        return Err(ApiError::BadUserInput(errors));
+    }
+    // Act.
+    let hash = hash_password(input.password).await?;
+    let now = Utc::now();
+    let user = user::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        email: Set(email),
+        name: Set(name),
+        password_hash: Set(hash),
+        role: Set(input.role),
+        team_id: Set(input.team_id),
+        active: Set(true),
+        must_change_password: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&deps.db)
+    .await
+    .map_err(|e| unique_violation(e, "email", "a user with this email"))?;
+    // Record.
+    tracing::info!(target: "audit", event = "user.created", actor_id = %actor.id, user_id = %user.id, role = ?user.role, "user created");
+    Ok(user)
+}
+
+/// `updateUser` (admin): name, role, team, active. Deactivation signs the user out
+/// everywhere at once.
+pub async fn update(
+    deps: &Deps,
+    actor: &Actor,
+    id: Uuid,
+    changes: UserChanges,
+) -> ApiResult<user::Model> {
+    // Authorize first: non-admins learn nothing about the target.
+    require_role_permission(deps, actor, Kind::User, "update")?;
+    let txn = deps.db.begin().await?;
+    // Load.
+    let user = user::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound { entity: "User" })?;
+    // Validate.
+    let mut errors = Vec::new();
+    let name = changes.name.map(|n| n.trim().to_owned());
+    if let Some(n) = &name
+        && (n.is_empty() || n.chars().count() > 200)
+    {
+        errors.push(FieldError::new(
+            "name",
+            "is required (at most 200 characters)",
+        ));
+    }
+    if let Some(team_id) = changes.team_id {
+        check_team(&txn, team_id, &mut errors).await?;
+    }
+    let loses_admin = user.role == Role::Admin
+        && (changes.role.is_some_and(|r| r != Role::Admin) || changes.active == Some(false));
+    if loses_admin {
+        let other_admins = user::Entity::find()
+            .filter(user::Column::Role.eq(Role::Admin))
+            .filter(user::Column::Active.eq(true))
+            .filter(user::Column::Id.ne(user.id))
+            .count(&txn)
+            .await?;
+        if other_admins == 0 {
+            let field = if changes.active == Some(false) {
+                "active"
+            } else {
+                "role"
+            };
+            errors.push(FieldError::new(
+                field,
+                "would leave no active administrator",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::BadUserInput(errors));
+    }
+    // Act.
+    let deactivated = changes.active == Some(false) && user.active;
+    let mut am: user::ActiveModel = user.into();
+    if let Some(n) = name {
+        am.name = Set(n);
+    }
+    if let Some(r) = changes.role {
+        am.role = Set(r);
+    }
+    if let Some(t) = changes.team_id {
+        am.team_id = Set(t);
+    }
+    if let Some(a) = changes.active {
+        am.active = Set(a);
+    }
+    am.updated_at = Set(Utc::now());
+    let user = am.update(&txn).await?;
+    if deactivated {
+        auth::revoke_user_sessions(&txn, user.id, None, "user deactivated").await?;
+    }
+    txn.commit().await?;
+    // Record.
+    tracing::info!(target: "audit", event = "user.updated", actor_id = %actor.id, user_id = %user.id, role = ?user.role, active = user.active, "user updated");
+    Ok(user)
+}
+
+/// A readable temporary password: 20 characters from an alphabet without look-alikes.
+fn temporary_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..20)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+/// `resetUserPassword` (admin): sets a one-time temporary password, signs the user out
+/// everywhere and makes them choose a new password at next sign-in.
+pub async fn reset_password(
+    deps: &Deps,
+    actor: &Actor,
+    id: Uuid,
+) -> ApiResult<(user::Model, String)> {
+    require_role_permission(deps, actor, Kind::User, "reset_password")?;
+    let user = user::Entity::find_by_id(id)
+        .one(&deps.db)
+        .await?
+        .ok_or(ApiError::NotFound { entity: "User" })?;
+    let temporary = temporary_password();
+    let hash = hash_password(temporary.clone()).await?;
+    let txn = deps.db.begin().await?;
+    let mut am: user::ActiveModel = user.into();
+    am.password_hash = Set(hash);
+    am.must_change_password = Set(true);
+    am.updated_at = Set(Utc::now());
+    let user = am.update(&txn).await?;
+    auth::revoke_user_sessions(&txn, user.id, None, "password reset").await?;
+    txn.commit().await?;
+    tracing::info!(target: "audit", event = "user.password_reset", actor_id = %actor.id, user_id = %user.id, "password reset by an administrator");
+    Ok((user, temporary))
+}

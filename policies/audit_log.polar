@@ -1,0 +1,8 @@
+# The audit log: admins only.
+
+resource AuditLog {
+    permissions = ["read"];
+    roles = ["admin"];
+
+    "read" if "admin";
+}

@@ -1,0 +1,933 @@
+//! Every rule of the default policy (DESIGN.md, "Default policy"): an allow test and a deny
+//! test, named after the rule, driven through the engine over real rows — the SQL scope
+//! (`WHERE`) and the compiled decision on the SQL facts mask, which must agree — or, for a
+//! record about to be created or reassigned, the facts computed in Rust.
+//!
+//! The world: teams East (manager Mia, reps Rae, Ray and the deactivated Ivy), West (manager
+//! Walt, rep Wes) and North (rep Nora, also managed by Mia); admin Ada has no team.
+
+use api::authz::testkit::Org;
+use api::authz::{Kind, Viewer, action};
+use entity::enums::{Role, SharePermission};
+use entity::deal_share;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::authz_support::{DEFAULT, fast_path};
+use crate::helpers::TestApp;
+
+struct World {
+    app: TestApp,
+    org: Org,
+    // Users
+    ada: Uuid,
+    mia: Uuid,
+    walt: Uuid,
+    rae: Uuid,
+    ray: Uuid,
+    wes: Uuid,
+    nora: Uuid,
+    ivy: Uuid,
+    // Companies
+    c_rae: Uuid,
+    c_ray: Uuid,
+    c_wes: Uuid,
+    c_shared: Uuid,
+    c_nora: Uuid,
+    // Contacts
+    k_rae: Uuid,
+    k_ray: Uuid,
+    k_wes: Uuid,
+    k_shared: Uuid,
+    // Deals
+    d_rae: Uuid,
+    d_ray: Uuid,
+    d_wes: Uuid,
+    d_view: Uuid,
+    d_edit: Uuid,
+    d_nora: Uuid,
+    d_mia: Uuid,
+    // Activities
+    a_by_rae: Uuid,
+    a_for_rae: Uuid,
+    a_on_view: Uuid,
+    a_wes: Uuid,
+    a_ray: Uuid,
+    a_nora: Uuid,
+}
+
+impl World {
+    async fn new() -> World {
+        let app = TestApp::new().await;
+        let mut org = Org::default();
+        let east = org.add_team("East", None);
+        let west = org.add_team("West", None);
+        let north = org.add_team("North", None);
+        let ada = org.add_user("Ada", Role::Admin, None, true);
+        let mia = org.add_user("Mia", Role::Manager, Some(east), true);
+        let walt = org.add_user("Walt", Role::Manager, Some(west), true);
+        let rae = org.add_user("Rae", Role::SalesRep, Some(east), true);
+        let ray = org.add_user("Ray", Role::SalesRep, Some(east), true);
+        let wes = org.add_user("Wes", Role::SalesRep, Some(west), true);
+        let nora = org.add_user("Nora", Role::SalesRep, Some(north), true);
+        let ivy = org.add_user("Ivy", Role::SalesRep, Some(east), false);
+        org.set_manager(east, mia);
+        org.set_manager(north, mia);
+        org.set_manager(west, walt);
+
+        let c_rae = org.add_company("Rae Co", rae);
+        let c_ray = org.add_company("Ray Co", ray);
+        let c_wes = org.add_company("Wes Co", wes);
+        let c_shared = org.add_company("Shared Co", wes);
+        let c_nora = org.add_company("Nora Co", nora);
+
+        let k_rae = org.add_contact("Rae Contact", rae, Some(c_rae));
+        let k_ray = org.add_contact("Ray Contact", ray, Some(c_ray));
+        let k_wes = org.add_contact("Wes Contact", wes, Some(c_wes));
+        let k_shared = org.add_contact("Shared Contact", wes, Some(c_shared));
+
+        let d_rae = org.add_deal("Rae deal", rae, c_rae, Some(k_rae), 100);
+        let d_ray = org.add_deal("Ray deal", ray, c_ray, Some(k_ray), 200);
+        let d_wes = org.add_deal("Wes deal", wes, c_wes, Some(k_wes), 400);
+        let d_view = org.add_deal("Wes deal shared to view", wes, c_shared, Some(k_shared), 800);
+        let d_edit = org.add_deal("Wes deal shared to edit", wes, c_shared, None, 1600);
+        let d_nora = org.add_deal("Nora deal", nora, c_nora, None, 3200);
+        let d_mia = org.add_deal("Mia deal", mia, c_ray, None, 6400);
+        org.add_share(d_view, rae, SharePermission::View);
+        org.add_share(d_edit, rae, SharePermission::Edit);
+
+        let a_by_rae = org.add_activity("Rae's task", rae, None, (None, None, None));
+        let a_for_rae = org.add_activity("For Rae", wes, Some(rae), (None, None, None));
+        let a_on_view = org.add_activity("On shared deal", wes, None, (Some(d_view), None, None));
+        let a_wes = org.add_activity("Wes's call", wes, None, (Some(d_wes), Some(c_wes), None));
+        let a_ray = org.add_activity("Ray's task", ray, None, (None, None, None));
+        let a_nora = org.add_activity("Nora's task", nora, Some(nora), (None, None, None));
+
+        org.insert(&app.db).await.expect("insert the world");
+        World {
+            app,
+            org,
+            ada,
+            mia,
+            walt,
+            rae,
+            ray,
+            wes,
+            nora,
+            ivy,
+            c_rae,
+            c_ray,
+            c_wes,
+            c_shared,
+            c_nora,
+            k_rae,
+            k_ray,
+            k_wes,
+            k_shared,
+            d_rae,
+            d_ray,
+            d_wes,
+            d_view,
+            d_edit,
+            d_nora,
+            d_mia,
+            a_by_rae,
+            a_for_rae,
+            a_on_view,
+            a_wes,
+            a_ray,
+            a_nora,
+        }
+    }
+
+    /// The viewer as the server builds it: from the database.
+    async fn viewer(&self, user: Uuid) -> Viewer {
+        let u = self.org.user(user).expect("user");
+        Viewer::load(&self.app.db, u.id, u.role, u.team_id)
+            .await
+            .expect("load viewer")
+    }
+
+    fn team_of(&self, user: Uuid) -> Option<Uuid> {
+        self.org.team_of(user)
+    }
+
+    /// May `user` do `action` on an existing record? (SQL scope and mask, which must agree.)
+    async fn can(&self, user: Uuid, kind: Kind, action: &str, id: Uuid) -> bool {
+        let viewer = self.viewer(user).await;
+        fast_path(&self.app.db, &DEFAULT, &viewer, kind, action, id).await
+    }
+
+    /// May `user` create a deal (or company, contact) owned by `owner`?
+    async fn can_create(&self, user: Uuid, kind: Kind, owner: Uuid) -> bool {
+        let viewer = self.viewer(user).await;
+        let team = self.team_of(owner);
+        let facts = match kind {
+            Kind::Deal => viewer.facts_of_deal(owner, team, None),
+            Kind::Company => viewer.facts_of_company(owner, team, false),
+            Kind::Contact => viewer.facts_of_contact(owner, team, false),
+            _ => panic!("not an owned kind"),
+        };
+        DEFAULT.decide(viewer.role, kind, action::CREATE, facts)
+    }
+
+    /// May `user` give `deal` to `new_owner`? Asked about the deal as it is and as it would be.
+    async fn can_reassign(&self, user: Uuid, deal: Uuid, new_owner: Uuid) -> bool {
+        let viewer = self.viewer(user).await;
+        let share = deal_share::Entity::find()
+            .filter(deal_share::Column::DealId.eq(deal))
+            .filter(deal_share::Column::UserId.eq(user))
+            .one(&self.app.db)
+            .await
+            .expect("share")
+            .map(|s| s.permission);
+        let after = viewer.facts_of_deal(new_owner, self.team_of(new_owner), share);
+        self.can(user, Kind::Deal, action::REASSIGN, deal).await
+            && DEFAULT.decide(viewer.role, Kind::Deal, action::REASSIGN, after)
+    }
+
+    /// A role-only decision (Team, AuditLog, Export, creating users).
+    fn role_may(&self, user: Uuid, kind: Kind, action: &str) -> bool {
+        let role = self.org.user(user).expect("user").role;
+        DEFAULT.allowed_without_facts(role, kind, action)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Deals: read
+
+#[tokio::test]
+async fn rep_reads_own_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Deal, action::READ, w.d_rae).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_read_other_teams_deal() {
+    let w = World::new().await;
+    assert!(!w.can(w.rae, Kind::Deal, action::READ, w.d_wes).await);
+    assert!(!w.can(w.rae, Kind::Deal, action::READ, w.d_nora).await);
+}
+
+#[tokio::test]
+async fn rep_reads_teammates_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Deal, action::READ, w.d_ray).await);
+    assert!(w.can(w.rae, Kind::Deal, action::READ, w.d_mia).await);
+}
+
+#[tokio::test]
+async fn rep_reads_deal_shared_with_them() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Deal, action::READ, w.d_view).await);
+    assert!(w.can(w.rae, Kind::Deal, action::READ, w.d_edit).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_read_deal_shared_with_someone_else() {
+    let w = World::new().await;
+    assert!(!w.can(w.ray, Kind::Deal, action::READ, w.d_view).await);
+}
+
+#[tokio::test]
+async fn manager_reads_deals_of_all_their_teams_and_own() {
+    let w = World::new().await;
+    for deal in [w.d_rae, w.d_ray, w.d_nora, w.d_mia] {
+        assert!(w.can(w.mia, Kind::Deal, action::READ, deal).await);
+    }
+}
+
+#[tokio::test]
+async fn manager_cannot_read_other_teams_deal() {
+    let w = World::new().await;
+    assert!(!w.can(w.mia, Kind::Deal, action::READ, w.d_wes).await);
+    assert!(!w.can(w.walt, Kind::Deal, action::READ, w.d_rae).await);
+}
+
+#[tokio::test]
+async fn admin_reads_every_deal() {
+    let w = World::new().await;
+    for d in &w.org.deals {
+        assert!(w.can(w.ada, Kind::Deal, action::READ, d.id).await);
+    }
+}
+
+#[tokio::test]
+async fn rep_lists_exactly_the_deals_they_may_read() {
+    let w = World::new().await;
+    let viewer = w.viewer(w.rae).await;
+    let listed =
+        crate::authz_support::scoped_ids(&w.app.db, &DEFAULT, &viewer, Kind::Deal, action::READ)
+            .await;
+    let expected = [w.d_rae, w.d_ray, w.d_mia, w.d_view, w.d_edit]
+        .into_iter()
+        .collect();
+    assert_eq!(listed, expected);
+}
+
+// ---------------------------------------------------------------------------------------
+// Deals: create
+
+#[tokio::test]
+async fn rep_creates_deal_for_self() {
+    let w = World::new().await;
+    assert!(w.can_create(w.rae, Kind::Deal, w.rae).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_create_deal_for_teammate() {
+    let w = World::new().await;
+    assert!(!w.can_create(w.rae, Kind::Deal, w.ray).await);
+}
+
+#[tokio::test]
+async fn manager_creates_deal_for_self_or_team_member() {
+    let w = World::new().await;
+    assert!(w.can_create(w.mia, Kind::Deal, w.mia).await);
+    assert!(w.can_create(w.mia, Kind::Deal, w.ray).await);
+    assert!(w.can_create(w.mia, Kind::Deal, w.nora).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_create_deal_for_other_team() {
+    let w = World::new().await;
+    assert!(!w.can_create(w.mia, Kind::Deal, w.wes).await);
+}
+
+#[tokio::test]
+async fn admin_creates_deal_for_anyone() {
+    let w = World::new().await;
+    assert!(w.can_create(w.ada, Kind::Deal, w.wes).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Deals: update
+
+#[tokio::test]
+async fn rep_updates_own_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Deal, action::UPDATE, w.d_rae).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_update_teammates_deal() {
+    let w = World::new().await;
+    assert!(!w.can(w.rae, Kind::Deal, action::UPDATE, w.d_ray).await);
+}
+
+#[tokio::test]
+async fn rep_updates_deal_shared_with_edit() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Deal, action::UPDATE, w.d_edit).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_update_deal_shared_with_view() {
+    let w = World::new().await;
+    assert!(!w.can(w.rae, Kind::Deal, action::UPDATE, w.d_view).await);
+}
+
+#[tokio::test]
+async fn manager_updates_team_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.mia, Kind::Deal, action::UPDATE, w.d_ray).await);
+    assert!(w.can(w.mia, Kind::Deal, action::UPDATE, w.d_nora).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_update_other_teams_deal() {
+    let w = World::new().await;
+    assert!(!w.can(w.mia, Kind::Deal, action::UPDATE, w.d_wes).await);
+}
+
+#[tokio::test]
+async fn admin_updates_any_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.ada, Kind::Deal, action::UPDATE, w.d_wes).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Deletes
+
+#[tokio::test]
+async fn rep_never_deletes() {
+    let w = World::new().await;
+    assert!(!w.can(w.rae, Kind::Deal, action::DELETE, w.d_rae).await);
+    assert!(!w.can(w.rae, Kind::Deal, action::DELETE, w.d_edit).await);
+    assert!(!w.can(w.rae, Kind::Company, action::DELETE, w.c_rae).await);
+    assert!(!w.can(w.rae, Kind::Contact, action::DELETE, w.k_rae).await);
+    assert!(!w.can(w.rae, Kind::Activity, action::DELETE, w.a_by_rae).await);
+    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, Kind::Deal, action::DELETE));
+    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, Kind::Company, action::DELETE));
+    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, Kind::Contact, action::DELETE));
+    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, Kind::Activity, action::DELETE));
+}
+
+#[tokio::test]
+async fn manager_deletes_team_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.mia, Kind::Deal, action::DELETE, w.d_ray).await);
+    assert!(w.can(w.mia, Kind::Deal, action::DELETE, w.d_mia).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_delete_other_teams_deal() {
+    let w = World::new().await;
+    assert!(!w.can(w.mia, Kind::Deal, action::DELETE, w.d_wes).await);
+}
+
+#[tokio::test]
+async fn admin_deletes_any_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.ada, Kind::Deal, action::DELETE, w.d_wes).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Deals: reassign
+
+#[tokio::test]
+async fn rep_never_reassigns() {
+    let w = World::new().await;
+    assert!(!w.can_reassign(w.rae, w.d_rae, w.ray).await);
+    assert!(!w.can_reassign(w.rae, w.d_edit, w.rae).await);
+}
+
+#[tokio::test]
+async fn manager_reassigns_within_team() {
+    let w = World::new().await;
+    assert!(w.can_reassign(w.mia, w.d_ray, w.rae).await);
+    // Across the teams they manage.
+    assert!(w.can_reassign(w.mia, w.d_ray, w.nora).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_reassign_outside_their_teams() {
+    let w = World::new().await;
+    // To someone outside their teams…
+    assert!(!w.can_reassign(w.mia, w.d_ray, w.wes).await);
+    // …or a deal outside their teams.
+    assert!(!w.can_reassign(w.mia, w.d_wes, w.rae).await);
+}
+
+#[tokio::test]
+async fn admin_reassigns_to_anyone() {
+    let w = World::new().await;
+    assert!(w.can_reassign(w.ada, w.d_ray, w.wes).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Deals: share
+
+#[tokio::test]
+async fn rep_shares_own_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Deal, action::SHARE, w.d_rae).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_share_deal_they_do_not_own() {
+    let w = World::new().await;
+    assert!(!w.can(w.rae, Kind::Deal, action::SHARE, w.d_ray).await);
+    assert!(!w.can(w.rae, Kind::Deal, action::SHARE, w.d_edit).await);
+}
+
+#[tokio::test]
+async fn manager_shares_team_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.mia, Kind::Deal, action::SHARE, w.d_ray).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_share_other_teams_deal() {
+    let w = World::new().await;
+    assert!(!w.can(w.mia, Kind::Deal, action::SHARE, w.d_wes).await);
+}
+
+#[tokio::test]
+async fn admin_shares_any_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.ada, Kind::Deal, action::SHARE, w.d_wes).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Field deal.amount (read and write)
+
+#[tokio::test]
+async fn rep_reads_and_writes_amount_of_own_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_rae).await);
+    assert!(w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_rae).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_read_or_write_amount_of_teammates_deal() {
+    let w = World::new().await;
+    assert!(!w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_ray).await);
+    assert!(!w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_ray).await);
+}
+
+#[tokio::test]
+async fn rep_reads_and_writes_amount_of_deal_shared_with_edit() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_edit).await);
+    assert!(w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_edit).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_read_amount_of_deal_shared_with_view() {
+    let w = World::new().await;
+    assert!(!w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_view).await);
+    assert!(!w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_view).await);
+}
+
+#[tokio::test]
+async fn manager_reads_and_writes_amount_of_team_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.mia, Kind::Deal, action::READ_AMOUNT, w.d_ray).await);
+    assert!(w.can(w.mia, Kind::Deal, action::UPDATE_AMOUNT, w.d_nora).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_read_amount_of_other_teams_deal() {
+    let w = World::new().await;
+    assert!(!w.can(w.mia, Kind::Deal, action::READ_AMOUNT, w.d_wes).await);
+}
+
+#[tokio::test]
+async fn admin_reads_every_amount() {
+    let w = World::new().await;
+    assert!(w.can(w.ada, Kind::Deal, action::READ_AMOUNT, w.d_wes).await);
+    assert!(w.can(w.ada, Kind::Deal, action::UPDATE_AMOUNT, w.d_wes).await);
+}
+
+/// `SUM(CASE WHEN <read:amount> THEN amount_cents ELSE 0 END)` over the readable deals.
+async fn readable_amount_sum(w: &World, user: Uuid) -> (i64, i64) {
+    let viewer = w.viewer(user).await;
+    let amount = Expr::col(("deals", "amount_cents"));
+    let readable_amount = Expr::case(
+        DEFAULT.field_condition(&viewer, Kind::Deal, action::READ_AMOUNT),
+        amount,
+    )
+    .finally(0);
+    let select = Query::select()
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .expr_as(
+            Expr::from(readable_amount).sum().cast_as("bigint"),
+            Alias::new("total"),
+        )
+        .from("deals")
+        .cond_where(DEFAULT.scope(&viewer, Kind::Deal, action::READ))
+        .to_owned();
+    let row = w.app.db.query_one(&select).await.expect("sum").expect("row");
+    (
+        row.try_get::<i64>("", "n").expect("n"),
+        row.try_get::<Option<i64>>("", "total").expect("total").unwrap_or(0),
+    )
+}
+
+#[tokio::test]
+async fn sums_count_only_amounts_the_viewer_may_read() {
+    let w = World::new().await;
+    // Rae reads five deals, and the amounts of two: her own (100) and the one shared to edit
+    // (1600) — not Ray's (200), Mia's (6400) or the one shared to view (800).
+    assert_eq!(readable_amount_sum(&w, w.rae).await, (5, 1700));
+    // Mia: East and North (100 + 200 + 3200 + 6400).
+    assert_eq!(readable_amount_sum(&w, w.mia).await, (4, 9900));
+    assert_eq!(readable_amount_sum(&w, w.ada).await, (7, 12700));
+}
+
+// ---------------------------------------------------------------------------------------
+// Companies and contacts: read
+
+#[tokio::test]
+async fn rep_reads_own_company_and_contact() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Company, action::READ, w.c_rae).await);
+    assert!(w.can(w.rae, Kind::Contact, action::READ, w.k_rae).await);
+}
+
+#[tokio::test]
+async fn rep_reads_teammates_company_and_contact() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Company, action::READ, w.c_ray).await);
+    assert!(w.can(w.rae, Kind::Contact, action::READ, w.k_ray).await);
+}
+
+#[tokio::test]
+async fn rep_reads_company_and_contact_linked_to_readable_deal() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Company, action::READ, w.c_shared).await);
+    assert!(w.can(w.rae, Kind::Contact, action::READ, w.k_shared).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_read_other_teams_company_or_contact() {
+    let w = World::new().await;
+    // Linked only to a deal Rae cannot read.
+    assert!(!w.can(w.rae, Kind::Company, action::READ, w.c_wes).await);
+    assert!(!w.can(w.rae, Kind::Contact, action::READ, w.k_wes).await);
+    assert!(!w.can(w.rae, Kind::Company, action::READ, w.c_nora).await);
+}
+
+#[tokio::test]
+async fn manager_reads_team_companies_and_contacts() {
+    let w = World::new().await;
+    assert!(w.can(w.mia, Kind::Company, action::READ, w.c_nora).await);
+    assert!(w.can(w.mia, Kind::Contact, action::READ, w.k_ray).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_read_other_teams_company_or_contact() {
+    let w = World::new().await;
+    assert!(!w.can(w.mia, Kind::Company, action::READ, w.c_wes).await);
+    assert!(!w.can(w.mia, Kind::Contact, action::READ, w.k_wes).await);
+}
+
+#[tokio::test]
+async fn admin_reads_every_company_and_contact() {
+    let w = World::new().await;
+    assert!(w.can(w.ada, Kind::Company, action::READ, w.c_wes).await);
+    assert!(w.can(w.ada, Kind::Contact, action::READ, w.k_wes).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Companies and contacts: create, update, delete
+
+#[tokio::test]
+async fn rep_creates_company_and_contact_for_self() {
+    let w = World::new().await;
+    assert!(w.can_create(w.rae, Kind::Company, w.rae).await);
+    assert!(w.can_create(w.rae, Kind::Contact, w.rae).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_create_company_or_contact_for_someone_else() {
+    let w = World::new().await;
+    assert!(!w.can_create(w.rae, Kind::Company, w.ray).await);
+    assert!(!w.can_create(w.rae, Kind::Contact, w.wes).await);
+}
+
+#[tokio::test]
+async fn manager_creates_company_and_contact_for_team_member() {
+    let w = World::new().await;
+    assert!(w.can_create(w.mia, Kind::Company, w.nora).await);
+    assert!(w.can_create(w.mia, Kind::Contact, w.ray).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_create_company_or_contact_for_other_team() {
+    let w = World::new().await;
+    assert!(!w.can_create(w.mia, Kind::Company, w.wes).await);
+    assert!(!w.can_create(w.mia, Kind::Contact, w.wes).await);
+}
+
+#[tokio::test]
+async fn rep_updates_own_company_and_contact() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Company, action::UPDATE, w.c_rae).await);
+    assert!(w.can(w.rae, Kind::Contact, action::UPDATE, w.k_rae).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_update_company_or_contact_they_only_read() {
+    let w = World::new().await;
+    assert!(!w.can(w.rae, Kind::Company, action::UPDATE, w.c_ray).await);
+    assert!(!w.can(w.rae, Kind::Company, action::UPDATE, w.c_shared).await);
+    assert!(!w.can(w.rae, Kind::Contact, action::UPDATE, w.k_shared).await);
+}
+
+#[tokio::test]
+async fn manager_updates_team_company_and_contact() {
+    let w = World::new().await;
+    assert!(w.can(w.mia, Kind::Company, action::UPDATE, w.c_ray).await);
+    assert!(w.can(w.mia, Kind::Contact, action::UPDATE, w.k_rae).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_update_other_teams_company_or_contact() {
+    let w = World::new().await;
+    assert!(!w.can(w.walt, Kind::Company, action::UPDATE, w.c_ray).await);
+    assert!(!w.can(w.walt, Kind::Contact, action::UPDATE, w.k_rae).await);
+}
+
+#[tokio::test]
+async fn manager_deletes_team_company_and_contact() {
+    let w = World::new().await;
+    assert!(w.can(w.mia, Kind::Company, action::DELETE, w.c_ray).await);
+    assert!(w.can(w.mia, Kind::Contact, action::DELETE, w.k_ray).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_delete_other_teams_company_or_contact() {
+    let w = World::new().await;
+    assert!(!w.can(w.mia, Kind::Company, action::DELETE, w.c_wes).await);
+    assert!(!w.can(w.mia, Kind::Contact, action::DELETE, w.k_wes).await);
+}
+
+#[tokio::test]
+async fn admin_changes_any_company_and_contact() {
+    let w = World::new().await;
+    assert!(w.can(w.ada, Kind::Company, action::UPDATE, w.c_wes).await);
+    assert!(w.can(w.ada, Kind::Contact, action::DELETE, w.k_wes).await);
+    assert!(w.can_create(w.ada, Kind::Company, w.wes).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Field contact.notes (write)
+
+#[tokio::test]
+async fn contact_notes_writable_by_owner_only() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Contact, action::UPDATE_NOTES, w.k_rae).await);
+    assert!(w.can(w.wes, Kind::Contact, action::UPDATE_NOTES, w.k_wes).await);
+}
+
+#[tokio::test]
+async fn readers_cannot_write_contact_notes() {
+    let w = World::new().await;
+    // Rae reads Ray's contact (and its notes) but cannot edit the notes.
+    assert!(w.can(w.rae, Kind::Contact, action::READ, w.k_ray).await);
+    assert!(!w.can(w.rae, Kind::Contact, action::UPDATE_NOTES, w.k_ray).await);
+    // Nor can Ray's manager, who may update the rest of the contact.
+    assert!(w.can(w.mia, Kind::Contact, action::UPDATE, w.k_ray).await);
+    assert!(!w.can(w.mia, Kind::Contact, action::UPDATE_NOTES, w.k_ray).await);
+}
+
+#[tokio::test]
+async fn admin_writes_any_contact_notes() {
+    let w = World::new().await;
+    assert!(w.can(w.ada, Kind::Contact, action::UPDATE_NOTES, w.k_ray).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Activities
+
+#[tokio::test]
+async fn rep_reads_activity_they_created_or_are_assigned() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Activity, action::READ, w.a_by_rae).await);
+    assert!(w.can(w.rae, Kind::Activity, action::READ, w.a_for_rae).await);
+}
+
+#[tokio::test]
+async fn rep_reads_activity_on_readable_record() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Activity, action::READ, w.a_on_view).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_read_activity_on_unreadable_records() {
+    let w = World::new().await;
+    assert!(!w.can(w.rae, Kind::Activity, action::READ, w.a_wes).await);
+    // A teammate's activity on no record is not the rep's to see.
+    assert!(!w.can(w.rae, Kind::Activity, action::READ, w.a_ray).await);
+}
+
+#[tokio::test]
+async fn manager_reads_team_activities() {
+    let w = World::new().await;
+    assert!(w.can(w.mia, Kind::Activity, action::READ, w.a_ray).await);
+    assert!(w.can(w.mia, Kind::Activity, action::READ, w.a_nora).await);
+    // Created by, or assigned to, a member of the manager's team.
+    assert!(w.can(w.walt, Kind::Activity, action::READ, w.a_for_rae).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_read_other_teams_activity() {
+    let w = World::new().await;
+    assert!(!w.can(w.mia, Kind::Activity, action::READ, w.a_wes).await);
+    assert!(!w.can(w.walt, Kind::Activity, action::READ, w.a_ray).await);
+}
+
+#[tokio::test]
+async fn rep_completes_activity_they_created_or_are_assigned() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Activity, action::COMPLETE, w.a_for_rae).await);
+    assert!(w.can(w.rae, Kind::Activity, action::UPDATE, w.a_by_rae).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_update_activity_they_only_read() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::Activity, action::READ, w.a_on_view).await);
+    assert!(!w.can(w.rae, Kind::Activity, action::UPDATE, w.a_on_view).await);
+    assert!(!w.can(w.rae, Kind::Activity, action::COMPLETE, w.a_on_view).await);
+}
+
+#[tokio::test]
+async fn manager_updates_team_activity() {
+    let w = World::new().await;
+    assert!(w.can(w.mia, Kind::Activity, action::UPDATE, w.a_ray).await);
+    assert!(w.can(w.walt, Kind::Activity, action::COMPLETE, w.a_for_rae).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_update_other_teams_activity() {
+    let w = World::new().await;
+    assert!(!w.can(w.walt, Kind::Activity, action::UPDATE, w.a_ray).await);
+    assert!(!w.can(w.mia, Kind::Activity, action::COMPLETE, w.a_wes).await);
+}
+
+#[tokio::test]
+async fn admin_updates_any_activity() {
+    let w = World::new().await;
+    assert!(w.can(w.ada, Kind::Activity, action::UPDATE, w.a_wes).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Users (the directory) and their administration
+
+#[tokio::test]
+async fn rep_reads_active_users() {
+    let w = World::new().await;
+    assert!(w.can(w.rae, Kind::User, action::READ, w.wes).await);
+    assert!(w.can(w.rae, Kind::User, action::READ, w.ada).await);
+}
+
+#[tokio::test]
+async fn rep_cannot_read_deactivated_users() {
+    let w = World::new().await;
+    assert!(!w.can(w.rae, Kind::User, action::READ, w.ivy).await);
+}
+
+#[tokio::test]
+async fn managers_and_admins_read_deactivated_users() {
+    let w = World::new().await;
+    assert!(w.can(w.walt, Kind::User, action::READ, w.ivy).await);
+    assert!(w.can(w.ada, Kind::User, action::READ, w.ivy).await);
+}
+
+#[tokio::test]
+async fn admin_administers_users() {
+    let w = World::new().await;
+    assert!(w.role_may(w.ada, Kind::User, action::CREATE));
+    for a in [
+        action::UPDATE,
+        action::UPDATE_ROLE,
+        action::UPDATE_TEAM,
+        action::DEACTIVATE,
+        action::RESET_PASSWORD,
+    ] {
+        assert!(w.can(w.ada, Kind::User, a, w.rae).await, "{a}");
+    }
+}
+
+#[tokio::test]
+async fn reps_and_managers_never_administer_users() {
+    let w = World::new().await;
+    for user in [w.rae, w.mia] {
+        assert!(!w.role_may(user, Kind::User, action::CREATE));
+        for a in [
+            action::UPDATE,
+            action::UPDATE_ROLE,
+            action::UPDATE_TEAM,
+            action::DEACTIVATE,
+            action::RESET_PASSWORD,
+        ] {
+            // Not even on themselves, or on their own team.
+            assert!(!w.can(user, Kind::User, a, user).await, "{a}");
+            assert!(!w.can(user, Kind::User, a, w.ray).await, "{a}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn can_read_user_from_the_actor_alone_matches_the_policy() {
+    let w = World::new().await;
+    let actor = api::auth::Actor {
+        id: w.rae,
+        email: "rae@example.test".into(),
+        name: "Rae".into(),
+        role: Role::SalesRep,
+        team_id: w.team_of(w.rae),
+        session_id: None,
+        must_change_password: false,
+    };
+    for target in [w.wes, w.ivy, w.rae] {
+        let model = w.org.user(target).expect("user").clone();
+        let expected = w.can(w.rae, Kind::User, action::READ, target).await;
+        assert_eq!(DEFAULT.can_read_user(&actor, &model), expected);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Teams, audit log, exports
+
+#[tokio::test]
+async fn everyone_reads_teams() {
+    let w = World::new().await;
+    for user in [w.rae, w.mia, w.ada] {
+        assert!(w.role_may(user, Kind::Team, action::READ));
+    }
+}
+
+#[tokio::test]
+async fn only_admins_create_and_update_teams() {
+    let w = World::new().await;
+    assert!(w.role_may(w.ada, Kind::Team, action::CREATE));
+    assert!(w.role_may(w.ada, Kind::Team, action::UPDATE));
+    for user in [w.rae, w.mia] {
+        assert!(!w.role_may(user, Kind::Team, action::CREATE));
+        assert!(!w.role_may(user, Kind::Team, action::UPDATE));
+    }
+}
+
+#[tokio::test]
+async fn admin_reads_audit_log() {
+    let w = World::new().await;
+    assert!(w.role_may(w.ada, Kind::AuditLog, action::READ));
+}
+
+#[tokio::test]
+async fn reps_and_managers_cannot_read_audit_log() {
+    let w = World::new().await;
+    assert!(!w.role_may(w.rae, Kind::AuditLog, action::READ));
+    assert!(!w.role_may(w.mia, Kind::AuditLog, action::READ));
+}
+
+#[tokio::test]
+async fn manager_exports_team_data() {
+    let w = World::new().await;
+    assert!(w.role_may(w.mia, Kind::Export, action::CREATE));
+    assert!(w.can(w.mia, Kind::Deal, action::EXPORT, w.d_ray).await);
+    assert!(w.can(w.mia, Kind::Company, action::EXPORT, w.c_nora).await);
+    assert!(w.can(w.mia, Kind::Activity, action::EXPORT, w.a_ray).await);
+}
+
+#[tokio::test]
+async fn manager_cannot_export_other_teams_data() {
+    let w = World::new().await;
+    assert!(!w.can(w.mia, Kind::Deal, action::EXPORT, w.d_wes).await);
+    assert!(!w.can(w.mia, Kind::Contact, action::EXPORT, w.k_wes).await);
+}
+
+#[tokio::test]
+async fn rep_never_exports() {
+    let w = World::new().await;
+    assert!(!w.role_may(w.rae, Kind::Export, action::CREATE));
+    assert!(!w.can(w.rae, Kind::Deal, action::EXPORT, w.d_rae).await);
+}
+
+#[tokio::test]
+async fn admin_exports_everything() {
+    let w = World::new().await;
+    assert!(w.role_may(w.ada, Kind::Export, action::CREATE));
+    assert!(w.can(w.ada, Kind::Deal, action::EXPORT, w.d_wes).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Viewer
+
+#[tokio::test]
+async fn a_managers_teams_are_their_own_and_the_ones_they_manage() {
+    let w = World::new().await;
+    let mia = w.viewer(w.mia).await;
+    assert_eq!(mia.team_ids, w.org.teams_of(w.mia));
+    assert_eq!(mia.team_ids.len(), 2);
+    let rae = w.viewer(w.rae).await;
+    assert_eq!(rae.team_ids, w.team_of(w.rae).into_iter().collect::<Vec<_>>());
+    let ada = w.viewer(w.ada).await;
+    assert!(ada.team_ids.is_empty());
+    let _ = (w.nora, w.c_nora);
+}

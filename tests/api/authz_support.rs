@@ -1,0 +1,138 @@
+//! Shared helpers of the authorization tests: the default policy, and the two SQL halves of
+//! the fast path (scope membership and the facts-mask column).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use api::authz::{Authorizer, FACTS_COLUMN, FactMask, Kind, Viewer};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use uuid::Uuid;
+
+/// The checked-in policy directory.
+pub fn policy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+/// The default policy, compiled once per test binary.
+pub static DEFAULT: LazyLock<Authorizer> =
+    LazyLock::new(|| Authorizer::load(&policy_dir()).unwrap_or_else(|e| panic!("{e}")));
+
+/// The default policy with `edit` applied to the file ending in `file` (`replace` → `with`,
+/// or appended when `replace` is empty).
+pub fn edited_policy(file: &str, replace: &str, with: &str) -> Authorizer {
+    let mut sources = Authorizer::read_sources(&policy_dir()).expect("read policies");
+    let source = sources
+        .iter_mut()
+        .find(|s| s.name.ends_with(file))
+        .unwrap_or_else(|| panic!("no {file}"));
+    if replace.is_empty() {
+        source.text.push_str(with);
+    } else {
+        assert!(source.text.contains(replace), "{file} has no {replace:?}");
+        source.text = source.text.replacen(replace, with, 1);
+    }
+    let pairs: Vec<(&str, &str)> = sources
+        .iter()
+        .map(|s| (s.name.as_str(), s.text.as_str()))
+        .collect();
+    Authorizer::from_sources(&pairs).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn table(kind: Kind) -> &'static str {
+    kind.table()
+        .unwrap_or_else(|| panic!("{kind} has no table"))
+}
+
+/// Ids of the rows of `kind` selected by `condition`.
+pub async fn ids_where(db: &DatabaseConnection, kind: Kind, condition: Condition) -> HashSet<Uuid> {
+    let t = table(kind);
+    let select = Query::select()
+        .column((t, "id"))
+        .from(t)
+        .cond_where(condition)
+        .to_owned();
+    db.query_all(&select)
+        .await
+        .unwrap_or_else(|e| panic!("scope query on {t}: {e}"))
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "id").expect("id"))
+        .collect()
+}
+
+/// Ids of the rows of `kind` in the SQL scope of (viewer, action).
+pub async fn scoped_ids(
+    db: &DatabaseConnection,
+    authz: &Authorizer,
+    viewer: &Viewer,
+    kind: Kind,
+    action: &str,
+) -> HashSet<Uuid> {
+    ids_where(db, kind, authz.scope(viewer, kind, action)).await
+}
+
+/// The facts mask of every row of `kind`, as selected by SQL.
+pub async fn masks(
+    db: &DatabaseConnection,
+    authz: &Authorizer,
+    viewer: &Viewer,
+    kind: Kind,
+) -> HashMap<Uuid, FactMask> {
+    let t = table(kind);
+    let select = Query::select()
+        .column((t, "id"))
+        .expr_as(authz.facts_expr(viewer, kind), FACTS_COLUMN)
+        .from(t)
+        .to_owned();
+    db.query_all(&select)
+        .await
+        .unwrap_or_else(|e| panic!("mask query on {t}: {e}"))
+        .iter()
+        .map(|row| {
+            let id = row.try_get::<Uuid>("", "id").expect("id");
+            let mask = row.try_get::<i32>("", FACTS_COLUMN).expect("mask");
+            (id, FactMask::from_column(mask.into()))
+        })
+        .collect()
+}
+
+/// The fast path for one record: whether the SQL scope lists it, and whether the compiled
+/// table allows it given its SQL facts mask. The two must agree; the answer is returned.
+pub async fn fast_path(
+    db: &DatabaseConnection,
+    authz: &Authorizer,
+    viewer: &Viewer,
+    kind: Kind,
+    action: &str,
+    id: Uuid,
+) -> bool {
+    let t = table(kind);
+    let only = Condition::all().add(Expr::col((t, "id")).eq(id));
+    let listed = !ids_where(
+        db,
+        kind,
+        only.clone().add(authz.scope(viewer, kind, action)),
+    )
+    .await
+    .is_empty();
+    let select = Query::select()
+        .expr_as(authz.facts_expr(viewer, kind), FACTS_COLUMN)
+        .from(t)
+        .cond_where(only)
+        .to_owned();
+    let row = db
+        .query_one(&select)
+        .await
+        .expect("mask query")
+        .unwrap_or_else(|| panic!("no {kind} {id}"));
+    let mask = FactMask::from_column(row.try_get::<i32>("", FACTS_COLUMN).expect("mask").into());
+    let decided = authz.decide(viewer.role, kind, action, mask);
+    assert_eq!(
+        listed, decided,
+        "{kind} {id}, {action:?} for {:?}: the SQL scope says {listed}, the facts mask \
+         {mask:?} says {decided}",
+        viewer.role
+    );
+    listed
+}
