@@ -270,3 +270,86 @@ impl TestApp {
 pub fn error_code(json: &Json) -> Option<&str> {
     json["errors"][0]["extensions"]["code"].as_str()
 }
+
+impl TestApp {
+    /// Inserts a company owned by `owner`.
+    pub async fn company(&self, name: &str, owner: uuid::Uuid) -> entity::company::Model {
+        use sea_orm::{ActiveModelTrait, Set};
+        let now = chrono::Utc::now();
+        entity::company::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            name: Set(name.to_owned()),
+            domain: Set(None),
+            industry: Set(None),
+            size: Set(None),
+            address: Set(None),
+            city: Set(None),
+            state: Set(None),
+            country: Set(None),
+            phone: Set(None),
+            website: Set(None),
+            owner_id: Set(owner),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert company")
+    }
+
+    /// Inserts a deal; `amount_cents` exact, probability from the stage.
+    pub async fn deal(
+        &self,
+        company: uuid::Uuid,
+        owner: uuid::Uuid,
+        title: &str,
+        amount_cents: i64,
+        stage: entity::enums::DealStage,
+    ) -> entity::deal::Model {
+        use sea_orm::{ActiveModelTrait, Set};
+        let now = chrono::Utc::now();
+        entity::deal::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            company_id: Set(company),
+            contact_id: Set(None),
+            title: Set(title.to_owned()),
+            amount_cents: Set(amount_cents),
+            currency: Set("USD".into()),
+            stage: Set(stage),
+            probability: Set(stage.probability()),
+            expected_close_date: Set(None),
+            actual_close_date: Set(stage.is_closed().then(|| now.date_naive())),
+            source: Set(None),
+            priority: Set(entity::enums::Priority::Medium),
+            notes: Set(None),
+            owner_id: Set(owner),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert deal")
+    }
+
+    /// Shares a deal with a user.
+    pub async fn share(
+        &self,
+        deal: uuid::Uuid,
+        user: uuid::Uuid,
+        permission: entity::enums::SharePermission,
+    ) {
+        use sea_orm::{ActiveModelTrait, Set};
+        entity::deal_share::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            deal_id: Set(deal),
+            user_id: Set(user),
+            permission: Set(permission),
+            created_at: Set(chrono::Utc::now()),
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert share");
+    }
+}

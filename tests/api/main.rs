@@ -2,8 +2,13 @@
 //! (SQLite by default, PostgreSQL with `TEST_DATABASE_URL`).
 
 mod auth;
+mod authz_differential;
+mod authz_policy_edit;
+mod authz_rules;
+mod authz_support;
 mod cli;
 mod constraints;
+mod deals;
 mod helpers;
 mod http;
 mod logs;

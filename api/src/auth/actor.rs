@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::auth::token::{TokenService, TokenSubject};
+use crate::authz::Viewer;
 
 /// An authenticated user, as of this request.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct Actor {
     pub session_id: Option<Uuid>,
     /// After an admin reset, only `changePassword`, `me` and `logout` are allowed.
     pub must_change_password: bool,
+    /// What the policy's facts are relative to: id, role, and the teams (own and managed).
+    pub viewer: Viewer,
 }
 
 /// The client's network address, when known.
@@ -86,7 +89,7 @@ pub async fn authenticate(
             if !live || session.user_id != user_id || !user.active {
                 return Err(AuthFailure::Session);
             }
-            Ok(Some(Actor::from_user(user, Some(session_id))))
+            Actor::load(db, user, Some(session_id)).await.map(Some)
         }
         TokenSubject::External { email } => {
             let user = user::Entity::find()
@@ -99,15 +102,25 @@ pub async fn authenticate(
                     AuthFailure::Database
                 })?
                 .ok_or(AuthFailure::Session)?;
-            Ok(Some(Actor::from_user(user, None)))
+            Actor::load(db, user, None).await.map(Some)
         }
     }
 }
 
 impl Actor {
-    /// The actor for a user row.
-    pub fn from_user(user: user::Model, session_id: Option<Uuid>) -> Self {
-        Self {
+    /// The actor for a user row: loads the teams the user manages.
+    pub async fn load(
+        db: &DatabaseConnection,
+        user: user::Model,
+        session_id: Option<Uuid>,
+    ) -> Result<Self, AuthFailure> {
+        let viewer = Viewer::load(db, user.id, user.role, user.team_id)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "loading the actor's teams failed");
+                AuthFailure::Database
+            })?;
+        Ok(Self {
             id: user.id,
             email: user.email,
             name: user.name,
@@ -115,6 +128,7 @@ impl Actor {
             team_id: user.team_id,
             session_id,
             must_change_password: user.must_change_password,
-        }
+            viewer,
+        })
     }
 }

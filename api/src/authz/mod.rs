@@ -250,20 +250,9 @@ impl Authorizer {
         self.decide(viewer.role, Kind::User, action, facts)
     }
 
-    /// May `actor` read the directory record `target`, knowing only the actor's own team?
-    /// Exact whenever the answer does not depend on teams the actor manages; otherwise a
-    /// deny (fail closed). Prefer [`Authorizer::decide_user`] with a loaded [`Viewer`].
+    /// May `actor` read the directory record `target`?
     pub fn can_read_user(&self, actor: &Actor, target: &user::Model) -> bool {
-        let viewer = Viewer::new(actor.id, actor.role, actor.team_id);
-        let facts = viewer.facts_of_user(target.id, target.team_id, target.active);
-        // Same team as the actor's own: in_team_of is certainly true. No team: certainly
-        // false. Another team: unknown (it may be one the actor manages).
-        let unknown = if target.team_id.is_some() && !viewer.has_team(target.team_id) {
-            FactMask::NONE.with(Kind::User, Fact::InTeamOf, true)
-        } else {
-            FactMask::NONE
-        };
-        self.decide_regardless(actor.role, Kind::User, action::READ, facts, unknown)
+        self.decide_user(&actor.viewer, action::READ, target)
     }
 }
 

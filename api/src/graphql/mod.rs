@@ -2,6 +2,9 @@
 //! objects, its types and its inputs; the roots merge them.
 
 mod auth;
+pub mod deal;
+pub mod filter;
+pub mod scalars;
 mod system;
 mod team;
 mod user;
@@ -16,13 +19,14 @@ use crate::error::ApiError;
 use crate::service::Deps;
 
 pub use auth::{AuthMutation, AuthQuery};
+pub use deal::{Deal, DealQuery};
 pub use system::SystemQuery;
 pub use team::{Team, TeamMutation, TeamQuery};
 pub use user::{User, UserMutation, UserQuery};
 
 /// The query root.
 #[derive(MergedObject, Default)]
-pub struct Query(SystemQuery, AuthQuery, UserQuery, TeamQuery);
+pub struct Query(SystemQuery, AuthQuery, UserQuery, TeamQuery, DealQuery);
 
 /// The mutation root.
 #[derive(MergedObject, Default)]

@@ -2,6 +2,9 @@
 //! only translate to and from GraphQL.
 
 pub mod auth;
+pub mod deal;
+pub mod filter;
+pub mod list;
 pub mod team;
 pub mod user;
 

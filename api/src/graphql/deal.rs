@@ -1,0 +1,482 @@
+//! Deals: the `Deal` type, its filter and order inputs, `deals` / `deal`.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::deal;
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
+use sea_orm::{Condition, Value};
+
+use crate::authz::{Kind, Viewer, action};
+use crate::error::{ApiError, ApiResult};
+use crate::graphql::filter::{
+    EnumFilter, IdFilter, OrdFilter, StringFilter, cents_to_money, money_to_cents,
+};
+use crate::graphql::scalars::Date;
+use crate::graphql::{User, actor, deps, gql, parse_id};
+use crate::service::Deps;
+use crate::service::deal::{DealRow, DealSort, visible_amount};
+use crate::service::list::PageArgs;
+
+/// Where a deal stands in the pipeline; the probability follows from it.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::DealStage")]
+pub enum DealStage {
+    /// First contact (10 %).
+    Prospecting,
+    /// Need and budget confirmed (25 %).
+    Qualification,
+    /// Proposal sent (50 %).
+    Proposal,
+    /// Terms under negotiation (75 %).
+    Negotiation,
+    /// Won (100 %).
+    ClosedWon,
+    /// Lost (0 %).
+    ClosedLost,
+}
+
+/// Where a deal came from.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::DealSource")]
+pub enum DealSource {
+    /// The website.
+    Website,
+    /// A referral.
+    Referral,
+    /// A cold call.
+    ColdCall,
+    /// An event.
+    Event,
+    /// Anything else.
+    Other,
+}
+
+/// How urgent a deal is.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Priority")]
+pub enum Priority {
+    /// Low.
+    Low,
+    /// Medium (the default).
+    Medium,
+    /// High.
+    High,
+}
+
+/// A sales opportunity with a company.
+pub struct Deal {
+    row: DealRow,
+    viewer: Viewer,
+}
+
+impl Deal {
+    /// Wraps a row read for `viewer`.
+    pub fn new(row: DealRow, viewer: &Viewer) -> Self {
+        Self {
+            row,
+            viewer: viewer.clone(),
+        }
+    }
+
+    fn m(&self) -> &deal::Model {
+        &self.row.model
+    }
+
+    fn can(&self, ctx: &Context<'_>, action: &str) -> bool {
+        deps(ctx)
+            .authz
+            .decide(self.viewer.role, Kind::Deal, action, self.row.facts)
+    }
+}
+
+/// What the viewer may do with a deal, as decided by the policy.
+#[derive(SimpleObject)]
+pub struct DealViewerCan {
+    /// Edit the deal.
+    update: bool,
+    /// Delete the deal.
+    delete: bool,
+    /// Give the deal to another owner.
+    reassign: bool,
+    /// Share the deal with other users.
+    share: bool,
+    /// See the amount.
+    read_amount: bool,
+    /// Change the amount.
+    update_amount: bool,
+}
+
+/// A sales opportunity with a company.
+#[Object]
+impl Deal {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.m().id.to_string())
+    }
+    /// What is being sold.
+    async fn title(&self) -> &str {
+        &self.m().title
+    }
+    /// The value, exact; `null` when the viewer may not see it (see `viewerCan.readAmount`).
+    async fn amount(&self, ctx: &Context<'_>) -> Option<Decimal> {
+        self.can(ctx, action::READ_AMOUNT)
+            .then(|| cents_to_money(self.m().amount_cents))
+    }
+    /// ISO 4217 currency code of the amount.
+    async fn currency(&self) -> &str {
+        &self.m().currency
+    }
+    /// Pipeline stage.
+    async fn stage(&self) -> DealStage {
+        self.m().stage.into()
+    }
+    /// Win probability in percent, derived from the stage.
+    async fn probability(&self) -> i32 {
+        i32::from(self.m().probability)
+    }
+    /// When the deal is expected to close.
+    async fn expected_close_date(&self) -> Option<Date> {
+        self.m().expected_close_date.map(Date)
+    }
+    /// When the deal closed (set when it moves to a closed stage).
+    async fn actual_close_date(&self) -> Option<Date> {
+        self.m().actual_close_date.map(Date)
+    }
+    /// Where the deal came from.
+    async fn source(&self) -> Option<DealSource> {
+        self.m().source.map(Into::into)
+    }
+    /// How urgent it is.
+    async fn priority(&self) -> Priority {
+        self.m().priority.into()
+    }
+    /// Free-form notes.
+    async fn notes(&self) -> Option<&str> {
+        self.m().notes.as_deref()
+    }
+    /// ID of the owning sales person.
+    async fn owner_id(&self) -> ID {
+        ID(self.m().owner_id.to_string())
+    }
+    /// ID of the company.
+    async fn company_id(&self) -> ID {
+        ID(self.m().company_id.to_string())
+    }
+    /// ID of the main contact, if any.
+    async fn contact_id(&self) -> Option<ID> {
+        self.m().contact_id.map(|c| ID(c.to_string()))
+    }
+    /// The owning sales person, if visible in the directory.
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let actor = actor(ctx)?;
+        match crate::service::user::get(deps(ctx), actor, self.m().owner_id).await {
+            Ok(u) => Ok(Some(User(u))),
+            Err(ApiError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(gql(e)),
+        }
+    }
+    /// Incremented by every change; pass it as `expectedVersion` to update safely.
+    async fn version(&self) -> i32 {
+        self.m().version
+    }
+    /// When the deal was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.m().created_at
+    }
+    /// When the deal last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.m().updated_at
+    }
+    /// What the viewer may do with this deal.
+    async fn viewer_can(&self, ctx: &Context<'_>) -> DealViewerCan {
+        DealViewerCan {
+            update: self.can(ctx, action::UPDATE),
+            delete: self.can(ctx, action::DELETE),
+            reassign: self.can(ctx, action::REASSIGN),
+            share: self.can(ctx, action::SHARE),
+            read_amount: self.can(ctx, action::READ_AMOUNT),
+            update_amount: self.can(ctx, action::UPDATE_AMOUNT),
+        }
+    }
+}
+
+/// Conditions on deals; every field given must hold. Amount conditions only match deals
+/// whose amount the viewer may see.
+#[derive(InputObject, Default, Clone)]
+pub struct DealFilter {
+    /// The deal's ID.
+    pub id: Option<IdFilter>,
+    /// Title.
+    pub title: Option<StringFilter>,
+    /// Amount (visible amounts only).
+    pub amount: Option<OrdFilter<Decimal>>,
+    /// Currency code.
+    pub currency: Option<StringFilter>,
+    /// Stage.
+    pub stage: Option<EnumFilter<DealStage>>,
+    /// Source.
+    pub source: Option<EnumFilter<DealSource>>,
+    /// Priority.
+    pub priority: Option<EnumFilter<Priority>>,
+    /// Win probability in percent.
+    pub probability: Option<OrdFilter<i32>>,
+    /// Expected close date.
+    pub expected_close_date: Option<OrdFilter<Date>>,
+    /// Actual close date.
+    pub actual_close_date: Option<OrdFilter<Date>>,
+    /// Owner.
+    pub owner_id: Option<IdFilter>,
+    /// Company.
+    pub company_id: Option<IdFilter>,
+    /// Contact.
+    pub contact_id: Option<IdFilter>,
+    /// Creation time.
+    pub created_at: Option<OrdFilter<DateTime<Utc>>>,
+    /// Last change.
+    pub updated_at: Option<OrdFilter<DateTime<Utc>>>,
+    /// All of these.
+    pub and: Option<Vec<DealFilter>>,
+    /// Any of these.
+    pub or: Option<Vec<DealFilter>>,
+    /// Not this.
+    pub not: Option<Box<DealFilter>>,
+}
+
+fn col(c: deal::Column) -> SimpleExpr {
+    Expr::col((Alias::new("deals"), c)).into()
+}
+
+fn enum_value<T: sea_orm::ActiveEnum<Value = String>>(v: T) -> Value {
+    Value::from(v.to_value())
+}
+
+impl DealFilter {
+    /// The SQL condition (scoping is added separately by the service).
+    pub fn to_condition(&self, deps: &Deps, viewer: &Viewer) -> ApiResult<Condition> {
+        let mut all = Condition::all();
+        let mut add = |conds: Vec<Condition>| {
+            for c in conds {
+                all = std::mem::replace(&mut all, Condition::all()).add(c);
+            }
+        };
+        if let Some(f) = &self.id {
+            add(f.conditions(&col(deal::Column::Id), "filter.id")?);
+        }
+        if let Some(f) = &self.title {
+            add(f.conditions(&col(deal::Column::Title)));
+        }
+        if let Some(f) = &self.amount {
+            let expr = visible_amount(deps, viewer);
+            add(f.conditions(&expr, |d| money_to_cents(d, "filter.amount").map(Value::from))?);
+        }
+        if let Some(f) = &self.currency {
+            add(f.conditions(&col(deal::Column::Currency)));
+        }
+        if let Some(f) = &self.stage {
+            add(f.conditions(&col(deal::Column::Stage), |s| {
+                enum_value(entity::enums::DealStage::from(s))
+            }));
+        }
+        if let Some(f) = &self.source {
+            add(f.conditions(&col(deal::Column::Source), |s| {
+                enum_value(entity::enums::DealSource::from(s))
+            }));
+        }
+        if let Some(f) = &self.priority {
+            add(f.conditions(&col(deal::Column::Priority), |p| {
+                enum_value(entity::enums::Priority::from(p))
+            }));
+        }
+        if let Some(f) = &self.probability {
+            add(f.conditions(&col(deal::Column::Probability), |p| Ok(Value::from(*p)))?);
+        }
+        if let Some(f) = &self.expected_close_date {
+            add(f.conditions(&col(deal::Column::ExpectedCloseDate), |d| Ok(Value::from(d.0)))?);
+        }
+        if let Some(f) = &self.actual_close_date {
+            add(f.conditions(&col(deal::Column::ActualCloseDate), |d| Ok(Value::from(d.0)))?);
+        }
+        if let Some(f) = &self.owner_id {
+            add(f.conditions(&col(deal::Column::OwnerId), "filter.ownerId")?);
+        }
+        if let Some(f) = &self.company_id {
+            add(f.conditions(&col(deal::Column::CompanyId), "filter.companyId")?);
+        }
+        if let Some(f) = &self.contact_id {
+            add(f.conditions(&col(deal::Column::ContactId), "filter.contactId")?);
+        }
+        if let Some(f) = &self.created_at {
+            add(f.conditions(&col(deal::Column::CreatedAt), |t| Ok(Value::from(*t)))?);
+        }
+        if let Some(f) = &self.updated_at {
+            add(f.conditions(&col(deal::Column::UpdatedAt), |t| Ok(Value::from(*t)))?);
+        }
+        if let Some(list) = &self.and {
+            for f in list {
+                add(vec![f.to_condition(deps, viewer)?]);
+            }
+        }
+        if let Some(list) = &self.or {
+            let mut any = Condition::any();
+            for f in list {
+                any = any.add(f.to_condition(deps, viewer)?);
+            }
+            add(vec![any]);
+        }
+        if let Some(f) = &self.not {
+            add(vec![f.to_condition(deps, viewer)?.not()]);
+        }
+        Ok(all)
+    }
+}
+
+/// Fields deals can be ordered by.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DealOrderField {
+    /// Creation time.
+    CreatedAt,
+    /// Last change.
+    UpdatedAt,
+    /// Title.
+    Title,
+    /// Amount; amounts hidden from the viewer sort as empty.
+    Amount,
+    /// Pipeline order of the stage.
+    Stage,
+    /// Expected close date.
+    ExpectedCloseDate,
+}
+
+/// Sort direction; empty values sort last ascending and first descending.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum OrderDirection {
+    /// Smallest first.
+    #[default]
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// One ordering key; ties are broken by the next key, finally by ID.
+#[derive(InputObject, Clone, Copy)]
+pub struct DealOrder {
+    /// What to order by.
+    pub field: DealOrderField,
+    /// Which way.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+impl From<DealOrderField> for DealSort {
+    fn from(f: DealOrderField) -> Self {
+        match f {
+            DealOrderField::CreatedAt => DealSort::CreatedAt,
+            DealOrderField::UpdatedAt => DealSort::UpdatedAt,
+            DealOrderField::Title => DealSort::Title,
+            DealOrderField::Amount => DealSort::Amount,
+            DealOrderField::Stage => DealSort::Stage,
+            DealOrderField::ExpectedCloseDate => DealSort::ExpectedCloseDate,
+        }
+    }
+}
+
+/// Extra fields of a deals connection.
+pub struct DealConnectionFields {
+    deps: Deps,
+    viewer: Viewer,
+    filter: Condition,
+}
+
+/// Extra fields of a deals connection.
+#[Object]
+impl DealConnectionFields {
+    /// How many deals match, over all pages (only deals the viewer may read).
+    async fn total_count(&self) -> Result<u64> {
+        crate::service::deal::count(&self.deps, &self.viewer, self.filter.clone())
+            .await
+            .map_err(gql)
+    }
+}
+
+/// A page of deals.
+pub type DealConnection = Connection<String, Deal, DealConnectionFields>;
+
+/// Deal queries.
+#[derive(Default)]
+pub struct DealQuery;
+
+#[Object]
+impl DealQuery {
+    /// Deals the viewer may read, a page at a time (25 by default, at most 100).
+    #[expect(clippy::too_many_arguments, reason = "the Relay connection arguments")]
+    async fn deals(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Rows after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Rows before this cursor.")] before: Option<String>,
+        #[graphql(desc = "How many rows from the start (default 25, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "How many rows from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Conditions the deals must meet.")] filter: Option<DealFilter>,
+        #[graphql(desc = "Text to look for in the title (case-insensitive).")] search: Option<String>,
+        #[graphql(desc = "Ordering keys (default: newest first); ties break by ID.")] order_by: Option<Vec<DealOrder>>,
+    ) -> Result<DealConnection> {
+        let actor = actor(ctx)?;
+        let deps = deps(ctx);
+        let viewer = &actor.viewer;
+        let mut condition = match &filter {
+            Some(f) => f.to_condition(deps, viewer).map_err(gql)?,
+            None => Condition::all(),
+        };
+        if let Some(s) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let f = StringFilter {
+                contains: Some(s.to_owned()),
+                ..Default::default()
+            };
+            for c in f.conditions(&col(deal::Column::Title)) {
+                condition = condition.add(c);
+            }
+        }
+        let order: Vec<(DealSort, bool)> = order_by
+            .unwrap_or_default()
+            .iter()
+            .map(|o| (o.field.into(), o.direction == OrderDirection::Desc))
+            .collect();
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page = crate::service::deal::list(deps, viewer, condition.clone(), &order, &args)
+            .await
+            .map_err(gql)?;
+        let mut connection = Connection::with_additional_fields(
+            page.has_previous_page,
+            page.has_next_page,
+            DealConnectionFields {
+                deps: deps.clone(),
+                viewer: viewer.clone(),
+                filter: condition,
+            },
+        );
+        connection.edges.extend(
+            page.rows
+                .into_iter()
+                .map(|(cursor, row)| Edge::new(cursor, Deal::new(row, viewer))),
+        );
+        Ok(connection)
+    }
+
+    /// A deal by ID; `null` when it does not exist or the viewer may not read it.
+    async fn deal(&self, ctx: &Context<'_>, #[graphql(desc = "The deal's ID.")] id: ID) -> Result<Option<Deal>> {
+        let actor = actor(ctx)?;
+        let id = parse_id(&id, "id").map_err(gql)?;
+        match crate::service::deal::get(deps(ctx), &actor.viewer, id).await {
+            Ok(row) => Ok(Some(Deal::new(row, &actor.viewer))),
+            Err(ApiError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(gql(e)),
+        }
+    }
+}

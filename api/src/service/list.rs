@@ -1,0 +1,254 @@
+//! Relay-style keyset pagination shared by every list: typed cursors, sort keys with an id
+//! tie-breaker, `first/after` and `last/before`, and rows carrying their authorization
+//! facts.
+//!
+//! NULLs sort as if larger than every value (`NULLS LAST` ascending, `NULLS FIRST`
+//! descending) on both databases, and the keyset predicate follows the same rule, so pages
+//! stay exact when rows are inserted or deleted between requests.
+
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, Order, SimpleExpr};
+use sea_orm::{
+    Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, Select, Value,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::authz::{FACTS_COLUMN, FactMask};
+use crate::error::{ApiError, ApiResult};
+
+/// Rows per page when the client does not say.
+pub const DEFAULT_PAGE_SIZE: u64 = 25;
+/// The most rows one page may hold.
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+/// The pagination arguments of a connection field.
+#[derive(Debug, Clone, Default)]
+pub struct PageArgs {
+    /// Rows after `after`, from the start.
+    pub first: Option<i32>,
+    /// Cursor to start after.
+    pub after: Option<String>,
+    /// Rows before `before`, from the end.
+    pub last: Option<i32>,
+    /// Cursor to end before.
+    pub before: Option<String>,
+}
+
+/// One sort-key value inside a cursor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v")]
+pub enum CursorValue {
+    /// SQL NULL.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Str(String),
+    /// A UUID.
+    Uuid(Uuid),
+    /// A timestamp.
+    Ts(DateTime<Utc>),
+    /// A date.
+    Date(NaiveDate),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl CursorValue {
+    fn to_value(&self) -> Option<Value> {
+        match self {
+            Self::Null => None,
+            Self::Int(i) => Some((*i).into()),
+            Self::Str(s) => Some(s.clone().into()),
+            Self::Uuid(u) => Some((*u).into()),
+            Self::Ts(t) => Some((*t).into()),
+            Self::Date(d) => Some((*d).into()),
+            Self::Bool(b) => Some((*b).into()),
+        }
+    }
+}
+
+impl From<Option<CursorValue>> for CursorValue {
+    fn from(v: Option<CursorValue>) -> Self {
+        v.unwrap_or(Self::Null)
+    }
+}
+
+/// One ORDER BY key: an SQL expression and its direction.
+#[derive(Debug, Clone)]
+pub struct SortKey {
+    /// What to order by.
+    pub expr: SimpleExpr,
+    /// Descending?
+    pub desc: bool,
+}
+
+impl SortKey {
+    /// Ascending on `expr`.
+    pub fn asc(expr: impl Into<SimpleExpr>) -> Self {
+        Self {
+            expr: expr.into(),
+            desc: false,
+        }
+    }
+
+    /// `expr` in the given direction.
+    pub fn new(expr: impl Into<SimpleExpr>, desc: bool) -> Self {
+        Self {
+            expr: expr.into(),
+            desc,
+        }
+    }
+}
+
+/// Encodes a cursor (opaque to clients).
+pub fn encode_cursor(values: &[CursorValue]) -> String {
+    let json = serde_json::to_vec(values).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(cursor: &str, field: &str, keys: usize) -> ApiResult<Vec<CursorValue>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Vec<CursorValue>>(&bytes).ok())
+        .filter(|v| v.len() == keys)
+        .ok_or_else(|| {
+            ApiError::bad_input(field, "is not a cursor of this list with this order")
+        })
+}
+
+/// Rows strictly after (`forward`) the cursor in the order of `keys`.
+fn keyset(keys: &[SortKey], values: &[CursorValue], forward: bool) -> Condition {
+    let mut any = Condition::any();
+    for i in 0..keys.len() {
+        let mut all = Condition::all();
+        for (key, value) in keys[..i].iter().zip(values) {
+            all = all.add(match value.to_value() {
+                Some(v) => Expr::expr(key.expr.clone()).eq(v),
+                None => Expr::expr(key.expr.clone()).is_null(),
+            });
+        }
+        let key = &keys[i];
+        // NULL counts as the largest value.
+        let ascending = key.desc != forward;
+        let after = match (values[i].to_value(), ascending) {
+            (Some(v), true) => Condition::any()
+                .add(Expr::expr(key.expr.clone()).gt(v))
+                .add(Expr::expr(key.expr.clone()).is_null()),
+            (Some(v), false) => Condition::all().add(Expr::expr(key.expr.clone()).lt(v)),
+            (None, true) => Condition::all().add(Expr::val(1).eq(0)),
+            (None, false) => Condition::all().add(Expr::expr(key.expr.clone()).is_not_null()),
+        };
+        any = any.add(all.add(after));
+    }
+    any
+}
+
+/// A row and its authorization facts relative to the viewer (selected as
+/// [`FACTS_COLUMN`]).
+#[derive(Debug, Clone)]
+pub struct WithFacts<M> {
+    /// The row.
+    pub model: M,
+    /// Its facts.
+    pub facts: FactMask,
+}
+
+impl<M: FromQueryResult> FromQueryResult for WithFacts<M> {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        let model = M::from_query_result(res, pre)?;
+        let raw: i64 = res
+            .try_get(pre, FACTS_COLUMN)
+            .or_else(|_| res.try_get::<i32>(pre, FACTS_COLUMN).map(i64::from))?;
+        Ok(Self {
+            model,
+            facts: FactMask::from_column(raw),
+        })
+    }
+}
+
+/// One page of a connection.
+#[derive(Debug)]
+pub struct Page<M> {
+    /// The rows, in order, with their cursors.
+    pub rows: Vec<(String, M)>,
+    /// Whether rows follow the last one.
+    pub has_next_page: bool,
+    /// Whether rows precede the first one.
+    pub has_previous_page: bool,
+}
+
+/// Fetches one page of `select` (already scoped and filtered) ordered by `keys`, whose last
+/// key must be unique (the id). `values` gives a row's key values for its cursor; they must
+/// be what the key expressions compute for that row.
+pub async fn fetch_page<E, M>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    keys: &[SortKey],
+    args: &PageArgs,
+    values: impl Fn(&M) -> Vec<CursorValue>,
+) -> ApiResult<Page<M>>
+where
+    E: EntityTrait,
+    M: FromQueryResult + Send + Sync,
+{
+    if args.first.is_some() && args.last.is_some() {
+        return Err(ApiError::bad_input(
+            "last",
+            "pass either `first` or `last`, not both",
+        ));
+    }
+    let size = |n: Option<i32>, field: &str| -> ApiResult<u64> {
+        match n {
+            None => Ok(DEFAULT_PAGE_SIZE),
+            Some(n) if (0..=MAX_PAGE_SIZE as i32).contains(&n) => Ok(n as u64),
+            Some(_) => Err(ApiError::bad_input(
+                field,
+                format!("must be between 0 and {MAX_PAGE_SIZE}"),
+            )),
+        }
+    };
+    let forward = args.last.is_none();
+    let limit = if forward {
+        size(args.first, "first")?
+    } else {
+        size(args.last, "last")?
+    };
+    let mut select = select;
+    if let Some(after) = &args.after {
+        let v = decode_cursor(after, "after", keys.len())?;
+        select = select.filter(keyset(keys, &v, true));
+    }
+    if let Some(before) = &args.before {
+        let v = decode_cursor(before, "before", keys.len())?;
+        select = select.filter(keyset(keys, &v, false));
+    }
+    for key in keys {
+        let ascending = key.desc != forward;
+        let (order, nulls) = if ascending {
+            (Order::Asc, NullOrdering::Last)
+        } else {
+            (Order::Desc, NullOrdering::First)
+        };
+        select = select.order_by_with_nulls(key.expr.clone(), order, nulls);
+    }
+    let mut rows: Vec<M> = select.limit(limit + 1).into_model::<M>().all(db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    if !forward {
+        rows.reverse();
+    }
+    let rows = rows
+        .into_iter()
+        .map(|m| (encode_cursor(&values(&m)), m))
+        .collect();
+    Ok(Page {
+        rows,
+        has_next_page: if forward { more } else { args.before.is_some() },
+        has_previous_page: if forward { args.after.is_some() } else { more },
+    })
+}

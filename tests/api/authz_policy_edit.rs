@@ -1,0 +1,127 @@
+//! A policy edited in memory changes the SQL scopes, the field conditions and the per-row
+//! decisions, with no code change.
+
+use api::authz::testkit::Org;
+use api::authz::{Authorizer, Kind, Viewer, action};
+use entity::enums::Role;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use uuid::Uuid;
+
+use crate::authz_differential::check_random_org;
+use crate::authz_support::{DEFAULT, edited_policy, fast_path, scoped_ids};
+use crate::helpers::TestApp;
+
+/// Reps also see the amounts of their teammates' deals.
+const TEAMMATES_AMOUNTS: &str = "
+# Edited: reps also see the amounts of their teammates' deals.
+has_permission(user: User, \"read:amount\", deal: Deal) if
+    user.role = \"sales_rep\" and deal.in_team_of(user);
+";
+
+struct Team {
+    app: TestApp,
+    rae: Viewer,
+    d_rae: Uuid,
+    d_ray: Uuid,
+    d_wes: Uuid,
+}
+
+async fn team() -> Team {
+    let app = TestApp::new().await;
+    let mut org = Org::default();
+    let east = org.add_team("East", None);
+    let west = org.add_team("West", None);
+    let rae = org.add_user("Rae", Role::SalesRep, Some(east), true);
+    let ray = org.add_user("Ray", Role::SalesRep, Some(east), true);
+    let wes = org.add_user("Wes", Role::SalesRep, Some(west), true);
+    let c = org.add_company("Acme", ray);
+    let d_rae = org.add_deal("Rae's", rae, c, None, 100);
+    let d_ray = org.add_deal("Ray's", ray, c, None, 200);
+    let d_wes = org.add_deal("Wes's", wes, c, None, 400);
+    org.insert(&app.db).await.expect("insert");
+    let rae = Viewer::load(&app.db, rae, Role::SalesRep, Some(east))
+        .await
+        .expect("viewer");
+    Team {
+        app,
+        rae,
+        d_rae,
+        d_ray,
+        d_wes,
+    }
+}
+
+/// The sum of the amounts `viewer` may read, over the deals they may read.
+async fn amount_sum(db: &DatabaseConnection, authz: &Authorizer, viewer: &Viewer) -> i64 {
+    let readable_amount = Expr::case(
+        authz.field_condition(viewer, Kind::Deal, action::READ_AMOUNT),
+        Expr::col(("deals", "amount_cents")),
+    )
+    .finally(0);
+    let readable_amount: Expr = readable_amount.into();
+    let select = Query::select()
+        .expr_as(
+            readable_amount.sum().cast_as("bigint"),
+            Alias::new("total"),
+        )
+        .from("deals")
+        .cond_where(authz.scope(viewer, Kind::Deal, action::READ))
+        .to_owned();
+    let row = db.query_one(&select).await.expect("sum").expect("row");
+    row.try_get::<Option<i64>>("", "total")
+        .expect("total")
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn letting_reps_read_teammates_amounts_changes_field_decisions_and_sums() {
+    let t = team().await;
+    let db = &t.app.db;
+    let edited = edited_policy("deal.polar", "", TEAMMATES_AMOUNTS);
+
+    // Before: Rae reads Ray's deal but not its amount.
+    assert!(fast_path(db, &DEFAULT, &t.rae, Kind::Deal, action::READ, t.d_ray).await);
+    assert!(!fast_path(db, &DEFAULT, &t.rae, Kind::Deal, action::READ_AMOUNT, t.d_ray).await);
+    assert_eq!(amount_sum(db, &DEFAULT, &t.rae).await, 100);
+    assert_eq!(
+        DEFAULT.describe(Role::SalesRep, Kind::Deal, action::READ_AMOUNT),
+        "owned_by(user) or shared_with(user, \"edit\")"
+    );
+
+    // After: the amount is readable, the sum includes it; other teams' still are not.
+    assert!(fast_path(db, &edited, &t.rae, Kind::Deal, action::READ_AMOUNT, t.d_ray).await);
+    assert!(fast_path(db, &edited, &t.rae, Kind::Deal, action::READ_AMOUNT, t.d_rae).await);
+    assert!(!fast_path(db, &edited, &t.rae, Kind::Deal, action::READ_AMOUNT, t.d_wes).await);
+    assert_eq!(amount_sum(db, &edited, &t.rae).await, 300);
+    assert_eq!(
+        edited.describe(Role::SalesRep, Kind::Deal, action::READ_AMOUNT),
+        "owned_by(user) or in_team_of(user) or shared_with(user, \"edit\")"
+    );
+    // Writing stays as it was.
+    assert!(!fast_path(db, &edited, &t.rae, Kind::Deal, action::UPDATE_AMOUNT, t.d_ray).await);
+}
+
+#[tokio::test]
+async fn removing_the_teammates_rule_narrows_the_sql_scope() {
+    let t = team().await;
+    let db = &t.app.db;
+    let edited = edited_policy(
+        "deal.polar",
+        "has_role(user: User, \"viewer\", deal: Deal) if\n    user.role = \"sales_rep\" and deal.in_team_of(user);",
+        "",
+    );
+    let before = scoped_ids(db, &DEFAULT, &t.rae, Kind::Deal, action::READ).await;
+    let after = scoped_ids(db, &edited, &t.rae, Kind::Deal, action::READ).await;
+    assert_eq!(before, [t.d_rae, t.d_ray].into_iter().collect());
+    assert_eq!(after, [t.d_rae].into_iter().collect());
+    assert!(!fast_path(db, &edited, &t.rae, Kind::Deal, action::READ, t.d_ray).await);
+}
+
+#[tokio::test]
+async fn an_edited_policy_passes_the_differential_test() {
+    let app = TestApp::new().await;
+    let edited = edited_policy("deal.polar", "", TEAMMATES_AMOUNTS);
+    let decisions = check_random_org(&app.db, &edited, 99).await;
+    assert!(decisions > 1_000);
+}
