@@ -133,7 +133,8 @@ async fn execute(
     let client = ClientAddr(client_ip(state, connect.map(|c| c.0.0), headers));
     let mut request = request.into_inner().data(client);
     if let Some(actor) = actor {
-        request = request.data(actor);
+        let loader = crate::graphql::loaders::for_viewer(state.deps.clone(), actor.viewer.clone());
+        request = request.data(loader).data(actor);
     }
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }

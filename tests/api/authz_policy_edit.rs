@@ -61,10 +61,7 @@ async fn amount_sum(db: &DatabaseConnection, authz: &Authorizer, viewer: &Viewer
     .finally(0);
     let readable_amount: Expr = readable_amount.into();
     let select = Query::select()
-        .expr_as(
-            readable_amount.sum().cast_as("bigint"),
-            Alias::new("total"),
-        )
+        .expr_as(readable_amount.sum().cast_as("bigint"), Alias::new("total"))
         .from("deals")
         .cond_where(authz.scope(viewer, Kind::Deal, action::READ))
         .to_owned();
@@ -82,7 +79,17 @@ async fn letting_reps_read_teammates_amounts_changes_field_decisions_and_sums() 
 
     // Before: Rae reads Ray's deal but not its amount.
     assert!(fast_path(db, &DEFAULT, &t.rae, Kind::Deal, action::READ, t.d_ray).await);
-    assert!(!fast_path(db, &DEFAULT, &t.rae, Kind::Deal, action::READ_AMOUNT, t.d_ray).await);
+    assert!(
+        !fast_path(
+            db,
+            &DEFAULT,
+            &t.rae,
+            Kind::Deal,
+            action::READ_AMOUNT,
+            t.d_ray
+        )
+        .await
+    );
     assert_eq!(amount_sum(db, &DEFAULT, &t.rae).await, 100);
     assert_eq!(
         DEFAULT.describe(Role::SalesRep, Kind::Deal, action::READ_AMOUNT),
@@ -90,16 +97,56 @@ async fn letting_reps_read_teammates_amounts_changes_field_decisions_and_sums() 
     );
 
     // After: the amount is readable, the sum includes it; other teams' still are not.
-    assert!(fast_path(db, &edited, &t.rae, Kind::Deal, action::READ_AMOUNT, t.d_ray).await);
-    assert!(fast_path(db, &edited, &t.rae, Kind::Deal, action::READ_AMOUNT, t.d_rae).await);
-    assert!(!fast_path(db, &edited, &t.rae, Kind::Deal, action::READ_AMOUNT, t.d_wes).await);
+    assert!(
+        fast_path(
+            db,
+            &edited,
+            &t.rae,
+            Kind::Deal,
+            action::READ_AMOUNT,
+            t.d_ray
+        )
+        .await
+    );
+    assert!(
+        fast_path(
+            db,
+            &edited,
+            &t.rae,
+            Kind::Deal,
+            action::READ_AMOUNT,
+            t.d_rae
+        )
+        .await
+    );
+    assert!(
+        !fast_path(
+            db,
+            &edited,
+            &t.rae,
+            Kind::Deal,
+            action::READ_AMOUNT,
+            t.d_wes
+        )
+        .await
+    );
     assert_eq!(amount_sum(db, &edited, &t.rae).await, 300);
     assert_eq!(
         edited.describe(Role::SalesRep, Kind::Deal, action::READ_AMOUNT),
         "owned_by(user) or in_team_of(user) or shared_with(user, \"edit\")"
     );
     // Writing stays as it was.
-    assert!(!fast_path(db, &edited, &t.rae, Kind::Deal, action::UPDATE_AMOUNT, t.d_ray).await);
+    assert!(
+        !fast_path(
+            db,
+            &edited,
+            &t.rae,
+            Kind::Deal,
+            action::UPDATE_AMOUNT,
+            t.d_ray
+        )
+        .await
+    );
 }
 
 #[tokio::test]

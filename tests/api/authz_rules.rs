@@ -8,8 +8,8 @@
 
 use api::authz::testkit::Org;
 use api::authz::{Kind, Viewer, action};
-use entity::enums::{Role, SharePermission};
 use entity::deal_share;
+use entity::enums::{Role, SharePermission};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -90,7 +90,13 @@ impl World {
         let d_rae = org.add_deal("Rae deal", rae, c_rae, Some(k_rae), 100);
         let d_ray = org.add_deal("Ray deal", ray, c_ray, Some(k_ray), 200);
         let d_wes = org.add_deal("Wes deal", wes, c_wes, Some(k_wes), 400);
-        let d_view = org.add_deal("Wes deal shared to view", wes, c_shared, Some(k_shared), 800);
+        let d_view = org.add_deal(
+            "Wes deal shared to view",
+            wes,
+            c_shared,
+            Some(k_shared),
+            800,
+        );
         let d_edit = org.add_deal("Wes deal shared to edit", wes, c_shared, None, 1600);
         let d_nora = org.add_deal("Nora deal", nora, c_nora, None, 3200);
         let d_mia = org.add_deal("Mia deal", mia, c_ray, None, 6400);
@@ -357,7 +363,10 @@ async fn rep_never_deletes() {
     assert!(!w.can(w.rae, Kind::Deal, action::DELETE, w.d_edit).await);
     assert!(!w.can(w.rae, Kind::Company, action::DELETE, w.c_rae).await);
     assert!(!w.can(w.rae, Kind::Contact, action::DELETE, w.k_rae).await);
-    assert!(!w.can(w.rae, Kind::Activity, action::DELETE, w.a_by_rae).await);
+    assert!(
+        !w.can(w.rae, Kind::Activity, action::DELETE, w.a_by_rae)
+            .await
+    );
     assert!(!DEFAULT.allowed_for_some(Role::SalesRep, Kind::Deal, action::DELETE));
     assert!(!DEFAULT.allowed_for_some(Role::SalesRep, Kind::Company, action::DELETE));
     assert!(!DEFAULT.allowed_for_some(Role::SalesRep, Kind::Contact, action::DELETE));
@@ -457,35 +466,56 @@ async fn admin_shares_any_deal() {
 async fn rep_reads_and_writes_amount_of_own_deal() {
     let w = World::new().await;
     assert!(w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_rae).await);
-    assert!(w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_rae).await);
+    assert!(
+        w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_rae)
+            .await
+    );
 }
 
 #[tokio::test]
 async fn rep_cannot_read_or_write_amount_of_teammates_deal() {
     let w = World::new().await;
     assert!(!w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_ray).await);
-    assert!(!w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_ray).await);
+    assert!(
+        !w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_ray)
+            .await
+    );
 }
 
 #[tokio::test]
 async fn rep_reads_and_writes_amount_of_deal_shared_with_edit() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_edit).await);
-    assert!(w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_edit).await);
+    assert!(
+        w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_edit)
+            .await
+    );
+    assert!(
+        w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_edit)
+            .await
+    );
 }
 
 #[tokio::test]
 async fn rep_cannot_read_amount_of_deal_shared_with_view() {
     let w = World::new().await;
-    assert!(!w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_view).await);
-    assert!(!w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_view).await);
+    assert!(
+        !w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_view)
+            .await
+    );
+    assert!(
+        !w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_view)
+            .await
+    );
 }
 
 #[tokio::test]
 async fn manager_reads_and_writes_amount_of_team_deal() {
     let w = World::new().await;
     assert!(w.can(w.mia, Kind::Deal, action::READ_AMOUNT, w.d_ray).await);
-    assert!(w.can(w.mia, Kind::Deal, action::UPDATE_AMOUNT, w.d_nora).await);
+    assert!(
+        w.can(w.mia, Kind::Deal, action::UPDATE_AMOUNT, w.d_nora)
+            .await
+    );
 }
 
 #[tokio::test]
@@ -498,7 +528,10 @@ async fn manager_cannot_read_amount_of_other_teams_deal() {
 async fn admin_reads_every_amount() {
     let w = World::new().await;
     assert!(w.can(w.ada, Kind::Deal, action::READ_AMOUNT, w.d_wes).await);
-    assert!(w.can(w.ada, Kind::Deal, action::UPDATE_AMOUNT, w.d_wes).await);
+    assert!(
+        w.can(w.ada, Kind::Deal, action::UPDATE_AMOUNT, w.d_wes)
+            .await
+    );
 }
 
 /// `SUM(CASE WHEN <read:amount> THEN amount_cents ELSE 0 END)` over the readable deals.
@@ -513,17 +546,22 @@ async fn readable_amount_sum(w: &World, user: Uuid) -> (i64, i64) {
     let readable_amount: Expr = readable_amount.into();
     let select = Query::select()
         .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-        .expr_as(
-            readable_amount.sum().cast_as("bigint"),
-            Alias::new("total"),
-        )
+        .expr_as(readable_amount.sum().cast_as("bigint"), Alias::new("total"))
         .from("deals")
         .cond_where(DEFAULT.scope(&viewer, Kind::Deal, action::READ))
         .to_owned();
-    let row = w.app.db.query_one(&select).await.expect("sum").expect("row");
+    let row = w
+        .app
+        .db
+        .query_one(&select)
+        .await
+        .expect("sum")
+        .expect("row");
     (
         row.try_get::<i64>("", "n").expect("n"),
-        row.try_get::<Option<i64>>("", "total").expect("total").unwrap_or(0),
+        row.try_get::<Option<i64>>("", "total")
+            .expect("total")
+            .unwrap_or(0),
     )
 }
 
@@ -634,8 +672,14 @@ async fn rep_updates_own_company_and_contact() {
 async fn rep_cannot_update_company_or_contact_they_only_read() {
     let w = World::new().await;
     assert!(!w.can(w.rae, Kind::Company, action::UPDATE, w.c_ray).await);
-    assert!(!w.can(w.rae, Kind::Company, action::UPDATE, w.c_shared).await);
-    assert!(!w.can(w.rae, Kind::Contact, action::UPDATE, w.k_shared).await);
+    assert!(
+        !w.can(w.rae, Kind::Company, action::UPDATE, w.c_shared)
+            .await
+    );
+    assert!(
+        !w.can(w.rae, Kind::Contact, action::UPDATE, w.k_shared)
+            .await
+    );
 }
 
 #[tokio::test]
@@ -680,8 +724,14 @@ async fn admin_changes_any_company_and_contact() {
 #[tokio::test]
 async fn contact_notes_writable_by_owner_only() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Contact, action::UPDATE_NOTES, w.k_rae).await);
-    assert!(w.can(w.wes, Kind::Contact, action::UPDATE_NOTES, w.k_wes).await);
+    assert!(
+        w.can(w.rae, Kind::Contact, action::UPDATE_NOTES, w.k_rae)
+            .await
+    );
+    assert!(
+        w.can(w.wes, Kind::Contact, action::UPDATE_NOTES, w.k_wes)
+            .await
+    );
 }
 
 #[tokio::test]
@@ -689,16 +739,25 @@ async fn readers_cannot_write_contact_notes() {
     let w = World::new().await;
     // Rae reads Ray's contact (and its notes) but cannot edit the notes.
     assert!(w.can(w.rae, Kind::Contact, action::READ, w.k_ray).await);
-    assert!(!w.can(w.rae, Kind::Contact, action::UPDATE_NOTES, w.k_ray).await);
+    assert!(
+        !w.can(w.rae, Kind::Contact, action::UPDATE_NOTES, w.k_ray)
+            .await
+    );
     // Nor can Ray's manager, who may update the rest of the contact.
     assert!(w.can(w.mia, Kind::Contact, action::UPDATE, w.k_ray).await);
-    assert!(!w.can(w.mia, Kind::Contact, action::UPDATE_NOTES, w.k_ray).await);
+    assert!(
+        !w.can(w.mia, Kind::Contact, action::UPDATE_NOTES, w.k_ray)
+            .await
+    );
 }
 
 #[tokio::test]
 async fn admin_writes_any_contact_notes() {
     let w = World::new().await;
-    assert!(w.can(w.ada, Kind::Contact, action::UPDATE_NOTES, w.k_ray).await);
+    assert!(
+        w.can(w.ada, Kind::Contact, action::UPDATE_NOTES, w.k_ray)
+            .await
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -708,13 +767,19 @@ async fn admin_writes_any_contact_notes() {
 async fn rep_reads_activity_they_created_or_are_assigned() {
     let w = World::new().await;
     assert!(w.can(w.rae, Kind::Activity, action::READ, w.a_by_rae).await);
-    assert!(w.can(w.rae, Kind::Activity, action::READ, w.a_for_rae).await);
+    assert!(
+        w.can(w.rae, Kind::Activity, action::READ, w.a_for_rae)
+            .await
+    );
 }
 
 #[tokio::test]
 async fn rep_reads_activity_on_readable_record() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Activity, action::READ, w.a_on_view).await);
+    assert!(
+        w.can(w.rae, Kind::Activity, action::READ, w.a_on_view)
+            .await
+    );
 }
 
 #[tokio::test]
@@ -731,7 +796,10 @@ async fn manager_reads_team_activities() {
     assert!(w.can(w.mia, Kind::Activity, action::READ, w.a_ray).await);
     assert!(w.can(w.mia, Kind::Activity, action::READ, w.a_nora).await);
     // Created by, or assigned to, a member of the manager's team.
-    assert!(w.can(w.walt, Kind::Activity, action::READ, w.a_for_rae).await);
+    assert!(
+        w.can(w.walt, Kind::Activity, action::READ, w.a_for_rae)
+            .await
+    );
 }
 
 #[tokio::test]
@@ -744,30 +812,51 @@ async fn manager_cannot_read_other_teams_activity() {
 #[tokio::test]
 async fn rep_completes_activity_they_created_or_are_assigned() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Activity, action::COMPLETE, w.a_for_rae).await);
-    assert!(w.can(w.rae, Kind::Activity, action::UPDATE, w.a_by_rae).await);
+    assert!(
+        w.can(w.rae, Kind::Activity, action::COMPLETE, w.a_for_rae)
+            .await
+    );
+    assert!(
+        w.can(w.rae, Kind::Activity, action::UPDATE, w.a_by_rae)
+            .await
+    );
 }
 
 #[tokio::test]
 async fn rep_cannot_update_activity_they_only_read() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Activity, action::READ, w.a_on_view).await);
-    assert!(!w.can(w.rae, Kind::Activity, action::UPDATE, w.a_on_view).await);
-    assert!(!w.can(w.rae, Kind::Activity, action::COMPLETE, w.a_on_view).await);
+    assert!(
+        w.can(w.rae, Kind::Activity, action::READ, w.a_on_view)
+            .await
+    );
+    assert!(
+        !w.can(w.rae, Kind::Activity, action::UPDATE, w.a_on_view)
+            .await
+    );
+    assert!(
+        !w.can(w.rae, Kind::Activity, action::COMPLETE, w.a_on_view)
+            .await
+    );
 }
 
 #[tokio::test]
 async fn manager_updates_team_activity() {
     let w = World::new().await;
     assert!(w.can(w.mia, Kind::Activity, action::UPDATE, w.a_ray).await);
-    assert!(w.can(w.walt, Kind::Activity, action::COMPLETE, w.a_for_rae).await);
+    assert!(
+        w.can(w.walt, Kind::Activity, action::COMPLETE, w.a_for_rae)
+            .await
+    );
 }
 
 #[tokio::test]
 async fn manager_cannot_update_other_teams_activity() {
     let w = World::new().await;
     assert!(!w.can(w.walt, Kind::Activity, action::UPDATE, w.a_ray).await);
-    assert!(!w.can(w.mia, Kind::Activity, action::COMPLETE, w.a_wes).await);
+    assert!(
+        !w.can(w.mia, Kind::Activity, action::COMPLETE, w.a_wes)
+            .await
+    );
 }
 
 #[tokio::test]
@@ -922,7 +1011,10 @@ async fn a_managers_teams_are_their_own_and_the_ones_they_manage() {
     assert_eq!(mia.team_ids, w.org.teams_of(w.mia));
     assert_eq!(mia.team_ids.len(), 2);
     let rae = w.viewer(w.rae).await;
-    assert_eq!(rae.team_ids, w.team_of(w.rae).into_iter().collect::<Vec<_>>());
+    assert_eq!(
+        rae.team_ids,
+        w.team_of(w.rae).into_iter().collect::<Vec<_>>()
+    );
     let ada = w.viewer(w.ada).await;
     assert!(ada.team_ids.is_empty());
     let _ = (w.nora, w.c_nora);

@@ -1,13 +1,17 @@
 //! The integration test binary: every test drives the real schema over a real database
 //! (SQLite by default, PostgreSQL with `TEST_DATABASE_URL`).
 
+mod activities;
 mod auth;
 mod authz_differential;
 mod authz_policy_edit;
 mod authz_rules;
 mod authz_support;
 mod cli;
+mod companies;
+mod contacts;
 mod constraints;
+mod deal_mutations;
 mod deals;
 mod helpers;
 mod http;

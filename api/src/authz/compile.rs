@@ -42,6 +42,8 @@ fn slot(role: Role, kind: Kind, action: usize) -> usize {
 pub(crate) struct Tables {
     truth: Vec<u64>,
     dnf: Vec<Dnf>,
+    /// Per (role, kind): the facts some action's decision depends on.
+    relevant: Vec<FactMask>,
 }
 
 impl Tables {
@@ -54,6 +56,26 @@ impl Tables {
     pub(crate) fn dnf(&self, role: Role, kind: Kind, action: usize) -> &Dnf {
         &self.dnf[slot(role, kind, action)]
     }
+
+    /// The facts at least one decision of `role` on `kind` depends on.
+    pub(crate) fn relevant(&self, role: Role, kind: Kind) -> FactMask {
+        self.relevant[role_index(role) * Kind::ALL.len() + kind.index()]
+    }
+}
+
+/// The variables `table` (over `vars` variables) depends on.
+fn dependencies(table: u64, vars: usize) -> u8 {
+    let mut depends = 0u8;
+    for var in 0..vars {
+        let bit = 1u32 << var;
+        let differs = (0..1u32 << vars)
+            .filter(|m| m & bit == 0)
+            .any(|m| (table >> m) & 1 != (table >> (m | bit)) & 1);
+        if differs {
+            depends |= 1 << var;
+        }
+    }
+    depends
 }
 
 /// A loaded and compiled policy.
@@ -133,14 +155,22 @@ fn compile(oso: &Oso) -> Result<Tables, PolicyError> {
 
     let mut truth = vec![0u64; SLOTS];
     let mut dnf = vec![Dnf::new(); SLOTS];
+    let mut relevant = vec![FactMask::NONE; ROLES.len() * Kind::ALL.len()];
     for (i, result) in results {
         let job = jobs[i];
         let table = result?;
+        let vars = job.kind.facts().len();
         let s = slot(job.role, job.kind, job.action);
         truth[s] = table;
-        dnf[s] = minimize(table, job.kind.facts().len());
+        dnf[s] = minimize(table, vars);
+        let r = &mut relevant[role_index(job.role) * Kind::ALL.len() + job.kind.index()];
+        *r = FactMask::from_bits(r.bits() | dependencies(table, vars));
     }
-    Ok(Tables { truth, dnf })
+    Ok(Tables {
+        truth,
+        dnf,
+        relevant,
+    })
 }
 
 /// The truth table of one (role, kind, action).
@@ -188,5 +218,23 @@ pub(crate) fn describe_facts(kind: Kind, facts: FactMask) -> String {
         "no fact".to_owned()
     } else {
         held.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dependencies;
+
+    #[test]
+    fn dependencies_of_tables() {
+        // x0 over two variables.
+        assert_eq!(dependencies(0b1010, 2), 0b01);
+        // x0 or x1.
+        assert_eq!(dependencies(0b1110, 2), 0b11);
+        // constants depend on nothing
+        assert_eq!(dependencies(0, 3), 0);
+        assert_eq!(dependencies(0xFF, 3), 0);
+        // x2 over three variables
+        assert_eq!(dependencies(0xF0, 3), 0b100);
     }
 }

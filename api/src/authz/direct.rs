@@ -25,7 +25,7 @@ pub fn is_allowed(
     actor: &RealUser,
     action: &str,
     resource: &PolarResource,
-) -> Result<bool, OsoError> {
+) -> Result<bool, Box<OsoError>> {
     resource.is_allowed(oso, &PolarUser::real(actor.clone()), action)
 }
 
@@ -66,12 +66,17 @@ impl<'a> Oracle<'a> {
 
     /// `is_allowed(actor, action, <record id of kind>)`, on real data. A record that does not
     /// exist in the organisation is an error.
-    pub fn is_allowed(&mut self, kind: Kind, id: Uuid, action: &str) -> Result<bool, OsoError> {
+    pub fn is_allowed(
+        &mut self,
+        kind: Kind,
+        id: Uuid,
+        action: &str,
+    ) -> Result<bool, Box<OsoError>> {
         let resource = self.resource(kind, id)?;
         resource.is_allowed(self.oso, &self.polar_actor, action)
     }
 
-    fn readable(&mut self, kind: Kind, id: Uuid) -> Result<bool, OsoError> {
+    fn readable(&mut self, kind: Kind, id: Uuid) -> Result<bool, Box<OsoError>> {
         if let Some(&known) = self.readable.get(&(kind, id)) {
             return Ok(known);
         }
@@ -81,10 +86,12 @@ impl<'a> Oracle<'a> {
     }
 
     /// The record as a Polar instance with real data (facts relative to this oracle's actor).
-    pub fn resource(&mut self, kind: Kind, id: Uuid) -> Result<PolarResource, OsoError> {
+    pub fn resource(&mut self, kind: Kind, id: Uuid) -> Result<PolarResource, Box<OsoError>> {
         let org = self.org;
-        let missing = || OsoError::Custom {
-            message: format!("no {kind} {id} in the organisation"),
+        let missing = || {
+            Box::new(OsoError::Custom {
+                message: format!("no {kind} {id} in the organisation"),
+            })
         };
         Ok(match kind {
             Kind::Deal => {
@@ -172,7 +179,7 @@ impl<'a> Oracle<'a> {
     fn any_readable_deal(
         &mut self,
         linked: impl Fn(&entity::deal::Model) -> bool,
-    ) -> Result<bool, OsoError> {
+    ) -> Result<bool, Box<OsoError>> {
         let ids: Vec<Uuid> = self
             .org
             .deals

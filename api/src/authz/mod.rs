@@ -179,12 +179,20 @@ impl Authorizer {
 
     /// An integer SQL expression giving each row of `kind` its [`FactMask`] relative to
     /// `viewer`; select it as [`FACTS_COLUMN`] and read it with [`FactMask::from_column`]
-    /// (it is an SQL `integer` on every backend).
+    /// (it is an SQL `integer` on every backend). Only facts some decision of the viewer's
+    /// role depends on are computed ([`Authorizer::relevant_facts`]); the others read 0.
     pub fn facts_expr(&self, viewer: &Viewer, kind: Kind) -> Expr {
         match kind.table() {
             Some(table) => sql::facts_mask(&self.inner.tables, viewer, kind, table),
             None => Expr::val(0).cast_as("integer"),
         }
+    }
+
+    /// The facts at least one decision of `role` on `kind` depends on. Masks selected with
+    /// [`Authorizer::facts_expr`] have the other bits at 0 (no decision changes); compare a
+    /// mask computed in Rust with one from SQL under this mask.
+    pub fn relevant_facts(&self, role: Role, kind: Kind) -> FactMask {
+        self.inner.tables.relevant(role, kind)
     }
 
     /// The compiled rule for (role, kind, action) in words, e.g.

@@ -15,7 +15,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use entity::enums::{Role, SharePermission};
-use oso::{Class, ClassBuilder, PolarClass};
+use oso::{Class, ClassBuilder, OsoError, PolarClass};
 use uuid::Uuid;
 
 use super::model::{Fact, FactMask, Kind, role_name};
@@ -398,15 +398,19 @@ role_only_class!(PolarAuditLog, "AuditLog");
 role_only_class!(PolarExport, "Export");
 
 /// Registers every class with `oso` (before loading the policy, which refers to them).
-pub(crate) fn register_classes(oso: &mut oso::Oso) -> oso::Result<()> {
-    oso.register_class(PolarUser::get_polar_class())?;
-    oso.register_class(PolarDeal::get_polar_class())?;
-    oso.register_class(PolarCompany::get_polar_class())?;
-    oso.register_class(PolarContact::get_polar_class())?;
-    oso.register_class(PolarActivity::get_polar_class())?;
-    oso.register_class(PolarTeam::get_polar_class())?;
-    oso.register_class(PolarAuditLog::get_polar_class())?;
-    oso.register_class(PolarExport::get_polar_class())?;
+pub(crate) fn register_classes(oso: &mut oso::Oso) -> Result<(), Box<OsoError>> {
+    for class in [
+        PolarUser::get_polar_class(),
+        PolarDeal::get_polar_class(),
+        PolarCompany::get_polar_class(),
+        PolarContact::get_polar_class(),
+        PolarActivity::get_polar_class(),
+        PolarTeam::get_polar_class(),
+        PolarAuditLog::get_polar_class(),
+        PolarExport::get_polar_class(),
+    ] {
+        oso.register_class(class)?;
+    }
     Ok(())
 }
 
@@ -461,9 +465,14 @@ impl PolarResource {
     }
 
     /// `oso.is_allowed(actor, action, self)`.
-    pub fn is_allowed(&self, oso: &oso::Oso, actor: &PolarUser, action: &str) -> oso::Result<bool> {
+    pub fn is_allowed(
+        &self,
+        oso: &oso::Oso,
+        actor: &PolarUser,
+        action: &str,
+    ) -> Result<bool, Box<OsoError>> {
         let actor = actor.clone();
-        match self {
+        let allowed = match self {
             PolarResource::Deal(r) => oso.is_allowed(actor, action, r.clone()),
             PolarResource::Company(r) => oso.is_allowed(actor, action, r.clone()),
             PolarResource::Contact(r) => oso.is_allowed(actor, action, r.clone()),
@@ -472,6 +481,7 @@ impl PolarResource {
             PolarResource::Team => oso.is_allowed(actor, action, PolarTeam),
             PolarResource::AuditLog => oso.is_allowed(actor, action, PolarAuditLog),
             PolarResource::Export => oso.is_allowed(actor, action, PolarExport),
-        }
+        };
+        Ok(allowed?)
     }
 }

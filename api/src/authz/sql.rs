@@ -114,17 +114,24 @@ fn dnf(tables: &Tables, viewer: &Viewer, kind: Kind, dnf: &Dnf, table: &'static 
     any
 }
 
-/// The integer facts mask of each row of `table` (bit `i` = fact `i` of `kind`).
+/// The integer facts mask of each row of `table` (bit `i` = fact `i` of `kind`), restricted
+/// to the facts the viewer's role's decisions depend on.
 pub(crate) fn facts_mask(
     tables: &Tables,
     viewer: &Viewer,
     kind: Kind,
     table: &'static str,
 ) -> Expr {
+    let relevant = tables.relevant(viewer.role, kind);
     let mut constant: i32 = 0;
     let mut sum: Option<Expr> = None;
     for (i, &f) in kind.facts().iter().enumerate() {
         let bit = 1i32 << i;
+        // A fact no decision of this role depends on is left at 0: it costs nothing to
+        // compute and changes no answer.
+        if !relevant.has(kind, f) {
+            continue;
+        }
         match fact(tables, viewer, kind, f, table) {
             Sql::Const(true) => constant |= bit,
             Sql::Const(false) => {}

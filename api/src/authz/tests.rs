@@ -215,3 +215,96 @@ fn loading_the_same_text_twice_reuses_the_compilation() {
     let b = default_policy();
     assert!(Arc::ptr_eq(&a.inner, &b.inner));
 }
+
+fn sql(a: &Authorizer, viewer: &Viewer, kind: Kind, action: &str) -> (String, String) {
+    use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+    let t = kind.table().expect("table");
+    let scope = Query::select()
+        .column((t, "id"))
+        .from(t)
+        .cond_where(a.scope(viewer, kind, action))
+        .to_owned()
+        .to_string(PostgresQueryBuilder);
+    let mask = Query::select()
+        .expr(a.facts_expr(viewer, kind))
+        .from(t)
+        .to_owned()
+        .to_string(PostgresQueryBuilder);
+    (scope, mask)
+}
+
+#[test]
+fn scopes_use_indexable_shapes_and_bound_values() {
+    let a = default_policy();
+    let me = uuid::Uuid::from_u128(0xAAAA);
+    let team = uuid::Uuid::from_u128(0xBBBB);
+    let rep = Viewer::new(me, Role::SalesRep, [team]);
+    let (scope, mask) = sql(&a, &rep, Kind::Deal, action::READ);
+    let me_lit = format!("'{me}'");
+    for part in [
+        format!("\"deals\".\"owner_id\" = {me_lit}"),
+        "\"deals\".\"owner_id\" IN (SELECT \"authz_users\".\"id\" FROM \"users\"".to_owned(),
+        "EXISTS(SELECT 1 FROM \"deal_shares\" AS \"authz_shares\" WHERE \"authz_shares\".\"deal_id\" = \"deals\".\"id\"".to_owned(),
+    ] {
+        assert!(scope.contains(&part), "{part}\nnot in\n{scope}");
+        assert!(mask.contains(&part), "{part}\nnot in\n{mask}");
+    }
+    // Values are parameters (rendered inline only by to_string).
+    let (stmt, values) = {
+        use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+        Query::select()
+            .column(("deals", "id"))
+            .from("deals")
+            .cond_where(a.scope(&rep, Kind::Deal, action::READ))
+            .to_owned()
+            .build(PostgresQueryBuilder)
+    };
+    assert!(!stmt.contains(&me.to_string()), "{stmt}");
+    assert!(values.0.len() >= 4, "{values:?}");
+
+    // A rep without a team: the team fact folds away.
+    let loner = Viewer::new(me, Role::SalesRep, []);
+    let (scope, _) = sql(&a, &loner, Kind::Deal, action::READ);
+    assert!(!scope.contains("authz_users"), "{scope}");
+
+    // Admins: no filter, and no fact is computed.
+    let admin = Viewer::new(me, Role::Admin, [team]);
+    for kind in [
+        Kind::Deal,
+        Kind::Company,
+        Kind::Contact,
+        Kind::Activity,
+        Kind::User,
+    ] {
+        let (scope, mask) = sql(&a, &admin, kind, action::READ);
+        assert!(scope.ends_with("WHERE TRUE"), "{scope}");
+        assert!(mask.starts_with("SELECT CAST(0 AS integer)"), "{mask}");
+    }
+
+    // Never allowed: a false condition.
+    let (scope, _) = sql(&a, &rep, Kind::Deal, action::DELETE);
+    assert!(scope.ends_with("WHERE 1 = 0"), "{scope}");
+    let (scope, _) = sql(&a, &rep, Kind::Deal, "fly");
+    assert!(scope.ends_with("WHERE 1 = 0"), "{scope}");
+}
+
+#[test]
+fn related_readability_nests_the_related_read_scope() {
+    let a = default_policy();
+    let me = uuid::Uuid::from_u128(0xAAAA);
+    let rep = Viewer::new(me, Role::SalesRep, []);
+    let (scope, _) = sql(&a, &rep, Kind::Company, action::READ);
+    assert!(
+        scope.contains(
+            "EXISTS(SELECT 1 FROM \"deals\" AS \"authz_deals\" WHERE \"authz_deals\".\"company_id\" = \"companies\".\"id\" AND"
+        ),
+        "{scope}"
+    );
+    let (scope, _) = sql(&a, &rep, Kind::Activity, action::READ);
+    for table in ["deals", "companies", "contacts"] {
+        assert!(
+            scope.contains(&format!("FROM \"{table}\" AS \"authz_{table}\"")),
+            "{scope}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! Filter inputs shared by every list: one per scalar type, each with the operators of the
 //! public contract. Entity filters (`DealFilter`, …) combine them with `and`, `or`, `not`.
 
-use async_graphql::{ID, InputObject, InputType};
+use async_graphql::{Enum, ID, InputObject, InputType};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::Value;
@@ -229,6 +229,10 @@ impl BooleanFilter {
 #[graphql(concrete(name = "DealStageFilter", params(crate::graphql::deal::DealStage)))]
 #[graphql(concrete(name = "DealSourceFilter", params(crate::graphql::deal::DealSource)))]
 #[graphql(concrete(name = "PriorityFilter", params(crate::graphql::deal::Priority)))]
+#[graphql(concrete(name = "IndustryFilter", params(crate::graphql::enums::Industry)))]
+#[graphql(concrete(name = "CompanySizeFilter", params(crate::graphql::enums::CompanySize)))]
+#[graphql(concrete(name = "DepartmentFilter", params(crate::graphql::enums::Department)))]
+#[graphql(concrete(name = "ActivityTypeFilter", params(crate::graphql::enums::ActivityType)))]
 pub struct EnumFilter<T: InputType> {
     /// Equal to.
     pub eq: Option<T>,
@@ -280,4 +284,14 @@ pub fn money_to_cents(amount: &Decimal, field: &str) -> ApiResult<i64> {
 /// Cents as an exact decimal with two places.
 pub fn cents_to_money(cents: i64) -> Decimal {
     Decimal::new(cents, 2)
+}
+
+/// Sort direction; empty values sort last ascending and first descending.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum OrderDirection {
+    /// Smallest first.
+    #[default]
+    Asc,
+    /// Largest first.
+    Desc,
 }

@@ -1,9 +1,14 @@
 //! The GraphQL schema, organised by entity: each module owns its query and mutation
 //! objects, its types and its inputs; the roots merge them.
 
+pub mod activity;
 mod auth;
+pub mod company;
+pub mod contact;
 pub mod deal;
+pub mod enums;
 pub mod filter;
+pub mod loaders;
 pub mod scalars;
 mod system;
 mod team;
@@ -18,19 +23,22 @@ use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::service::Deps;
 
+pub use activity::{Activity, ActivityMutation, ActivityQuery};
 pub use auth::{AuthMutation, AuthQuery};
-pub use deal::{Deal, DealQuery};
+pub use company::{Company, CompanyMutation, CompanyQuery};
+pub use contact::{Contact, ContactMutation, ContactQuery};
+pub use deal::{Deal, DealMutation, DealQuery};
 pub use system::SystemQuery;
 pub use team::{Team, TeamMutation, TeamQuery};
 pub use user::{User, UserMutation, UserQuery};
 
 /// The query root.
 #[derive(MergedObject, Default)]
-pub struct Query(SystemQuery, AuthQuery, UserQuery, TeamQuery, DealQuery);
+pub struct Query(SystemQuery, AuthQuery, UserQuery, TeamQuery, DealQuery, ActivityQuery, CompanyQuery, ContactQuery);
 
 /// The mutation root.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, UserMutation, TeamMutation);
+pub struct Mutation(AuthMutation, UserMutation, TeamMutation, DealMutation, ActivityMutation, CompanyMutation, ContactMutation);
 
 /// The executable schema type.
 pub type CrmSchema = Schema<Query, Mutation, EmptySubscription>;

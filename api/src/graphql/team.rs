@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::team;
 
-use crate::graphql::{User, actor, actor_even_if_password_expired, deps, gql, parse_id};
+use crate::graphql::{User, actor, deps, gql, parse_id};
 use crate::service;
 
 /// A team of sales reps, led by a manager.
@@ -23,26 +23,14 @@ impl Team {
     }
     /// The manager, if one is assigned and visible.
     async fn manager(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.manager_id else {
-            return Ok(None);
-        };
-        let actor = actor_even_if_password_expired(ctx)?;
-        match service::user::get(deps(ctx), actor, id).await {
-            Ok(u) => Ok(Some(User(u))),
-            Err(crate::error::ApiError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(gql(e)),
+        match self.0.manager_id {
+            Some(id) => crate::graphql::loaders::user(ctx, id).await,
+            None => Ok(None),
         }
     }
     /// Members visible to the viewer, by name.
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let actor = actor_even_if_password_expired(ctx)?;
-        let deps = deps(ctx);
-        let members = service::team::members(deps, self.0.id).await.map_err(gql)?;
-        Ok(members
-            .into_iter()
-            .filter(|u| deps.authz.can_read_user(actor, u))
-            .map(User)
-            .collect())
+        crate::graphql::loaders::members(ctx, self.0.id).await
     }
     /// When the team was created.
     async fn created_at(&self) -> DateTime<Utc> {

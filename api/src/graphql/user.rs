@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::enums::Role as DbRole;
 use entity::user;
 
-use crate::graphql::{Team, actor, actor_even_if_password_expired, deps, gql, parse_id};
+use crate::graphql::{Team, actor, deps, gql, parse_id};
 use crate::service;
 
 /// A user's role; what each role may do is decided by the policy files.
@@ -44,14 +44,9 @@ impl User {
     }
     /// The user's team, if any.
     async fn team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
-        let Some(team_id) = self.0.team_id else {
-            return Ok(None);
-        };
-        let actor = actor_even_if_password_expired(ctx)?;
-        match service::team::get(deps(ctx), actor, team_id).await {
-            Ok(t) => Ok(Some(Team(t))),
-            Err(crate::error::ApiError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(gql(e)),
+        match self.0.team_id {
+            Some(id) => crate::graphql::loaders::team(ctx, id).await,
+            None => Ok(None),
         }
     }
     /// Whether the user may sign in.

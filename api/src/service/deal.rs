@@ -1,16 +1,20 @@
 //! Deals: reads scoped by the policy in SQL, each row carrying its facts so per-row and
 //! per-field decisions are table lookups.
 
-use entity::deal;
+use chrono::{NaiveDate, Utc};
+use entity::enums::{DealSource, DealStage, Priority, SharePermission};
+use entity::{company, contact, deal, deal_share, user};
+use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Select,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::authz::{FACTS_COLUMN, FactMask, Kind, Viewer, action};
-use crate::error::{ApiError, ApiResult};
-use crate::service::Deps;
+use crate::authz::{FACTS_COLUMN, Fact, FactMask, Kind, Viewer, action};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::{Deps, check_version, require_allowed};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
 
 /// A deal as the viewer sees it: the row and its facts.
@@ -69,8 +73,8 @@ fn stage_rank() -> SimpleExpr {
     case.finally(Expr::val(99)).into()
 }
 
-fn stage_rank_of(stage: entity::enums::DealStage) -> i64 {
-    entity::enums::DealStage::ALL
+fn stage_rank_of(stage: DealStage) -> i64 {
+    DealStage::ALL
         .iter()
         .position(|s| *s == stage)
         .map_or(99, |p| p as i64 + 1)
@@ -171,5 +175,463 @@ pub async fn by_ids(deps: &Deps, viewer: &Viewer, ids: &[Uuid]) -> ApiResult<Vec
         .filter(deal::Column::Id.is_in(ids.iter().copied()))
         .into_model::<DealRow>()
         .all(&deps.db)
+        .await?)
+}
+
+// ---------------------------------------------------------------------------------------
+// Writes
+// ---------------------------------------------------------------------------------------
+
+/// Active ISO 4217 currency codes.
+const CURRENCIES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL";
+
+/// Normalises and checks an ISO 4217 code.
+fn currency(code: &str, errors: &mut Vec<FieldError>) -> String {
+    let code = code.trim().to_uppercase();
+    if code.len() != 3 || !CURRENCIES.split(' ').any(|c| c == code) {
+        errors.push(FieldError::new("currency", "is not an ISO 4217 currency code"));
+    }
+    code
+}
+
+fn title(t: &str, errors: &mut Vec<FieldError>) -> String {
+    let t = t.trim().to_owned();
+    if t.is_empty() || t.chars().count() > 200 {
+        errors.push(FieldError::new("title", "is required (at most 200 characters)"));
+    }
+    t
+}
+
+fn amount(a: &rust_decimal::Decimal, errors: &mut Vec<FieldError>) -> i64 {
+    if a.is_sign_negative() && !a.is_zero() {
+        errors.push(FieldError::new("amount", "must not be negative"));
+        return 0;
+    }
+    match crate::graphql::filter::money_to_cents(a, "amount") {
+        Ok(c) => c,
+        Err(ApiError::BadUserInput(mut e)) => {
+            errors.append(&mut e);
+            0
+        }
+        Err(_) => 0,
+    }
+}
+
+/// `createDeal` input.
+pub struct NewDeal {
+    /// Company (required, readable by the viewer).
+    pub company_id: Uuid,
+    /// Main contact (readable, of the same company).
+    pub contact_id: Option<Uuid>,
+    /// Title.
+    pub title: String,
+    /// Amount; `None` is zero.
+    pub amount: Option<rust_decimal::Decimal>,
+    /// ISO 4217; `None` is USD.
+    pub currency: Option<String>,
+    /// Stage; `None` is prospecting.
+    pub stage: Option<DealStage>,
+    /// Expected close date: in the future.
+    pub expected_close_date: Option<NaiveDate>,
+    /// Source.
+    pub source: Option<DealSource>,
+    /// Priority; `None` is medium.
+    pub priority: Option<Priority>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Owner; `None` is the actor.
+    pub owner_id: Option<Uuid>,
+}
+
+/// `updateDeal` input: `None` leaves a field unchanged; `Some(None)` clears it.
+#[derive(Default)]
+pub struct DealChanges {
+    /// Title.
+    pub title: Option<String>,
+    /// Amount.
+    pub amount: Option<rust_decimal::Decimal>,
+    /// Currency.
+    pub currency: Option<String>,
+    /// Stage (as `moveDeal`).
+    pub stage: Option<DealStage>,
+    /// Expected close date.
+    pub expected_close_date: Option<Option<NaiveDate>>,
+    /// Source.
+    pub source: Option<Option<DealSource>>,
+    /// Priority.
+    pub priority: Option<Priority>,
+    /// Notes.
+    pub notes: Option<Option<String>>,
+    /// Contact.
+    pub contact_id: Option<Option<Uuid>>,
+    /// The version the client last saw.
+    pub expected_version: Option<i32>,
+}
+
+/// Checks that a company (and contact) exist *and are readable*; anything else reads as
+/// "no such" so existence is not revealed.
+async fn check_links(
+    deps: &Deps,
+    viewer: &Viewer,
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    contact_id: Option<Uuid>,
+    errors: &mut Vec<FieldError>,
+) -> ApiResult<()> {
+    let company_ok = company::Entity::find_by_id(company_id)
+        .filter(deps.authz.scope(viewer, Kind::Company, action::READ))
+        .one(db)
+        .await?
+        .is_some();
+    if !company_ok {
+        errors.push(FieldError::new("companyId", "no such company"));
+    }
+    if let Some(contact_id) = contact_id {
+        match contact::Entity::find_by_id(contact_id)
+            .filter(deps.authz.scope(viewer, Kind::Contact, action::READ))
+            .one(db)
+            .await?
+        {
+            None => errors.push(FieldError::new("contactId", "no such contact")),
+            Some(c) if c.company_id.is_some_and(|id| id != company_id) => errors.push(
+                FieldError::new("contactId", "belongs to another company than the deal"),
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The team of an active user, or a BAD_USER_INPUT on `field`.
+async fn active_user_team(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> ApiResult<Option<Uuid>> {
+    match user::Entity::find_by_id(user_id).one(db).await? {
+        Some(u) if u.active => Ok(u.team_id),
+        _ => {
+            errors.push(FieldError::new(field, "no such active user"));
+            Ok(None)
+        }
+    }
+}
+
+/// `createDeal`.
+pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<DealRow> {
+    let txn = deps.db.begin().await?;
+    let mut errors = Vec::new();
+    // Validate.
+    let owner_id = input.owner_id.unwrap_or(viewer.user_id);
+    let owner_team = active_user_team(&txn, owner_id, "ownerId", &mut errors).await?;
+    let title = title(&input.title, &mut errors);
+    let cents = input.amount.as_ref().map_or(0, |a| amount(a, &mut errors));
+    let currency = currency(input.currency.as_deref().unwrap_or("USD"), &mut errors);
+    let today = Utc::now().date_naive();
+    if input.expected_close_date.is_some_and(|d| d <= today) {
+        errors.push(FieldError::new("expectedCloseDate", "must be in the future"));
+    }
+    check_links(deps, viewer, &txn, input.company_id, input.contact_id, &mut errors).await?;
+    if !errors.is_empty() {
+        return Err(ApiError::BadUserInput(errors));
+    }
+    // Authorize the deal as it would be.
+    let facts = viewer.facts_of_deal(owner_id, owner_team, None);
+    require_allowed(deps, viewer, Kind::Deal, action::CREATE, facts)?;
+    if input.amount.is_some() && !deps.authz.decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, facts) {
+        return Err(ApiError::Forbidden { field: Some("amount".into()) });
+    }
+    // Act.
+    let stage = input.stage.unwrap_or(DealStage::Prospecting);
+    let now = Utc::now();
+    let id = Uuid::new_v4();
+    deal::ActiveModel {
+        id: Set(id),
+        company_id: Set(input.company_id),
+        contact_id: Set(input.contact_id),
+        title: Set(title),
+        amount_cents: Set(cents),
+        currency: Set(currency),
+        stage: Set(stage),
+        probability: Set(stage.probability()),
+        expected_close_date: Set(input.expected_close_date),
+        actual_close_date: Set(stage.is_closed().then_some(today)),
+        source: Set(input.source),
+        priority: Set(input.priority.unwrap_or(Priority::Medium)),
+        notes: Set(input.notes.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())),
+        owner_id: Set(owner_id),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    // Record.
+    tracing::info!(target: "audit", event = "deal.created", user_id = %viewer.user_id, deal_id = %id, "deal created");
+    get(deps, viewer, id).await
+}
+
+/// Loads a deal for a write: unreadable is `NOT_FOUND`, readable but not allowed
+/// `FORBIDDEN`.
+async fn load_for(
+    deps: &Deps,
+    viewer: &Viewer,
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    action: &str,
+) -> ApiResult<DealRow> {
+    let row = readable(deps, viewer)
+        .filter(deal::Column::Id.eq(id))
+        .into_model::<DealRow>()
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound { entity: "Deal" })?;
+    require_allowed(deps, viewer, Kind::Deal, action, row.facts)?;
+    Ok(row)
+}
+
+/// Writes `am` if the stored version is still `version`, bumping it; a concurrent writer
+/// that got there first makes this a `CONFLICT`.
+async fn write_versioned(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    version: i32,
+    mut am: deal::ActiveModel,
+) -> ApiResult<()> {
+    am.version = Set(version + 1);
+    am.updated_at = Set(Utc::now());
+    let res = deal::Entity::update_many()
+        .set(am)
+        .filter(deal::Column::Id.eq(id))
+        .filter(deal::Column::Version.eq(version))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict {
+            message: "the deal changed meanwhile; reload and retry".into(),
+            field: Some("expectedVersion".into()),
+        })
+    }
+}
+
+/// The stage columns for a move: probability follows, closing dates the close.
+fn apply_stage(am: &mut deal::ActiveModel, current: &deal::Model, stage: DealStage) {
+    am.stage = Set(stage);
+    am.probability = Set(stage.probability());
+    if stage.is_closed() && !current.stage.is_closed() {
+        am.actual_close_date = Set(Some(Utc::now().date_naive()));
+    } else if !stage.is_closed() {
+        am.actual_close_date = Set(None);
+    }
+}
+
+/// `updateDeal`.
+pub async fn update(deps: &Deps, viewer: &Viewer, id: Uuid, changes: DealChanges) -> ApiResult<DealRow> {
+    let txn = deps.db.begin().await?;
+    // Load and authorize.
+    let row = load_for(deps, viewer, &txn, id, action::UPDATE).await?;
+    check_version(changes.expected_version, row.model.version)?;
+    if changes.amount.is_some()
+        && !deps.authz.decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, row.facts)
+    {
+        return Err(ApiError::Forbidden { field: Some("amount".into()) });
+    }
+    // Validate.
+    let current = &row.model;
+    let mut errors = Vec::new();
+    let mut am = deal::ActiveModel {
+        id: Unchanged(id),
+        ..Default::default()
+    };
+    if let Some(t) = &changes.title {
+        am.title = Set(title(t, &mut errors));
+    }
+    if let Some(a) = &changes.amount {
+        am.amount_cents = Set(amount(a, &mut errors));
+    }
+    if let Some(c) = &changes.currency {
+        am.currency = Set(currency(c, &mut errors));
+    }
+    if let Some(contact) = changes.contact_id {
+        if contact.is_some() {
+            check_links(deps, viewer, &txn, current.company_id, contact, &mut errors).await?;
+        }
+        am.contact_id = Set(contact);
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::BadUserInput(errors));
+    }
+    if let Some(stage) = changes.stage {
+        apply_stage(&mut am, current, stage);
+    }
+    if let Some(d) = changes.expected_close_date {
+        am.expected_close_date = Set(d);
+    }
+    if let Some(s) = changes.source {
+        am.source = Set(s);
+    }
+    if let Some(p) = changes.priority {
+        am.priority = Set(p);
+    }
+    if let Some(n) = changes.notes {
+        am.notes = Set(n.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()));
+    }
+    // Act.
+    write_versioned(&txn, id, current.version, am).await?;
+    txn.commit().await?;
+    tracing::info!(target: "audit", event = "deal.updated", user_id = %viewer.user_id, deal_id = %id, "deal updated");
+    get(deps, viewer, id).await
+}
+
+/// `moveDeal`: a stage change (probability and close date follow).
+pub async fn move_to(
+    deps: &Deps,
+    viewer: &Viewer,
+    id: Uuid,
+    stage: DealStage,
+    expected_version: Option<i32>,
+) -> ApiResult<DealRow> {
+    update(
+        deps,
+        viewer,
+        id,
+        DealChanges {
+            stage: Some(stage),
+            expected_version,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// `reassignDeal`: allowed when the policy allows `reassign` on the deal both as it is and
+/// as it would be with the new owner (so managers reassign only within their teams).
+pub async fn reassign(
+    deps: &Deps,
+    viewer: &Viewer,
+    id: Uuid,
+    new_owner: Uuid,
+    expected_version: Option<i32>,
+) -> ApiResult<DealRow> {
+    let txn = deps.db.begin().await?;
+    let row = load_for(deps, viewer, &txn, id, action::REASSIGN).await?;
+    check_version(expected_version, row.model.version)?;
+    let mut errors = Vec::new();
+    let team = active_user_team(&txn, new_owner, "ownerId", &mut errors).await?;
+    if !errors.is_empty() {
+        return Err(ApiError::BadUserInput(errors));
+    }
+    let share = if row.facts.has(Kind::Deal, Fact::SharedEdit) {
+        Some(SharePermission::Edit)
+    } else if row.facts.has(Kind::Deal, Fact::SharedView) {
+        Some(SharePermission::View)
+    } else {
+        None
+    };
+    let after = viewer.facts_of_deal(new_owner, team, share);
+    if !deps.authz.decide(viewer.role, Kind::Deal, action::REASSIGN, after) {
+        return Err(ApiError::Forbidden { field: Some("ownerId".into()) });
+    }
+    let am = deal::ActiveModel {
+        id: Unchanged(id),
+        owner_id: Set(new_owner),
+        ..Default::default()
+    };
+    write_versioned(&txn, id, row.model.version, am).await?;
+    // The new owner needs no share of their own deal.
+    deal_share::Entity::delete_many()
+        .filter(deal_share::Column::DealId.eq(id))
+        .filter(deal_share::Column::UserId.eq(new_owner))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    tracing::info!(target: "audit", event = "deal.reassigned", user_id = %viewer.user_id, deal_id = %id, new_owner = %new_owner, "deal reassigned");
+    get(deps, viewer, id).await
+}
+
+/// `shareDeal`: gives (or changes) a user's access to the deal.
+pub async fn share(
+    deps: &Deps,
+    viewer: &Viewer,
+    id: Uuid,
+    user_id: Uuid,
+    permission: SharePermission,
+) -> ApiResult<DealRow> {
+    let txn = deps.db.begin().await?;
+    let row = load_for(deps, viewer, &txn, id, action::SHARE).await?;
+    let mut errors = Vec::new();
+    active_user_team(&txn, user_id, "userId", &mut errors).await?;
+    if row.model.owner_id == user_id {
+        errors.push(FieldError::new("userId", "already owns the deal"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::BadUserInput(errors));
+    }
+    let existing = deal_share::Entity::find()
+        .filter(deal_share::Column::DealId.eq(id))
+        .filter(deal_share::Column::UserId.eq(user_id))
+        .one(&txn)
+        .await?;
+    match existing {
+        Some(s) => {
+            let mut am: deal_share::ActiveModel = s.into();
+            am.permission = Set(permission);
+            am.update(&txn).await?;
+        }
+        None => {
+            deal_share::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                deal_id: Set(id),
+                user_id: Set(user_id),
+                permission: Set(permission),
+                created_at: Set(Utc::now()),
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    txn.commit().await?;
+    tracing::info!(target: "audit", event = "deal.shared", user_id = %viewer.user_id, deal_id = %id, with = %user_id, ?permission, "deal shared");
+    get(deps, viewer, id).await
+}
+
+/// `unshareDeal`: removes a user's share (idempotent).
+pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> ApiResult<DealRow> {
+    let txn = deps.db.begin().await?;
+    load_for(deps, viewer, &txn, id, action::SHARE).await?;
+    deal_share::Entity::delete_many()
+        .filter(deal_share::Column::DealId.eq(id))
+        .filter(deal_share::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    tracing::info!(target: "audit", event = "deal.unshared", user_id = %viewer.user_id, deal_id = %id, with = %user_id, "deal unshared");
+    get(deps, viewer, id).await
+}
+
+/// `deleteDeal`: its shares and activities go with it.
+pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
+    let txn = deps.db.begin().await?;
+    load_for(deps, viewer, &txn, id, action::DELETE).await?;
+    deal::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    tracing::info!(target: "audit", event = "deal.deleted", user_id = %viewer.user_id, deal_id = %id, "deal deleted");
+    Ok(id)
+}
+
+/// Shares of deals (for the `shares` field), keyed by deal.
+pub async fn shares_of(
+    db: &impl ConnectionTrait,
+    deal_ids: &[Uuid],
+) -> ApiResult<Vec<deal_share::Model>> {
+    Ok(deal_share::Entity::find()
+        .filter(deal_share::Column::DealId.is_in(deal_ids.iter().copied()))
+        .order_by_asc(deal_share::Column::CreatedAt)
+        .order_by_asc(deal_share::Column::Id)
+        .all(db)
         .await?)
 }

@@ -1,12 +1,16 @@
 //! Services: the operations of the API. They own transactions and authorization; resolvers
 //! only translate to and from GraphQL.
 
+pub mod activity;
 pub mod auth;
+pub mod company;
+pub mod contact;
 pub mod deal;
 pub mod filter;
 pub mod list;
 pub mod team;
 pub mod user;
+pub mod validate;
 
 use std::sync::Arc;
 
@@ -54,5 +58,37 @@ pub(crate) fn require_role_permission(
     } else {
         tracing::info!(target: "audit", event = "forbidden", user_id = %actor.id, ?kind, action, "denied by policy");
         Err(ApiError::Forbidden { field: None })
+    }
+}
+
+/// Refuses with `FORBIDDEN` unless the policy lets the viewer do `action` on a `kind`
+/// record with these facts (from the row's SQL facts column, or computed for a record about
+/// to be created or changed).
+pub(crate) fn require_allowed(
+    deps: &Deps,
+    viewer: &crate::authz::Viewer,
+    kind: crate::authz::Kind,
+    action: &str,
+    facts: crate::authz::FactMask,
+) -> ApiResult<()> {
+    if deps.authz.decide(viewer.role, kind, action, facts) {
+        Ok(())
+    } else {
+        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, ?kind, action, "denied by policy");
+        Err(ApiError::Forbidden { field: None })
+    }
+}
+
+/// Optimistic concurrency: `CONFLICT` (field `expectedVersion`) when the client's version
+/// is not the stored one.
+pub(crate) fn check_version(expected: Option<i32>, actual: i32) -> ApiResult<()> {
+    match expected {
+        Some(v) if v != actual => Err(ApiError::Conflict {
+            message: format!(
+                "the record changed since version {v} (now {actual}); reload and retry"
+            ),
+            field: Some("expectedVersion".to_owned()),
+        }),
+        _ => Ok(()),
     }
 }

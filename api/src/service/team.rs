@@ -3,9 +3,7 @@
 use chrono::Utc;
 use entity::enums::Role;
 use entity::{team, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use uuid::Uuid;
 
 use crate::auth::Actor;
@@ -64,16 +62,6 @@ pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<team::Model>
         .one(&deps.db)
         .await?
         .ok_or(ApiError::NotFound { entity: "Team" })
-}
-
-/// Members of a team, by name.
-pub async fn members(deps: &Deps, team_id: Uuid) -> ApiResult<Vec<user::Model>> {
-    Ok(user::Entity::find()
-        .filter(user::Column::TeamId.eq(team_id))
-        .order_by_asc(user::Column::Name)
-        .order_by_asc(user::Column::Id)
-        .all(&deps.db)
-        .await?)
 }
 
 /// `createTeam` (admin).

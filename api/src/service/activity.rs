@@ -1,0 +1,570 @@
+//! Activities (calls, emails, meetings, notes, tasks): reads scoped by the policy in SQL with
+//! each row carrying its facts, and the validated, transactional mutations, including
+//! completing and reopening.
+//!
+//! An activity may hang off a deal, a company and/or a contact. Linking one is only possible
+//! to a record the actor can read, and a refused link reads exactly like a missing one, so
+//! the mutations never reveal what exists.
+
+use chrono::{DateTime, Utc};
+use entity::enums::ActivityType;
+use entity::{activity, company, contact, deal, user};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, Select, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
+use crate::service::{Deps, check_version, require_allowed};
+
+/// An activity as the viewer sees it: the row and its facts.
+pub type ActivityRow = WithFacts<activity::Model>;
+
+/// Longest subject, in characters (after trimming).
+pub const MAX_SUBJECT_CHARS: usize = 200;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+
+/// What an activities list can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivitySort {
+    /// Due time (activities without one sort as empty: last ascending).
+    DueAt,
+    /// Creation time.
+    CreatedAt,
+    /// Last change.
+    UpdatedAt,
+    /// Subject.
+    Subject,
+}
+
+fn col(c: activity::Column) -> SimpleExpr {
+    Expr::col((Alias::new("activities"), c)).into()
+}
+
+/// The base query: readable activities with their facts.
+pub fn readable(deps: &Deps, viewer: &Viewer) -> Select<activity::Entity> {
+    activity::Entity::find()
+        .filter(deps.authz.scope(viewer, Kind::Activity, action::READ))
+        .column_as(deps.authz.facts_expr(viewer, Kind::Activity), FACTS_COLUMN)
+}
+
+/// One page of the activities the viewer may read, matching `filter`, in `order` (then id).
+/// Without an order: due time ascending, activities without a due time last.
+pub async fn list(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: Condition,
+    order: &[(ActivitySort, bool)],
+    page: &PageArgs,
+) -> ApiResult<Page<ActivityRow>> {
+    let order: Vec<(ActivitySort, bool)> = if order.is_empty() {
+        vec![(ActivitySort::DueAt, false)]
+    } else {
+        order.to_vec()
+    };
+    let mut keys: Vec<SortKey> = order
+        .iter()
+        .map(|(field, desc)| {
+            let expr = match field {
+                ActivitySort::DueAt => col(activity::Column::DueAt),
+                ActivitySort::CreatedAt => col(activity::Column::CreatedAt),
+                ActivitySort::UpdatedAt => col(activity::Column::UpdatedAt),
+                ActivitySort::Subject => col(activity::Column::Subject),
+            };
+            SortKey::new(expr, *desc)
+        })
+        .collect();
+    keys.push(SortKey::asc(col(activity::Column::Id)));
+    let select = readable(deps, viewer).filter(filter);
+    fetch_page(&deps.db, select, &keys, page, |row: &ActivityRow| {
+        let m = &row.model;
+        let mut values: Vec<CursorValue> = order
+            .iter()
+            .map(|(field, _)| match field {
+                ActivitySort::DueAt => m.due_at.map_or(CursorValue::Null, CursorValue::Ts),
+                ActivitySort::CreatedAt => CursorValue::Ts(m.created_at),
+                ActivitySort::UpdatedAt => CursorValue::Ts(m.updated_at),
+                ActivitySort::Subject => CursorValue::Str(m.subject.clone()),
+            })
+            .collect();
+        values.push(CursorValue::Uuid(m.id));
+        values
+    })
+    .await
+}
+
+/// How many activities the viewer may read match `filter` (the `totalCount` of the list).
+pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
+    Ok(activity::Entity::find()
+        .filter(deps.authz.scope(viewer, Kind::Activity, action::READ))
+        .filter(filter)
+        .count(&deps.db)
+        .await?)
+}
+
+/// One activity the viewer may read; unreadable and missing are the same `NOT_FOUND`.
+pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<ActivityRow> {
+    load_readable(&deps.db, deps, viewer, id).await
+}
+
+/// Readable activities among `ids` (for relation loaders), in no particular order.
+pub async fn by_ids(deps: &Deps, viewer: &Viewer, ids: &[Uuid]) -> ApiResult<Vec<ActivityRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(readable(deps, viewer)
+        .filter(activity::Column::Id.is_in(ids.iter().copied()))
+        .into_model::<ActivityRow>()
+        .all(&deps.db)
+        .await?)
+}
+
+async fn load_readable(
+    db: &impl ConnectionTrait,
+    deps: &Deps,
+    viewer: &Viewer,
+    id: Uuid,
+) -> ApiResult<ActivityRow> {
+    readable(deps, viewer)
+        .filter(activity::Column::Id.eq(id))
+        .into_model::<ActivityRow>()
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound { entity: "Activity" })
+}
+
+/// The row as just written, with its facts for the viewer, whether or not the viewer can
+/// still read it (an assignee who hands an activity on sees the result of their own write).
+async fn reload(
+    db: &impl ConnectionTrait,
+    deps: &Deps,
+    viewer: &Viewer,
+    id: Uuid,
+) -> ApiResult<ActivityRow> {
+    activity::Entity::find_by_id(id)
+        .column_as(deps.authz.facts_expr(viewer, Kind::Activity), FACTS_COLUMN)
+        .into_model::<ActivityRow>()
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::internal("activity write", "written activity not found"))
+}
+
+/// `createActivity` input.
+#[derive(Debug, Clone, Default)]
+pub struct NewActivity {
+    /// Kind of activity; required (missing is reported with the other problems).
+    pub kind: Option<ActivityType>,
+    /// Subject; required, trimmed, at most 200 characters.
+    pub subject: Option<String>,
+    /// Free text, at most 10,000 characters; blank is stored as none.
+    pub description: Option<String>,
+    /// When it is due.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Already done (a call being logged, say); sets the completion time to now.
+    pub completed: bool,
+    /// Company it is about; must be readable by the actor.
+    pub company_id: Option<Uuid>,
+    /// Contact it is about; must be readable by the actor.
+    pub contact_id: Option<Uuid>,
+    /// Deal it is about; must be readable by the actor.
+    pub deal_id: Option<Uuid>,
+    /// Who should do it (an active user); `None` assigns it to the actor.
+    pub assigned_to: Option<Uuid>,
+}
+
+/// `updateActivity` input: `None` leaves a field unchanged; for the optional fields
+/// `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityChanges {
+    /// New kind.
+    pub kind: Option<ActivityType>,
+    /// New subject (trimmed, not empty, at most 200 characters).
+    pub subject: Option<String>,
+    /// New description.
+    pub description: Option<Option<String>>,
+    /// New due time.
+    pub due_at: Option<Option<DateTime<Utc>>>,
+    /// Complete (`true`) or reopen (`false`); maintains the completion time.
+    pub completed: Option<bool>,
+    /// New company link.
+    pub company_id: Option<Option<Uuid>>,
+    /// New contact link.
+    pub contact_id: Option<Option<Uuid>>,
+    /// New deal link.
+    pub deal_id: Option<Option<Uuid>>,
+    /// New assignee.
+    pub assigned_to: Option<Option<Uuid>>,
+    /// The version the client last saw; a different stored version is `CONFLICT`.
+    pub expected_version: Option<i32>,
+}
+
+/// A valid subject (trimmed), or a problem recorded in `errors`.
+fn check_subject(subject: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    let trimmed = subject.trim();
+    if trimmed.is_empty() {
+        errors.push(FieldError::new("subject", "is required"));
+        None
+    } else if trimmed.chars().count() > MAX_SUBJECT_CHARS {
+        errors.push(FieldError::new(
+            "subject",
+            format!("must be at most {MAX_SUBJECT_CHARS} characters"),
+        ));
+        None
+    } else {
+        Some(trimmed.to_owned())
+    }
+}
+
+/// A valid description (blank becomes none), or a problem recorded in `errors`.
+fn check_description(description: Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let description = description.filter(|d| !d.trim().is_empty());
+    if description
+        .as_deref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS)
+    {
+        errors.push(FieldError::new(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    description
+}
+
+/// Whether the record `id` of `kind` exists and the viewer may read it (per the policy).
+async fn link_is_readable(
+    db: &impl ConnectionTrait,
+    deps: &Deps,
+    viewer: &Viewer,
+    kind: Kind,
+    id: Uuid,
+) -> ApiResult<bool> {
+    let scope = deps.authz.scope(viewer, kind, action::READ);
+    let found = match kind {
+        Kind::Deal => {
+            deal::Entity::find()
+                .select_only()
+                .column(deal::Column::Id)
+                .filter(scope)
+                .filter(deal::Column::Id.eq(id))
+                .into_tuple::<Uuid>()
+                .one(db)
+                .await?
+        }
+        Kind::Company => {
+            company::Entity::find()
+                .select_only()
+                .column(company::Column::Id)
+                .filter(scope)
+                .filter(company::Column::Id.eq(id))
+                .into_tuple::<Uuid>()
+                .one(db)
+                .await?
+        }
+        Kind::Contact => {
+            contact::Entity::find()
+                .select_only()
+                .column(contact::Column::Id)
+                .filter(scope)
+                .filter(contact::Column::Id.eq(id))
+                .into_tuple::<Uuid>()
+                .one(db)
+                .await?
+        }
+        _ => None,
+    };
+    Ok(found.is_some())
+}
+
+/// Checks each link given; an unreadable record is reported as missing on its field.
+async fn check_links(
+    db: &impl ConnectionTrait,
+    deps: &Deps,
+    viewer: &Viewer,
+    links: [(Kind, Option<Uuid>); 3],
+    errors: &mut Vec<FieldError>,
+) -> ApiResult<()> {
+    for (kind, id) in links {
+        let Some(id) = id else { continue };
+        if !link_is_readable(db, deps, viewer, kind, id).await? {
+            let (field, what) = match kind {
+                Kind::Deal => ("dealId", "deal"),
+                Kind::Company => ("companyId", "company"),
+                _ => ("contactId", "contact"),
+            };
+            errors.push(FieldError::new(field, format!("no such {what}")));
+        }
+    }
+    Ok(())
+}
+
+/// The assignee's team if `id` is an active user; otherwise a problem on `assignedToId`.
+async fn check_assignee(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    errors: &mut Vec<FieldError>,
+) -> ApiResult<Option<Uuid>> {
+    match user::Entity::find_by_id(id).one(db).await? {
+        Some(u) if u.active => Ok(u.team_id),
+        _ => {
+            errors.push(FieldError::new("assignedToId", "no such active user"));
+            Ok(None)
+        }
+    }
+}
+
+/// `createActivity`: logs an activity created by the actor, assigned to `assigned_to` (the
+/// actor by default), on records the actor can read.
+pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResult<ActivityRow> {
+    // Authorize, as far as possible before validating: may this role create any activity?
+    if !deps
+        .authz
+        .allowed_for_some(viewer.role, Kind::Activity, action::CREATE)
+    {
+        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, kind = ?Kind::Activity, action = action::CREATE, "denied by policy");
+        return Err(ApiError::Forbidden { field: None });
+    }
+    let txn = deps.db.begin().await?;
+    // Validate: every problem at once.
+    let mut errors = Vec::new();
+    if input.kind.is_none() {
+        errors.push(FieldError::new("type", "is required"));
+    }
+    let subject = match input.subject.as_deref() {
+        Some(s) => check_subject(s, &mut errors),
+        None => {
+            errors.push(FieldError::new("subject", "is required"));
+            None
+        }
+    };
+    let description = check_description(input.description, &mut errors);
+    let creator = viewer.user_id;
+    let creator_team = user::Entity::find_by_id(creator)
+        .one(&txn)
+        .await?
+        .and_then(|u| u.team_id);
+    let assignee = input.assigned_to.unwrap_or(creator);
+    let assignee_team = if assignee == creator {
+        creator_team
+    } else {
+        check_assignee(&txn, assignee, &mut errors).await?
+    };
+    let links = [
+        (Kind::Deal, input.deal_id),
+        (Kind::Company, input.company_id),
+        (Kind::Contact, input.contact_id),
+    ];
+    check_links(&txn, deps, viewer, links, &mut errors).await?;
+    let (Some(kind), Some(subject), true) = (input.kind, subject, errors.is_empty()) else {
+        return Err(ApiError::BadUserInput(errors));
+    };
+    // Authorize: the policy decides about the activity as it would be.
+    let on_readable_record = links.iter().any(|(_, id)| id.is_some());
+    let facts = viewer.facts_of_activity(
+        creator,
+        creator_team,
+        Some(assignee),
+        assignee_team,
+        on_readable_record,
+    );
+    require_allowed(deps, viewer, Kind::Activity, action::CREATE, facts)?;
+    // Act.
+    let now = Utc::now();
+    let id = Uuid::new_v4();
+    activity::ActiveModel {
+        id: Set(id),
+        kind: Set(kind),
+        subject: Set(subject),
+        description: Set(description),
+        due_at: Set(input.due_at),
+        completed: Set(input.completed),
+        completed_at: Set(input.completed.then_some(now)),
+        company_id: Set(input.company_id),
+        contact_id: Set(input.contact_id),
+        deal_id: Set(input.deal_id),
+        created_by: Set(creator),
+        assigned_to: Set(Some(assignee)),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let row = reload(&txn, deps, viewer, id).await?;
+    txn.commit().await?;
+    // Record.
+    tracing::info!(target: "audit", event = "activity.created", user_id = %creator, activity_id = %id, assigned_to = %assignee, "activity created");
+    Ok(row)
+}
+
+/// Writes `am` to activity `current` only if its version is still `current.version`
+/// (`UPDATE … WHERE id = ? AND version = ?`), bumping the version; `CONFLICT` when another
+/// write got there first.
+async fn write_versioned(
+    db: &impl ConnectionTrait,
+    current: &activity::Model,
+    mut am: activity::ActiveModel,
+) -> ApiResult<()> {
+    am.updated_at = Set(Utc::now());
+    let result = activity::Entity::update_many()
+        .set(am)
+        .col_expr(
+            activity::Column::Version,
+            Expr::col(activity::Column::Version).add(1),
+        )
+        .filter(activity::Column::Id.eq(current.id))
+        .filter(activity::Column::Version.eq(current.version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(ApiError::Conflict {
+            message: "the activity changed meanwhile; reload and retry".to_owned(),
+            field: Some("expectedVersion".to_owned()),
+        });
+    }
+    Ok(())
+}
+
+/// `updateActivity`: changes the given fields; completing or reopening also needs the
+/// policy's `complete`. Unreadable is `NOT_FOUND`, readable but not allowed `FORBIDDEN`.
+pub async fn update(
+    deps: &Deps,
+    viewer: &Viewer,
+    id: Uuid,
+    changes: ActivityChanges,
+) -> ApiResult<ActivityRow> {
+    let txn = deps.db.begin().await?;
+    // Load.
+    let current = load_readable(&txn, deps, viewer, id).await?;
+    // Authorize.
+    require_allowed(deps, viewer, Kind::Activity, action::UPDATE, current.facts)?;
+    let completion = changes.completed.filter(|c| *c != current.model.completed);
+    if completion.is_some() {
+        require_allowed(
+            deps,
+            viewer,
+            Kind::Activity,
+            action::COMPLETE,
+            current.facts,
+        )?;
+    }
+    check_version(changes.expected_version, current.model.version)?;
+    // Validate: every problem at once.
+    let mut errors = Vec::new();
+    let subject = changes
+        .subject
+        .as_deref()
+        .map(|s| check_subject(s, &mut errors));
+    let description = changes
+        .description
+        .map(|d| check_description(d, &mut errors));
+    if let Some(Some(assignee)) = changes.assigned_to
+        && Some(assignee) != current.model.assigned_to
+    {
+        check_assignee(&txn, assignee, &mut errors).await?;
+    }
+    let changed =
+        |new: Option<Option<Uuid>>, old: Option<Uuid>| new.flatten().filter(|n| Some(*n) != old);
+    let m = &current.model;
+    let links = [
+        (Kind::Deal, changed(changes.deal_id, m.deal_id)),
+        (Kind::Company, changed(changes.company_id, m.company_id)),
+        (Kind::Contact, changed(changes.contact_id, m.contact_id)),
+    ];
+    check_links(&txn, deps, viewer, links, &mut errors).await?;
+    if !errors.is_empty() {
+        return Err(ApiError::BadUserInput(errors));
+    }
+    // Act.
+    let mut am = <activity::ActiveModel as Default>::default();
+    if let Some(k) = changes.kind {
+        am.kind = Set(k);
+    }
+    if let Some(Some(s)) = subject {
+        am.subject = Set(s);
+    }
+    if let Some(d) = description {
+        am.description = Set(d);
+    }
+    if let Some(d) = changes.due_at {
+        am.due_at = Set(d);
+    }
+    if let Some(c) = completion {
+        am.completed = Set(c);
+        am.completed_at = Set(c.then(Utc::now));
+    }
+    if let Some(c) = changes.company_id {
+        am.company_id = Set(c);
+    }
+    if let Some(c) = changes.contact_id {
+        am.contact_id = Set(c);
+    }
+    if let Some(d) = changes.deal_id {
+        am.deal_id = Set(d);
+    }
+    if let Some(a) = changes.assigned_to {
+        am.assigned_to = Set(a);
+    }
+    write_versioned(&txn, &current.model, am).await?;
+    let row = reload(&txn, deps, viewer, id).await?;
+    txn.commit().await?;
+    // Record.
+    tracing::info!(target: "audit", event = "activity.updated", user_id = %viewer.user_id, activity_id = %id, version = row.model.version, "activity updated");
+    Ok(row)
+}
+
+/// `completeActivity`: marks it done and sets the completion time; an activity already
+/// completed is returned unchanged.
+pub async fn complete(
+    deps: &Deps,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> ApiResult<ActivityRow> {
+    let txn = deps.db.begin().await?;
+    // Load.
+    let current = load_readable(&txn, deps, viewer, id).await?;
+    // Authorize.
+    require_allowed(
+        deps,
+        viewer,
+        Kind::Activity,
+        action::COMPLETE,
+        current.facts,
+    )?;
+    check_version(expected_version, current.model.version)?;
+    if current.model.completed {
+        return Ok(current);
+    }
+    // Act.
+    let am = activity::ActiveModel {
+        completed: Set(true),
+        completed_at: Set(Some(Utc::now())),
+        ..Default::default()
+    };
+    write_versioned(&txn, &current.model, am).await?;
+    let row = reload(&txn, deps, viewer, id).await?;
+    txn.commit().await?;
+    // Record.
+    tracing::info!(target: "audit", event = "activity.completed", user_id = %viewer.user_id, activity_id = %id, "activity completed");
+    Ok(row)
+}
+
+/// `deleteActivity`: removes it for good; returns its id.
+pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
+    let txn = deps.db.begin().await?;
+    // Load.
+    let current = load_readable(&txn, deps, viewer, id).await?;
+    // Authorize.
+    require_allowed(deps, viewer, Kind::Activity, action::DELETE, current.facts)?;
+    // Act.
+    activity::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    // Record.
+    tracing::info!(target: "audit", event = "activity.deleted", user_id = %viewer.user_id, activity_id = %id, "activity deleted");
+    Ok(id)
+}
