@@ -1188,3 +1188,26 @@ async fn complete_rule_completing_and_reopening_maintain_completed_at() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn concurrent_updates_of_one_version_let_exactly_one_through() {
+    let o = org().await;
+    let doc = update_doc();
+    let go = |subject: &'static str| {
+        run(
+            &o.app,
+            &o.rep,
+            &doc,
+            json!({"id": o.own, "i": {"subject": subject, "expectedVersion": 1}}),
+        )
+    };
+    let (a, b, c, d) = tokio::join!(go("A"), go("B"), go("C"), go("D"));
+    let results = [a, b, c, d];
+    let ok = results.iter().filter(|j| j["errors"].is_null()).count();
+    let conflicts = results
+        .iter()
+        .filter(|j| error_code(j) == Some("CONFLICT"))
+        .count();
+    assert_eq!((ok, conflicts), (1, 3), "{results:?}");
+    assert_eq!(stored(&o.app, o.own).await.unwrap().version, 2);
+}

@@ -27,9 +27,15 @@ async fn org() -> Org {
     let m1 = app.user("m1@example.com", Role::Manager, None).await;
     let east = app.team("East", Some(m1.id)).await;
     let west = app.team("West", None).await;
-    let r1 = app.user("r1@example.com", Role::SalesRep, Some(east.id)).await;
-    let r2 = app.user("r2@example.com", Role::SalesRep, Some(east.id)).await;
-    let r3 = app.user("r3@example.com", Role::SalesRep, Some(west.id)).await;
+    let r1 = app
+        .user("r1@example.com", Role::SalesRep, Some(east.id))
+        .await;
+    let r2 = app
+        .user("r2@example.com", Role::SalesRep, Some(east.id))
+        .await;
+    let r3 = app
+        .user("r3@example.com", Role::SalesRep, Some(west.id))
+        .await;
     app.user("admin@example.com", Role::Admin, None).await;
     let company = app.company("Acme", r1.id).await;
     Org {
@@ -51,11 +57,16 @@ const CREATE: &str = "mutation($input: CreateDealInput!) { createDeal(input: $in
 } }";
 
 async fn create(o: &Org, token: &str, input: Value) -> Value {
-    o.app.gql(Some(token), CREATE, json!({ "input": input })).await.1
+    o.app
+        .gql(Some(token), CREATE, json!({ "input": input }))
+        .await
+        .1
 }
 
 fn future() -> String {
-    (Utc::now() + Duration::days(30)).format("%Y-%m-%d").to_string()
+    (Utc::now() + Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 async fn deal_count(app: &TestApp) -> u64 {
@@ -83,24 +94,47 @@ async fn a_rep_creates_own_deals_with_derived_fields() {
     assert!(d["actualCloseDate"].is_null());
 
     // Created closed: the close date is set.
-    let json = create(&o, &o.rep, json!({"companyId": o.company, "title": "Won", "stage": "CLOSED_WON"})).await;
+    let json = create(
+        &o,
+        &o.rep,
+        json!({"companyId": o.company, "title": "Won", "stage": "CLOSED_WON"}),
+    )
+    .await;
     let d = &json["data"]["createDeal"];
     assert_eq!(d["probability"], 100);
-    assert_eq!(d["actualCloseDate"], Utc::now().format("%Y-%m-%d").to_string());
+    assert_eq!(
+        d["actualCloseDate"],
+        Utc::now().format("%Y-%m-%d").to_string()
+    );
     assert_eq!(d["amount"], "0.00");
 
     // Probability is derived, never written.
-    let json = create(&o, &o.rep, json!({"companyId": o.company, "title": "X", "probability": 90})).await;
-    assert!(json["errors"].is_array(), "probability is not an input field");
+    let json = create(
+        &o,
+        &o.rep,
+        json!({"companyId": o.company, "title": "X", "probability": 90}),
+    )
+    .await;
+    assert!(
+        json["errors"].is_array(),
+        "probability is not an input field"
+    );
 }
 
 #[tokio::test]
 async fn who_may_create_for_whom_follows_the_policy() {
     let o = org().await;
-    let for_owner = |owner: Uuid| json!({"companyId": o.company, "title": "For someone", "ownerId": owner});
-    assert_eq!(error_code(&create(&o, &o.rep, for_owner(o.r2)).await), Some("FORBIDDEN"));
+    let for_owner =
+        |owner: Uuid| json!({"companyId": o.company, "title": "For someone", "ownerId": owner});
+    assert_eq!(
+        error_code(&create(&o, &o.rep, for_owner(o.r2)).await),
+        Some("FORBIDDEN")
+    );
     assert!(create(&o, &o.manager, for_owner(o.r2)).await["data"]["createDeal"]["id"].is_string());
-    assert_eq!(error_code(&create(&o, &o.manager, for_owner(o.r3)).await), Some("FORBIDDEN"));
+    assert_eq!(
+        error_code(&create(&o, &o.manager, for_owner(o.r3)).await),
+        Some("FORBIDDEN")
+    );
     assert!(create(&o, &o.admin, for_owner(o.r3)).await["data"]["createDeal"]["id"].is_string());
 }
 
@@ -108,7 +142,9 @@ async fn who_may_create_for_whom_follows_the_policy() {
 async fn invalid_deals_report_every_field_and_write_nothing() {
     let o = org().await;
     let before = deal_count(&o.app).await;
-    let past = (Utc::now() - Duration::days(1)).format("%Y-%m-%d").to_string();
+    let past = (Utc::now() - Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
     let json = create(
         &o,
         &o.rep,
@@ -123,8 +159,22 @@ async fn invalid_deals_report_every_field_and_write_nothing() {
         .map(|f| f["field"].as_str().unwrap())
         .collect();
     fields.sort_unstable();
-    assert_eq!(fields, ["amount", "companyId", "currency", "expectedCloseDate", "title"]);
-    let json = create(&o, &o.rep, json!({"companyId": o.company, "title": "t", "amount": "1.001"})).await;
+    assert_eq!(
+        fields,
+        [
+            "amount",
+            "companyId",
+            "currency",
+            "expectedCloseDate",
+            "title"
+        ]
+    );
+    let json = create(
+        &o,
+        &o.rep,
+        json!({"companyId": o.company, "title": "t", "amount": "1.001"}),
+    )
+    .await;
     assert_eq!(json["errors"][0]["extensions"]["field"], "amount");
     // A company the rep cannot read is "no such company", not a hint that it exists.
     let hidden = o.app.company("Hidden Inc", o.r3).await;
@@ -138,7 +188,10 @@ const UPDATE: &str = "mutation($id: ID!, $input: UpdateDealInput!) { updateDeal(
 #[tokio::test]
 async fn updates_bump_the_version_and_refuse_stale_writes() {
     let o = org().await;
-    let d = o.app.deal(o.company, o.r1, "Original", 100, DealStage::Proposal).await;
+    let d = o
+        .app
+        .deal(o.company, o.r1, "Original", 100, DealStage::Proposal)
+        .await;
     let (_, json) = o
         .app
         .gql(Some(&o.rep), UPDATE, json!({"id": d.id, "input": {"title": "Renamed", "notes": "call back", "expectedVersion": 1}}))
@@ -148,19 +201,34 @@ async fn updates_bump_the_version_and_refuse_stale_writes() {
     // A client still holding version 1 is refused; nothing changes.
     let (_, json) = o
         .app
-        .gql(Some(&o.rep), UPDATE, json!({"id": d.id, "input": {"title": "Stale", "expectedVersion": 1}}))
+        .gql(
+            Some(&o.rep),
+            UPDATE,
+            json!({"id": d.id, "input": {"title": "Stale", "expectedVersion": 1}}),
+        )
         .await;
     assert_eq!(error_code(&json), Some("CONFLICT"));
     assert_eq!(json["errors"][0]["extensions"]["field"], "expectedVersion");
     let (_, json) = o
         .app
-        .gql(Some(&o.rep), "query($id: ID!) { deal(id: $id) { title version } }", json!({"id": d.id}))
+        .gql(
+            Some(&o.rep),
+            "query($id: ID!) { deal(id: $id) { title version } }",
+            json!({"id": d.id}),
+        )
         .await;
-    assert_eq!(json["data"]["deal"], json!({"title": "Renamed", "version": 2}));
+    assert_eq!(
+        json["data"]["deal"],
+        json!({"title": "Renamed", "version": 2})
+    );
     // Null clears.
     let (_, json) = o
         .app
-        .gql(Some(&o.rep), UPDATE, json!({"id": d.id, "input": {"notes": null}}))
+        .gql(
+            Some(&o.rep),
+            UPDATE,
+            json!({"id": d.id, "input": {"notes": null}}),
+        )
         .await;
     assert!(json["data"]["updateDeal"]["notes"].is_null());
 }
@@ -168,94 +236,249 @@ async fn updates_bump_the_version_and_refuse_stale_writes() {
 #[tokio::test]
 async fn who_may_update_what_follows_the_policy() {
     let o = org().await;
-    let d = o.app.deal(o.company, o.r1, "R1 deal", 100, DealStage::Proposal).await;
+    let d = o
+        .app
+        .deal(o.company, o.r1, "R1 deal", 100, DealStage::Proposal)
+        .await;
     // Teammate reads it but may not change it.
-    let (_, json) = o.app.gql(Some(&o.teammate), UPDATE, json!({"id": d.id, "input": {"title": "Mine now"}})).await;
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.teammate),
+            UPDATE,
+            json!({"id": d.id, "input": {"title": "Mine now"}}),
+        )
+        .await;
     assert_eq!(error_code(&json), Some("FORBIDDEN"));
     // Another team cannot even see it: indistinguishable from a missing deal.
-    let (_, json) = o.app.gql(Some(&o.west_rep), UPDATE, json!({"id": d.id, "input": {"title": "x"}})).await;
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.west_rep),
+            UPDATE,
+            json!({"id": d.id, "input": {"title": "x"}}),
+        )
+        .await;
     assert_eq!(error_code(&json), Some("NOT_FOUND"));
-    let (_, json) = o.app.gql(Some(&o.west_rep), UPDATE, json!({"id": Uuid::new_v4(), "input": {"title": "x"}})).await;
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.west_rep),
+            UPDATE,
+            json!({"id": Uuid::new_v4(), "input": {"title": "x"}}),
+        )
+        .await;
     assert_eq!(error_code(&json), Some("NOT_FOUND"));
     // Shared for viewing: amount hidden and not writable; for editing: both.
     let share = "mutation($id: ID!, $u: ID!, $p: SharePermission!) { shareDeal(id: $id, userId: $u, permission: $p) { id shares { userId permission } } }";
-    let (_, json) = o.app.gql(Some(&o.rep), share, json!({"id": d.id, "u": o.r3, "p": "VIEW"})).await;
-    assert_eq!(json["data"]["shareDeal"]["shares"], json!([{"userId": o.r3.to_string(), "permission": "VIEW"}]));
-    let (_, json) = o.app.gql(Some(&o.west_rep), UPDATE, json!({"id": d.id, "input": {"amount": "1"}})).await;
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.rep),
+            share,
+            json!({"id": d.id, "u": o.r3, "p": "VIEW"}),
+        )
+        .await;
+    assert_eq!(
+        json["data"]["shareDeal"]["shares"],
+        json!([{"userId": o.r3.to_string(), "permission": "VIEW"}])
+    );
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.west_rep),
+            UPDATE,
+            json!({"id": d.id, "input": {"amount": "1"}}),
+        )
+        .await;
     assert_eq!(error_code(&json), Some("FORBIDDEN"));
-    o.app.gql(Some(&o.rep), share, json!({"id": d.id, "u": o.r3, "p": "EDIT"})).await;
-    let (_, json) = o.app.gql(Some(&o.west_rep), UPDATE, json!({"id": d.id, "input": {"amount": "99.99"}})).await;
+    o.app
+        .gql(
+            Some(&o.rep),
+            share,
+            json!({"id": d.id, "u": o.r3, "p": "EDIT"}),
+        )
+        .await;
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.west_rep),
+            UPDATE,
+            json!({"id": d.id, "input": {"amount": "99.99"}}),
+        )
+        .await;
     assert_eq!(json["data"]["updateDeal"]["amount"], "99.99", "{json}");
     // The share list is for those who may share.
     let (_, json) = o
         .app
-        .gql(Some(&o.west_rep), "query($id: ID!) { deal(id: $id) { shares { userId } viewerCan { share } } }", json!({"id": d.id}))
+        .gql(
+            Some(&o.west_rep),
+            "query($id: ID!) { deal(id: $id) { shares { userId } viewerCan { share } } }",
+            json!({"id": d.id}),
+        )
         .await;
-    assert_eq!(json["data"]["deal"], json!({"shares": [], "viewerCan": {"share": false}}));
+    assert_eq!(
+        json["data"]["deal"],
+        json!({"shares": [], "viewerCan": {"share": false}})
+    );
     // Unshare: gone again.
     let (_, json) = o
         .app
         .gql(Some(&o.rep), "mutation($id: ID!, $u: ID!) { unshareDeal(id: $id, userId: $u) { shares { userId } } }", json!({"id": d.id, "u": o.r3}))
         .await;
     assert_eq!(json["data"]["unshareDeal"]["shares"], json!([]));
-    let (_, json) = o.app.gql(Some(&o.west_rep), "query($id: ID!) { deal(id: $id) { id } }", json!({"id": d.id})).await;
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.west_rep),
+            "query($id: ID!) { deal(id: $id) { id } }",
+            json!({"id": d.id}),
+        )
+        .await;
     assert!(json["data"]["deal"].is_null());
     // Sharing with the owner, or someone's deal you do not own, is refused.
-    let (_, json) = o.app.gql(Some(&o.rep), share, json!({"id": d.id, "u": o.r1, "p": "VIEW"})).await;
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.rep),
+            share,
+            json!({"id": d.id, "u": o.r1, "p": "VIEW"}),
+        )
+        .await;
     assert_eq!(json["errors"][0]["extensions"]["field"], "userId");
-    let mate = o.app.deal(o.company, o.r2, "R2 deal", 100, DealStage::Proposal).await;
-    let (_, json) = o.app.gql(Some(&o.rep), share, json!({"id": mate.id, "u": o.r3, "p": "VIEW"})).await;
+    let mate = o
+        .app
+        .deal(o.company, o.r2, "R2 deal", 100, DealStage::Proposal)
+        .await;
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.rep),
+            share,
+            json!({"id": mate.id, "u": o.r3, "p": "VIEW"}),
+        )
+        .await;
     assert_eq!(error_code(&json), Some("FORBIDDEN"));
 }
 
 #[tokio::test]
 async fn moving_a_deal_sets_probability_and_close_date() {
     let o = org().await;
-    let d = o.app.deal(o.company, o.r1, "Mover", 100, DealStage::Prospecting).await;
+    let d = o
+        .app
+        .deal(o.company, o.r1, "Mover", 100, DealStage::Prospecting)
+        .await;
     let mv = "mutation($id: ID!, $s: DealStage!, $v: Int) { moveDeal(id: $id, stage: $s, expectedVersion: $v) { stage probability actualCloseDate version } }";
-    let (_, json) = o.app.gql(Some(&o.rep), mv, json!({"id": d.id, "s": "NEGOTIATION"})).await;
+    let (_, json) = o
+        .app
+        .gql(Some(&o.rep), mv, json!({"id": d.id, "s": "NEGOTIATION"}))
+        .await;
     assert_eq!(json["data"]["moveDeal"]["probability"], 75);
-    let (_, json) = o.app.gql(Some(&o.rep), mv, json!({"id": d.id, "s": "CLOSED_WON", "v": 2})).await;
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.rep),
+            mv,
+            json!({"id": d.id, "s": "CLOSED_WON", "v": 2}),
+        )
+        .await;
     assert_eq!(json["data"]["moveDeal"]["probability"], 100);
-    assert_eq!(json["data"]["moveDeal"]["actualCloseDate"], Utc::now().format("%Y-%m-%d").to_string());
-    let (_, json) = o.app.gql(Some(&o.rep), mv, json!({"id": d.id, "s": "CLOSED_LOST", "v": 1})).await;
+    assert_eq!(
+        json["data"]["moveDeal"]["actualCloseDate"],
+        Utc::now().format("%Y-%m-%d").to_string()
+    );
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.rep),
+            mv,
+            json!({"id": d.id, "s": "CLOSED_LOST", "v": 1}),
+        )
+        .await;
     assert_eq!(error_code(&json), Some("CONFLICT"));
-    let (_, json) = o.app.gql(Some(&o.rep), mv, json!({"id": d.id, "s": "PROPOSAL"})).await;
+    let (_, json) = o
+        .app
+        .gql(Some(&o.rep), mv, json!({"id": d.id, "s": "PROPOSAL"}))
+        .await;
     assert_eq!(json["data"]["moveDeal"]["probability"], 50);
-    assert!(json["data"]["moveDeal"]["actualCloseDate"].is_null(), "reopened");
+    assert!(
+        json["data"]["moveDeal"]["actualCloseDate"].is_null(),
+        "reopened"
+    );
 }
 
 #[tokio::test]
 async fn reassignment_stays_within_the_managers_teams() {
     let o = org().await;
-    let d = o.app.deal(o.company, o.r1, "Reassign me", 100, DealStage::Proposal).await;
+    let d = o
+        .app
+        .deal(o.company, o.r1, "Reassign me", 100, DealStage::Proposal)
+        .await;
     let re = "mutation($id: ID!, $o: ID!) { reassignDeal(id: $id, ownerId: $o) { ownerId owner { id } } }";
-    let (_, json) = o.app.gql(Some(&o.rep), re, json!({"id": d.id, "o": o.r2})).await;
+    let (_, json) = o
+        .app
+        .gql(Some(&o.rep), re, json!({"id": d.id, "o": o.r2}))
+        .await;
     assert_eq!(error_code(&json), Some("FORBIDDEN"));
-    let (_, json) = o.app.gql(Some(&o.manager), re, json!({"id": d.id, "o": o.r3})).await;
+    let (_, json) = o
+        .app
+        .gql(Some(&o.manager), re, json!({"id": d.id, "o": o.r3}))
+        .await;
     assert_eq!(error_code(&json), Some("FORBIDDEN"));
     assert_eq!(json["errors"][0]["extensions"]["field"], "ownerId");
-    let (_, json) = o.app.gql(Some(&o.manager), re, json!({"id": d.id, "o": o.r2})).await;
-    assert_eq!(json["data"]["reassignDeal"]["ownerId"], o.r2.to_string(), "{json}");
-    assert_eq!(json["data"]["reassignDeal"]["owner"]["id"], o.r2.to_string());
-    let (_, json) = o.app.gql(Some(&o.admin), re, json!({"id": d.id, "o": o.r3})).await;
+    let (_, json) = o
+        .app
+        .gql(Some(&o.manager), re, json!({"id": d.id, "o": o.r2}))
+        .await;
+    assert_eq!(
+        json["data"]["reassignDeal"]["ownerId"],
+        o.r2.to_string(),
+        "{json}"
+    );
+    assert_eq!(
+        json["data"]["reassignDeal"]["owner"]["id"],
+        o.r2.to_string()
+    );
+    let (_, json) = o
+        .app
+        .gql(Some(&o.admin), re, json!({"id": d.id, "o": o.r3}))
+        .await;
     assert_eq!(json["data"]["reassignDeal"]["ownerId"], o.r3.to_string());
-    let (_, json) = o.app.gql(Some(&o.admin), re, json!({"id": d.id, "o": Uuid::new_v4()})).await;
+    let (_, json) = o
+        .app
+        .gql(Some(&o.admin), re, json!({"id": d.id, "o": Uuid::new_v4()}))
+        .await;
     assert_eq!(json["errors"][0]["extensions"]["field"], "ownerId");
 }
 
 #[tokio::test]
 async fn reps_never_delete_managers_delete_their_teams_deals() {
     let o = org().await;
-    let d = o.app.deal(o.company, o.r1, "Delete me", 100, DealStage::Proposal).await;
-    let west = o.app.deal(o.company, o.r3, "West", 100, DealStage::Proposal).await;
+    let d = o
+        .app
+        .deal(o.company, o.r1, "Delete me", 100, DealStage::Proposal)
+        .await;
+    let west = o
+        .app
+        .deal(o.company, o.r3, "West", 100, DealStage::Proposal)
+        .await;
     let del = "mutation($id: ID!) { deleteDeal(id: $id) }";
     let (_, json) = o.app.gql(Some(&o.rep), del, json!({"id": d.id})).await;
     assert_eq!(error_code(&json), Some("FORBIDDEN"));
-    let (_, json) = o.app.gql(Some(&o.manager), del, json!({"id": west.id})).await;
+    let (_, json) = o
+        .app
+        .gql(Some(&o.manager), del, json!({"id": west.id}))
+        .await;
     assert_eq!(error_code(&json), Some("NOT_FOUND"));
     let (_, json) = o.app.gql(Some(&o.manager), del, json!({"id": d.id})).await;
     assert_eq!(json["data"]["deleteDeal"], d.id.to_string());
-    let (_, json) = o.app.gql(Some(&o.admin), "query($id: ID!) { deal(id: $id) { id } }", json!({"id": d.id})).await;
+    let (_, json) = o
+        .app
+        .gql(
+            Some(&o.admin),
+            "query($id: ID!) { deal(id: $id) { id } }",
+            json!({"id": d.id}),
+        )
+        .await;
     assert!(json["data"]["deal"].is_null());
 }

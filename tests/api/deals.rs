@@ -26,18 +26,48 @@ async fn org() -> Org {
     let m2 = app.user("m2@example.com", Role::Manager, None).await;
     let east = app.team("East", Some(m1.id)).await;
     let west = app.team("West", Some(m2.id)).await;
-    let r1 = app.user("r1@example.com", Role::SalesRep, Some(east.id)).await;
-    let r2 = app.user("r2@example.com", Role::SalesRep, Some(east.id)).await;
-    let r3 = app.user("r3@example.com", Role::SalesRep, Some(west.id)).await;
+    let r1 = app
+        .user("r1@example.com", Role::SalesRep, Some(east.id))
+        .await;
+    let r2 = app
+        .user("r2@example.com", Role::SalesRep, Some(east.id))
+        .await;
+    let r3 = app
+        .user("r3@example.com", Role::SalesRep, Some(west.id))
+        .await;
     app.user("admin@example.com", Role::Admin, None).await;
     let c = app.company("Acme", r1.id).await;
-    let own = app.deal(c.id, r1.id, "Own deal", 100_000, DealStage::Proposal).await;
-    let teammates = app.deal(c.id, r2.id, "Teammate deal", 200_000, DealStage::Prospecting).await;
-    let other_team = app.deal(c.id, r3.id, "West deal", 300_000, DealStage::Negotiation).await;
-    let shared_view = app.deal(c.id, r3.id, "Shared to view", 400_000, DealStage::ClosedWon).await;
-    let shared_edit = app.deal(c.id, r3.id, "Shared to edit", 500_000, DealStage::ClosedLost).await;
-    app.share(shared_view.id, r1.id, SharePermission::View).await;
-    app.share(shared_edit.id, r1.id, SharePermission::Edit).await;
+    let own = app
+        .deal(c.id, r1.id, "Own deal", 100_000, DealStage::Proposal)
+        .await;
+    let teammates = app
+        .deal(
+            c.id,
+            r2.id,
+            "Teammate deal",
+            200_000,
+            DealStage::Prospecting,
+        )
+        .await;
+    let other_team = app
+        .deal(c.id, r3.id, "West deal", 300_000, DealStage::Negotiation)
+        .await;
+    let shared_view = app
+        .deal(c.id, r3.id, "Shared to view", 400_000, DealStage::ClosedWon)
+        .await;
+    let shared_edit = app
+        .deal(
+            c.id,
+            r3.id,
+            "Shared to edit",
+            500_000,
+            DealStage::ClosedLost,
+        )
+        .await;
+    app.share(shared_view.id, r1.id, SharePermission::View)
+        .await;
+    app.share(shared_edit.id, r1.id, SharePermission::Edit)
+        .await;
     let rep = app.login("r1@example.com", PASSWORD).await.0;
     let manager = app.login("m1@example.com", PASSWORD).await.0;
     let admin = app.login("admin@example.com", PASSWORD).await.0;
@@ -78,7 +108,7 @@ fn ids(deals: &Value) -> Vec<String> {
         .collect()
 }
 
-fn node<'a>(deals: &'a Value, id: Uuid) -> &'a Value {
+fn node(deals: &Value, id: Uuid) -> &Value {
     deals["edges"]
         .as_array()
         .unwrap()
@@ -110,7 +140,10 @@ async fn a_rep_lists_own_teammates_and_shared_deals_only() {
     assert_eq!(node(&deals, o.teammates)["viewerCan"]["readAmount"], false);
 
     let own = &node(&deals, o.own)["viewerCan"];
-    assert_eq!(own, &json!({"update": true, "delete": false, "reassign": false, "share": true, "readAmount": true, "updateAmount": true}));
+    assert_eq!(
+        own,
+        &json!({"update": true, "delete": false, "reassign": false, "share": true, "readAmount": true, "updateAmount": true})
+    );
     let mate = &node(&deals, o.teammates)["viewerCan"];
     assert_eq!(mate["update"], false);
     assert_eq!(node(&deals, o.shared_edit)["viewerCan"]["update"], true);
@@ -119,13 +152,21 @@ async fn a_rep_lists_own_teammates_and_shared_deals_only() {
     // The other team's deal is invisible, by id too.
     let (_, json) = o
         .app
-        .gql(Some(&o.rep), "query($id: ID!) { deal(id: $id) { id } }", json!({"id": o.other_team}))
+        .gql(
+            Some(&o.rep),
+            "query($id: ID!) { deal(id: $id) { id } }",
+            json!({"id": o.other_team}),
+        )
         .await;
     assert!(json["data"]["deal"].is_null());
     assert!(json["errors"].is_null());
     let (_, json) = o
         .app
-        .gql(Some(&o.rep), "query($id: ID!) { deal(id: $id) { id amount } }", json!({"id": o.own}))
+        .gql(
+            Some(&o.rep),
+            "query($id: ID!) { deal(id: $id) { id amount } }",
+            json!({"id": o.own}),
+        )
         .await;
     assert_eq!(json["data"]["deal"]["amount"], "1000.00");
 }
@@ -150,7 +191,12 @@ async fn a_manager_lists_the_team_and_an_admin_everything() {
 async fn filters_combine_and_never_match_hidden_amounts() {
     let o = org().await;
     let f = |filter: Value| json!({ "f": filter });
-    let got = list(&o.app, &o.rep, f(json!({"stage": {"in": ["PROPOSAL", "PROSPECTING"]}}))).await;
+    let got = list(
+        &o.app,
+        &o.rep,
+        f(json!({"stage": {"in": ["PROPOSAL", "PROSPECTING"]}})),
+    )
+    .await;
     assert_eq!(got["totalCount"], 2);
     // Amount conditions see only visible amounts: the teammate's 2000.00 is hidden.
     let got = list(&o.app, &o.rep, f(json!({"amount": {"gte": "1500"}}))).await;
@@ -163,12 +209,27 @@ async fn filters_combine_and_never_match_hidden_amounts() {
     assert_eq!(got["totalCount"], 2);
     let got = list(&o.app, &o.rep, f(json!({"title": {"startsWith": "own"}}))).await;
     assert_eq!(ids(&got), vec![o.own.to_string()]);
-    let got = list(&o.app, &o.rep, f(json!({"or": [{"stage": {"eq": "CLOSED_WON"}}, {"stage": {"eq": "CLOSED_LOST"}}]}))).await;
+    let got = list(
+        &o.app,
+        &o.rep,
+        f(json!({"or": [{"stage": {"eq": "CLOSED_WON"}}, {"stage": {"eq": "CLOSED_LOST"}}]})),
+    )
+    .await;
     assert_eq!(got["totalCount"], 2);
-    let got = list(&o.app, &o.rep, f(json!({"not": {"stage": {"eq": "CLOSED_WON"}}, "and": [{"probability": {"lt": 50}}]}))).await;
+    let got = list(
+        &o.app,
+        &o.rep,
+        f(json!({"not": {"stage": {"eq": "CLOSED_WON"}}, "and": [{"probability": {"lt": 50}}]})),
+    )
+    .await;
     // prospecting (10) and closed lost (0)
     assert_eq!(got["totalCount"], 2);
-    let got = list(&o.app, &o.rep, f(json!({"id": {"notIn": [o.own.to_string()]}, "stage": {"ne": "CLOSED_LOST"}}))).await;
+    let got = list(
+        &o.app,
+        &o.rep,
+        f(json!({"id": {"notIn": [o.own.to_string()]}, "stage": {"ne": "CLOSED_LOST"}})),
+    )
+    .await;
     assert_eq!(got["totalCount"], 2);
     let got = list(&o.app, &o.rep, json!({"s": "teammate"})).await;
     assert_eq!(ids(&got), vec![o.teammates.to_string()]);
@@ -178,7 +239,11 @@ async fn filters_combine_and_never_match_hidden_amounts() {
 
     let (_, json) = o
         .app
-        .gql(Some(&o.rep), LIST, f(json!({"ownerId": {"eq": "not-a-uuid"}})))
+        .gql(
+            Some(&o.rep),
+            LIST,
+            f(json!({"ownerId": {"eq": "not-a-uuid"}})),
+        )
         .await;
     assert_eq!(error_code(&json), Some("BAD_USER_INPUT"));
     assert_eq!(json["errors"][0]["extensions"]["field"], "filter.ownerId");
@@ -192,15 +257,37 @@ async fn filters_combine_and_never_match_hidden_amounts() {
 #[tokio::test]
 async fn ordering_by_amount_puts_hidden_amounts_with_empty_ones() {
     let o = org().await;
-    let got = list(&o.app, &o.rep, json!({"o": [{"field": "AMOUNT", "direction": "DESC"}]})).await;
+    let got = list(
+        &o.app,
+        &o.rep,
+        json!({"o": [{"field": "AMOUNT", "direction": "DESC"}]}),
+    )
+    .await;
     let order = ids(&got);
     // Hidden (NULL) first when descending, then 5000.00 and 1000.00.
     assert_eq!(order[2..], [o.shared_edit.to_string(), o.own.to_string()]);
     let got = list(&o.app, &o.rep, json!({"o": [{"field": "AMOUNT"}]})).await;
-    assert_eq!(ids(&got)[..2], [o.own.to_string(), o.shared_edit.to_string()]);
+    assert_eq!(
+        ids(&got)[..2],
+        [o.own.to_string(), o.shared_edit.to_string()]
+    );
     let got = list(&o.app, &o.admin, json!({"o": [{"field": "STAGE"}]})).await;
-    let stages: Vec<&str> = got["edges"].as_array().unwrap().iter().map(|e| e["node"]["stage"].as_str().unwrap()).collect();
-    assert_eq!(stages, ["PROSPECTING", "PROPOSAL", "NEGOTIATION", "CLOSED_WON", "CLOSED_LOST"]);
+    let stages: Vec<&str> = got["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "PROSPECTING",
+            "PROPOSAL",
+            "NEGOTIATION",
+            "CLOSED_WON",
+            "CLOSED_LOST"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -209,7 +296,14 @@ async fn keyset_pages_stay_exact_when_rows_arrive_between_pages() {
     let rep = app.user("rep@example.com", Role::SalesRep, None).await;
     let company = app.company("Acme", rep.id).await;
     for i in 0..23 {
-        app.deal(company.id, rep.id, &format!("Deal {i:02}"), i * 100, DealStage::Proposal).await;
+        app.deal(
+            company.id,
+            rep.id,
+            &format!("Deal {i:02}"),
+            i * 100,
+            DealStage::Proposal,
+        )
+        .await;
     }
     let token = app.login("rep@example.com", PASSWORD).await.0;
     let by_title = json!([{"field": "TITLE"}]);
@@ -219,12 +313,28 @@ async fn keyset_pages_stay_exact_when_rows_arrive_between_pages() {
     assert_eq!(p1["pageInfo"]["hasNextPage"], true);
     assert_eq!(p1["pageInfo"]["hasPreviousPage"], false);
     // A row that sorts before the cursor arrives: the next page neither repeats nor skips.
-    app.deal(company.id, rep.id, "Deal 00a", 1, DealStage::Proposal).await;
-    let p2 = list(&app, &token, json!({"o": by_title, "first": 10, "after": p1["pageInfo"]["endCursor"]})).await;
-    let p3 = list(&app, &token, json!({"o": by_title, "first": 10, "after": p2["pageInfo"]["endCursor"]})).await;
+    app.deal(company.id, rep.id, "Deal 00a", 1, DealStage::Proposal)
+        .await;
+    let p2 = list(
+        &app,
+        &token,
+        json!({"o": by_title, "first": 10, "after": p1["pageInfo"]["endCursor"]}),
+    )
+    .await;
+    let p3 = list(
+        &app,
+        &token,
+        json!({"o": by_title, "first": 10, "after": p2["pageInfo"]["endCursor"]}),
+    )
+    .await;
     assert_eq!(p3["pageInfo"]["hasNextPage"], false);
     let titles = |p: &Value| -> Vec<String> {
-        p["edges"].as_array().unwrap().iter().map(|e| e["node"]["title"].as_str().unwrap().to_owned()).collect()
+        p["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["title"].as_str().unwrap().to_owned())
+            .collect()
     };
     let all: Vec<String> = [titles(&p1), titles(&p2), titles(&p3)].concat();
     let want: Vec<String> = (0..23).map(|i| format!("Deal {i:02}")).collect();
@@ -232,17 +342,30 @@ async fn keyset_pages_stay_exact_when_rows_arrive_between_pages() {
 
     // Backwards from the end.
     let last = list(&app, &token, json!({"o": by_title, "last": 5})).await;
-    assert_eq!(titles(&last), ["Deal 18", "Deal 19", "Deal 20", "Deal 21", "Deal 22"]);
+    assert_eq!(
+        titles(&last),
+        ["Deal 18", "Deal 19", "Deal 20", "Deal 21", "Deal 22"]
+    );
     assert_eq!(titles(&last).last().unwrap(), "Deal 22");
     assert_eq!(titles(&last).len(), 5);
     assert_eq!(last["pageInfo"]["hasPreviousPage"], true);
-    let before = list(&app, &token, json!({"o": by_title, "last": 3, "before": last["pageInfo"]["startCursor"]})).await;
+    let before = list(
+        &app,
+        &token,
+        json!({"o": by_title, "last": 3, "before": last["pageInfo"]["startCursor"]}),
+    )
+    .await;
     assert_eq!(titles(&before), ["Deal 15", "Deal 16", "Deal 17"]);
 
     // Default page size 25, maximum 100.
     let all = list(&app, &token, json!({})).await;
     assert_eq!(all["nodes"].as_array().unwrap().len(), 24);
-    for bad in [json!({"first": 101}), json!({"first": -1}), json!({"first": 1, "last": 1}), json!({"after": "garbage"})] {
+    for bad in [
+        json!({"first": 101}),
+        json!({"first": -1}),
+        json!({"first": 1, "last": 1}),
+        json!({"after": "garbage"}),
+    ] {
         let (_, json) = app.gql(Some(&token), LIST, bad.clone()).await;
         assert_eq!(error_code(&json), Some("BAD_USER_INPUT"), "{bad}");
     }

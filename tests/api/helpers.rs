@@ -104,9 +104,35 @@ impl TestApp {
         Self::with_config(|_| {}).await
     }
 
+    /// A fresh app whose SQL statements are counted (every statement the app runs
+    /// increments the counter).
+    pub async fn with_statement_counter() -> (Self, std::sync::Arc<std::sync::atomic::AtomicUsize>)
+    {
+        let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = counter.clone();
+        let app = Self::build(
+            |_| {},
+            move |db| {
+                db.set_metric_callback(move |_| {
+                    c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                });
+            },
+        )
+        .await;
+        (app, counter)
+    }
+
     /// A fresh app whose configuration `adjust` may change first.
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
-        let (db, mut config, guard) = fresh_database().await;
+        Self::build(adjust, |_| {}).await
+    }
+
+    async fn build(
+        adjust: impl FnOnce(&mut Config),
+        tune: impl FnOnce(&mut DatabaseConnection),
+    ) -> Self {
+        let (mut db, mut config, guard) = fresh_database().await;
+        tune(&mut db);
         adjust(&mut config);
         Migrator::up(&db, None).await.expect("migrate");
         let state = AppState::new(db.clone(), config).expect("app state");

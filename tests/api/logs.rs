@@ -21,18 +21,27 @@ impl Write for Capture {
     }
 }
 
+/// The process-wide capture: a global TRACE subscriber, installed on first use. (A
+/// thread-local one misses events whose callsites other tests' threads registered first.)
+fn capture() -> &'static Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        capture
+    })
+}
+
 #[test]
 fn sign_in_refresh_and_failures_log_no_secrets() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    // A current-thread runtime keeps every span and event on this thread's subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let capture = capture();
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
@@ -71,13 +80,20 @@ fn sign_in_refresh_and_failures_log_no_secrets() {
             rep.id,
         )
     });
-    drop(_guard);
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        logs.contains("login.success"),
-        "audit lines are written: {logs}"
-    );
-    assert!(logs.contains(&rep_id.to_string()));
+    let rep = rep_id.to_string();
+    for event in [
+        "login.failure",
+        "login.success",
+        "session.refreshed",
+        "logout",
+    ] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains(event) && (l.contains(&rep) || l.contains("rep@example.com"))),
+            "audit line {event} for this user is written"
+        );
+    }
     for secret in secrets {
         assert!(!logs.contains(&secret), "secret leaked into logs: {secret}");
         // Tokens are long; no fragment of them either.

@@ -1,7 +1,6 @@
 //! Activities: the `Activity` type, its filter and order inputs, `activities` / `activity`,
 //! and `createActivity`, `updateActivity`, `completeActivity`, `deleteActivity`.
 
-use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::activity;
@@ -11,12 +10,12 @@ use uuid::Uuid;
 
 use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::graphql::connection::{Total, connection};
 use crate::graphql::enums::ActivityType;
 use crate::graphql::filter::{
     BooleanFilter, EnumFilter, IdFilter, OrdFilter, OrderDirection, StringFilter,
 };
 use crate::graphql::{actor, deps, gql, parse_id};
-use crate::service::Deps;
 use crate::service::activity::{ActivityChanges, ActivityRow, ActivitySort, NewActivity};
 use crate::service::list::PageArgs;
 
@@ -125,6 +124,44 @@ impl Activity {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.m().updated_at
     }
+    /// The deal, if linked and readable.
+    async fn deal(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::deal::Deal>> {
+        let Some(id) = self.row.model.deal_id else {
+            return Ok(None);
+        };
+        Ok(crate::graphql::loaders::deal(ctx, id)
+            .await?
+            .map(|r| crate::graphql::deal::Deal::new(r, &self.viewer)))
+    }
+    /// The company, if linked and readable.
+    async fn company(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::company::Company>> {
+        let Some(id) = self.row.model.company_id else {
+            return Ok(None);
+        };
+        Ok(crate::graphql::loaders::company(ctx, id)
+            .await?
+            .map(|r| crate::graphql::company::Company::new(r, &self.viewer)))
+    }
+    /// The contact, if linked and readable.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::contact::Contact>> {
+        let Some(id) = self.row.model.contact_id else {
+            return Ok(None);
+        };
+        Ok(crate::graphql::loaders::contact(ctx, id)
+            .await?
+            .map(|r| crate::graphql::contact::Contact::new(r, &self.viewer)))
+    }
+    /// Who created it, if visible in the directory.
+    async fn creator(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::User>> {
+        crate::graphql::loaders::user(ctx, self.row.model.created_by).await
+    }
+    /// Who it is assigned to, if anyone and visible in the directory.
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::User>> {
+        match self.row.model.assigned_to {
+            Some(id) => crate::graphql::loaders::user(ctx, id).await,
+            None => Ok(None),
+        }
+    }
     /// What the viewer may do with this activity.
     async fn viewer_can(&self, ctx: &Context<'_>) -> ActivityViewerCan {
         ActivityViewerCan {
@@ -178,7 +215,7 @@ pub struct ActivityFilter {
 }
 
 fn col(c: activity::Column) -> SimpleExpr {
-    Expr::col((Alias::new("activities"), c)).into()
+    Expr::col((Alias::new("activities"), c))
 }
 
 fn ts(t: &DateTime<Utc>) -> ApiResult<Value> {
@@ -291,26 +328,13 @@ impl From<ActivityOrderField> for ActivitySort {
     }
 }
 
-/// Extra fields of an activities connection.
-pub struct ActivityConnectionFields {
-    deps: Deps,
-    viewer: Viewer,
-    filter: Condition,
-}
-
-/// Extra fields of an activities connection.
-#[Object]
-impl ActivityConnectionFields {
-    /// How many activities match, over all pages (only activities the viewer may read).
-    async fn total_count(&self) -> Result<u64> {
-        crate::service::activity::count(&self.deps, &self.viewer, self.filter.clone())
-            .await
-            .map_err(gql)
-    }
-}
-
-/// A page of activities.
-pub type ActivityConnection = Connection<String, Activity, ActivityConnectionFields>;
+connection!(
+    ActivityConnection,
+    ActivityEdge,
+    Activity,
+    "A page of activities, with the total over all pages.",
+    "An activity in a page, with its cursor."
+);
 
 /// Activity queries.
 #[derive(Default)]
@@ -358,21 +382,12 @@ impl ActivityQuery {
         let page = crate::service::activity::list(deps, viewer, condition.clone(), &order, &args)
             .await
             .map_err(gql)?;
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
-            ActivityConnectionFields {
-                deps: deps.clone(),
-                viewer: viewer.clone(),
-                filter: condition,
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|(cursor, row)| Edge::new(cursor, Activity::new(row, viewer))),
-        );
-        Ok(connection)
+        let total = Total::counting(deps, viewer, condition, |d, v, f| {
+            Box::pin(async move { crate::service::activity::count(&d, &v, f).await })
+        });
+        Ok(ActivityConnection::from_page(page, total, |row| {
+            Activity::new(row, viewer)
+        }))
     }
 
     /// An activity by ID; `null` when it does not exist or the viewer may not read it.

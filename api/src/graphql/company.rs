@@ -1,7 +1,6 @@
 //! Companies: the `Company` type, its filter and order inputs, `companies` / `company`, and
 //! `createCompany` / `updateCompany` / `deleteCompany`.
 
-use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::company;
@@ -9,11 +8,11 @@ use sea_orm::{Condition, Value};
 
 use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult};
+use crate::graphql::connection::{Total, connection};
 use crate::graphql::enums::{CompanySize, Industry};
 use crate::graphql::filter::{EnumFilter, IdFilter, OrdFilter, OrderDirection, StringFilter};
 use crate::graphql::{actor, deps, gql, parse_id};
 use crate::service;
-use crate::service::Deps;
 use crate::service::company::{CompanyChanges, CompanyRow, CompanySort, NewCompany, col};
 use crate::service::list::PageArgs;
 
@@ -124,6 +123,47 @@ impl Company {
     /// When the company last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.m().updated_at
+    }
+    /// The owning sales person, if visible in the directory.
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::User>> {
+        crate::graphql::loaders::user(ctx, self.model().owner_id).await
+    }
+    /// The company's contacts the viewer may read, by name. To page further, use
+    /// `contacts(filter: {companyId: {eq: …}}, after: endCursor)`.
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (default 25, at most 100).")] first: Option<i32>,
+    ) -> Result<crate::graphql::contact::ContactConnection> {
+        crate::graphql::loaders::contacts_of(ctx, self.model().id, first).await
+    }
+    /// The company's deals the viewer may read, newest first. To page further, use
+    /// `deals(filter: {companyId: {eq: …}}, after: endCursor)`.
+    async fn deals(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (default 25, at most 100).")] first: Option<i32>,
+    ) -> Result<crate::graphql::deal::DealConnection> {
+        crate::graphql::loaders::deals_of(
+            ctx,
+            crate::graphql::loaders::Parent::Company(self.model().id),
+            first,
+        )
+        .await
+    }
+    /// The company's activities the viewer may read, soonest due first. To page further, use
+    /// `activities(filter: {companyId: {eq: …}}, after: endCursor)`.
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (default 25, at most 100).")] first: Option<i32>,
+    ) -> Result<crate::graphql::activity::ActivityConnection> {
+        crate::graphql::loaders::activities_of(
+            ctx,
+            crate::graphql::loaders::Parent::Company(self.model().id),
+            first,
+        )
+        .await
     }
     /// What the viewer may do with this company.
     async fn viewer_can(&self, ctx: &Context<'_>) -> CompanyViewerCan {
@@ -270,26 +310,13 @@ impl From<CompanyOrderField> for CompanySort {
     }
 }
 
-/// Extra fields of a companies connection.
-pub struct CompanyConnectionFields {
-    deps: Deps,
-    viewer: Viewer,
-    filter: Condition,
-}
-
-/// Extra fields of a companies connection.
-#[Object]
-impl CompanyConnectionFields {
-    /// How many companies match, over all pages (only companies the viewer may read).
-    async fn total_count(&self) -> Result<u64> {
-        service::company::count(&self.deps, &self.viewer, self.filter.clone())
-            .await
-            .map_err(gql)
-    }
-}
-
-/// A page of companies.
-pub type CompanyConnection = Connection<String, Company, CompanyConnectionFields>;
+connection!(
+    CompanyConnection,
+    CompanyEdge,
+    Company,
+    "A page of companies, with the total over all pages.",
+    "A company in a page, with its cursor."
+);
 
 /// Company queries.
 #[derive(Default)]
@@ -338,21 +365,12 @@ impl CompanyQuery {
         let page = service::company::list(deps, viewer, condition.clone(), &order, &args)
             .await
             .map_err(gql)?;
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
-            CompanyConnectionFields {
-                deps: deps.clone(),
-                viewer: viewer.clone(),
-                filter: condition,
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|(cursor, row)| Edge::new(cursor, Company::new(row, viewer))),
-        );
-        Ok(connection)
+        let total = Total::counting(deps, viewer, condition, |d, v, f| {
+            Box::pin(async move { service::company::count(&d, &v, f).await })
+        });
+        Ok(CompanyConnection::from_page(page, total, |row| {
+            Company::new(row, viewer)
+        }))
     }
 
     /// A company by ID; `null` when it does not exist or the viewer may not read it.

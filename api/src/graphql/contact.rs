@@ -1,7 +1,6 @@
 //! Contacts: the `Contact` type, its filter and order inputs, `contacts` / `contact`, and
 //! `createContact` / `updateContact` / `deleteContact`.
 
-use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::contact;
@@ -9,13 +8,13 @@ use sea_orm::{Condition, Value};
 
 use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult};
+use crate::graphql::connection::{Total, connection};
 use crate::graphql::enums::Department;
 use crate::graphql::filter::{
     BooleanFilter, EnumFilter, IdFilter, OrdFilter, OrderDirection, StringFilter,
 };
 use crate::graphql::{actor, deps, gql, parse_id};
 use crate::service;
-use crate::service::Deps;
 use crate::service::contact::{ContactChanges, ContactRow, ContactSort, NewContact, col};
 use crate::service::list::PageArgs;
 
@@ -136,6 +135,45 @@ impl Contact {
     /// When the contact last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.m().updated_at
+    }
+    /// The owning sales person, if visible in the directory.
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::User>> {
+        crate::graphql::loaders::user(ctx, self.model().owner_id).await
+    }
+    /// The contact's company, if set and the viewer may read it.
+    async fn company(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::company::Company>> {
+        let Some(id) = self.model().company_id else {
+            return Ok(None);
+        };
+        Ok(crate::graphql::loaders::company(ctx, id)
+            .await?
+            .map(|r| crate::graphql::company::Company::new(r, self.viewer())))
+    }
+    /// Deals with this contact as main contact that the viewer may read, newest first.
+    async fn deals(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (default 25, at most 100).")] first: Option<i32>,
+    ) -> Result<crate::graphql::deal::DealConnection> {
+        crate::graphql::loaders::deals_of(
+            ctx,
+            crate::graphql::loaders::Parent::Contact(self.model().id),
+            first,
+        )
+        .await
+    }
+    /// The contact's activities the viewer may read, soonest due first.
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (default 25, at most 100).")] first: Option<i32>,
+    ) -> Result<crate::graphql::activity::ActivityConnection> {
+        crate::graphql::loaders::activities_of(
+            ctx,
+            crate::graphql::loaders::Parent::Contact(self.model().id),
+            first,
+        )
+        .await
     }
     /// What the viewer may do with this contact.
     async fn viewer_can(&self, ctx: &Context<'_>) -> ContactViewerCan {
@@ -290,26 +328,13 @@ impl From<ContactOrderField> for ContactSort {
     }
 }
 
-/// Extra fields of a contacts connection.
-pub struct ContactConnectionFields {
-    deps: Deps,
-    viewer: Viewer,
-    filter: Condition,
-}
-
-/// Extra fields of a contacts connection.
-#[Object]
-impl ContactConnectionFields {
-    /// How many contacts match, over all pages (only contacts the viewer may read).
-    async fn total_count(&self) -> Result<u64> {
-        service::contact::count(&self.deps, &self.viewer, self.filter.clone())
-            .await
-            .map_err(gql)
-    }
-}
-
-/// A page of contacts.
-pub type ContactConnection = Connection<String, Contact, ContactConnectionFields>;
+connection!(
+    ContactConnection,
+    ContactEdge,
+    Contact,
+    "A page of contacts, with the total over all pages.",
+    "A contact in a page, with its cursor."
+);
 
 /// Contact queries.
 #[derive(Default)]
@@ -357,21 +382,12 @@ impl ContactQuery {
         let page = service::contact::list(deps, viewer, condition.clone(), &order, &args)
             .await
             .map_err(gql)?;
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
-            ContactConnectionFields {
-                deps: deps.clone(),
-                viewer: viewer.clone(),
-                filter: condition,
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|(cursor, row)| Edge::new(cursor, Contact::new(row, viewer))),
-        );
-        Ok(connection)
+        let total = Total::counting(deps, viewer, condition, |d, v, f| {
+            Box::pin(async move { service::contact::count(&d, &v, f).await })
+        });
+        Ok(ContactConnection::from_page(page, total, |row| {
+            Contact::new(row, viewer)
+        }))
     }
 
     /// A contact by ID; `null` when it does not exist or the viewer may not read it.

@@ -1,25 +1,22 @@
 //! Deals: the `Deal` type, its filter and order inputs, `deals` / `deal`.
 
-use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::deal;
-use rust_decimal::Decimal;
-use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 use sea_orm::{Condition, Value};
 
 use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::filter::{
-    EnumFilter, IdFilter, OrdFilter, OrderDirection, StringFilter, cents_to_money, money_to_cents,
-};
-use crate::graphql::scalars::Date;
-use crate::graphql::{User, actor, deps, gql, parse_id};
-use crate::service::Deps;
+use crate::graphql::connection::{Total, connection};
 use crate::graphql::enums::SharePermission;
+use crate::graphql::filter::{EnumFilter, IdFilter, OrdFilter, OrderDirection, StringFilter};
+use crate::graphql::scalars::{Date, Decimal};
+use crate::graphql::{User, actor, deps, gql, parse_id};
 use crate::service;
-use crate::service::deal::{DealChanges, DealRow, DealSort, NewDeal, visible_amount};
+use crate::service::Deps;
+use crate::service::deal::{DealChanges, DealRow, DealSort, NewDeal, col, visible_amount};
 use crate::service::list::PageArgs;
+use crate::service::money::{from_cents, to_cents};
 
 /// Where a deal stands in the pipeline; the probability follows from it.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -124,7 +121,7 @@ impl Deal {
     /// The value, exact; `null` when the viewer may not see it (see `viewerCan.readAmount`).
     async fn amount(&self, ctx: &Context<'_>) -> Option<Decimal> {
         self.can(ctx, action::READ_AMOUNT)
-            .then(|| cents_to_money(self.m().amount_cents))
+            .then(|| Decimal(from_cents(self.m().amount_cents)))
     }
     /// ISO 4217 currency code of the amount.
     async fn currency(&self) -> &str {
@@ -173,6 +170,35 @@ impl Deal {
     /// The owning sales person, if visible in the directory.
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         crate::graphql::loaders::user(ctx, self.m().owner_id).await
+    }
+    /// The company, if the viewer may read it.
+    async fn company(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::company::Company>> {
+        Ok(crate::graphql::loaders::company(ctx, self.m().company_id)
+            .await?
+            .map(|r| crate::graphql::company::Company::new(r, &self.viewer)))
+    }
+    /// The main contact, if set and the viewer may read it.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::contact::Contact>> {
+        let Some(id) = self.m().contact_id else {
+            return Ok(None);
+        };
+        Ok(crate::graphql::loaders::contact(ctx, id)
+            .await?
+            .map(|r| crate::graphql::contact::Contact::new(r, &self.viewer)))
+    }
+    /// The deal's activities the viewer may read, soonest due first. To page further, use
+    /// `activities(filter: {dealId: {eq: …}}, after: endCursor)`.
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (default 25, at most 100).")] first: Option<i32>,
+    ) -> Result<crate::graphql::activity::ActivityConnection> {
+        crate::graphql::loaders::activities_of(
+            ctx,
+            crate::graphql::loaders::Parent::Deal(self.m().id),
+            first,
+        )
+        .await
     }
     /// Who else has access through a share. Listed only for viewers who may share the deal
     /// (`viewerCan.share`); empty for everyone else.
@@ -253,10 +279,6 @@ pub struct DealFilter {
     pub not: Option<Box<DealFilter>>,
 }
 
-fn col(c: deal::Column) -> SimpleExpr {
-    Expr::col((Alias::new("deals"), c)).into()
-}
-
 fn enum_value<T: sea_orm::ActiveEnum<Value = String>>(v: T) -> Value {
     Value::from(v.to_value())
 }
@@ -278,7 +300,7 @@ impl DealFilter {
         }
         if let Some(f) = &self.amount {
             let expr = visible_amount(deps, viewer);
-            add(f.conditions(&expr, |d| money_to_cents(d, "filter.amount").map(Value::from))?);
+            add(f.conditions(&expr, |d| to_cents(&d.0, "filter.amount").map(Value::from))?);
         }
         if let Some(f) = &self.currency {
             add(f.conditions(&col(deal::Column::Currency)));
@@ -302,10 +324,14 @@ impl DealFilter {
             add(f.conditions(&col(deal::Column::Probability), |p| Ok(Value::from(*p)))?);
         }
         if let Some(f) = &self.expected_close_date {
-            add(f.conditions(&col(deal::Column::ExpectedCloseDate), |d| Ok(Value::from(d.0)))?);
+            add(f.conditions(&col(deal::Column::ExpectedCloseDate), |d| {
+                Ok(Value::from(d.0))
+            })?);
         }
         if let Some(f) = &self.actual_close_date {
-            add(f.conditions(&col(deal::Column::ActualCloseDate), |d| Ok(Value::from(d.0)))?);
+            add(f.conditions(&col(deal::Column::ActualCloseDate), |d| {
+                Ok(Value::from(d.0))
+            })?);
         }
         if let Some(f) = &self.owner_id {
             add(f.conditions(&col(deal::Column::OwnerId), "filter.ownerId")?);
@@ -381,26 +407,13 @@ impl From<DealOrderField> for DealSort {
     }
 }
 
-/// Extra fields of a deals connection.
-pub struct DealConnectionFields {
-    deps: Deps,
-    viewer: Viewer,
-    filter: Condition,
-}
-
-/// Extra fields of a deals connection.
-#[Object]
-impl DealConnectionFields {
-    /// How many deals match, over all pages (only deals the viewer may read).
-    async fn total_count(&self) -> Result<u64> {
-        crate::service::deal::count(&self.deps, &self.viewer, self.filter.clone())
-            .await
-            .map_err(gql)
-    }
-}
-
-/// A page of deals.
-pub type DealConnection = Connection<String, Deal, DealConnectionFields>;
+connection!(
+    DealConnection,
+    DealEdge,
+    Deal,
+    "A page of deals, with the total over all pages.",
+    "A deal in a page, with its cursor."
+);
 
 /// Deal queries.
 #[derive(Default)]
@@ -415,11 +428,16 @@ impl DealQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Rows after this cursor.")] after: Option<String>,
         #[graphql(desc = "Rows before this cursor.")] before: Option<String>,
-        #[graphql(desc = "How many rows from the start (default 25, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "How many rows from the start (default 25, at most 100).")] first: Option<
+            i32,
+        >,
         #[graphql(desc = "How many rows from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Conditions the deals must meet.")] filter: Option<DealFilter>,
-        #[graphql(desc = "Text to look for in the title (case-insensitive).")] search: Option<String>,
-        #[graphql(desc = "Ordering keys (default: newest first); ties break by ID.")] order_by: Option<Vec<DealOrder>>,
+        #[graphql(desc = "Text to look for in the title (case-insensitive).")] search: Option<
+            String,
+        >,
+        #[graphql(desc = "Ordering keys (default: newest first); ties break by ID.")]
+        order_by: Option<Vec<DealOrder>>,
     ) -> Result<DealConnection> {
         let actor = actor(ctx)?;
         let deps = deps(ctx);
@@ -451,25 +469,20 @@ impl DealQuery {
         let page = crate::service::deal::list(deps, viewer, condition.clone(), &order, &args)
             .await
             .map_err(gql)?;
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
-            DealConnectionFields {
-                deps: deps.clone(),
-                viewer: viewer.clone(),
-                filter: condition,
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|(cursor, row)| Edge::new(cursor, Deal::new(row, viewer))),
-        );
-        Ok(connection)
+        let total = Total::counting(deps, viewer, condition, |d, v, f| {
+            Box::pin(async move { crate::service::deal::count(&d, &v, f).await })
+        });
+        Ok(DealConnection::from_page(page, total, |row| {
+            Deal::new(row, viewer)
+        }))
     }
 
     /// A deal by ID; `null` when it does not exist or the viewer may not read it.
-    async fn deal(&self, ctx: &Context<'_>, #[graphql(desc = "The deal's ID.")] id: ID) -> Result<Option<Deal>> {
+    async fn deal(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The deal's ID.")] id: ID,
+    ) -> Result<Option<Deal>> {
         let actor = actor(ctx)?;
         let id = parse_id(&id, "id").map_err(gql)?;
         match crate::service::deal::get(deps(ctx), &actor.viewer, id).await {
@@ -534,7 +547,10 @@ pub struct UpdateDealInput {
     pub expected_version: Option<i32>,
 }
 
-fn maybe<T, U>(m: MaybeUndefined<T>, f: impl FnOnce(T) -> Result<U, ApiError>) -> Result<Option<Option<U>>, ApiError> {
+fn maybe<T, U>(
+    m: MaybeUndefined<T>,
+    f: impl FnOnce(T) -> Result<U, ApiError>,
+) -> Result<Option<Option<U>>, ApiError> {
     match m {
         MaybeUndefined::Undefined => Ok(None),
         MaybeUndefined::Null => Ok(Some(None)),
@@ -573,25 +589,39 @@ pub struct DealMutation;
 #[Object]
 impl DealMutation {
     /// Creates a deal.
-    async fn create_deal(&self, ctx: &Context<'_>, #[graphql(desc = "The new deal.")] input: CreateDealInput) -> Result<Deal> {
+    async fn create_deal(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new deal.")] input: CreateDealInput,
+    ) -> Result<Deal> {
         let actor = actor(ctx)?;
         let new = (|| -> Result<NewDeal, ApiError> {
             Ok(NewDeal {
                 company_id: parse_id(&input.company_id, "companyId")?,
-                contact_id: input.contact_id.as_ref().map(|c| parse_id(c, "contactId")).transpose()?,
+                contact_id: input
+                    .contact_id
+                    .as_ref()
+                    .map(|c| parse_id(c, "contactId"))
+                    .transpose()?,
                 title: input.title,
-                amount: input.amount,
+                amount: input.amount.map(|a| a.0),
                 currency: input.currency,
                 stage: input.stage.map(Into::into),
                 expected_close_date: input.expected_close_date.map(|d| d.0),
                 source: input.source.map(Into::into),
                 priority: input.priority.map(Into::into),
                 notes: input.notes,
-                owner_id: input.owner_id.as_ref().map(|o| parse_id(o, "ownerId")).transpose()?,
+                owner_id: input
+                    .owner_id
+                    .as_ref()
+                    .map(|o| parse_id(o, "ownerId"))
+                    .transpose()?,
             })
         })()
         .map_err(gql)?;
-        let row = service::deal::create(deps(ctx), &actor.viewer, new).await.map_err(gql)?;
+        let row = service::deal::create(deps(ctx), &actor.viewer, new)
+            .await
+            .map_err(gql)?;
         Ok(Deal::new(row, &actor.viewer))
     }
 
@@ -608,7 +638,7 @@ impl DealMutation {
         let changes = (|| -> Result<DealChanges, ApiError> {
             Ok(DealChanges {
                 title: input.title,
-                amount: input.amount,
+                amount: input.amount.map(|a| a.0),
                 currency: input.currency,
                 stage: input.stage.map(Into::into),
                 expected_close_date: maybe(input.expected_close_date, |d| Ok(d.0))?,
@@ -620,12 +650,18 @@ impl DealMutation {
             })
         })()
         .map_err(gql)?;
-        let row = service::deal::update(deps(ctx), &actor.viewer, id, changes).await.map_err(gql)?;
+        let row = service::deal::update(deps(ctx), &actor.viewer, id, changes)
+            .await
+            .map_err(gql)?;
         Ok(Deal::new(row, &actor.viewer))
     }
 
     /// Deletes a deal with its shares and activities; returns its ID.
-    async fn delete_deal(&self, ctx: &Context<'_>, #[graphql(desc = "The deal.")] id: ID) -> Result<ID> {
+    async fn delete_deal(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The deal.")] id: ID,
+    ) -> Result<ID> {
         let actor = actor(ctx)?;
         let id = parse_id(&id, "id").map_err(gql)?;
         service::deal::delete(deps(ctx), &actor.viewer, id)
@@ -645,9 +681,10 @@ impl DealMutation {
     ) -> Result<Deal> {
         let actor = actor(ctx)?;
         let id = parse_id(&id, "id").map_err(gql)?;
-        let row = service::deal::move_to(deps(ctx), &actor.viewer, id, stage.into(), expected_version)
-            .await
-            .map_err(gql)?;
+        let row =
+            service::deal::move_to(deps(ctx), &actor.viewer, id, stage.into(), expected_version)
+                .await
+                .map_err(gql)?;
         Ok(Deal::new(row, &actor.viewer))
     }
 

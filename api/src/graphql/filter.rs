@@ -3,13 +3,12 @@
 
 use async_graphql::{Enum, ID, InputObject, InputType};
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use sea_orm::Value;
 use sea_orm::sea_query::SimpleExpr;
 
-use crate::error::{ApiError, ApiResult};
-use crate::graphql::scalars::Date;
+use crate::error::ApiResult;
 use crate::graphql::parse_id;
+use crate::graphql::scalars::{Date, Decimal};
 use crate::service::filter::{Op, condition};
 
 /// A UTC timestamp (named for the `concrete` attribute below).
@@ -80,7 +79,10 @@ impl<T: InputType> OrdFilter<T> {
         if let Some(b) = self.is_null {
             ops.push(Op::IsNull(b));
         }
-        Ok(ops.into_iter().map(|op| condition(expr.clone(), op)).collect())
+        Ok(ops
+            .into_iter()
+            .map(|op| condition(expr.clone(), op))
+            .collect())
     }
 }
 
@@ -151,7 +153,9 @@ impl StringFilter {
         if let Some(s) = &self.starts_with {
             ops.push(Op::StartsWith(s.clone()));
         }
-        ops.into_iter().map(|op| condition(expr.clone(), op)).collect()
+        ops.into_iter()
+            .map(|op| condition(expr.clone(), op))
+            .collect()
     }
 }
 
@@ -192,7 +196,10 @@ impl IdFilter {
         if let Some(b) = self.is_null {
             ops.push(Op::IsNull(b));
         }
-        Ok(ops.into_iter().map(|op| condition(expr.clone(), op)).collect())
+        Ok(ops
+            .into_iter()
+            .map(|op| condition(expr.clone(), op))
+            .collect())
     }
 }
 
@@ -220,7 +227,9 @@ impl BooleanFilter {
         if let Some(b) = self.is_null {
             ops.push(Op::IsNull(b));
         }
-        ops.into_iter().map(|op| condition(expr.clone(), op)).collect()
+        ops.into_iter()
+            .map(|op| condition(expr.clone(), op))
+            .collect()
     }
 }
 
@@ -232,7 +241,10 @@ impl BooleanFilter {
 #[graphql(concrete(name = "IndustryFilter", params(crate::graphql::enums::Industry)))]
 #[graphql(concrete(name = "CompanySizeFilter", params(crate::graphql::enums::CompanySize)))]
 #[graphql(concrete(name = "DepartmentFilter", params(crate::graphql::enums::Department)))]
-#[graphql(concrete(name = "ActivityTypeFilter", params(crate::graphql::enums::ActivityType)))]
+#[graphql(concrete(
+    name = "ActivityTypeFilter",
+    params(crate::graphql::enums::ActivityType)
+))]
 pub struct EnumFilter<T: InputType> {
     /// Equal to.
     pub eq: Option<T>,
@@ -249,7 +261,11 @@ pub struct EnumFilter<T: InputType> {
 
 impl<T: InputType + Copy> EnumFilter<T> {
     /// The operators as conditions on `expr`; `conv` gives the stored string of a value.
-    pub fn conditions(&self, expr: &SimpleExpr, conv: impl Fn(T) -> Value) -> Vec<sea_orm::Condition> {
+    pub fn conditions(
+        &self,
+        expr: &SimpleExpr,
+        conv: impl Fn(T) -> Value,
+    ) -> Vec<sea_orm::Condition> {
         let vs = |l: &Vec<T>| l.iter().map(|v| conv(*v)).collect::<Vec<_>>();
         let mut ops = Vec::new();
         if let Some(v) = self.eq {
@@ -267,23 +283,10 @@ impl<T: InputType + Copy> EnumFilter<T> {
         if let Some(b) = self.is_null {
             ops.push(Op::IsNull(b));
         }
-        ops.into_iter().map(|op| condition(expr.clone(), op)).collect()
+        ops.into_iter()
+            .map(|op| condition(expr.clone(), op))
+            .collect()
     }
-}
-
-/// A money amount from a client as exact cents: at most two decimal places, not negative.
-pub fn money_to_cents(amount: &Decimal, field: &str) -> ApiResult<i64> {
-    let normalized = amount.normalize();
-    if normalized.scale() > 2 {
-        return Err(ApiError::bad_input(field, "has more than two decimal places"));
-    }
-    let cents = (normalized * Decimal::ONE_HUNDRED).trunc();
-    i64::try_from(cents).map_err(|_| ApiError::bad_input(field, "is too large"))
-}
-
-/// Cents as an exact decimal with two places.
-pub fn cents_to_money(cents: i64) -> Decimal {
-    Decimal::new(cents, 2)
 }
 
 /// Sort direction; empty values sort last ascending and first descending.

@@ -3,7 +3,9 @@
 
 pub mod activity;
 mod auth;
+pub mod batch;
 pub mod company;
+pub mod connection;
 pub mod contact;
 pub mod deal;
 pub mod enums;
@@ -34,11 +36,28 @@ pub use user::{User, UserMutation, UserQuery};
 
 /// The query root.
 #[derive(MergedObject, Default)]
-pub struct Query(SystemQuery, AuthQuery, UserQuery, TeamQuery, DealQuery, ActivityQuery, CompanyQuery, ContactQuery);
+pub struct Query(
+    SystemQuery,
+    AuthQuery,
+    UserQuery,
+    TeamQuery,
+    DealQuery,
+    ActivityQuery,
+    CompanyQuery,
+    ContactQuery,
+);
 
 /// The mutation root.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, UserMutation, TeamMutation, DealMutation, ActivityMutation, CompanyMutation, ContactMutation);
+pub struct Mutation(
+    AuthMutation,
+    UserMutation,
+    TeamMutation,
+    DealMutation,
+    ActivityMutation,
+    CompanyMutation,
+    ContactMutation,
+);
 
 /// The executable schema type.
 pub type CrmSchema = Schema<Query, Mutation, EmptySubscription>;

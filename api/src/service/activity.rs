@@ -12,14 +12,14 @@ use entity::{activity, company, contact, deal, user};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, Select, Set, TransactionTrait,
+    QueryFilter, QuerySelect, Select, Set,
 };
 use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
-use crate::service::{Deps, check_version, require_allowed};
+use crate::service::{Deps, begin_write, check_version, require_allowed};
 
 /// An activity as the viewer sees it: the row and its facts.
 pub type ActivityRow = WithFacts<activity::Model>;
@@ -43,7 +43,7 @@ pub enum ActivitySort {
 }
 
 fn col(c: activity::Column) -> SimpleExpr {
-    Expr::col((Alias::new("activities"), c)).into()
+    Expr::col((Alias::new("activities"), c))
 }
 
 /// The base query: readable activities with their facts.
@@ -328,7 +328,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
         tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, kind = ?Kind::Activity, action = action::CREATE, "denied by policy");
         return Err(ApiError::Forbidden { field: None });
     }
-    let txn = deps.db.begin().await?;
+    let txn = begin_write(deps).await?;
     // Validate: every problem at once.
     let mut errors = Vec::new();
     if input.kind.is_none() {
@@ -437,7 +437,7 @@ pub async fn update(
     id: Uuid,
     changes: ActivityChanges,
 ) -> ApiResult<ActivityRow> {
-    let txn = deps.db.begin().await?;
+    let txn = begin_write(deps).await?;
     // Load.
     let current = load_readable(&txn, deps, viewer, id).await?;
     // Authorize.
@@ -525,7 +525,7 @@ pub async fn complete(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> ApiResult<ActivityRow> {
-    let txn = deps.db.begin().await?;
+    let txn = begin_write(deps).await?;
     // Load.
     let current = load_readable(&txn, deps, viewer, id).await?;
     // Authorize.
@@ -556,7 +556,7 @@ pub async fn complete(
 
 /// `deleteActivity`: removes it for good; returns its id.
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
-    let txn = deps.db.begin().await?;
+    let txn = begin_write(deps).await?;
     // Load.
     let current = load_readable(&txn, deps, viewer, id).await?;
     // Authorize.

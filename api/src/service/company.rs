@@ -7,9 +7,8 @@ use entity::{company, deal, user};
 use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Select, SqlErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, Select, SqlErr,
 };
 use uuid::Uuid;
 
@@ -18,7 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::filter::{Op, condition};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
 use crate::service::validate::{self, Errors};
-use crate::service::{Deps, check_version, require_allowed, unique_violation};
+use crate::service::{Deps, begin_write, check_version, require_allowed, unique_violation};
 
 /// A company as the viewer sees it: the row and its facts.
 pub type CompanyRow = WithFacts<company::Model>;
@@ -228,19 +227,6 @@ pub struct CompanyChanges {
     pub owner_id: Option<Uuid>,
     /// The version the client last read; a different stored version is `CONFLICT`.
     pub expected_version: Option<i32>,
-}
-
-/// Starts the transaction of a write. On SQLite it takes the write lock at once
-/// (`BEGIN IMMEDIATE`), so concurrent writers queue (busy timeout) instead of failing when
-/// their read snapshot goes stale; PostgreSQL ignores the option.
-pub(crate) async fn begin_write(deps: &Deps) -> ApiResult<DatabaseTransaction> {
-    Ok(deps
-        .db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await?)
 }
 
 /// Maps a unique violation of one of `indexes` (`(index name, input field, what)`) to

@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, FactMask, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult};
-use crate::service::company::{active_user_team, begin_write, map_unique};
+use crate::service::begin_write;
+use crate::service::company::{active_user_team, map_unique};
 use crate::service::filter::{Op, condition};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
 use crate::service::validate::{self, Errors};

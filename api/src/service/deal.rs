@@ -8,14 +8,14 @@ use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, Fact, FactMask, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::service::{Deps, check_version, require_allowed};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
+use crate::service::{Deps, begin_write, check_version, require_allowed};
 
 /// A deal as the viewer sees it: the row and its facts.
 pub type DealRow = WithFacts<deal::Model>;
@@ -37,8 +37,9 @@ pub enum DealSort {
     ExpectedCloseDate,
 }
 
-fn col(c: deal::Column) -> SimpleExpr {
-    Expr::col((Alias::new("deals"), c)).into()
+/// A `deals` column, table-qualified (subqueries of the policy scope use other aliases).
+pub fn col(c: deal::Column) -> SimpleExpr {
+    Expr::col((Alias::new("deals"), c))
 }
 
 /// The amount as the viewer may see it: `amount_cents` where the policy lets them read it,
@@ -68,7 +69,10 @@ fn stage_rank() -> SimpleExpr {
     .iter()
     .enumerate()
     {
-        case = case.case(Expr::expr(col(deal::Column::Stage)).eq(*s), Expr::val(i as i32 + 2));
+        case = case.case(
+            Expr::expr(col(deal::Column::Stage)).eq(*s),
+            Expr::val(i as i32 + 2),
+        );
     }
     case.finally(Expr::val(99)).into()
 }
@@ -189,7 +193,10 @@ const CURRENCIES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BG
 fn currency(code: &str, errors: &mut Vec<FieldError>) -> String {
     let code = code.trim().to_uppercase();
     if code.len() != 3 || !CURRENCIES.split(' ').any(|c| c == code) {
-        errors.push(FieldError::new("currency", "is not an ISO 4217 currency code"));
+        errors.push(FieldError::new(
+            "currency",
+            "is not an ISO 4217 currency code",
+        ));
     }
     code
 }
@@ -197,7 +204,10 @@ fn currency(code: &str, errors: &mut Vec<FieldError>) -> String {
 fn title(t: &str, errors: &mut Vec<FieldError>) -> String {
     let t = t.trim().to_owned();
     if t.is_empty() || t.chars().count() > 200 {
-        errors.push(FieldError::new("title", "is required (at most 200 characters)"));
+        errors.push(FieldError::new(
+            "title",
+            "is required (at most 200 characters)",
+        ));
     }
     t
 }
@@ -207,7 +217,7 @@ fn amount(a: &rust_decimal::Decimal, errors: &mut Vec<FieldError>) -> i64 {
         errors.push(FieldError::new("amount", "must not be negative"));
         return 0;
     }
-    match crate::graphql::filter::money_to_cents(a, "amount") {
+    match crate::service::money::to_cents(a, "amount") {
         Ok(c) => c,
         Err(ApiError::BadUserInput(mut e)) => {
             errors.append(&mut e);
@@ -320,7 +330,7 @@ async fn active_user_team(
 
 /// `createDeal`.
 pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<DealRow> {
-    let txn = deps.db.begin().await?;
+    let txn = begin_write(deps).await?;
     let mut errors = Vec::new();
     // Validate.
     let owner_id = input.owner_id.unwrap_or(viewer.user_id);
@@ -330,17 +340,34 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
     let currency = currency(input.currency.as_deref().unwrap_or("USD"), &mut errors);
     let today = Utc::now().date_naive();
     if input.expected_close_date.is_some_and(|d| d <= today) {
-        errors.push(FieldError::new("expectedCloseDate", "must be in the future"));
+        errors.push(FieldError::new(
+            "expectedCloseDate",
+            "must be in the future",
+        ));
     }
-    check_links(deps, viewer, &txn, input.company_id, input.contact_id, &mut errors).await?;
+    check_links(
+        deps,
+        viewer,
+        &txn,
+        input.company_id,
+        input.contact_id,
+        &mut errors,
+    )
+    .await?;
     if !errors.is_empty() {
         return Err(ApiError::BadUserInput(errors));
     }
     // Authorize the deal as it would be.
     let facts = viewer.facts_of_deal(owner_id, owner_team, None);
     require_allowed(deps, viewer, Kind::Deal, action::CREATE, facts)?;
-    if input.amount.is_some() && !deps.authz.decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, facts) {
-        return Err(ApiError::Forbidden { field: Some("amount".into()) });
+    if input.amount.is_some()
+        && !deps
+            .authz
+            .decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, facts)
+    {
+        return Err(ApiError::Forbidden {
+            field: Some("amount".into()),
+        });
     }
     // Act.
     let stage = input.stage.unwrap_or(DealStage::Prospecting);
@@ -359,7 +386,10 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
         actual_close_date: Set(stage.is_closed().then_some(today)),
         source: Set(input.source),
         priority: Set(input.priority.unwrap_or(Priority::Medium)),
-        notes: Set(input.notes.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())),
+        notes: Set(input
+            .notes
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())),
         owner_id: Set(owner_id),
         version: Set(1),
         created_at: Set(now),
@@ -430,15 +460,24 @@ fn apply_stage(am: &mut deal::ActiveModel, current: &deal::Model, stage: DealSta
 }
 
 /// `updateDeal`.
-pub async fn update(deps: &Deps, viewer: &Viewer, id: Uuid, changes: DealChanges) -> ApiResult<DealRow> {
-    let txn = deps.db.begin().await?;
+pub async fn update(
+    deps: &Deps,
+    viewer: &Viewer,
+    id: Uuid,
+    changes: DealChanges,
+) -> ApiResult<DealRow> {
+    let txn = begin_write(deps).await?;
     // Load and authorize.
     let row = load_for(deps, viewer, &txn, id, action::UPDATE).await?;
     check_version(changes.expected_version, row.model.version)?;
     if changes.amount.is_some()
-        && !deps.authz.decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, row.facts)
+        && !deps
+            .authz
+            .decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, row.facts)
     {
-        return Err(ApiError::Forbidden { field: Some("amount".into()) });
+        return Err(ApiError::Forbidden {
+            field: Some("amount".into()),
+        });
     }
     // Validate.
     let current = &row.model;
@@ -517,7 +556,7 @@ pub async fn reassign(
     new_owner: Uuid,
     expected_version: Option<i32>,
 ) -> ApiResult<DealRow> {
-    let txn = deps.db.begin().await?;
+    let txn = begin_write(deps).await?;
     let row = load_for(deps, viewer, &txn, id, action::REASSIGN).await?;
     check_version(expected_version, row.model.version)?;
     let mut errors = Vec::new();
@@ -533,8 +572,13 @@ pub async fn reassign(
         None
     };
     let after = viewer.facts_of_deal(new_owner, team, share);
-    if !deps.authz.decide(viewer.role, Kind::Deal, action::REASSIGN, after) {
-        return Err(ApiError::Forbidden { field: Some("ownerId".into()) });
+    if !deps
+        .authz
+        .decide(viewer.role, Kind::Deal, action::REASSIGN, after)
+    {
+        return Err(ApiError::Forbidden {
+            field: Some("ownerId".into()),
+        });
     }
     let am = deal::ActiveModel {
         id: Unchanged(id),
@@ -561,7 +605,7 @@ pub async fn share(
     user_id: Uuid,
     permission: SharePermission,
 ) -> ApiResult<DealRow> {
-    let txn = deps.db.begin().await?;
+    let txn = begin_write(deps).await?;
     let row = load_for(deps, viewer, &txn, id, action::SHARE).await?;
     let mut errors = Vec::new();
     active_user_team(&txn, user_id, "userId", &mut errors).await?;
@@ -601,7 +645,7 @@ pub async fn share(
 
 /// `unshareDeal`: removes a user's share (idempotent).
 pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> ApiResult<DealRow> {
-    let txn = deps.db.begin().await?;
+    let txn = begin_write(deps).await?;
     load_for(deps, viewer, &txn, id, action::SHARE).await?;
     deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))
@@ -615,7 +659,7 @@ pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> A
 
 /// `deleteDeal`: its shares and activities go with it.
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
-    let txn = deps.db.begin().await?;
+    let txn = begin_write(deps).await?;
     load_for(deps, viewer, &txn, id, action::DELETE).await?;
     deal::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;

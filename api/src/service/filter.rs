@@ -65,7 +65,9 @@ pub fn condition(expr: SimpleExpr, op: Op) -> Condition {
         Op::IsNull(true) => Condition::all().add(e().is_null()),
         Op::IsNull(false) => Condition::all().add(e().is_not_null()),
         Op::Contains(s) => Condition::all().add(lower_like(expr, format!("%{}%", like_escape(&s)))),
-        Op::StartsWith(s) => Condition::all().add(lower_like(expr, format!("{}%", like_escape(&s)))),
+        Op::StartsWith(s) => {
+            Condition::all().add(lower_like(expr, format!("{}%", like_escape(&s))))
+        }
     }
 }
 

@@ -116,9 +116,7 @@ fn decode_cursor(cursor: &str, field: &str, keys: usize) -> ApiResult<Vec<Cursor
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Vec<CursorValue>>(&bytes).ok())
         .filter(|v| v.len() == keys)
-        .ok_or_else(|| {
-            ApiError::bad_input(field, "is not a cursor of this list with this order")
-        })
+        .ok_or_else(|| ApiError::bad_input(field, "is not a cursor of this list with this order"))
 }
 
 /// Rows strictly after (`forward`) the cursor in the order of `keys`.

@@ -8,13 +8,14 @@ pub mod contact;
 pub mod deal;
 pub mod filter;
 pub mod list;
+pub mod money;
 pub mod team;
 pub mod user;
 pub mod validate;
 
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{DatabaseConnection, DbErr, SqlErr, TransactionTrait};
 
 use crate::auth::Actor;
 use crate::auth::token::TokenService;
@@ -91,4 +92,18 @@ pub(crate) fn check_version(expected: Option<i32>, actual: i32) -> ApiResult<()>
         }),
         _ => Ok(()),
     }
+}
+
+/// Starts a mutation's transaction. On SQLite it takes the write lock at `BEGIN`
+/// (`IMMEDIATE`): a deferred transaction that read a version and then lost the race to write
+/// would fail with `SQLITE_BUSY` (an `INTERNAL`), where waiting for the lock and re-reading
+/// gives the client the `CONFLICT` it can act on. Other backends ignore the mode.
+pub(crate) async fn begin_write(deps: &Deps) -> ApiResult<sea_orm::DatabaseTransaction> {
+    Ok(deps
+        .db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?)
 }

@@ -1,0 +1,179 @@
+//! Deterministic batching for relation loaders.
+//!
+//! async-graphql's `DataLoader` collects keys for a fixed delay and then fetches on another
+//! task; when resolving a level of the query takes longer than the delay (a debug build, a
+//! busy machine, a large page), one level splits into several batches and the number of
+//! statements starts to depend on the number of rows. Here the first request for a key type
+//! becomes the batch *leader*: it yields to the executor until no sibling adds a key any
+//! more — every resolver of one GraphQL request runs inside the same task, so yielding lets
+//! all the sibling resolvers of the level register their keys — and only then fetches, once,
+//! for everybody. Results are cached for the rest of the request.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_graphql::dataloader::Loader;
+use tokio::sync::Notify;
+
+/// How many times a leader yields at most before fetching (a safety bound; levels settle
+/// after a few yields).
+const MAX_YIELDS: usize = 64;
+
+struct Batch<K, V, E> {
+    keys: Mutex<Vec<K>>,
+    result: OnceLock<Result<HashMap<K, V>, E>>,
+    done: Notify,
+}
+
+struct Slot<K, V, E> {
+    /// The batch still accepting keys.
+    open: Option<Arc<Batch<K, V, E>>>,
+    /// Everything fetched so far in this request (`None`: fetched, not found).
+    cache: HashMap<K, Option<V>>,
+}
+
+/// A per-request loader over a [`Loader`] implementation.
+pub struct BatchLoader<T> {
+    loader: T,
+    slots: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
+    /// Fetches running now; a leader waits for them, since their results wake resolvers
+    /// that may add keys to its batch (two branches of the query reaching the same key
+    /// type at the same depth end up in one batch, whichever database answer comes first).
+    in_flight: std::sync::atomic::AtomicUsize,
+    idle: Notify,
+}
+
+impl<T> BatchLoader<T> {
+    /// Wraps `loader`.
+    pub fn new(loader: T) -> Self {
+        Self {
+            loader,
+            slots: Mutex::new(HashMap::new()),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            idle: Notify::new(),
+        }
+    }
+
+    /// Yields until `batch` stops growing, and no other fetch is running.
+    async fn settle<K, V, E>(&self, batch: &Batch<K, V, E>) {
+        use std::sync::atomic::Ordering;
+        for _ in 0..MAX_YIELDS {
+            let mut seen = 0;
+            for _ in 0..MAX_YIELDS {
+                tokio::task::yield_now().await;
+                let now = batch.keys.lock().expect("batch lock").len();
+                if now == seen {
+                    break;
+                }
+                seen = now;
+            }
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.in_flight.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    /// Loads one key, batched with every other key requested by the same level.
+    pub async fn load_one<K>(&self, key: K) -> Result<Option<T::Value>, T::Error>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        T: Loader<K>,
+        T::Error: Sync,
+    {
+        let (batch, leader) = {
+            let mut slots = self.slots.lock().expect("loader lock");
+            let slot = slots
+                .entry(TypeId::of::<K>())
+                .or_insert_with(|| {
+                    Box::new(Slot::<K, T::Value, T::Error> {
+                        open: None,
+                        cache: HashMap::new(),
+                    })
+                })
+                .downcast_mut::<Slot<K, T::Value, T::Error>>()
+                .expect("one slot type per key type");
+            if let Some(hit) = slot.cache.get(&key) {
+                return Ok(hit.clone());
+            }
+            match &slot.open {
+                Some(batch) => {
+                    batch.keys.lock().expect("batch lock").push(key.clone());
+                    (batch.clone(), false)
+                }
+                None => {
+                    let batch = Arc::new(Batch {
+                        keys: Mutex::new(vec![key.clone()]),
+                        result: OnceLock::new(),
+                        done: Notify::new(),
+                    });
+                    slot.open = Some(batch.clone());
+                    (batch, true)
+                }
+            }
+        };
+
+        if leader {
+            // Let the siblings of this level register their keys.
+            self.settle(&batch).await;
+            // Close the batch: later keys start a new one.
+            let keys: Vec<K> = {
+                let mut slots = self.slots.lock().expect("loader lock");
+                if let Some(slot) = slots
+                    .get_mut(&TypeId::of::<K>())
+                    .and_then(|s| s.downcast_mut::<Slot<K, T::Value, T::Error>>())
+                    && slot.open.as_ref().is_some_and(|b| Arc::ptr_eq(b, &batch))
+                {
+                    slot.open = None;
+                }
+                let keys = batch.keys.lock().expect("batch lock").clone();
+                let mut seen = std::collections::HashSet::with_capacity(keys.len());
+                keys.into_iter()
+                    .filter(|k| seen.insert(k.clone()))
+                    .collect()
+            };
+            self.in_flight
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let result = self.loader.load(&keys).await;
+            if let Ok(found) = &result {
+                let mut slots = self.slots.lock().expect("loader lock");
+                if let Some(slot) = slots
+                    .get_mut(&TypeId::of::<K>())
+                    .and_then(|s| s.downcast_mut::<Slot<K, T::Value, T::Error>>())
+                {
+                    for k in &keys {
+                        slot.cache.insert(k.clone(), found.get(k).cloned());
+                    }
+                }
+            }
+            let _ = batch.result.set(result);
+            batch.done.notify_waiters();
+            if self
+                .in_flight
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+                == 1
+            {
+                self.idle.notify_waiters();
+            }
+        } else {
+            loop {
+                let notified = batch.done.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if batch.result.get().is_some() {
+                    break;
+                }
+                notified.await;
+            }
+        }
+        match batch.result.get().expect("batch finished") {
+            Ok(found) => Ok(found.get(&key).cloned()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Relations resolve through DataLoaders: the number of SQL statements a request runs grows
+//! with the depth of the query, never with the number of rows.
+
+use std::sync::atomic::Ordering;
+
+use entity::enums::{DealStage, Role, SharePermission};
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp};
+
+const DEEP: &str = "query($n: Int!) {
+  deals(first: $n) {
+    totalCount
+    nodes {
+      id title amount viewerCan { update readAmount }
+      owner { name team { name manager { name } members { name } } }
+      shares { permission user { name team { name } } }
+    }
+  }
+}";
+
+/// Statements for the deep query over `rows` deals (spread over several owners and teams).
+async fn statements_for(rows: usize) -> usize {
+    let (app, counter) = TestApp::with_statement_counter().await;
+    let manager = app.user("m@example.com", Role::Manager, None).await;
+    let mut owners = Vec::new();
+    for t in 0..3 {
+        let team = app.team(&format!("Team {t}"), Some(manager.id)).await;
+        for r in 0..3 {
+            owners.push(
+                app.user(
+                    &format!("r{t}{r}@example.com"),
+                    Role::SalesRep,
+                    Some(team.id),
+                )
+                .await,
+            );
+        }
+    }
+    app.user("admin@example.com", Role::Admin, None).await;
+    let company = app.company("Acme", owners[0].id).await;
+    for i in 0..rows {
+        let owner = &owners[i % owners.len()];
+        let d = app
+            .deal(
+                company.id,
+                owner.id,
+                &format!("Deal {i}"),
+                100,
+                DealStage::Proposal,
+            )
+            .await;
+        let other = &owners[(i + 1) % owners.len()];
+        app.share(d.id, other.id, SharePermission::View).await;
+    }
+    let token = app.login("admin@example.com", PASSWORD).await.0;
+    counter.store(0, Ordering::SeqCst);
+    let (_, res) = app.gql(Some(&token), DEEP, json!({ "n": rows })).await;
+    assert!(res["errors"].is_null(), "{res}");
+    let nodes = res["data"]["deals"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), rows);
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n["owner"]["team"]["manager"]["name"] == "m")
+    );
+    counter.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn statements_do_not_grow_with_rows() {
+    let ten = statements_for(10).await;
+    let hundred = statements_for(100).await;
+    assert_eq!(
+        ten, hundred,
+        "10 rows: {ten} statements, 100 rows: {hundred}"
+    );
+    // Authentication (2), the page, the count, and one per relation level.
+    assert!(ten <= 12, "{ten} statements");
+}
