@@ -379,3 +379,72 @@ impl TestApp {
         .expect("insert share");
     }
 }
+
+impl TestApp {
+    /// Inserts a contact.
+    pub async fn contact(
+        &self,
+        first: &str,
+        last: &str,
+        owner: uuid::Uuid,
+        company: Option<uuid::Uuid>,
+    ) -> entity::contact::Model {
+        use sea_orm::{ActiveModelTrait, Set};
+        let now = chrono::Utc::now();
+        entity::contact::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            company_id: Set(company),
+            first_name: Set(Some(first.to_owned())),
+            last_name: Set(Some(last.to_owned())),
+            full_name: Set(format!("{first} {last}")),
+            email: Set(None),
+            phone: Set(None),
+            mobile: Set(None),
+            title: Set(None),
+            department: Set(None),
+            is_primary: Set(false),
+            linkedin_url: Set(None),
+            notes: Set(None),
+            owner_id: Set(owner),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert contact")
+    }
+
+    /// Inserts an activity created by (and assigned to) `creator`, linked as given.
+    pub async fn activity(
+        &self,
+        subject: &str,
+        creator: uuid::Uuid,
+        deal: Option<uuid::Uuid>,
+        company: Option<uuid::Uuid>,
+        contact: Option<uuid::Uuid>,
+    ) -> entity::activity::Model {
+        use sea_orm::{ActiveModelTrait, Set};
+        let now = chrono::Utc::now();
+        entity::activity::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            kind: Set(entity::enums::ActivityType::Task),
+            subject: Set(subject.to_owned()),
+            description: Set(None),
+            due_at: Set(Some(now + chrono::Duration::days(1))),
+            completed: Set(false),
+            completed_at: Set(None),
+            company_id: Set(company),
+            contact_id: Set(contact),
+            deal_id: Set(deal),
+            created_by: Set(creator),
+            assigned_to: Set(Some(creator)),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert activity")
+    }
+}

@@ -17,6 +17,7 @@ mod helpers;
 mod http;
 mod logs;
 mod migrations;
+mod relations;
 mod schema;
 mod seed;
 mod sso;

@@ -78,3 +78,81 @@ async fn statements_do_not_grow_with_rows() {
     // Authentication (2), the page, the count, and one per relation level.
     assert!(ten <= 12, "{ten} statements");
 }
+
+const COMPANIES: &str = "query($n: Int!) {
+  companies(first: $n) {
+    totalCount
+    nodes {
+      name owner { name }
+      contacts(first: 5) { totalCount nodes { fullName company { name } } }
+      deals(first: 5) {
+        totalCount
+        nodes { title amount contact { fullName } activities(first: 3) { totalCount nodes { subject creator { name } } } }
+      }
+    }
+  }
+}";
+
+/// Statements for the three-level companies query over `rows` companies, each with two
+/// contacts, two deals and two activities per deal.
+async fn company_statements(rows: usize) -> usize {
+    let (app, counter) = TestApp::with_statement_counter().await;
+    let team = app.team("East", None).await;
+    let rep = app
+        .user("rep@example.com", Role::SalesRep, Some(team.id))
+        .await;
+    let mate = app
+        .user("mate@example.com", Role::SalesRep, Some(team.id))
+        .await;
+    for i in 0..rows {
+        let owner = if i % 2 == 0 { &rep } else { &mate };
+        let c = app.company(&format!("Company {i:03}"), owner.id).await;
+        let ada = app
+            .contact("Ada", &format!("{i}"), owner.id, Some(c.id))
+            .await;
+        app.contact("Bob", &format!("{i}"), owner.id, Some(c.id))
+            .await;
+        for k in 0..2 {
+            let d = app
+                .deal(
+                    c.id,
+                    owner.id,
+                    &format!("Deal {i}-{k}"),
+                    100,
+                    DealStage::Proposal,
+                )
+                .await;
+            app.activity("Call", owner.id, Some(d.id), Some(c.id), Some(ada.id))
+                .await;
+            app.activity("Email", owner.id, Some(d.id), None, None)
+                .await;
+        }
+    }
+    let token = app.login("rep@example.com", PASSWORD).await.0;
+    counter.store(0, Ordering::SeqCst);
+    let (_, res) = app.gql(Some(&token), COMPANIES, json!({ "n": rows })).await;
+    assert!(res["errors"].is_null(), "{res}");
+    let nodes = res["data"]["companies"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), rows);
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n["deals"]["totalCount"] == 2 && n["contacts"]["totalCount"] == 2)
+    );
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n["deals"]["nodes"][0]["activities"]["totalCount"] == 2)
+    );
+    counter.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn three_level_statements_do_not_grow_with_rows() {
+    let ten = company_statements(10).await;
+    let hundred = company_statements(100).await;
+    assert_eq!(
+        ten, hundred,
+        "10 companies: {ten} statements, 100: {hundred}"
+    );
+}

@@ -238,6 +238,7 @@ impl BooleanFilter {
 #[graphql(concrete(name = "DealStageFilter", params(crate::graphql::deal::DealStage)))]
 #[graphql(concrete(name = "DealSourceFilter", params(crate::graphql::deal::DealSource)))]
 #[graphql(concrete(name = "PriorityFilter", params(crate::graphql::deal::Priority)))]
+#[graphql(concrete(name = "RoleFilter", params(crate::graphql::user::Role)))]
 #[graphql(concrete(name = "IndustryFilter", params(crate::graphql::enums::Industry)))]
 #[graphql(concrete(name = "CompanySizeFilter", params(crate::graphql::enums::CompanySize)))]
 #[graphql(concrete(name = "DepartmentFilter", params(crate::graphql::enums::Department)))]

@@ -11,6 +11,7 @@ pub mod deal;
 pub mod enums;
 pub mod filter;
 pub mod loaders;
+pub mod report;
 pub mod scalars;
 mod system;
 mod team;
@@ -45,6 +46,7 @@ pub struct Query(
     ActivityQuery,
     CompanyQuery,
     ContactQuery,
+    report::ReportQuery,
 );
 
 /// The mutation root.

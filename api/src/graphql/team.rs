@@ -1,6 +1,14 @@
 //! Teams.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result};
+use sea_orm::Condition;
+use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
+
+use crate::error::ApiResult;
+use crate::graphql::connection::{Total, connection};
+use crate::graphql::filter::{IdFilter, OrderDirection, StringFilter};
+use crate::service::list::PageArgs;
+use crate::service::team::TeamSort;
 use chrono::{DateTime, Utc};
 use entity::team;
 
@@ -56,12 +64,137 @@ pub struct UpdateTeamInput {
     manager_id: MaybeUndefined<ID>,
 }
 
+/// Conditions on teams; every field given must hold.
+#[derive(InputObject, Default, Clone)]
+pub struct TeamFilter {
+    /// The team's ID.
+    pub id: Option<IdFilter>,
+    /// Name.
+    pub name: Option<StringFilter>,
+    /// Manager.
+    pub manager_id: Option<IdFilter>,
+    /// All of these.
+    pub and: Option<Vec<TeamFilter>>,
+    /// Any of these.
+    pub or: Option<Vec<TeamFilter>>,
+    /// Not this.
+    pub not: Option<Box<TeamFilter>>,
+}
+
+fn tcol(c: team::Column) -> SimpleExpr {
+    Expr::col((Alias::new("teams"), c))
+}
+
+impl TeamFilter {
+    fn to_condition(&self) -> ApiResult<Condition> {
+        let mut conds = Vec::new();
+        if let Some(f) = &self.id {
+            conds.extend(f.conditions(&tcol(team::Column::Id), "filter.id")?);
+        }
+        if let Some(f) = &self.name {
+            conds.extend(f.conditions(&tcol(team::Column::Name)));
+        }
+        if let Some(f) = &self.manager_id {
+            conds.extend(f.conditions(&tcol(team::Column::ManagerId), "filter.managerId")?);
+        }
+        for f in self.and.iter().flatten() {
+            conds.push(f.to_condition()?);
+        }
+        if let Some(list) = &self.or {
+            let mut any = Condition::any();
+            for f in list {
+                any = any.add(f.to_condition()?);
+            }
+            conds.push(any);
+        }
+        if let Some(f) = &self.not {
+            conds.push(f.to_condition()?.not());
+        }
+        Ok(conds.into_iter().fold(Condition::all(), Condition::add))
+    }
+}
+
+/// Fields teams can be ordered by.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TeamOrderField {
+    /// Name.
+    Name,
+    /// Creation time.
+    CreatedAt,
+}
+
+/// One ordering key; ties are broken by the next key, finally by ID.
+#[derive(InputObject, Clone, Copy)]
+pub struct TeamOrder {
+    /// What to order by.
+    pub field: TeamOrderField,
+    /// Which way.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+connection!(
+    TeamConnection,
+    TeamEdge,
+    Team,
+    "A page of teams, with the total over all pages.",
+    "A team in a page, with its cursor."
+);
+
 /// Team queries.
 #[derive(Default)]
 pub struct TeamQuery;
 
 #[Object]
 impl TeamQuery {
+    /// Teams, a page at a time (25 by default, at most 100); by name by default.
+    async fn teams(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Rows after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Rows before this cursor.")] before: Option<String>,
+        #[graphql(desc = "How many rows from the start (default 25, at most 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "How many rows from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Conditions the teams must meet.")] filter: Option<TeamFilter>,
+        #[graphql(desc = "Ordering keys (default: name); ties break by ID.")] order_by: Option<
+            Vec<TeamOrder>,
+        >,
+    ) -> Result<TeamConnection> {
+        let actor = actor(ctx)?;
+        let deps = deps(ctx);
+        let viewer = &actor.viewer;
+        let condition = match &filter {
+            Some(f) => f.to_condition().map_err(gql)?,
+            None => Condition::all(),
+        };
+        let order: Vec<(TeamSort, bool)> = order_by
+            .unwrap_or_default()
+            .iter()
+            .map(|o| {
+                let f = match o.field {
+                    TeamOrderField::Name => TeamSort::Name,
+                    TeamOrderField::CreatedAt => TeamSort::CreatedAt,
+                };
+                (f, o.direction == OrderDirection::Desc)
+            })
+            .collect();
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page = service::team::list(deps, viewer, condition.clone(), &order, &args)
+            .await
+            .map_err(gql)?;
+        let total = Total::counting(deps, viewer, condition, |d, v, f| {
+            Box::pin(async move { service::team::count(&d, &v, f).await })
+        });
+        Ok(TeamConnection::from_page(page, total, Team))
+    }
+
     /// A team by id; `null` if it does not exist.
     async fn team(
         &self,

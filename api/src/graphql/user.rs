@@ -1,6 +1,14 @@
 //! Users: the directory and admin-managed accounts.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
+use sea_orm::{Condition, Value};
+
+use crate::error::ApiResult;
+use crate::graphql::connection::{Total, connection};
+use crate::graphql::filter::{BooleanFilter, EnumFilter, IdFilter, OrderDirection, StringFilter};
+use crate::service::list::PageArgs;
+use crate::service::user::UserSort;
 use chrono::{DateTime, Utc};
 use entity::enums::Role as DbRole;
 use entity::user;
@@ -97,12 +105,180 @@ pub struct ResetPasswordPayload {
     temporary_password: String,
 }
 
+/// Conditions on directory entries; every field given must hold.
+#[derive(InputObject, Default, Clone)]
+pub struct UserFilter {
+    /// The user's ID.
+    pub id: Option<IdFilter>,
+    /// Email.
+    pub email: Option<StringFilter>,
+    /// Display name.
+    pub name: Option<StringFilter>,
+    /// Role.
+    pub role: Option<EnumFilter<Role>>,
+    /// Team.
+    pub team_id: Option<IdFilter>,
+    /// Whether the user may sign in.
+    pub active: Option<BooleanFilter>,
+    /// All of these.
+    pub and: Option<Vec<UserFilter>>,
+    /// Any of these.
+    pub or: Option<Vec<UserFilter>>,
+    /// Not this.
+    pub not: Option<Box<UserFilter>>,
+}
+
+fn ucol(c: user::Column) -> SimpleExpr {
+    Expr::col((Alias::new("users"), c))
+}
+
+impl UserFilter {
+    fn to_condition(&self) -> ApiResult<Condition> {
+        let mut all = Condition::all();
+        let mut conds = Vec::new();
+        if let Some(f) = &self.id {
+            conds.extend(f.conditions(&ucol(user::Column::Id), "filter.id")?);
+        }
+        if let Some(f) = &self.email {
+            conds.extend(f.conditions(&ucol(user::Column::Email)));
+        }
+        if let Some(f) = &self.name {
+            conds.extend(f.conditions(&ucol(user::Column::Name)));
+        }
+        if let Some(f) = &self.role {
+            conds.extend(f.conditions(&ucol(user::Column::Role), |r| {
+                Value::from(sea_orm::ActiveEnum::to_value(&DbRole::from(r)))
+            }));
+        }
+        if let Some(f) = &self.team_id {
+            conds.extend(f.conditions(&ucol(user::Column::TeamId), "filter.teamId")?);
+        }
+        if let Some(f) = &self.active {
+            conds.extend(f.conditions(&ucol(user::Column::Active)));
+        }
+        for f in self.and.iter().flatten() {
+            conds.push(f.to_condition()?);
+        }
+        if let Some(list) = &self.or {
+            let mut any = Condition::any();
+            for f in list {
+                any = any.add(f.to_condition()?);
+            }
+            conds.push(any);
+        }
+        if let Some(f) = &self.not {
+            conds.push(f.to_condition()?.not());
+        }
+        for c in conds {
+            all = all.add(c);
+        }
+        Ok(all)
+    }
+}
+
+/// Fields the directory can be ordered by.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum UserOrderField {
+    /// Display name.
+    Name,
+    /// Email.
+    Email,
+    /// Creation time.
+    CreatedAt,
+}
+
+/// One ordering key; ties are broken by the next key, finally by ID.
+#[derive(InputObject, Clone, Copy)]
+pub struct UserOrder {
+    /// What to order by.
+    pub field: UserOrderField,
+    /// Which way.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+connection!(
+    UserConnection,
+    UserEdge,
+    User,
+    "A page of the user directory, with the total over all pages.",
+    "A user in a page, with its cursor."
+);
+
 /// Directory queries.
 #[derive(Default)]
 pub struct UserQuery;
 
 #[Object]
 impl UserQuery {
+    /// The user directory as the viewer may see it (per the policy: active users for sales
+    /// reps), a page at a time (25 by default, at most 100); by name by default.
+    #[expect(clippy::too_many_arguments, reason = "the Relay connection arguments")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Rows after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Rows before this cursor.")] before: Option<String>,
+        #[graphql(desc = "How many rows from the start (default 25, at most 100).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "How many rows from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Conditions the users must meet.")] filter: Option<UserFilter>,
+        #[graphql(desc = "Text to look for in the name or email (case-insensitive).")]
+        search: Option<String>,
+        #[graphql(desc = "Ordering keys (default: name); ties break by ID.")] order_by: Option<
+            Vec<UserOrder>,
+        >,
+    ) -> Result<UserConnection> {
+        let actor = actor(ctx)?;
+        let deps = deps(ctx);
+        let viewer = &actor.viewer;
+        let mut condition = match &filter {
+            Some(f) => f.to_condition().map_err(gql)?,
+            None => Condition::all(),
+        };
+        if let Some(s) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let f = StringFilter {
+                contains: Some(s.to_owned()),
+                ..Default::default()
+            };
+            let mut any = Condition::any();
+            for c in f
+                .conditions(&ucol(user::Column::Name))
+                .into_iter()
+                .chain(f.conditions(&ucol(user::Column::Email)))
+            {
+                any = any.add(c);
+            }
+            condition = condition.add(any);
+        }
+        let order: Vec<(UserSort, bool)> = order_by
+            .unwrap_or_default()
+            .iter()
+            .map(|o| {
+                let f = match o.field {
+                    UserOrderField::Name => UserSort::Name,
+                    UserOrderField::Email => UserSort::Email,
+                    UserOrderField::CreatedAt => UserSort::CreatedAt,
+                };
+                (f, o.direction == OrderDirection::Desc)
+            })
+            .collect();
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page = service::user::list(deps, viewer, condition.clone(), &order, &args)
+            .await
+            .map_err(gql)?;
+        let total = Total::counting(deps, viewer, condition, |d, v, f| {
+            Box::pin(async move { service::user::count(&d, &v, f).await })
+        });
+        Ok(UserConnection::from_page(page, total, User))
+    }
+
     /// A user by id; `null` if it does not exist or is not visible to the viewer.
     async fn user(
         &self,

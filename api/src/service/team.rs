@@ -7,9 +7,12 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use uuid::Uuid;
 
 use crate::auth::Actor;
-use crate::authz::Kind;
+use crate::authz::{Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::list::{CursorValue, Page, PageArgs, SortKey, fetch_page};
 use crate::service::{Deps, require_role_permission};
+use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
+use sea_orm::{Condition, PaginatorTrait, QueryFilter, Select};
 
 /// `createTeam` / `updateTeam` input; on update `None` leaves a field unchanged.
 #[derive(Default)]
@@ -52,6 +55,79 @@ async fn validate(
     } else {
         Err(ApiError::BadUserInput(errors))
     }
+}
+
+/// What teams can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamSort {
+    /// Name.
+    Name,
+    /// Creation time.
+    CreatedAt,
+}
+
+fn tcol(c: team::Column) -> SimpleExpr {
+    Expr::col((Alias::new("teams"), c))
+}
+
+/// The teams condition the viewer's role allows (teams are role-only in the policy).
+fn readable(deps: &Deps, viewer: &Viewer) -> Select<team::Entity> {
+    team::Entity::find().filter(
+        deps.authz
+            .scope(viewer, Kind::Team, crate::authz::action::READ),
+    )
+}
+
+/// One page of the teams the viewer may read, matching `filter`.
+pub async fn list(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: Condition,
+    order: &[(TeamSort, bool)],
+    page: &PageArgs,
+) -> ApiResult<Page<team::Model>> {
+    let order: Vec<(TeamSort, bool)> = if order.is_empty() {
+        vec![(TeamSort::Name, false)]
+    } else {
+        order.to_vec()
+    };
+    let mut keys: Vec<SortKey> = order
+        .iter()
+        .map(|(f, desc)| {
+            let c = match f {
+                TeamSort::Name => team::Column::Name,
+                TeamSort::CreatedAt => team::Column::CreatedAt,
+            };
+            SortKey::new(tcol(c), *desc)
+        })
+        .collect();
+    keys.push(SortKey::asc(tcol(team::Column::Id)));
+    fetch_page(
+        &deps.db,
+        readable(deps, viewer).filter(filter),
+        &keys,
+        page,
+        |m: &team::Model| {
+            let mut v: Vec<CursorValue> = order
+                .iter()
+                .map(|(f, _)| match f {
+                    TeamSort::Name => CursorValue::Str(m.name.clone()),
+                    TeamSort::CreatedAt => CursorValue::Ts(m.created_at),
+                })
+                .collect();
+            v.push(CursorValue::Uuid(m.id));
+            v
+        },
+    )
+    .await
+}
+
+/// How many teams the viewer may read match `filter`.
+pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
+    Ok(readable(deps, viewer)
+        .filter(filter)
+        .count(&deps.db)
+        .await?)
 }
 
 /// A team the actor may read, or `NOT_FOUND`.

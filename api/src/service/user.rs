@@ -12,9 +12,12 @@ use uuid::Uuid;
 
 use crate::auth::Actor;
 use crate::auth::password::{hash_password, validate_password};
-use crate::authz::Kind;
+use crate::authz::{Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::list::{CursorValue, Page, PageArgs, SortKey, fetch_page};
 use crate::service::{Deps, auth, require_role_permission, unique_violation};
+use sea_orm::Condition;
+use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 
 /// `createUser` input.
 pub struct NewUser {
@@ -71,11 +74,90 @@ async fn check_team(
     Ok(())
 }
 
+/// What the directory can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    /// Display name.
+    Name,
+    /// Email.
+    Email,
+    /// Creation time.
+    CreatedAt,
+}
+
+fn ucol(c: user::Column) -> SimpleExpr {
+    Expr::col((Alias::new("users"), c))
+}
+
+/// One page of the directory entries the viewer may read, matching `filter`.
+pub async fn list(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: Condition,
+    order: &[(UserSort, bool)],
+    page: &PageArgs,
+) -> ApiResult<Page<user::Model>> {
+    let order: Vec<(UserSort, bool)> = if order.is_empty() {
+        vec![(UserSort::Name, false)]
+    } else {
+        order.to_vec()
+    };
+    let mut keys: Vec<SortKey> = order
+        .iter()
+        .map(|(f, desc)| {
+            let c = match f {
+                UserSort::Name => user::Column::Name,
+                UserSort::Email => user::Column::Email,
+                UserSort::CreatedAt => user::Column::CreatedAt,
+            };
+            SortKey::new(ucol(c), *desc)
+        })
+        .collect();
+    keys.push(SortKey::asc(ucol(user::Column::Id)));
+    let select = user::Entity::find()
+        .filter(
+            deps.authz
+                .scope(viewer, Kind::User, crate::authz::action::READ),
+        )
+        .filter(filter);
+    fetch_page(&deps.db, select, &keys, page, |m: &user::Model| {
+        let mut v: Vec<CursorValue> = order
+            .iter()
+            .map(|(f, _)| match f {
+                UserSort::Name => CursorValue::Str(m.name.clone()),
+                UserSort::Email => CursorValue::Str(m.email.clone()),
+                UserSort::CreatedAt => CursorValue::Ts(m.created_at),
+            })
+            .collect();
+        v.push(CursorValue::Uuid(m.id));
+        v
+    })
+    .await
+}
+
+/// How many directory entries the viewer may read match `filter`.
+pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
+    Ok(user::Entity::find()
+        .filter(
+            deps.authz
+                .scope(viewer, Kind::User, crate::authz::action::READ),
+        )
+        .filter(filter)
+        .count(&deps.db)
+        .await?)
+}
+
 /// A directory entry the actor may read, or `NOT_FOUND`.
 pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<user::Model> {
     let found = user::Entity::find_by_id(id).one(&deps.db).await?;
     match found {
-        Some(u) if deps.authz.can_read_user(actor, &u) => Ok(u),
+        Some(u)
+            if deps
+                .authz
+                .decide_user(&actor.viewer, crate::authz::action::READ, &u) =>
+        {
+            Ok(u)
+        }
         _ => Err(ApiError::NotFound { entity: "User" }),
     }
 }

@@ -1,0 +1,818 @@
+//! Reports: the pipeline board and the dashboard panels, each one (or two) SQL aggregates.
+//!
+//! Every statement reads `deals` under the viewer's `read` scope, so a count never includes a
+//! row the viewer cannot list, and every money sum adds `amount_cents` only where the
+//! policy's `read:amount` condition holds (`SUM(CASE WHEN <read:amount> THEN amount_cents
+//! ELSE 0 END)`), so an amount the viewer may not read counts as zero. Both conditions come
+//! from the authorizer; nothing here knows what a role may see. Money is summed as integer
+//! cents in the database and converted exactly; rows are never loaded to be added up in Rust
+//! (the closing-soon panel loads at most [`CLOSING_SOON_LIMIT`] rows to *list* them).
+//!
+//! Dates: month boundaries are computed here and bound as parameters, so the same
+//! comparisons work on SQLite (dates stored as `YYYY-MM-DD` text) and PostgreSQL (`DATE`);
+//! only the month key of the revenue-by-month grouping is backend-specific.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, Days, Months, NaiveDate};
+use entity::deal;
+use entity::enums::{DealSource, DealStage};
+use rust_decimal::{Decimal, RoundingStrategy};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::{
+    ActiveEnum, Condition, ConnectionTrait, DbBackend, DbErr, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::authz::{Kind, Viewer, action};
+use crate::error::{ApiError, ApiResult};
+use crate::service::Deps;
+use crate::service::deal::{DealRow, col, readable};
+
+/// Most deals the closing-soon panel lists (its count and amount cover all of them).
+pub const CLOSING_SOON_LIMIT: u64 = 50;
+/// How many companies the top-companies panel lists.
+pub const TOP_COMPANIES: u64 = 10;
+/// Default and largest number of months of the revenue-by-month panel.
+pub const DEFAULT_MONTHS: u32 = 12;
+/// The most months the revenue-by-month panel covers.
+pub const MAX_MONTHS: u32 = 60;
+/// Default window of the closing-soon panel, in days after the reference date.
+pub const DEFAULT_CLOSING_DAYS: u32 = 7;
+/// The widest closing-soon window, in days.
+pub const MAX_CLOSING_DAYS: u32 = 366;
+
+/// The stages a deal is still open in, in pipeline order.
+pub const OPEN_STAGES: [DealStage; 4] = [
+    DealStage::Prospecting,
+    DealStage::Qualification,
+    DealStage::Proposal,
+    DealStage::Negotiation,
+];
+
+/// Whose deals a report covers, among those the viewer may read. A narrowing filter, not an
+/// authorization rule: the policy's `read` scope always applies as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Owners {
+    /// Deals the viewer owns.
+    Mine,
+    /// Deals owned by the viewer or by a member of one of their teams (their own team and the
+    /// teams they manage).
+    MyTeams,
+    /// Every deal the viewer may read.
+    #[default]
+    All,
+}
+
+/// Totals of the deals in one stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageTotal {
+    /// The stage.
+    pub stage: DealStage,
+    /// Readable deals in the stage.
+    pub count: u64,
+    /// Sum of the amounts the viewer may read, in cents.
+    pub amount_cents: i64,
+    /// Sum of readable amount × probability, in cents × percent (÷ 10,000 for the currency
+    /// unit; see [`weighted_amount`]).
+    pub weighted_cent_percent: i64,
+}
+
+impl StageTotal {
+    fn zero(stage: DealStage) -> Self {
+        Self {
+            stage,
+            count: 0,
+            amount_cents: 0,
+            weighted_cent_percent: 0,
+        }
+    }
+}
+
+/// Won revenue of the reference month and the month before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revenue {
+    /// First day of the reference month.
+    pub this_month: NaiveDate,
+    /// First day of the month before.
+    pub last_month: NaiveDate,
+    /// Visible amounts of deals won in the reference month, in cents.
+    pub this_month_cents: i64,
+    /// Visible amounts of deals won in the month before, in cents.
+    pub last_month_cents: i64,
+    /// Readable deals won in the reference month.
+    pub this_month_deals: u64,
+    /// Readable deals won in the month before.
+    pub last_month_deals: u64,
+}
+
+/// Won revenue of one calendar month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthTotal {
+    /// First day of the month.
+    pub month: NaiveDate,
+    /// Readable deals won in the month.
+    pub deals: u64,
+    /// Their visible amounts, in cents.
+    pub amount_cents: i64,
+}
+
+/// Closed deals, for the conversion rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conversion {
+    /// Readable deals won.
+    pub won: u64,
+    /// Readable deals lost.
+    pub lost: u64,
+}
+
+/// Won business with one company.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanyTotal {
+    /// The company.
+    pub company_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Readable deals won with it.
+    pub won_deals: u64,
+    /// Their visible amounts, in cents.
+    pub won_cents: i64,
+}
+
+/// One owner's deals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnerTotal {
+    /// The owner.
+    pub owner_id: Uuid,
+    /// Readable deals they own.
+    pub deals: u64,
+    /// Of which won.
+    pub won: u64,
+    /// Of which lost.
+    pub lost: u64,
+    /// Visible amounts of the won ones, in cents.
+    pub won_cents: i64,
+}
+
+/// Deals from one source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceTotal {
+    /// The source; `None` for deals without one.
+    pub source: Option<DealSource>,
+    /// Readable deals.
+    pub count: u64,
+    /// Their visible amounts, in cents.
+    pub amount_cents: i64,
+}
+
+/// Open deals expected to close soon.
+#[derive(Debug, Clone)]
+pub struct ClosingSoon {
+    /// First day of the window.
+    pub from: NaiveDate,
+    /// Last day of the window (inclusive).
+    pub to: NaiveDate,
+    /// Readable open deals expected to close in the window.
+    pub count: u64,
+    /// Their visible amounts, in cents.
+    pub amount_cents: i64,
+    /// The first [`CLOSING_SOON_LIMIT`] of them, soonest first (then by id).
+    pub deals: Vec<DealRow>,
+}
+
+/// The dates a dashboard is computed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    /// The reference day ("today").
+    pub as_of: NaiveDate,
+    /// Months of the revenue-by-month panel, ending with the reference month.
+    pub months: u32,
+    /// Days after `as_of` the closing-soon window reaches (inclusive).
+    pub closing_days: u32,
+}
+
+impl Period {
+    /// Checks the bounds: `months` in 1..=[`MAX_MONTHS`], `closing_days` in
+    /// 1..=[`MAX_CLOSING_DAYS`], and every boundary a representable date. Field names are
+    /// the client's (`range.months`, …).
+    pub fn new(as_of: NaiveDate, months: u32, closing_days: u32) -> ApiResult<Self> {
+        let mut errors = Vec::new();
+        if !(1..=MAX_MONTHS).contains(&months) {
+            errors.push(crate::error::FieldError::new(
+                "range.months",
+                format!("must be between 1 and {MAX_MONTHS}"),
+            ));
+        }
+        if !(1..=MAX_CLOSING_DAYS).contains(&closing_days) {
+            errors.push(crate::error::FieldError::new(
+                "range.closingWithinDays",
+                format!("must be between 1 and {MAX_CLOSING_DAYS}"),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::BadUserInput(errors));
+        }
+        let period = Self {
+            as_of,
+            months,
+            closing_days,
+        };
+        let representable = month_start(as_of)
+            .checked_sub_months(Months::new(months))
+            .and_then(|_| month_start(as_of).checked_add_months(Months::new(1)))
+            .and_then(|_| as_of.checked_add_days(Days::new(u64::from(closing_days))));
+        if representable.is_none() {
+            return Err(ApiError::bad_input("range.asOf", "is out of range"));
+        }
+        Ok(period)
+    }
+
+    /// First day of the reference month.
+    pub fn this_month(&self) -> NaiveDate {
+        month_start(self.as_of)
+    }
+
+    /// First day of the month before the reference month.
+    pub fn last_month(&self) -> NaiveDate {
+        self.months_back(1)
+    }
+
+    /// First day of the month after the reference month (the exclusive end of everything).
+    pub fn next_month(&self) -> NaiveDate {
+        self.this_month()
+            .checked_add_months(Months::new(1))
+            .unwrap_or(NaiveDate::MAX)
+    }
+
+    /// First days of the months of the revenue-by-month panel, oldest first.
+    pub fn month_starts(&self) -> Vec<NaiveDate> {
+        (0..self.months)
+            .rev()
+            .map(|n| self.months_back(n))
+            .collect()
+    }
+
+    /// Last day of the closing-soon window (inclusive).
+    pub fn closing_until(&self) -> NaiveDate {
+        self.as_of
+            .checked_add_days(Days::new(u64::from(self.closing_days)))
+            .unwrap_or(NaiveDate::MAX)
+    }
+
+    fn months_back(&self, n: u32) -> NaiveDate {
+        self.this_month()
+            .checked_sub_months(Months::new(n))
+            .unwrap_or(NaiveDate::MIN)
+    }
+}
+
+/// The first day of `d`'s month.
+pub fn month_start(d: NaiveDate) -> NaiveDate {
+    NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d)
+}
+
+/// A weighted amount (cents × percent) as an exact decimal in the currency unit: two decimal
+/// places, or three or four when the product needs them (no rounding ever).
+pub fn weighted_amount(cent_percent: i64) -> Decimal {
+    let d = Decimal::new(cent_percent, 4).normalize();
+    if d.scale() < 2 {
+        let mut d = d;
+        d.rescale(2);
+        d
+    } else {
+        d
+    }
+}
+
+/// `part ÷ whole` in percent, rounded to two decimal places (half away from zero); `None`
+/// when `whole` is zero.
+pub fn percent(part: i64, whole: i64) -> Option<Decimal> {
+    if whole == 0 {
+        return None;
+    }
+    let ratio = Decimal::from(part) * Decimal::ONE_HUNDRED / Decimal::from(whole);
+    Some(ratio.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+}
+
+/// The narrowing condition of `owners` (the `read` scope is added separately).
+pub fn owners_condition(viewer: &Viewer, owners: Owners) -> Condition {
+    let owner = col(deal::Column::OwnerId);
+    match owners {
+        Owners::All => Condition::all(),
+        Owners::Mine => Condition::all().add(owner.eq(viewer.user_id)),
+        Owners::MyTeams => {
+            let mut any = Condition::any().add(owner.clone().eq(viewer.user_id));
+            if !viewer.team_ids.is_empty() {
+                let members = Query::select()
+                    .column(("report_users", "id"))
+                    .from_as("users", "report_users")
+                    .cond_where(
+                        Expr::col(("report_users", "team_id"))
+                            .is_in(viewer.team_ids.iter().copied()),
+                    )
+                    .to_owned();
+                any = any.add(owner.in_subquery(members));
+            }
+            Condition::all().add(any)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// SQL building blocks
+// ---------------------------------------------------------------------------------------
+
+/// `amount_cents` where the viewer may read it, 0 elsewhere: the only way amounts enter a sum.
+fn visible_cents(deps: &Deps, viewer: &Viewer) -> Expr {
+    let cond = deps
+        .authz
+        .field_condition(viewer, Kind::Deal, action::READ_AMOUNT);
+    Expr::case(cond, col(deal::Column::AmountCents))
+        .finally(Expr::val(0i64))
+        .into()
+}
+
+/// `SUM(expr)` as a 64-bit integer on every backend (PostgreSQL sums `bigint` as `numeric`).
+fn sum(expr: Expr) -> Expr {
+    expr.sum().cast_as("bigint")
+}
+
+/// `SUM(CASE WHEN cond THEN expr ELSE 0 END)`.
+fn sum_if(cond: impl Into<Condition>, expr: Expr) -> Expr {
+    sum(Expr::case(cond.into(), expr)
+        .finally(Expr::val(0i64))
+        .into())
+}
+
+fn count_all() -> Expr {
+    Expr::cust("COUNT(*)")
+}
+
+fn stage_is(stage: DealStage) -> Expr {
+    col(deal::Column::Stage).eq(stage.to_value())
+}
+
+fn stage_in(stages: &[DealStage]) -> Expr {
+    col(deal::Column::Stage).is_in(stages.iter().map(|s| s.to_value()))
+}
+
+/// `SELECT … FROM deals WHERE <read scope> AND <filter>`: the base of every report.
+fn readable_deals(deps: &Deps, viewer: &Viewer, filter: &Condition) -> SelectStatement {
+    Query::select()
+        .from(Alias::new("deals"))
+        .cond_where(
+            Condition::all()
+                .add(deps.authz.scope(viewer, Kind::Deal, action::READ))
+                .add(filter.clone()),
+        )
+        .to_owned()
+}
+
+/// The `YYYY-MM` of `actual_close_date`: dates are `YYYY-MM-DD` text on SQLite and `DATE`
+/// on PostgreSQL.
+fn close_month_key(backend: DbBackend) -> Expr {
+    match backend {
+        DbBackend::Postgres => Expr::cust("to_char(\"deals\".\"actual_close_date\", 'YYYY-MM')"),
+        _ => Expr::cust("substr(\"deals\".\"actual_close_date\", 1, 7)"),
+    }
+}
+
+fn int(row: &QueryResult, column: &str) -> Result<i64, DbErr> {
+    Ok(row.try_get::<Option<i64>>("", column)?.unwrap_or(0))
+}
+
+fn count(row: &QueryResult, column: &str) -> Result<u64, DbErr> {
+    Ok(u64::try_from(int(row, column)?).unwrap_or(0))
+}
+
+fn stage_of(row: &QueryResult) -> Result<Option<DealStage>, DbErr> {
+    let s: String = row.try_get("", "stage")?;
+    Ok(DealStage::try_from_value(&s).ok())
+}
+
+// ---------------------------------------------------------------------------------------
+// Panels
+// ---------------------------------------------------------------------------------------
+
+/// Per stage, in pipeline order (every stage, zeros included): readable deals matching
+/// `filter`, the sum of the amounts the viewer may read and the probability-weighted sum.
+/// One `GROUP BY stage` statement.
+pub async fn pipeline(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &Condition,
+) -> ApiResult<Vec<StageTotal>> {
+    stage_totals(deps, viewer, filter, &DealStage::ALL).await
+}
+
+/// Like [`pipeline`] for the open stages only.
+pub async fn open_by_stage(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &Condition,
+) -> ApiResult<Vec<StageTotal>> {
+    stage_totals(deps, viewer, filter, &OPEN_STAGES).await
+}
+
+async fn stage_totals(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &Condition,
+    stages: &[DealStage],
+) -> ApiResult<Vec<StageTotal>> {
+    let visible = visible_cents(deps, viewer);
+    let mut select = readable_deals(deps, viewer, filter);
+    if stages.len() < DealStage::ALL.len() {
+        select.cond_where(stage_in(stages));
+    }
+    select
+        .expr_as(col(deal::Column::Stage), Alias::new("stage"))
+        .expr_as(count_all(), Alias::new("n"))
+        .expr_as(sum(visible.clone()), Alias::new("cents"))
+        .expr_as(
+            sum(visible.mul(col(deal::Column::Probability))),
+            Alias::new("weighted"),
+        )
+        .add_group_by([col(deal::Column::Stage)]);
+    let mut totals: Vec<StageTotal> = stages.iter().map(|s| StageTotal::zero(*s)).collect();
+    for row in deps.db.query_all(&select).await? {
+        let Some(stage) = stage_of(&row)? else {
+            continue;
+        };
+        if let Some(t) = totals.iter_mut().find(|t| t.stage == stage) {
+            t.count = count(&row, "n")?;
+            t.amount_cents = int(&row, "cents")?;
+            t.weighted_cent_percent = int(&row, "weighted")?;
+        }
+    }
+    Ok(totals)
+}
+
+/// Won revenue (visible amounts, by `actual_close_date`) of the reference month and the
+/// month before, in one statement.
+pub async fn revenue(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &Condition,
+    period: &Period,
+) -> ApiResult<Revenue> {
+    let close = col(deal::Column::ActualCloseDate);
+    let this_month = period.this_month();
+    let last_month = period.last_month();
+    let in_this = close.clone().gte(Expr::val(this_month));
+    let in_last = close.clone().lt(Expr::val(this_month));
+    let mut select = readable_deals(deps, viewer, filter);
+    select
+        .cond_where(
+            Condition::all()
+                .add(stage_is(DealStage::ClosedWon))
+                .add(close.clone().gte(Expr::val(last_month)))
+                .add(close.lt(Expr::val(period.next_month()))),
+        )
+        .expr_as(
+            sum_if(in_this.clone(), visible_cents(deps, viewer)),
+            Alias::new("this_cents"),
+        )
+        .expr_as(
+            sum_if(in_last.clone(), visible_cents(deps, viewer)),
+            Alias::new("last_cents"),
+        )
+        .expr_as(
+            sum_if(in_this, Expr::val(1i64).into()),
+            Alias::new("this_n"),
+        )
+        .expr_as(
+            sum_if(in_last, Expr::val(1i64).into()),
+            Alias::new("last_n"),
+        );
+    let row = deps.db.query_one(&select).await?;
+    let (this_cents, last_cents, this_n, last_n) = match row {
+        Some(r) => (
+            int(&r, "this_cents")?,
+            int(&r, "last_cents")?,
+            count(&r, "this_n")?,
+            count(&r, "last_n")?,
+        ),
+        None => (0, 0, 0, 0),
+    };
+    Ok(Revenue {
+        this_month,
+        last_month,
+        this_month_cents: this_cents,
+        last_month_cents: last_cents,
+        this_month_deals: this_n,
+        last_month_deals: last_n,
+    })
+}
+
+/// Won revenue per calendar month of the period (oldest first, every month present), by
+/// `actual_close_date`. One `GROUP BY month` statement.
+pub async fn revenue_by_month(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &Condition,
+    period: &Period,
+) -> ApiResult<Vec<MonthTotal>> {
+    let close = col(deal::Column::ActualCloseDate);
+    let starts = period.month_starts();
+    let first = starts
+        .first()
+        .copied()
+        .unwrap_or_else(|| period.this_month());
+    let key = close_month_key(deps.db.get_database_backend());
+    let mut select = readable_deals(deps, viewer, filter);
+    select
+        .cond_where(
+            Condition::all()
+                .add(stage_is(DealStage::ClosedWon))
+                .add(close.clone().gte(Expr::val(first)))
+                .add(close.lt(Expr::val(period.next_month()))),
+        )
+        .expr_as(key.clone(), Alias::new("month"))
+        .expr_as(count_all(), Alias::new("n"))
+        .expr_as(sum(visible_cents(deps, viewer)), Alias::new("cents"))
+        .add_group_by([key]);
+    let mut by_key: HashMap<String, (u64, i64)> = HashMap::new();
+    for row in deps.db.query_all(&select).await? {
+        let month: Option<String> = row.try_get("", "month")?;
+        if let Some(month) = month {
+            by_key.insert(month, (count(&row, "n")?, int(&row, "cents")?));
+        }
+    }
+    Ok(starts
+        .into_iter()
+        .map(|month| {
+            let (deals, amount_cents) = by_key
+                .get(&month.format("%Y-%m").to_string())
+                .copied()
+                .unwrap_or((0, 0));
+            MonthTotal {
+                month,
+                deals,
+                amount_cents,
+            }
+        })
+        .collect())
+}
+
+/// Won and lost readable deals (all time).
+pub async fn conversion(deps: &Deps, viewer: &Viewer, filter: &Condition) -> ApiResult<Conversion> {
+    let totals = stage_totals(
+        deps,
+        viewer,
+        filter,
+        &[DealStage::ClosedWon, DealStage::ClosedLost],
+    )
+    .await?;
+    let of = |stage| {
+        totals
+            .iter()
+            .find(|t| t.stage == stage)
+            .map_or(0, |t| t.count)
+    };
+    Ok(Conversion {
+        won: of(DealStage::ClosedWon),
+        lost: of(DealStage::ClosedLost),
+    })
+}
+
+/// The companies with the largest visible won amount (all time), at most
+/// [`TOP_COMPANIES`]: only companies the viewer may read, only readable deals, only visible
+/// amounts; companies whose visible won amount is zero are left out. Ties go by company id.
+pub async fn top_companies(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &Condition,
+) -> ApiResult<Vec<CompanyTotal>> {
+    let company_id = col(deal::Column::CompanyId);
+    let mut select = readable_deals(deps, viewer, filter);
+    select
+        .inner_join(
+            Alias::new("companies"),
+            Expr::col((Alias::new("companies"), Alias::new("id")))
+                .equals((Alias::new("deals"), Alias::new("company_id"))),
+        )
+        .cond_where(
+            Condition::all()
+                .add(stage_is(DealStage::ClosedWon))
+                .add(deps.authz.scope(viewer, Kind::Company, action::READ)),
+        )
+        .expr_as(company_id.clone(), Alias::new("company_id"))
+        .expr_as(
+            Expr::col((Alias::new("companies"), Alias::new("name"))),
+            Alias::new("name"),
+        )
+        .expr_as(count_all(), Alias::new("n"))
+        .expr_as(sum(visible_cents(deps, viewer)), Alias::new("cents"))
+        .add_group_by([
+            company_id.clone(),
+            Expr::col((Alias::new("companies"), Alias::new("name"))),
+        ])
+        .order_by(Alias::new("cents"), Order::Desc)
+        .order_by_expr(company_id, Order::Asc)
+        .limit(TOP_COMPANIES);
+    let mut out = Vec::new();
+    for row in deps.db.query_all(&select).await? {
+        let won_cents = int(&row, "cents")?;
+        // Sorted by amount: the zeros are the tail, so dropping them keeps the top ten.
+        if won_cents <= 0 {
+            continue;
+        }
+        out.push(CompanyTotal {
+            company_id: row.try_get("", "company_id")?,
+            name: row.try_get("", "name")?,
+            won_deals: count(&row, "n")?,
+            won_cents,
+        });
+    }
+    Ok(out)
+}
+
+/// Per owner of a readable deal (all time): deals, won, lost, visible won amount; largest
+/// won amount first, then most won, then by owner id.
+pub async fn owners(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &Condition,
+) -> ApiResult<Vec<OwnerTotal>> {
+    let owner = col(deal::Column::OwnerId);
+    let mut select = readable_deals(deps, viewer, filter);
+    select
+        .expr_as(owner.clone(), Alias::new("owner_id"))
+        .expr_as(count_all(), Alias::new("n"))
+        .expr_as(
+            sum_if(stage_is(DealStage::ClosedWon), Expr::val(1i64).into()),
+            Alias::new("won"),
+        )
+        .expr_as(
+            sum_if(stage_is(DealStage::ClosedLost), Expr::val(1i64).into()),
+            Alias::new("lost"),
+        )
+        .expr_as(
+            sum_if(stage_is(DealStage::ClosedWon), visible_cents(deps, viewer)),
+            Alias::new("won_cents"),
+        )
+        .add_group_by([owner.clone()])
+        .order_by(Alias::new("won_cents"), Order::Desc)
+        .order_by(Alias::new("won"), Order::Desc)
+        .order_by_expr(owner, Order::Asc);
+    deps.db
+        .query_all(&select)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(OwnerTotal {
+                owner_id: row.try_get("", "owner_id")?,
+                deals: count(row, "n")?,
+                won: count(row, "won")?,
+                lost: count(row, "lost")?,
+                won_cents: int(row, "won_cents")?,
+            })
+        })
+        .collect::<Result<_, DbErr>>()
+        .map_err(Into::into)
+}
+
+/// Readable deals (all stages) per source: every source in declaration order, zeros
+/// included, then deals without a source (`None`) if there are any.
+pub async fn by_source(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &Condition,
+) -> ApiResult<Vec<SourceTotal>> {
+    let source = col(deal::Column::Source);
+    let mut select = readable_deals(deps, viewer, filter);
+    select
+        .expr_as(source.clone(), Alias::new("source"))
+        .expr_as(count_all(), Alias::new("n"))
+        .expr_as(sum(visible_cents(deps, viewer)), Alias::new("cents"))
+        .add_group_by([source]);
+    let all = [
+        DealSource::Website,
+        DealSource::Referral,
+        DealSource::ColdCall,
+        DealSource::Event,
+        DealSource::Other,
+    ];
+    let mut out: Vec<SourceTotal> = all
+        .iter()
+        .map(|s| SourceTotal {
+            source: Some(*s),
+            count: 0,
+            amount_cents: 0,
+        })
+        .collect();
+    for row in deps.db.query_all(&select).await? {
+        let raw: Option<String> = row.try_get("", "source")?;
+        let source = match raw {
+            Some(s) => match DealSource::try_from_value(&s) {
+                Ok(s) => Some(s),
+                Err(_) => continue,
+            },
+            None => None,
+        };
+        let total = SourceTotal {
+            source,
+            count: count(&row, "n")?,
+            amount_cents: int(&row, "cents")?,
+        };
+        match out.iter_mut().find(|t| t.source == source) {
+            Some(t) => *t = total,
+            None => out.push(total),
+        }
+    }
+    Ok(out)
+}
+
+/// Open readable deals expected to close from the reference day through
+/// [`Period::closing_until`]: their count and visible amount (one statement) and the first
+/// [`CLOSING_SOON_LIMIT`] of them, soonest first.
+pub async fn closing_soon(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &Condition,
+    period: &Period,
+) -> ApiResult<ClosingSoon> {
+    let from = period.as_of;
+    let to = period.closing_until();
+    let expected = col(deal::Column::ExpectedCloseDate);
+    let window = Condition::all()
+        .add(filter.clone())
+        .add(stage_in(&OPEN_STAGES))
+        .add(expected.clone().gte(Expr::val(from)))
+        .add(expected.lte(Expr::val(to)));
+    let mut select = readable_deals(deps, viewer, &window);
+    select
+        .expr_as(count_all(), Alias::new("n"))
+        .expr_as(sum(visible_cents(deps, viewer)), Alias::new("cents"));
+    let (n, cents) = match deps.db.query_one(&select).await? {
+        Some(r) => (count(&r, "n")?, int(&r, "cents")?),
+        None => (0, 0),
+    };
+    let deals = readable(deps, viewer)
+        .filter(window)
+        .order_by_asc(col(deal::Column::ExpectedCloseDate))
+        .order_by_asc(col(deal::Column::Id))
+        .limit(CLOSING_SOON_LIMIT)
+        .into_model::<DealRow>()
+        .all(&deps.db)
+        .await?;
+    Ok(ClosingSoon {
+        from,
+        to,
+        count: n,
+        amount_cents: cents,
+        deals,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn weighted_amounts_are_exact() {
+        assert_eq!(weighted_amount(0).to_string(), "0.00");
+        assert_eq!(weighted_amount(1_000_000).to_string(), "100.00");
+        assert_eq!(weighted_amount(308_625).to_string(), "30.8625");
+        assert_eq!(weighted_amount(12_345 * 10).to_string(), "12.345");
+        assert_eq!(weighted_amount(12_345 * 100).to_string(), "123.45");
+    }
+
+    #[test]
+    fn percents_round_half_away_from_zero() {
+        assert_eq!(percent(1, 0), None);
+        assert_eq!(percent(1, 3), Some(d("33.33")));
+        assert_eq!(percent(2, 3), Some(d("66.67")));
+        assert_eq!(percent(1, 8), Some(d("12.50")));
+        assert_eq!(percent(-1, 8), Some(d("-12.50")));
+        assert_eq!(percent(1, 80_000), Some(d("0.00")));
+        assert_eq!(percent(-1, 16_000), Some(d("-0.01")));
+    }
+
+    #[test]
+    fn periods_cover_whole_months() {
+        let as_of = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+        let p = Period::new(as_of, 12, 7).unwrap();
+        assert_eq!(p.this_month(), NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(p.last_month(), NaiveDate::from_ymd_opt(2026, 2, 1).unwrap());
+        assert_eq!(p.next_month(), NaiveDate::from_ymd_opt(2026, 4, 1).unwrap());
+        let starts = p.month_starts();
+        assert_eq!(starts.len(), 12);
+        assert_eq!(starts[0], NaiveDate::from_ymd_opt(2025, 4, 1).unwrap());
+        assert_eq!(starts[11], p.this_month());
+        assert_eq!(
+            p.closing_until(),
+            NaiveDate::from_ymd_opt(2026, 4, 7).unwrap()
+        );
+        assert!(Period::new(as_of, 0, 7).is_err());
+        assert!(Period::new(as_of, 12, 0).is_err());
+        assert!(Period::new(NaiveDate::MIN, 12, 7).is_err());
+    }
+}

@@ -1,0 +1,254 @@
+//! Relations both ways, each scoped by the policy; the user directory and team lists.
+
+use entity::enums::{DealStage, Role, SharePermission};
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, error_code};
+
+#[tokio::test]
+async fn relations_resolve_both_ways_and_hide_what_the_viewer_cannot_read() {
+    let app = TestApp::new().await;
+    let manager = app.user("m@example.com", Role::Manager, None).await;
+    let east = app.team("East", Some(manager.id)).await;
+    let west = app.team("West", None).await;
+    let rep = app
+        .user("rep@example.com", Role::SalesRep, Some(east.id))
+        .await;
+    let other = app
+        .user("other@example.com", Role::SalesRep, Some(west.id))
+        .await;
+    let acme = app.company("Acme", rep.id).await;
+    let ada = app.contact("Ada", "Lovelace", rep.id, Some(acme.id)).await;
+    let hidden_contact = app
+        .contact("Hidden", "Person", other.id, Some(acme.id))
+        .await;
+    let mine = app
+        .deal(acme.id, rep.id, "Mine", 1_000, DealStage::Proposal)
+        .await;
+    let theirs = app
+        .deal(acme.id, other.id, "Theirs", 2_000, DealStage::Proposal)
+        .await;
+    let shared = app
+        .deal(acme.id, other.id, "Shared", 3_000, DealStage::Proposal)
+        .await;
+    app.share(shared.id, rep.id, SharePermission::View).await;
+    {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+        let mut d = mine.clone().into_active_model();
+        d.contact_id = Set(Some(ada.id));
+        d.update(&app.db).await.unwrap();
+    }
+    let call = app
+        .activity(
+            "Call Ada",
+            rep.id,
+            Some(mine.id),
+            Some(acme.id),
+            Some(ada.id),
+        )
+        .await;
+    app.activity("Their note", other.id, Some(theirs.id), None, None)
+        .await;
+    let token = app.login("rep@example.com", PASSWORD).await.0;
+
+    let (_, json) = app
+        .gql(
+            Some(&token),
+            "query($id: ID!) { company(id: $id) {
+                name owner { email team { name manager { email } members { email } } }
+                contacts { totalCount nodes { fullName company { name } deals { totalCount nodes { title } } activities { nodes { subject } } } }
+                deals(first: 10) { totalCount pageInfo { hasNextPage endCursor } nodes { title contact { fullName } owner { email } company { name } } }
+                activities { totalCount nodes { subject deal { title } company { name } contact { fullName } creator { email } assignee { email } } }
+            } }",
+            json!({"id": acme.id}),
+        )
+        .await;
+    assert!(json["errors"].is_null(), "{json}");
+    let c = &json["data"]["company"];
+    assert_eq!(c["owner"]["team"]["name"], "East");
+    assert_eq!(c["owner"]["team"]["manager"]["email"], "m@example.com");
+    assert_eq!(
+        c["owner"]["team"]["members"],
+        json!([{"email": "rep@example.com"}])
+    );
+    // The other team's contact is not listed; Ada is, with her company and deal.
+    assert_eq!(c["contacts"]["totalCount"], 1);
+    let ada_json = &c["contacts"]["nodes"][0];
+    assert_eq!(ada_json["fullName"], "Ada Lovelace");
+    assert_eq!(ada_json["company"]["name"], "Acme");
+    assert_eq!(ada_json["deals"]["nodes"], json!([{"title": "Mine"}]));
+    assert_eq!(
+        ada_json["activities"]["nodes"],
+        json!([{"subject": "Call Ada"}])
+    );
+    // Deals: own and shared, not the other team's.
+    assert_eq!(c["deals"]["totalCount"], 2);
+    let titles: Vec<&str> = c["deals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles.contains(&"Mine") && titles.contains(&"Shared"),
+        "{titles:?}"
+    );
+    let mine_json = c["deals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["title"] == "Mine")
+        .unwrap();
+    assert_eq!(mine_json["contact"]["fullName"], "Ada Lovelace");
+    assert_eq!(mine_json["company"]["name"], "Acme");
+    let shared_json = c["deals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["title"] == "Shared")
+        .unwrap();
+    assert_eq!(shared_json["owner"]["email"], "other@example.com");
+    // Activities: the rep's own, not the other team's note.
+    assert_eq!(c["activities"]["totalCount"], 1);
+    let a = &c["activities"]["nodes"][0];
+    assert_eq!(a["deal"]["title"], "Mine");
+    assert_eq!(a["contact"]["fullName"], "Ada Lovelace");
+    assert_eq!(a["creator"]["email"], "rep@example.com");
+    assert_eq!(a["assignee"]["email"], "rep@example.com");
+
+    // From the deal side.
+    let (_, json) = app
+        .gql(
+            Some(&token),
+            "query($id: ID!) { deal(id: $id) { company { name } contact { fullName } activities { nodes { id } } shares { userId } } }",
+            json!({"id": mine.id}),
+        )
+        .await;
+    assert_eq!(
+        json["data"]["deal"]["activities"]["nodes"],
+        json!([{"id": call.id.to_string()}])
+    );
+    // A hidden record behind a relation is null, not an error.
+    let (_, json) = app
+        .gql(
+            Some(&token),
+            "query($id: ID!) { contact(id: $id) { id } }",
+            json!({"id": hidden_contact.id}),
+        )
+        .await;
+    assert!(json["data"]["contact"].is_null());
+
+    // Nested pages continue in the top-level list with the same cursor.
+    let (_, json) = app
+        .gql(
+            Some(&token),
+            "query($id: ID!) { company(id: $id) { deals(first: 1) { pageInfo { hasNextPage endCursor } nodes { title } } } }",
+            json!({"id": acme.id}),
+        )
+        .await;
+    let nested = &json["data"]["company"]["deals"];
+    assert_eq!(nested["pageInfo"]["hasNextPage"], true);
+    let (_, json) = app
+        .gql(
+            Some(&token),
+            "query($c: ID!, $after: String) { deals(filter: {companyId: {eq: $c}}, after: $after) { nodes { title } } }",
+            json!({"c": acme.id, "after": nested["pageInfo"]["endCursor"]}),
+        )
+        .await;
+    let rest: Vec<&str> = json["data"]["deals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest.len(), 1);
+    assert_ne!(rest[0], nested["nodes"][0]["title"].as_str().unwrap());
+    let (_, json) = app
+        .gql(
+            Some(&token),
+            "query($id: ID!) { company(id: $id) { deals(first: 101) { totalCount } } }",
+            json!({"id": acme.id}),
+        )
+        .await;
+    assert_eq!(error_code(&json), Some("BAD_USER_INPUT"));
+}
+
+#[tokio::test]
+async fn the_directory_and_teams_are_lists_too() {
+    let app = TestApp::new().await;
+    let manager = app.user("m@example.com", Role::Manager, None).await;
+    let east = app.team("East", Some(manager.id)).await;
+    app.team("West", None).await;
+    app.user("rep@example.com", Role::SalesRep, Some(east.id))
+        .await;
+    let gone = app
+        .user("gone@example.com", Role::SalesRep, Some(east.id))
+        .await;
+    app.user("admin@example.com", Role::Admin, None).await;
+    {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+        let mut g = gone.into_active_model();
+        g.active = Set(false);
+        g.update(&app.db).await.unwrap();
+    }
+    let rep = app.login("rep@example.com", PASSWORD).await.0;
+    let admin = app.login("admin@example.com", PASSWORD).await.0;
+    let q = "query($f: UserFilter, $s: String, $o: [UserOrder!]) { users(filter: $f, search: $s, orderBy: $o) { totalCount nodes { email role active team { name } } } }";
+    let (_, json) = app.gql(Some(&rep), q, json!({})).await;
+    assert_eq!(
+        json["data"]["users"]["totalCount"], 3,
+        "reps see active users: {json}"
+    );
+    let (_, json) = app.gql(Some(&admin), q, json!({})).await;
+    assert_eq!(json["data"]["users"]["totalCount"], 4);
+    let (_, json) = app
+        .gql(
+            Some(&admin),
+            q,
+            json!({"f": {"role": {"eq": "SALES_REP"}, "active": {"eq": true}}}),
+        )
+        .await;
+    assert_eq!(
+        json["data"]["users"]["nodes"],
+        json!([{"email": "rep@example.com", "role": "SALES_REP", "active": true, "team": {"name": "East"}}])
+    );
+    let (_, json) = app
+        .gql(
+            Some(&admin),
+            q,
+            json!({"s": "ADMIN@", "o": [{"field": "EMAIL", "direction": "DESC"}]}),
+        )
+        .await;
+    assert_eq!(json["data"]["users"]["totalCount"], 1);
+    let (_, json) = app
+        .gql(
+            Some(&admin),
+            q,
+            json!({"f": {"teamId": {"eq": east.id}}, "o": [{"field": "EMAIL"}]}),
+        )
+        .await;
+    let emails: Vec<&str> = json["data"]["users"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["gone@example.com", "rep@example.com"]);
+
+    let (_, json) = app
+        .gql(
+            Some(&rep),
+            "{ teams { totalCount nodes { name manager { email } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(json["data"]["teams"]["totalCount"], 2);
+    assert_eq!(
+        json["data"]["teams"]["nodes"][0],
+        json!({"name": "East", "manager": {"email": "m@example.com"}})
+    );
+    let (_, json) = app
+        .gql(Some(&rep), "query($m: ID!) { teams(filter: {managerId: {eq: $m}}, orderBy: [{field: NAME, direction: DESC}]) { nodes { name } } }", json!({"m": manager.id}))
+        .await;
+    assert_eq!(json["data"]["teams"]["nodes"], json!([{"name": "East"}]));
+}
