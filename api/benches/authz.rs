@@ -33,6 +33,7 @@ const QUERY: &str = "query($after: String) {
 }";
 
 /// Everything allowed: the baseline with the same code path and no policy cost.
+/// (Oso prints a hint that `allow` does not call `has_permission`; that is the point here.)
 const ALLOW_ALL: &str = "actor User {}\nallow(_actor, _action, _resource);\n";
 
 struct Org {

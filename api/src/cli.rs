@@ -121,11 +121,13 @@ async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         bail!(problem);
     }
     let db = open(&config).await?;
-    if config.is_embedded() && seed::is_empty(&db).await? {
+    // The policy first: a broken policy stops the server before anything is written.
+    let embedded = config.is_embedded();
+    let state = AppState::new(db.clone(), config)?;
+    if embedded && seed::is_empty(&db).await? {
         let logins = seed::seed_demo(&db).await?;
         print_logins(&logins);
     }
-    let state = AppState::new(db.clone(), config)?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// The default database: an embedded SQLite file next to the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://crm.db?mode=rwc";
 
+/// The default policy directory, relative to where the server starts.
+pub const DEFAULT_POLICY_DIR: &str = "policies";
+
 /// Server configuration shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {

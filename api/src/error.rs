@@ -31,6 +31,10 @@ pub enum ApiError {
     /// `UNAUTHENTICATED`: no (valid) identity for something that needs one.
     #[error("authentication required")]
     Unauthenticated,
+    /// `UNAUTHENTICATED`: sign-in with a wrong email or password (or a deactivated account;
+    /// deliberately not told apart).
+    #[error("invalid email or password")]
+    InvalidCredentials,
     /// `FORBIDDEN`: the policy denies the action (or writing `field`).
     #[error("{}", forbidden_message(.field.as_deref()))]
     Forbidden {
@@ -96,7 +100,7 @@ impl ApiError {
     /// The stable `extensions.code`.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Unauthenticated | Self::InvalidCredentials => "UNAUTHENTICATED",
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::NotFound { .. } => "NOT_FOUND",
             Self::BadUserInput(_) => "BAD_USER_INPUT",

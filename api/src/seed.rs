@@ -346,7 +346,11 @@ pub async fn seed_demo<C: TransactionTrait>(db: &C) -> ApiResult<Vec<DemoLogin>>
             id: Uuid::new_v4(),
             company_id: c.id,
             contact_id: Some(contact.id),
-            title: format!("{} — {}", c.name, DEAL_KINDS[i % DEAL_KINDS.len()]),
+            title: format!(
+                "{} — {}",
+                c.name,
+                DEAL_KINDS[(i + i / 36) % DEAL_KINDS.len()]
+            ),
             amount_cents: dollars * 100,
             currency: "USD".to_owned(),
             stage,

@@ -28,8 +28,18 @@ impl AppState {
     /// Builds the state around an open (and migrated) database: loads the policy from
     /// `config.policy_dir` and the token keys. A policy error stops here, with file and line.
     pub fn new(db: DatabaseConnection, config: Config) -> anyhow::Result<Self> {
-        let authz = Authorizer::load(&config.policy_dir)
-            .with_context(|| format!("loading the policy from {}", config.policy_dir.display()))?;
+        let default_dir = std::path::Path::new(crate::config::DEFAULT_POLICY_DIR);
+        let authz = if config.policy_dir == default_dir && !default_dir.is_dir() {
+            tracing::warn!(
+                "no ./policies directory: using the default policy built into the binary (set CRM_POLICY_DIR to use edited policy files)"
+            );
+            Authorizer::from_sources(crate::authz::builtin::DEFAULT_POLICY)
+                .context("loading the built-in default policy")?
+        } else {
+            Authorizer::load(&config.policy_dir).with_context(|| {
+                format!("loading the policy from {}", config.policy_dir.display())
+            })?
+        };
         Self::with_authorizer(db, config, authz)
     }
 

@@ -56,3 +56,28 @@ async fn create_admin_bootstraps_an_admin_and_refuses_bad_input() {
         .unwrap_err();
     assert!(short.to_string().contains("password"), "{short}");
 }
+
+#[test]
+fn the_built_in_policy_is_the_policies_directory() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".polar"))
+        .collect();
+    on_disk.sort();
+    let mut built_in: Vec<String> = api::authz::builtin::DEFAULT_POLICY
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    built_in.sort();
+    assert_eq!(
+        on_disk, built_in,
+        "add new policy files to api/src/authz/builtin.rs"
+    );
+    let from_disk = api::authz::Authorizer::load(std::path::Path::new(dir)).unwrap();
+    let compiled_in =
+        api::authz::Authorizer::from_sources(api::authz::builtin::DEFAULT_POLICY).unwrap();
+    assert_eq!(from_disk.describe_all(), compiled_in.describe_all());
+}

@@ -17,6 +17,7 @@
 //! Fail closed: a policy that does not load, or that errors on any question while compiling,
 //! is not an `Authorizer`; an unknown action, or a mask that does not fit the kind, denies.
 
+pub mod builtin;
 mod compile;
 pub mod direct;
 mod minimize;

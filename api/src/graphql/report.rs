@@ -428,16 +428,13 @@ impl ReportQuery {
         #[graphql(desc = "Conditions the deals must meet (as for `deals`).")] filter: Option<
             DealFilter,
         >,
-        #[graphql(
-            desc = "Whose deals (default: every deal the viewer may read).",
-            default
-        )]
-        owner: OwnerScope,
+        #[graphql(desc = "Whose deals (default `ALL`: every deal the viewer may read).")]
+        owner: Option<OwnerScope>,
     ) -> Result<Vec<PipelineStage>> {
         let actor = actor(ctx)?;
         let deps = deps(ctx);
         let viewer = &actor.viewer;
-        let mut condition = report::owners_condition(viewer, owner.into());
+        let mut condition = report::owners_condition(viewer, owner.unwrap_or_default().into());
         if let Some(f) = &filter {
             condition = condition.add(f.to_condition(deps, viewer).map_err(gql)?);
         }
@@ -454,18 +451,15 @@ impl ReportQuery {
         #[graphql(desc = "The reference day and window sizes (all optional).")] range: Option<
             DashboardRange,
         >,
-        #[graphql(
-            desc = "Whose deals (default: every deal the viewer may read).",
-            default
-        )]
-        owner: OwnerScope,
+        #[graphql(desc = "Whose deals (default `ALL`: every deal the viewer may read).")]
+        owner: Option<OwnerScope>,
     ) -> Result<Dashboard> {
         let actor = actor(ctx)?;
         let period = range.unwrap_or_default().period().map_err(gql)?;
         Ok(Dashboard {
             viewer: actor.viewer.clone(),
             period,
-            filter: report::owners_condition(&actor.viewer, owner.into()),
+            filter: report::owners_condition(&actor.viewer, owner.unwrap_or_default().into()),
         })
     }
 }

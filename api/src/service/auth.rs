@@ -42,7 +42,7 @@ fn hash_refresh_token(token: &str) -> String {
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::Unauthenticated
+    ApiError::InvalidCredentials
 }
 
 /// `login(email, password)`.

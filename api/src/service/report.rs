@@ -292,7 +292,10 @@ pub fn percent(part: i64, whole: i64) -> Option<Decimal> {
         return None;
     }
     let ratio = Decimal::from(part) * Decimal::ONE_HUNDRED / Decimal::from(whole);
-    Some(ratio.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+    let mut rounded = ratio.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    // Always two places ("50.00", not "50"), like money.
+    rounded.rescale(2);
+    Some(rounded)
 }
 
 /// The narrowing condition of `owners` (the `read` scope is added separately).
@@ -788,6 +791,9 @@ mod tests {
     #[test]
     fn percents_round_half_away_from_zero() {
         assert_eq!(percent(1, 0), None);
+        assert_eq!(percent(1, 2).unwrap().to_string(), "50.00");
+        assert_eq!(percent(-3, 2).unwrap().to_string(), "-150.00");
+        assert_eq!(percent(2, 3).unwrap().to_string(), "66.67");
         assert_eq!(percent(1, 3), Some(d("33.33")));
         assert_eq!(percent(2, 3), Some(d("66.67")));
         assert_eq!(percent(1, 8), Some(d("12.50")));

@@ -1,0 +1,477 @@
+//! Pipeline and dashboard panels on a large organisation (run with `cargo bench -p api
+//! --bench reports`; figures go to docs/reports.md).
+//!
+//! Seeds `BENCH_DEALS` deals (default 100,000) over 20 teams of 10 reps, 10 managers of two
+//! teams each and 2,000 companies, with 1 % of the deals shared, then times every panel
+//! (the service call, i.e. the SQL statement and its decoding) for a sales rep, a manager
+//! and an admin: the median of `BENCH_RUNS` runs (default 7) after a warm-up run. The
+//! whole dashboard through GraphQL is timed too. SQLite always (a temporary file);
+//! PostgreSQL as well when `BENCH_DATABASE_URL` points at a server (a database is created
+//! and dropped for the run).
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use api::AppState;
+use api::auth::Actor;
+use api::authz::Viewer;
+use api::config::Config;
+use api::service::Deps;
+use api::service::report::{self, Period};
+use chrono::{Days, NaiveDate, Utc};
+use entity::enums::{DealSource, DealStage, Priority, Role, SharePermission};
+use entity::{company, deal, deal_share, team, user};
+use migration::{Migrator, MigratorTrait};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
+    Statement, TransactionTrait,
+};
+use uuid::Uuid;
+
+const TEAMS: usize = 20;
+const REPS_PER_TEAM: usize = 10;
+const MANAGERS: usize = 10;
+const COMPANIES: usize = 2_000;
+
+const DASHBOARD: &str = "query {
+  dashboard {
+    revenue { thisMonth lastMonth change changePercent }
+    closingSoon { totalCount totalAmount deals { id title amount expectedCloseDate } }
+    conversion { rate }
+    revenueByMonth { month revenue }
+    openDealsByStage { stage count totalAmount weightedAmount }
+    topCompanies { name wonAmount }
+    repPerformance { ownerId deals won amountWon winRate }
+    dealsBySource { source count amount }
+  }
+}";
+
+struct People {
+    rep: user::Model,
+    manager: user::Model,
+    admin: user::Model,
+}
+
+fn person(i: usize, role: Role, team_id: Option<Uuid>) -> user::Model {
+    let now = Utc::now();
+    user::Model {
+        id: Uuid::new_v4(),
+        email: format!("user{i}@bench.test"),
+        name: format!("User {i}"),
+        password_hash: "x".into(),
+        role,
+        team_id,
+        active: true,
+        must_change_password: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn insert_chunks<E, A>(db: &DatabaseConnection, rows: Vec<A>, chunk: usize)
+where
+    E: EntityTrait,
+    A: sea_orm::ActiveModelTrait<Entity = E> + Clone + Send,
+{
+    let txn = db.begin().await.unwrap();
+    for c in rows.chunks(chunk) {
+        E::insert_many(c.to_vec()).exec(&txn).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+}
+
+/// The organisation: teams, people, companies, `deals` deals around `today`, shares.
+async fn seed(db: &DatabaseConnection, deals: usize, today: NaiveDate) -> People {
+    let mut rng = StdRng::seed_from_u64(2026);
+    let now = Utc::now();
+    let teams: Vec<team::Model> = (0..TEAMS)
+        .map(|i| team::Model {
+            id: Uuid::new_v4(),
+            name: format!("Team {i}"),
+            manager_id: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    let mut users = Vec::new();
+    for (t, team) in teams.iter().enumerate() {
+        for r in 0..REPS_PER_TEAM {
+            users.push(person(t * REPS_PER_TEAM + r, Role::SalesRep, Some(team.id)));
+        }
+    }
+    let managers: Vec<user::Model> = (0..MANAGERS)
+        .map(|m| person(10_000 + m, Role::Manager, None))
+        .collect();
+    let admin = person(20_000, Role::Admin, None);
+    users.extend(managers.iter().cloned());
+    users.push(admin.clone());
+    insert_chunks(
+        db,
+        teams
+            .iter()
+            .cloned()
+            .map(IntoActiveModel::into_active_model)
+            .collect(),
+        100,
+    )
+    .await;
+    insert_chunks(
+        db,
+        users
+            .iter()
+            .cloned()
+            .map(IntoActiveModel::into_active_model)
+            .collect(),
+        100,
+    )
+    .await;
+    // Manager m manages teams 2m and 2m + 1.
+    for (t, team) in teams.iter().enumerate() {
+        let managed = team::Model {
+            manager_id: Some(managers[t / 2].id),
+            ..team.clone()
+        };
+        team::Entity::update(managed.into_active_model().reset_all())
+            .exec(db)
+            .await
+            .unwrap();
+    }
+    let sellers: Vec<Uuid> = users
+        .iter()
+        .filter(|u| u.role == Role::SalesRep)
+        .map(|u| u.id)
+        .collect();
+    let companies: Vec<company::ActiveModel> = (0..COMPANIES)
+        .map(|i| {
+            company::Model {
+                id: Uuid::new_v4(),
+                name: format!("Company {i}"),
+                domain: None,
+                industry: None,
+                size: None,
+                address: None,
+                city: None,
+                state: None,
+                country: None,
+                phone: None,
+                website: None,
+                owner_id: sellers[i % sellers.len()],
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            }
+            .into_active_model()
+        })
+        .collect();
+    let company_ids: Vec<Uuid> = companies.iter().map(|c| c.id.clone().unwrap()).collect();
+    insert_chunks(db, companies, 500).await;
+
+    let sources = [
+        None,
+        Some(DealSource::Website),
+        Some(DealSource::Referral),
+        Some(DealSource::ColdCall),
+        Some(DealSource::Event),
+        Some(DealSource::Other),
+    ];
+    let mut ids = Vec::with_capacity(deals);
+    let mut batch = Vec::with_capacity(1_000);
+    let txn = db.begin().await.unwrap();
+    for i in 0..deals {
+        // Open deals dominate; a third are closed, won more often than lost.
+        let stage = match rng.gen_range(0..12) {
+            0..=2 => DealStage::Prospecting,
+            3..=4 => DealStage::Qualification,
+            5..=6 => DealStage::Proposal,
+            7 => DealStage::Negotiation,
+            8..=9 => DealStage::ClosedWon,
+            _ => DealStage::ClosedLost,
+        };
+        let id = Uuid::new_v4();
+        ids.push(id);
+        let expected = today
+            .checked_add_days(Days::new(rng.gen_range(0..240)))
+            .and_then(|d| d.checked_sub_days(Days::new(60)));
+        let actual = stage
+            .is_closed()
+            .then(|| today.checked_sub_days(Days::new(rng.gen_range(0..730))))
+            .flatten();
+        batch.push(
+            deal::Model {
+                id,
+                company_id: company_ids[rng.gen_range(0..company_ids.len())],
+                contact_id: None,
+                title: format!("Deal {i}"),
+                amount_cents: rng.gen_range(0..50_000_000),
+                currency: "USD".into(),
+                stage,
+                probability: stage.probability(),
+                expected_close_date: expected,
+                actual_close_date: actual,
+                source: sources[rng.gen_range(0..sources.len())],
+                priority: Priority::Medium,
+                notes: None,
+                owner_id: sellers[rng.gen_range(0..sellers.len())],
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            }
+            .into_active_model(),
+        );
+        if batch.len() == 1_000 {
+            deal::Entity::insert_many(std::mem::take(&mut batch))
+                .exec(&txn)
+                .await
+                .unwrap();
+        }
+    }
+    if !batch.is_empty() {
+        deal::Entity::insert_many(batch).exec(&txn).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+
+    let rep = users[0].clone();
+    let mut shares = Vec::new();
+    for (i, deal_id) in ids.iter().enumerate().filter(|(i, _)| i % 100 == 0) {
+        // Every 100th deal is shared with a random user; some with the benchmarked rep.
+        let user_id = if i % 1_000 == 0 {
+            rep.id
+        } else {
+            users[rng.gen_range(0..users.len())].id
+        };
+        shares.push(
+            deal_share::Model {
+                id: Uuid::new_v4(),
+                deal_id: *deal_id,
+                user_id,
+                permission: if i % 200 == 0 {
+                    SharePermission::Edit
+                } else {
+                    SharePermission::View
+                },
+                created_at: now,
+            }
+            .into_active_model(),
+        );
+    }
+    insert_chunks(db, shares, 1_000).await;
+    People {
+        rep,
+        manager: managers[0].clone(),
+        admin,
+    }
+}
+
+/// Median of `runs` timed runs after one warm-up run.
+async fn median<F, Fut>(runs: usize, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    f().await;
+    let mut samples: Vec<Duration> = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        f().await;
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
+}
+
+async fn readable_count(deps: &Deps, actor: &Actor) -> u64 {
+    report::pipeline(deps, &actor.viewer, &sea_orm::Condition::all())
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.count)
+        .sum()
+}
+
+/// Times every panel for each person on one database.
+async fn bench(label: &str, db: DatabaseConnection, url: String, deals: usize, runs: usize) {
+    Migrator::up(&db, None).await.unwrap();
+    let today = Utc::now().date_naive();
+    let start = Instant::now();
+    let people = seed(&db, deals, today).await;
+    let seeded = start.elapsed();
+    // Fresh statistics for the planner, as a maintained database has them (SQLite:
+    // `ANALYZE`, also run by `PRAGMA optimize`; PostgreSQL: autovacuum's ANALYZE).
+    db.execute_unprepared("ANALYZE").await.unwrap();
+    let state = AppState::new(db.clone(), Config::for_database(url.clone())).unwrap();
+    let deps = &state.deps;
+    let period = Period::new(today, 12, 7).unwrap();
+
+    println!();
+    println!(
+        "{label}: {deals} deals (seeded in {:.1} s), median of {runs} runs, ms",
+        seeded.as_secs_f64()
+    );
+    let mut header = vec!["who", "readable"];
+    header.extend(PANELS);
+    header.push("GraphQL");
+    println!(
+        "{}",
+        header
+            .iter()
+            .map(|h| format!("{h:>9}"))
+            .collect::<Vec<_>>()
+            .join("")
+    );
+    for (who, model) in [
+        ("rep", &people.rep),
+        ("manager", &people.manager),
+        ("admin", &people.admin),
+    ] {
+        let actor = Actor::load(&db, model.clone(), None).await.unwrap();
+        let v = &actor.viewer;
+        let mut cells = vec![
+            who.to_owned(),
+            readable_count(deps, &actor).await.to_string(),
+        ];
+        for panel in 0..PANELS.len() {
+            cells.push(ms(median(runs, || run_panel(panel, deps, v, &period)).await));
+        }
+        cells.push(ms(median(runs, || async {
+            let res = state
+                .schema
+                .execute(
+                    async_graphql::Request::new(DASHBOARD)
+                        .data(api::graphql::loaders::for_viewer(
+                            state.deps.clone(),
+                            actor.viewer.clone(),
+                        ))
+                        .data(actor.clone()),
+                )
+                .await;
+            assert!(res.errors.is_empty(), "{:?}", res.errors);
+        })
+        .await));
+        println!(
+            "{}",
+            cells
+                .iter()
+                .map(|c| format!("{c:>9}"))
+                .collect::<Vec<_>>()
+                .join("")
+        );
+    }
+    if std::env::var_os("BENCH_EXPLAIN").is_some() {
+        explain(&db, &url, &people.rep, &period).await;
+    }
+}
+
+/// The panels, in the order of the table's columns.
+const PANELS: [&str; 9] = [
+    "pipeline", "revenue", "closing", "convers.", "by month", "open/stg", "top cos", "per rep",
+    "source",
+];
+
+/// Runs panel `i` of [`PANELS`] once.
+async fn run_panel(i: usize, deps: &Deps, v: &Viewer, period: &Period) {
+    let all = &sea_orm::Condition::all();
+    match i {
+        0 => drop(report::pipeline(deps, v, all).await.unwrap()),
+        1 => drop(report::revenue(deps, v, all, period).await.unwrap()),
+        2 => drop(report::closing_soon(deps, v, all, period).await.unwrap()),
+        3 => drop(report::conversion(deps, v, all).await.unwrap()),
+        4 => drop(
+            report::revenue_by_month(deps, v, all, period)
+                .await
+                .unwrap(),
+        ),
+        5 => drop(report::open_by_stage(deps, v, all).await.unwrap()),
+        6 => drop(report::top_companies(deps, v, all).await.unwrap()),
+        7 => drop(report::owners(deps, v, all).await.unwrap()),
+        _ => drop(report::by_source(deps, v, all).await.unwrap()),
+    }
+}
+
+/// Prints the plan of every statement of the rep's panels (set `BENCH_EXPLAIN=1`): the
+/// statements are captured from a second connection's metric callback and explained on
+/// the first.
+async fn explain(db: &DatabaseConnection, url: &str, rep: &user::Model, period: &Period) {
+    let seen: Arc<Mutex<Vec<Statement>>> = Arc::default();
+    let mut conn = api::db::connect(url, 1).await.unwrap();
+    let sink = seen.clone();
+    conn.set_metric_callback(move |info| sink.lock().unwrap().push(info.statement.clone()));
+    let state = AppState::new(conn, Config::for_database(url.to_owned())).unwrap();
+    let actor = Actor::load(&state.db, rep.clone(), None).await.unwrap();
+    let backend = db.get_database_backend();
+    let prefix = match backend {
+        DbBackend::Sqlite => "EXPLAIN QUERY PLAN ",
+        _ => "EXPLAIN ",
+    };
+    for (i, name) in PANELS.iter().enumerate() {
+        seen.lock().unwrap().clear();
+        run_panel(i, &state.deps, &actor.viewer, period).await;
+        let statements = std::mem::take(&mut *seen.lock().unwrap());
+        for stmt in statements {
+            println!("-- {name}: {}", stmt.sql);
+            let plan = Statement {
+                sql: format!("{prefix}{}", stmt.sql),
+                ..stmt
+            };
+            for row in db.query_all_raw(plan).await.unwrap() {
+                let line: String = match backend {
+                    DbBackend::Sqlite => row.try_get("", "detail").unwrap(),
+                    _ => row.try_get("", "QUERY PLAN").unwrap(),
+                };
+                println!("   {line}");
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let deals: usize = std::env::var("BENCH_DEALS")
+        .ok()
+        .and_then(|s| s.replace('_', "").parse().ok())
+        .unwrap_or(100_000);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
+    println!(
+        "Reports benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    let db = api::db::connect(&url, 4).await.unwrap();
+    bench("SQLite", db, url, deals, runs).await;
+
+    if let Ok(admin_url) = std::env::var("BENCH_DATABASE_URL") {
+        let name = format!("crm_bench_{}", Uuid::new_v4().simple());
+        let admin = sea_orm::Database::connect(admin_url.as_str())
+            .await
+            .unwrap();
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let url = match admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("BENCH_DATABASE_URL needs a database path"),
+        };
+        let db = api::db::connect(&url, 4).await.unwrap();
+        bench("PostgreSQL", db.clone(), url, deals, runs).await;
+        db.close().await.unwrap();
+        admin
+            .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,822 @@
+//! `pipeline` and `dashboard`: for a seeded organisation, every panel seen by a rep, a
+//! manager and an admin equals a reference computed here from what that user can list
+//! through `deals` / `companies` (paging through) and the amounts they can read (`amount`
+//! is `null` when hidden). A policy edit changes the rep's sums; filters and owner scopes
+//! narrow the pipeline.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use api::AppState;
+use api::auth::Actor;
+use api::authz::testkit::{Org, Shape};
+use chrono::{Datelike, Days, Months, NaiveDate};
+use entity::enums::{DealSource, DealStage, Role, SharePermission};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::authz_support::edited_policy;
+use crate::helpers::TestApp;
+
+// ---------------------------------------------------------------------------------------
+// Running queries as a user, in process
+// ---------------------------------------------------------------------------------------
+
+/// A signed-in user of an app state (the state fixes the policy).
+struct Client {
+    state: AppState,
+    actor: Actor,
+}
+
+impl Client {
+    async fn new(state: &AppState, user: &entity::user::Model) -> Self {
+        let actor = Actor::load(&state.db, user.clone(), None)
+            .await
+            .expect("actor");
+        Self {
+            state: state.clone(),
+            actor,
+        }
+    }
+
+    async fn try_run(&self, query: &str, vars: Value) -> async_graphql::Response {
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(vars))
+            .data(api::graphql::loaders::for_viewer(
+                self.state.deps.clone(),
+                self.actor.viewer.clone(),
+            ))
+            .data(self.actor.clone());
+        self.state.schema.execute(request).await
+    }
+
+    async fn run(&self, query: &str, vars: Value) -> Value {
+        let response = self.try_run(query, vars).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        response.data.into_json().expect("json")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// What the user can list
+// ---------------------------------------------------------------------------------------
+
+/// A deal as listed by `deals`.
+#[derive(Debug, Clone)]
+struct Listed {
+    id: Uuid,
+    /// `None` when the viewer may not read it.
+    amount: Option<i64>,
+    stage: String,
+    probability: i64,
+    expected: Option<NaiveDate>,
+    actual: Option<NaiveDate>,
+    source: Option<String>,
+    owner: Uuid,
+    company: Uuid,
+}
+
+const DEALS: &str = "query($after: String, $f: DealFilter) {
+  deals(first: 100, after: $after, filter: $f) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id amount stage probability expectedCloseDate actualCloseDate source ownerId companyId }
+  }
+}";
+
+const COMPANIES: &str = "query($after: String) {
+  companies(first: 100, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id name }
+  }
+}";
+
+fn cents(v: &Value) -> Option<i64> {
+    let d = rust_decimal::Decimal::from_str(v.as_str()?).expect("decimal");
+    Some(i64::try_from(d * rust_decimal::Decimal::ONE_HUNDRED).expect("cents"))
+}
+
+fn date(v: &Value) -> Option<NaiveDate> {
+    v.as_str()
+        .map(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date"))
+}
+
+fn uuid(v: &Value) -> Uuid {
+    Uuid::parse_str(v.as_str().expect("id")).expect("uuid")
+}
+
+/// Every page of a connection.
+async fn all_nodes(client: &Client, query: &str, field: &str, filter: Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let data = client
+            .run(query, json!({ "after": after, "f": filter }))
+            .await;
+        let conn = &data[field];
+        out.extend(conn["nodes"].as_array().expect("nodes").iter().cloned());
+        if conn["pageInfo"]["hasNextPage"] != json!(true) {
+            return out;
+        }
+        after = conn["pageInfo"]["endCursor"].clone();
+    }
+}
+
+async fn listed_deals(client: &Client, filter: Value) -> Vec<Listed> {
+    all_nodes(client, DEALS, "deals", filter)
+        .await
+        .iter()
+        .map(|n| Listed {
+            id: uuid(&n["id"]),
+            amount: cents(&n["amount"]),
+            stage: n["stage"].as_str().expect("stage").to_owned(),
+            probability: n["probability"].as_i64().expect("probability"),
+            expected: date(&n["expectedCloseDate"]),
+            actual: date(&n["actualCloseDate"]),
+            source: n["source"].as_str().map(str::to_owned),
+            owner: uuid(&n["ownerId"]),
+            company: uuid(&n["companyId"]),
+        })
+        .collect()
+}
+
+async fn listed_companies(client: &Client) -> HashMap<Uuid, String> {
+    all_nodes(client, COMPANIES, "companies", Value::Null)
+        .await
+        .iter()
+        .map(|n| (uuid(&n["id"]), n["name"].as_str().expect("name").to_owned()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// The reference, in plain Rust over the listed rows
+// ---------------------------------------------------------------------------------------
+
+const STAGES: [&str; 6] = [
+    "PROSPECTING",
+    "QUALIFICATION",
+    "PROPOSAL",
+    "NEGOTIATION",
+    "CLOSED_WON",
+    "CLOSED_LOST",
+];
+const OPEN: [&str; 4] = ["PROSPECTING", "QUALIFICATION", "PROPOSAL", "NEGOTIATION"];
+const SOURCES: [&str; 5] = ["WEBSITE", "REFERRAL", "COLD_CALL", "EVENT", "OTHER"];
+
+/// Cents as the API prints money: `-1234.05`.
+fn money(c: i64) -> Value {
+    let sign = if c < 0 { "-" } else { "" };
+    let a = c.unsigned_abs();
+    json!(format!("{sign}{}.{:02}", a / 100, a % 100))
+}
+
+/// Cents × percent as an exact amount with two to four decimal places.
+fn weighted(cp: i64) -> Value {
+    assert!(cp >= 0);
+    let mut frac = format!("{:04}", cp % 10_000);
+    while frac.len() > 2 && frac.ends_with('0') {
+        frac.pop();
+    }
+    json!(format!("{}.{frac}", cp / 10_000))
+}
+
+/// `part ÷ whole` in percent, two places, half away from zero; `null` when `whole` is 0.
+fn pct(part: i64, whole: i64) -> Value {
+    if whole == 0 {
+        return Value::Null;
+    }
+    let n = part.abs() as i128 * 10_000;
+    let w = whole as i128;
+    let hundredths = (2 * n + w) / (2 * w);
+    let sign = if part < 0 && hundredths > 0 { "-" } else { "" };
+    json!(format!(
+        "{sign}{}.{:02}",
+        hundredths / 100,
+        hundredths % 100
+    ))
+}
+
+fn visible(d: &Listed) -> i64 {
+    d.amount.unwrap_or(0)
+}
+
+fn stage_rows(deals: &[&Listed], stages: &[&str]) -> Value {
+    Value::Array(
+        stages
+            .iter()
+            .map(|s| {
+                let in_stage: Vec<&&Listed> = deals.iter().filter(|d| d.stage == *s).collect();
+                json!({
+                    "stage": s,
+                    "count": in_stage.len(),
+                    "totalAmount": money(in_stage.iter().map(|d| visible(d)).sum()),
+                    "weightedAmount": weighted(in_stage.iter().map(|d| visible(d) * d.probability).sum()),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn month_start(d: NaiveDate) -> NaiveDate {
+    NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap()
+}
+
+/// The dashboard as the reference computes it.
+fn expected_dashboard(
+    deals: &[Listed],
+    companies: &HashMap<Uuid, String>,
+    as_of: NaiveDate,
+    months: u32,
+    closing_days: u64,
+) -> Value {
+    let all: Vec<&Listed> = deals.iter().collect();
+    let won: Vec<&Listed> = all
+        .iter()
+        .copied()
+        .filter(|d| d.stage == "CLOSED_WON")
+        .collect();
+    let this_start = month_start(as_of);
+    let last_start = this_start - Months::new(1);
+    let next_start = this_start + Months::new(1);
+    let won_in = |from: NaiveDate, to: NaiveDate| -> (i64, i64) {
+        let ds: Vec<&&Listed> = won
+            .iter()
+            .filter(|d| d.actual.is_some_and(|a| a >= from && a < to))
+            .collect();
+        (ds.len() as i64, ds.iter().map(|d| visible(d)).sum())
+    };
+    let (this_n, this_c) = won_in(this_start, next_start);
+    let (last_n, last_c) = won_in(last_start, this_start);
+
+    let until = as_of + Days::new(closing_days);
+    let mut soon: Vec<&Listed> = all
+        .iter()
+        .copied()
+        .filter(|d| OPEN.contains(&d.stage.as_str()))
+        .filter(|d| d.expected.is_some_and(|e| e >= as_of && e <= until))
+        .collect();
+    soon.sort_by_key(|d| (d.expected, d.id));
+
+    let won_n = won.len() as i64;
+    let lost_n = all.iter().filter(|d| d.stage == "CLOSED_LOST").count() as i64;
+
+    let by_month: Vec<Value> = (0..months)
+        .rev()
+        .map(|back| {
+            let start = this_start - Months::new(back);
+            let (n, c) = won_in(start, start + Months::new(1));
+            json!({
+                "month": start.format("%Y-%m").to_string(),
+                "start": start.to_string(),
+                "wonDeals": n,
+                "revenue": money(c),
+            })
+        })
+        .collect();
+
+    let mut per_company: BTreeMap<Uuid, (i64, i64)> = BTreeMap::new();
+    for d in won.iter().filter(|d| companies.contains_key(&d.company)) {
+        let e = per_company.entry(d.company).or_default();
+        e.0 += 1;
+        e.1 += visible(d);
+    }
+    let mut top: Vec<(Uuid, i64, i64)> = per_company
+        .into_iter()
+        .filter(|(_, (_, c))| *c > 0)
+        .map(|(id, (n, c))| (id, n, c))
+        .collect();
+    top.sort_by_key(|(id, _, c)| (-c, *id));
+    top.truncate(10);
+
+    let mut per_owner: BTreeMap<Uuid, (i64, i64, i64, i64)> = BTreeMap::new();
+    for d in &all {
+        let e = per_owner.entry(d.owner).or_default();
+        e.0 += 1;
+        if d.stage == "CLOSED_WON" {
+            e.1 += 1;
+            e.3 += visible(d);
+        }
+        if d.stage == "CLOSED_LOST" {
+            e.2 += 1;
+        }
+    }
+    let mut reps: Vec<(Uuid, (i64, i64, i64, i64))> = per_owner.into_iter().collect();
+    reps.sort_by_key(|(id, (_, w, _, c))| (-c, -w, *id));
+
+    let mut sources: Vec<Value> = SOURCES
+        .iter()
+        .map(|s| {
+            let ds: Vec<&&Listed> = all
+                .iter()
+                .filter(|d| d.source.as_deref() == Some(s))
+                .collect();
+            json!({ "source": s, "count": ds.len(), "amount": money(ds.iter().map(|d| visible(d)).sum()) })
+        })
+        .collect();
+    let unsourced: Vec<&&Listed> = all.iter().filter(|d| d.source.is_none()).collect();
+    if !unsourced.is_empty() {
+        sources.push(json!({
+            "source": null,
+            "count": unsourced.len(),
+            "amount": money(unsourced.iter().map(|d| visible(d)).sum()),
+        }));
+    }
+
+    json!({
+        "asOf": as_of.to_string(),
+        "revenue": {
+            "thisMonthStart": this_start.to_string(),
+            "lastMonthStart": last_start.to_string(),
+            "thisMonth": money(this_c),
+            "lastMonth": money(last_c),
+            "thisMonthDeals": this_n,
+            "lastMonthDeals": last_n,
+            "change": money(this_c - last_c),
+            "changePercent": pct(this_c - last_c, last_c),
+        },
+        "closingSoon": {
+            "from": as_of.to_string(),
+            "to": until.to_string(),
+            "totalCount": soon.len(),
+            "totalAmount": money(soon.iter().map(|d| visible(d)).sum()),
+            "deals": soon.iter().take(50).map(|d| json!({
+                "id": d.id.to_string(),
+                "expectedCloseDate": d.expected.map(|e| e.to_string()),
+                "amount": d.amount.map(money),
+            })).collect::<Vec<_>>(),
+        },
+        "conversion": {
+            "won": won_n,
+            "lost": lost_n,
+            "closed": won_n + lost_n,
+            "rate": pct(won_n, won_n + lost_n),
+        },
+        "revenueByMonth": by_month,
+        "openDealsByStage": stage_rows(&all, &OPEN),
+        "topCompanies": top.iter().map(|(id, n, c)| json!({
+            "companyId": id.to_string(),
+            "name": companies[id],
+            "wonDeals": n,
+            "wonAmount": money(*c),
+            "company": { "id": id.to_string() },
+        })).collect::<Vec<_>>(),
+        "repPerformance": reps.iter().map(|(id, (n, w, l, c))| json!({
+            "ownerId": id.to_string(),
+            "deals": n,
+            "open": n - w - l,
+            "won": w,
+            "lost": l,
+            "amountWon": money(*c),
+            "winRate": pct(*w, w + l),
+        })).collect::<Vec<_>>(),
+        "dealsBySource": sources,
+    })
+}
+
+const DASHBOARD: &str = "query($range: DashboardRange, $owner: OwnerScope) {
+  dashboard(range: $range, owner: $owner) {
+    asOf
+    revenue { thisMonthStart lastMonthStart thisMonth lastMonth thisMonthDeals lastMonthDeals change changePercent }
+    closingSoon { from to totalCount totalAmount deals { id expectedCloseDate amount } }
+    conversion { won lost closed rate }
+    revenueByMonth { month start wonDeals revenue }
+    openDealsByStage { stage count totalAmount weightedAmount }
+    topCompanies { companyId name wonDeals wonAmount company { id } }
+    repPerformance { ownerId deals open won lost amountWon winRate }
+    dealsBySource { source count amount }
+  }
+}";
+
+const PIPELINE: &str = "query($f: DealFilter, $owner: OwnerScope) {
+  pipeline(filter: $f, owner: $owner) { stage count totalAmount weightedAmount }
+}";
+
+// ---------------------------------------------------------------------------------------
+// The seeded organisation
+// ---------------------------------------------------------------------------------------
+
+fn as_of() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 3, 17).unwrap()
+}
+
+struct Seeded {
+    app: TestApp,
+    org: Org,
+    rep: Uuid,
+    manager: Uuid,
+    admin: Uuid,
+}
+
+/// A random organisation (teams, managers of several teams, deactivated users, shares) whose
+/// deals cover every stage and source, with expected close dates around [`as_of`] and
+/// close dates spread over the last fourteen months (many in this month and the last).
+fn organisation(seed: u64) -> (Org, Uuid, Uuid, Uuid) {
+    let mut org = Org::random(
+        seed,
+        Shape {
+            teams: 3,
+            admins: 1,
+            managers: 3,
+            reps: 8,
+            companies: 18,
+            contacts: 6,
+            deals: 260,
+            shares: 30,
+            activities: 0,
+        },
+    );
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let as_of = as_of();
+    let sources = [
+        None,
+        Some(DealSource::Website),
+        Some(DealSource::Referral),
+        Some(DealSource::ColdCall),
+        Some(DealSource::Event),
+        Some(DealSource::Other),
+    ];
+    for (i, d) in org.deals.iter_mut().enumerate() {
+        let stage = DealStage::ALL[i % 6];
+        d.stage = stage;
+        d.probability = stage.probability();
+        d.source = sources[rng.gen_range(0..sources.len())];
+        if rng.gen_bool(0.05) {
+            d.amount_cents = 0;
+        }
+        d.expected_close_date =
+            (!rng.gen_bool(0.1)).then(|| as_of + chrono::Duration::days(rng.gen_range(-10..35)));
+        d.actual_close_date = stage.is_closed().then(|| {
+            let back = if rng.gen_bool(0.4) {
+                rng.gen_range(0..62)
+            } else {
+                rng.gen_range(0..430)
+            };
+            as_of - Days::new(back)
+        });
+    }
+
+    // A rep in a team with colleagues who own deals; a manager of that team; an admin.
+    let rep = org
+        .users
+        .iter()
+        .filter(|u| u.role == Role::SalesRep)
+        .find(|u| {
+            u.team_id.is_some()
+                && org
+                    .deals
+                    .iter()
+                    .any(|d| d.owner_id != u.id && org.team_of(d.owner_id) == u.team_id)
+        })
+        .map(|u| u.id)
+        .expect("a rep with teammates");
+    let rep_team = org.team_of(rep).expect("team");
+    let manager = org
+        .users
+        .iter()
+        .find(|u| u.role == Role::Manager)
+        .map(|u| u.id)
+        .expect("a manager");
+    org.set_manager(rep_team, manager);
+    let admin = org
+        .users
+        .iter()
+        .find(|u| u.role == Role::Admin)
+        .map(|u| u.id)
+        .expect("an admin");
+    for u in &mut org.users {
+        if [rep, manager, admin].contains(&u.id) {
+            u.active = true;
+        }
+    }
+    // Shares with the rep of deals outside their team, to view and to edit.
+    let outside: Vec<Uuid> = org
+        .deals
+        .iter()
+        .filter(|d| org.team_of(d.owner_id) != Some(rep_team) && d.owner_id != rep)
+        .filter(|d| {
+            !org.shares
+                .iter()
+                .any(|s| s.deal_id == d.id && s.user_id == rep)
+        })
+        .map(|d| d.id)
+        .take(12)
+        .collect();
+    for (i, deal) in outside.into_iter().enumerate() {
+        let permission = if i % 2 == 0 {
+            SharePermission::View
+        } else {
+            SharePermission::Edit
+        };
+        org.add_share(deal, rep, permission);
+    }
+    (org, rep, manager, admin)
+}
+
+async fn seeded() -> Seeded {
+    let app = TestApp::new().await;
+    let (org, rep, manager, admin) = organisation(11);
+    org.insert(&app.db).await.expect("insert org");
+    Seeded {
+        app,
+        org,
+        rep,
+        manager,
+        admin,
+    }
+}
+
+impl Seeded {
+    async fn client(&self, user: Uuid) -> Client {
+        Client::new(&self.app.state, self.org.user(user).expect("user")).await
+    }
+}
+
+/// Compares a dashboard with the reference for `client`'s listed rows (and `owners`).
+async fn check_dashboard(
+    client: &Client,
+    range: Value,
+    owner: &str,
+    keep: impl Fn(&Listed) -> bool,
+) -> Value {
+    let deals: Vec<Listed> = listed_deals(client, Value::Null)
+        .await
+        .into_iter()
+        .filter(|d| keep(d))
+        .collect();
+    let companies = listed_companies(client).await;
+    let as_of = date(&range["asOf"]).unwrap_or_else(as_of);
+    let months = range["months"].as_u64().unwrap_or(12) as u32;
+    let days = range["closingWithinDays"].as_u64().unwrap_or(7);
+    let got = client
+        .run(DASHBOARD, json!({ "range": range, "owner": owner }))
+        .await;
+    let expected = expected_dashboard(&deals, &companies, as_of, months, days);
+    for panel in expected.as_object().expect("object").keys() {
+        assert_eq!(
+            got["dashboard"][panel], expected[panel],
+            "panel {panel} for {:?} (owner {owner}, range {range})",
+            client.actor.role
+        );
+    }
+    got["dashboard"].clone()
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_panel_equals_the_reference_for_a_rep_a_manager_and_an_admin() {
+    let s = seeded().await;
+    let range = json!({ "asOf": as_of().to_string() });
+    let wide = json!({ "asOf": as_of().to_string(), "months": 15, "closingWithinDays": 30 });
+    let mut readable = Vec::new();
+    for user in [s.rep, s.manager, s.admin] {
+        let client = s.client(user).await;
+        let got = check_dashboard(&client, range.clone(), "ALL", |_| true).await;
+        // The organisation exercises every panel for every role (nothing vacuous).
+        let nonzero = |v: &Value| v.as_u64().is_some_and(|n| n > 0);
+        assert!(nonzero(&got["revenue"]["thisMonthDeals"]), "{got}");
+        assert!(nonzero(&got["revenue"]["lastMonthDeals"]), "{got}");
+        assert!(nonzero(&got["closingSoon"]["totalCount"]), "{got}");
+        assert!(nonzero(&got["conversion"]["closed"]), "{got}");
+        assert!(got["topCompanies"].as_array().unwrap().len() > 1, "{got}");
+        assert!(got["repPerformance"].as_array().unwrap().len() > 1, "{got}");
+        let months_with_revenue = got["revenueByMonth"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| nonzero(&m["wonDeals"]))
+            .count();
+        assert!(months_with_revenue > 6, "{got}");
+        check_dashboard(&client, wide.clone(), "ALL", |_| true).await;
+        readable.push(listed_deals(&client, Value::Null).await);
+    }
+    // The three views differ, and the rep's excludes amounts it may not read.
+    let [rep, manager, admin] = [&readable[0], &readable[1], &readable[2]];
+    assert!(rep.len() < admin.len() && manager.len() < admin.len());
+    assert_eq!(admin.len(), s.org.deals.len());
+    assert!(rep.iter().any(|d| d.amount.is_none()));
+    assert!(rep.iter().any(|d| d.amount.is_some()));
+    // The wide range lists more than 50 deals closing soon for the admin: the list stops
+    // at 50, the count does not.
+    let admin_client = s.client(s.admin).await;
+    let got = admin_client.run(DASHBOARD, json!({ "range": wide })).await;
+    assert_eq!(
+        got["dashboard"]["closingSoon"]["deals"]
+            .as_array()
+            .unwrap()
+            .len(),
+        50
+    );
+    assert!(
+        got["dashboard"]["closingSoon"]["totalCount"]
+            .as_u64()
+            .unwrap()
+            > 50
+    );
+}
+
+#[tokio::test]
+async fn the_pipeline_equals_the_reference_for_every_role_and_owner_scope() {
+    let s = seeded().await;
+    for user in [s.rep, s.manager, s.admin] {
+        let client = s.client(user).await;
+        let deals = listed_deals(&client, Value::Null).await;
+        let teams = s.org.teams_of(user);
+        for owner in ["ALL", "ME", "MY_TEAMS"] {
+            let keep: Vec<&Listed> = deals
+                .iter()
+                .filter(|d| match owner {
+                    "ME" => d.owner == user,
+                    "MY_TEAMS" => {
+                        d.owner == user
+                            || s.org.team_of(d.owner).is_some_and(|t| teams.contains(&t))
+                    }
+                    _ => true,
+                })
+                .collect();
+            let got = client.run(PIPELINE, json!({ "owner": owner })).await;
+            assert_eq!(
+                got["pipeline"],
+                stage_rows(&keep, &STAGES),
+                "{:?} {owner}",
+                client.actor.role
+            );
+        }
+        // Owner scopes narrow the dashboard the same way.
+        check_dashboard(&client, json!({ "asOf": as_of().to_string() }), "ME", |d| {
+            d.owner == user
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn the_pipeline_filter_is_the_deals_filter() {
+    let s = seeded().await;
+    let from = as_of();
+    let to = as_of() + Days::new(20);
+    let filters = [
+        json!({ "expectedCloseDate": { "gte": from.to_string(), "lte": to.to_string() } }),
+        json!({ "amount": { "gte": "20000" } }),
+        json!({ "stage": { "in": ["PROPOSAL", "CLOSED_WON"] }, "source": { "eq": "REFERRAL" } }),
+        json!({ "or": [{ "amount": { "lt": "10000" } }, { "expectedCloseDate": { "isNull": true } }] }),
+    ];
+    for user in [s.rep, s.manager, s.admin] {
+        let client = s.client(user).await;
+        for f in &filters {
+            // The reference is what `deals` lists with the same filter.
+            let deals = listed_deals(&client, f.clone()).await;
+            let refs: Vec<&Listed> = deals.iter().collect();
+            let got = client.run(PIPELINE, json!({ "f": f })).await;
+            assert_eq!(got["pipeline"], stage_rows(&refs, &STAGES), "filter {f}");
+        }
+    }
+    // The amount filter only matches amounts the viewer may read: the rep's filtered
+    // pipeline has no deal with a hidden amount.
+    let rep = s.client(s.rep).await;
+    let visible_only = listed_deals(&rep, json!({ "amount": { "gte": "0" } })).await;
+    let all = listed_deals(&rep, Value::Null).await;
+    assert_eq!(
+        visible_only.len(),
+        all.iter().filter(|d| d.amount.is_some()).count()
+    );
+}
+
+/// Reps also see the amounts of their teammates' deals.
+const TEAMMATES_AMOUNTS: &str = "
+# Edited: reps also see the amounts of their teammates' deals.
+has_permission(user: User, \"read:amount\", deal: Deal) if
+    user.role = \"sales_rep\" and deal.in_team_of(user);
+";
+
+#[tokio::test]
+async fn letting_reps_read_teammates_amounts_changes_the_reps_sums() {
+    let app = TestApp::new().await;
+    let mut org = Org::default();
+    let east = org.add_team("East", None);
+    let west = org.add_team("West", None);
+    let rae = org.add_user("Rae", Role::SalesRep, Some(east), true);
+    let ray = org.add_user("Ray", Role::SalesRep, Some(east), true);
+    let wes = org.add_user("Wes", Role::SalesRep, Some(west), true);
+    let acme = org.add_company("Acme", ray);
+    let mut add = |title: &str, owner: Uuid, cents: i64, stage: DealStage| {
+        let id = org.add_deal(title, owner, acme, None, cents);
+        let d = org.deals.iter_mut().find(|d| d.id == id).unwrap();
+        d.stage = stage;
+        d.probability = stage.probability();
+        d.actual_close_date = stage.is_closed().then(as_of);
+        d.expected_close_date = Some(as_of() + Days::new(2));
+        id
+    };
+    add("Rae's", rae, 100_00, DealStage::Proposal);
+    add("Ray's", ray, 200_00, DealStage::Proposal);
+    add("Ray's win", ray, 300_00, DealStage::ClosedWon);
+    add("Wes's", wes, 400_00, DealStage::Proposal);
+    org.insert(&app.db).await.expect("insert");
+    let rae_model = org.user(rae).unwrap().clone();
+
+    let default_client = Client::new(&app.state, &rae_model).await;
+    let edited_state = AppState::with_authorizer(
+        app.db.clone(),
+        (*app.state.config).clone(),
+        edited_policy("deal.polar", "", TEAMMATES_AMOUNTS),
+    )
+    .expect("state");
+    let edited_client = Client::new(&edited_state, &rae_model).await;
+
+    let proposal = |v: &Value| {
+        v["pipeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "PROPOSAL")
+            .cloned()
+            .unwrap()
+    };
+    let before = default_client.run(PIPELINE, json!({})).await;
+    let after = edited_client.run(PIPELINE, json!({})).await;
+    // Same rows (Wes's deal is still not readable), more amounts.
+    assert_eq!(
+        proposal(&before),
+        json!({ "stage": "PROPOSAL", "count": 2, "totalAmount": "100.00", "weightedAmount": "50.00" })
+    );
+    assert_eq!(
+        proposal(&after),
+        json!({ "stage": "PROPOSAL", "count": 2, "totalAmount": "300.00", "weightedAmount": "150.00" })
+    );
+
+    let range = json!({ "range": { "asOf": as_of().to_string() } });
+    let panels = "query($range: DashboardRange) { dashboard(range: $range) {
+        revenue { thisMonth thisMonthDeals }
+        topCompanies { name wonAmount }
+        repPerformance { ownerName won amountWon }
+        closingSoon { totalCount totalAmount }
+    } }";
+    let before = default_client.run(panels, range.clone()).await;
+    let after = edited_client.run(panels, range).await;
+    assert_eq!(
+        before["dashboard"],
+        json!({
+            "revenue": { "thisMonth": "0.00", "thisMonthDeals": 1 },
+            "topCompanies": [],
+            // Ties on the (visible) won amount go to the most deals won.
+            "repPerformance": [
+                { "ownerName": "Ray", "won": 1, "amountWon": "0.00" },
+                { "ownerName": "Rae", "won": 0, "amountWon": "0.00" },
+            ],
+            "closingSoon": { "totalCount": 2, "totalAmount": "100.00" },
+        })
+    );
+    assert_eq!(
+        after["dashboard"],
+        json!({
+            "revenue": { "thisMonth": "300.00", "thisMonthDeals": 1 },
+            "topCompanies": [{ "name": "Acme", "wonAmount": "300.00" }],
+            "repPerformance": [
+                { "ownerName": "Ray", "won": 1, "amountWon": "300.00" },
+                { "ownerName": "Rae", "won": 0, "amountWon": "0.00" },
+            ],
+            "closingSoon": { "totalCount": 2, "totalAmount": "300.00" },
+        })
+    );
+}
+
+#[tokio::test]
+async fn reports_need_a_signed_in_user_and_valid_ranges() {
+    let s = seeded().await;
+    let (_, json) = s
+        .app
+        .gql(None, "{ pipeline { stage count } }", Value::Null)
+        .await;
+    assert_eq!(crate::helpers::error_code(&json), Some("UNAUTHENTICATED"));
+
+    let client = s.client(s.rep).await;
+    for (range, field) in [
+        (json!({ "months": 0 }), "range.months"),
+        (json!({ "months": 61 }), "range.months"),
+        (
+            json!({ "closingWithinDays": -1 }),
+            "range.closingWithinDays",
+        ),
+    ] {
+        let res = client
+            .try_run(
+                "query($r: DashboardRange) { dashboard(range: $r) { asOf } }",
+                json!({ "r": range }),
+            )
+            .await;
+        let err = res.errors.first().expect("an error");
+        let ext = serde_json::to_value(&err.extensions).unwrap();
+        assert_eq!(ext["code"], "BAD_USER_INPUT", "{range}");
+        assert!(ext.to_string().contains(field), "{ext}");
+    }
+    // Without a range: today, in UTC.
+    let got = client.run("{ dashboard { asOf } }", Value::Null).await;
+    assert_eq!(
+        got["dashboard"]["asOf"],
+        chrono::Utc::now().date_naive().to_string()
+    );
+}
