@@ -304,6 +304,12 @@ async fn bench(label: &str, db: DatabaseConnection, url: String, deals: usize, r
     let seeded = start.elapsed();
     // Fresh statistics for the planner, as a maintained database has them (SQLite:
     // `ANALYZE`, also run by `PRAGMA optimize`; PostgreSQL: autovacuum's ANALYZE).
+    // `BENCH_SETUP_SQL="DROP INDEX ix_deals_reports; CREATE INDEX …"` compares index choices.
+    if let Ok(setup) = std::env::var("BENCH_SETUP_SQL") {
+        for sql in setup.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            db.execute_unprepared(sql).await.unwrap();
+        }
+    }
     db.execute_unprepared("ANALYZE").await.unwrap();
     let state = AppState::new(db.clone(), Config::for_database(url.clone())).unwrap();
     let deps = &state.deps;
@@ -445,11 +451,12 @@ async fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
 
+    // `BENCH_SQLITE_FILE=/path/new.db` keeps the seeded database for inspection.
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
+    let file = std::env::var("BENCH_SQLITE_FILE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("bench.db"));
+    let url = format!("sqlite://{}?mode=rwc", file.display());
     let db = api::db::connect(&url, 4).await.unwrap();
     bench("SQLite", db, url, deals, runs).await;
 

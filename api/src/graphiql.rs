@@ -53,8 +53,7 @@ pub fn page(assets_url: &str, endpoint: &str) -> Html<String> {
   root.render(React.createElement(GraphiQL, {{
     fetcher,
     defaultEditorToolsVisibility: true,
-    defaultHeaders: '{{"Authorization": "Bearer <accessToken from the login mutation>"}}',
-    defaultQuery: "# 1. Run this, 2. put the accessToken into the Headers tab, 3. query away.\nmutation {{\n  login(email: \"admin@demo.crm\", password: \"demo-password-2026\") {{\n    accessToken\n    user {{ id name role }}\n  }}\n}}\n"
+    defaultQuery: "# 1. Run this. 2. In Headers put {{\"Authorization\": \"Bearer <accessToken>\"}}. 3. Query away.\nmutation {{\n  login(email: \"admin@demo.crm\", password: \"demo-password-2026\") {{\n    accessToken\n    user {{ id name role }}\n  }}\n}}\n"
   }}));
 </script>
 </body>

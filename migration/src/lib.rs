@@ -13,6 +13,7 @@ mod m20261121_000002_create_companies_and_contacts;
 mod m20261121_000003_create_deals_and_shares;
 mod m20261121_000004_create_activities;
 mod m20261121_000005_create_sessions;
+mod m20261121_000006_add_report_indexes;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_create_deals_and_shares::Migration),
             Box::new(m20261121_000004_create_activities::Migration),
             Box::new(m20261121_000005_create_sessions::Migration),
+            Box::new(m20261121_000006_add_report_indexes::Migration),
         ]
     }
 }

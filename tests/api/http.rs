@@ -139,3 +139,24 @@ async fn oversized_bodies_are_refused() {
     let (status, _, _) = app.request(req).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// GraphiQL's own introspection query (schema with nine levels of `ofType`) must pass the
+/// depth and complexity limits, or the playground shows no schema.
+#[tokio::test]
+async fn graphiql_introspection_passes_the_query_limits() {
+    let app = TestApp::new().await;
+    let type_ref = "kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
+    let query = format!(
+        "query IntrospectionQuery {{ __schema {{ queryType {{ name }} mutationType {{ name }} subscriptionType {{ name }}
+          types {{ kind name description
+            fields(includeDeprecated: true) {{ name description args {{ name description type {{ {type_ref} }} defaultValue }} type {{ {type_ref} }} isDeprecated deprecationReason }}
+            inputFields {{ name description type {{ {type_ref} }} defaultValue }}
+            interfaces {{ {type_ref} }}
+            enumValues(includeDeprecated: true) {{ name description isDeprecated deprecationReason }}
+            possibleTypes {{ {type_ref} }} }}
+          directives {{ name description locations args {{ name description type {{ {type_ref} }} defaultValue }} }} }} }}"
+    );
+    let (_, json) = app.post_graphql(&query, serde_json::json!({})).await;
+    assert!(json["errors"].is_null(), "{json}");
+    assert!(json["data"]["__schema"]["types"].as_array().unwrap().len() > 50);
+}

@@ -125,11 +125,53 @@ pub(crate) fn facts_mask(
     let relevant = tables.relevant(viewer.role, kind);
     let mut constant: i32 = 0;
     let mut sum: Option<Expr> = None;
+    // A deal has at most one share per user: both share facts come from one lookup
+    // (`ux_deal_shares_deal_id_user_id`) instead of two EXISTS probes per row.
+    let both_shares = kind == Kind::Deal
+        && relevant.has(kind, Fact::SharedView)
+        && relevant.has(kind, Fact::SharedEdit);
+    if both_shares {
+        let bit = |f: Fact| {
+            kind.facts()
+                .iter()
+                .position(|x| *x == f)
+                .map_or(0, |i| 1i32 << i)
+        };
+        let lookup = Query::select()
+            .expr(
+                Expr::case(
+                    col(SHARES, "permission").eq("view"),
+                    Expr::val(bit(Fact::SharedView)),
+                )
+                .case(
+                    col(SHARES, "permission").eq("edit"),
+                    Expr::val(bit(Fact::SharedEdit)),
+                )
+                .finally(Expr::val(0)),
+            )
+            .from_as("deal_shares", SHARES)
+            .and_where(col(SHARES, "deal_id").equals((table, "id")))
+            .and_where(col(SHARES, "user_id").eq(viewer.user_id))
+            .to_owned();
+        let term = Expr::expr(sea_orm::sea_query::Func::coalesce([
+            Expr::SubQuery(
+                None,
+                Box::new(sea_orm::sea_query::SubQueryStatement::SelectStatement(
+                    lookup,
+                )),
+            ),
+            Expr::val(0),
+        ]));
+        sum = Some(term);
+    }
     for (i, &f) in kind.facts().iter().enumerate() {
         let bit = 1i32 << i;
         // A fact no decision of this role depends on is left at 0: it costs nothing to
         // compute and changes no answer.
         if !relevant.has(kind, f) {
+            continue;
+        }
+        if both_shares && matches!(f, Fact::SharedView | Fact::SharedEdit) {
             continue;
         }
         match fact(tables, viewer, kind, f, table) {

@@ -68,7 +68,7 @@ pub type CrmSchema = Schema<Query, Mutation, EmptySubscription>;
 /// `.finish()`.
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(12)
+        .limit_depth(20)
         .limit_complexity(5_000)
         .limit_recursive_depth(32)
 }

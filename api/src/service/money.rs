@@ -13,8 +13,10 @@ pub fn to_cents(amount: &Decimal, field: &str) -> ApiResult<i64> {
             "has more than two decimal places",
         ));
     }
-    let cents = (normalized * Decimal::ONE_HUNDRED).trunc();
-    i64::try_from(cents).map_err(|_| ApiError::bad_input(field, "is too large"))
+    normalized
+        .checked_mul(Decimal::ONE_HUNDRED)
+        .and_then(|c| i64::try_from(c.trunc()).ok())
+        .ok_or_else(|| ApiError::bad_input(field, "is too large"))
 }
 
 /// Cents as an exact decimal with two places.
@@ -34,6 +36,10 @@ mod tests {
             assert_eq!(from_cents(to_cents(&d, "amount").unwrap()), d.round_dp(2));
         }
         assert!(to_cents(&Decimal::from_str("1.001").unwrap(), "amount").is_err());
-        assert!(to_cents(&Decimal::from_str("1e30").unwrap_or(Decimal::MAX), "amount").is_err());
+        assert!(
+            to_cents(&Decimal::MAX, "amount").is_err(),
+            "no overflow panic"
+        );
+        assert!(to_cents(&Decimal::from(i64::MAX), "amount").is_err());
     }
 }

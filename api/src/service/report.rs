@@ -583,53 +583,55 @@ pub async fn conversion(deps: &Deps, viewer: &Viewer, filter: &Condition) -> Api
 /// The companies with the largest visible won amount (all time), at most
 /// [`TOP_COMPANIES`]: only companies the viewer may read, only readable deals, only visible
 /// amounts; companies whose visible won amount is zero are left out. Ties go by company id.
+///
+/// One statement: the won deals are summed per company first, so the company's `read`
+/// scope is evaluated once per company, not once per deal.
 pub async fn top_companies(
     deps: &Deps,
     viewer: &Viewer,
     filter: &Condition,
 ) -> ApiResult<Vec<CompanyTotal>> {
     let company_id = col(deal::Column::CompanyId);
-    let mut select = readable_deals(deps, viewer, filter);
-    select
-        .inner_join(
-            Alias::new("companies"),
-            Expr::col((Alias::new("companies"), Alias::new("id")))
-                .equals((Alias::new("deals"), Alias::new("company_id"))),
-        )
-        .cond_where(
-            Condition::all()
-                .add(stage_is(DealStage::ClosedWon))
-                .add(deps.authz.scope(viewer, Kind::Company, action::READ)),
-        )
+    let mut per_company = readable_deals(deps, viewer, filter);
+    per_company
+        .cond_where(stage_is(DealStage::ClosedWon))
         .expr_as(company_id.clone(), Alias::new("company_id"))
-        .expr_as(
-            Expr::col((Alias::new("companies"), Alias::new("name"))),
-            Alias::new("name"),
-        )
         .expr_as(count_all(), Alias::new("n"))
         .expr_as(sum(visible_cents(deps, viewer)), Alias::new("cents"))
-        .add_group_by([
-            company_id.clone(),
-            Expr::col((Alias::new("companies"), Alias::new("name"))),
-        ])
-        .order_by(Alias::new("cents"), Order::Desc)
-        .order_by_expr(company_id, Order::Asc)
-        .limit(TOP_COMPANIES);
-    let mut out = Vec::new();
-    for row in deps.db.query_all(&select).await? {
-        let won_cents = int(&row, "cents")?;
-        // Sorted by amount: the zeros are the tail, so dropping them keeps the top ten.
-        if won_cents <= 0 {
-            continue;
-        }
-        out.push(CompanyTotal {
-            company_id: row.try_get("", "company_id")?,
-            name: row.try_get("", "name")?,
-            won_deals: count(&row, "n")?,
-            won_cents,
-        });
-    }
-    Ok(out)
+        .add_group_by([company_id])
+        .and_having(sum(visible_cents(deps, viewer)).gt(0i64));
+    let totals = Alias::new("report_totals");
+    let companies = Alias::new("companies");
+    let select = Query::select()
+        .from_subquery(per_company, totals.clone())
+        .inner_join(
+            companies.clone(),
+            Expr::col((companies.clone(), Alias::new("id")))
+                .equals((totals.clone(), Alias::new("company_id"))),
+        )
+        .cond_where(deps.authz.scope(viewer, Kind::Company, action::READ))
+        .column((totals.clone(), Alias::new("company_id")))
+        .column((companies, Alias::new("name")))
+        .column((totals.clone(), Alias::new("n")))
+        .column((totals.clone(), Alias::new("cents")))
+        .order_by((totals.clone(), Alias::new("cents")), Order::Desc)
+        .order_by((totals, Alias::new("company_id")), Order::Asc)
+        .limit(TOP_COMPANIES)
+        .to_owned();
+    deps.db
+        .query_all(&select)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(CompanyTotal {
+                company_id: row.try_get("", "company_id")?,
+                name: row.try_get("", "name")?,
+                won_deals: count(row, "n")?,
+                won_cents: int(row, "cents")?,
+            })
+        })
+        .collect::<Result<_, DbErr>>()
+        .map_err(Into::into)
 }
 
 /// Per owner of a readable deal (all time): deals, won, lost, visible won amount; largest
