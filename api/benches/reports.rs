@@ -469,16 +469,33 @@ async fn main() {
             .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
             .await
             .unwrap();
-        let url = match admin_url.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("BENCH_DATABASE_URL needs a database path"),
+        // Same server and options (e.g. `?options=-c%20jit%3Doff`), our database.
+        let (base, query) = admin_url
+            .split_once('?')
+            .map_or((admin_url.as_str(), None), |(b, q)| (b, Some(q)));
+        let server = base
+            .rsplit_once('/')
+            .map(|(server, _)| server)
+            .expect("BENCH_DATABASE_URL needs a database path");
+        let url = match query {
+            Some(q) => format!("{server}/{name}?{q}"),
+            None => format!("{server}/{name}"),
         };
         let db = api::db::connect(&url, 4).await.unwrap();
-        bench("PostgreSQL", db.clone(), url, deals, runs).await;
+        let label = if url.contains("jit") {
+            "PostgreSQL (JIT setting from the URL)"
+        } else {
+            "PostgreSQL"
+        };
+        bench(label, db.clone(), url, deals, runs).await;
         db.close().await.unwrap();
-        admin
-            .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-            .await
-            .unwrap();
+        if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
+            println!("kept PostgreSQL database {name}");
+        } else {
+            admin
+                .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+                .await
+                .unwrap();
+        }
     }
 }

@@ -711,10 +711,10 @@ async fn letting_reps_read_teammates_amounts_changes_the_reps_sums() {
         d.expected_close_date = Some(as_of() + Days::new(2));
         id
     };
-    add("Rae's", rae, 100_00, DealStage::Proposal);
-    add("Ray's", ray, 200_00, DealStage::Proposal);
-    add("Ray's win", ray, 300_00, DealStage::ClosedWon);
-    add("Wes's", wes, 400_00, DealStage::Proposal);
+    add("Rae's", rae, 10_000, DealStage::Proposal);
+    add("Ray's", ray, 20_000, DealStage::Proposal);
+    add("Ray's win", ray, 30_000, DealStage::ClosedWon);
+    add("Wes's", wes, 40_000, DealStage::Proposal);
     org.insert(&app.db).await.expect("insert");
     let rae_model = org.user(rae).unwrap().clone();
 

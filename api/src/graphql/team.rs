@@ -148,6 +148,7 @@ pub struct TeamQuery;
 #[Object]
 impl TeamQuery {
     /// Teams, a page at a time (25 by default, at most 100); by name by default.
+    #[expect(clippy::too_many_arguments, reason = "the Relay connection arguments")]
     async fn teams(
         &self,
         ctx: &Context<'_>,

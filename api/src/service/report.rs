@@ -481,14 +481,8 @@ pub async fn revenue(
             sum_if(in_last.clone(), visible_cents(deps, viewer)),
             Alias::new("last_cents"),
         )
-        .expr_as(
-            sum_if(in_this, Expr::val(1i64).into()),
-            Alias::new("this_n"),
-        )
-        .expr_as(
-            sum_if(in_last, Expr::val(1i64).into()),
-            Alias::new("last_n"),
-        );
+        .expr_as(sum_if(in_this, Expr::val(1i64)), Alias::new("this_n"))
+        .expr_as(sum_if(in_last, Expr::val(1i64)), Alias::new("last_n"));
     let row = deps.db.query_one(&select).await?;
     let (this_cents, last_cents, this_n, last_n) = match row {
         Some(r) => (
@@ -647,11 +641,11 @@ pub async fn owners(
         .expr_as(owner.clone(), Alias::new("owner_id"))
         .expr_as(count_all(), Alias::new("n"))
         .expr_as(
-            sum_if(stage_is(DealStage::ClosedWon), Expr::val(1i64).into()),
+            sum_if(stage_is(DealStage::ClosedWon), Expr::val(1i64)),
             Alias::new("won"),
         )
         .expr_as(
-            sum_if(stage_is(DealStage::ClosedLost), Expr::val(1i64).into()),
+            sum_if(stage_is(DealStage::ClosedLost), Expr::val(1i64)),
             Alias::new("lost"),
         )
         .expr_as(
