@@ -7,7 +7,12 @@
 //! and an admin: the median of `BENCH_RUNS` runs (default 7) after a warm-up run. The
 //! whole dashboard through GraphQL is timed too. SQLite always (a temporary file);
 //! PostgreSQL as well when `BENCH_DATABASE_URL` points at a server (a database is created
-//! and dropped for the run).
+//! and dropped for the run; URL options such as `?options=-c%20jit%3Doff` are kept).
+//!
+//! Other knobs: `BENCH_EXPLAIN=1` prints the plan of every statement of the rep's panels;
+//! `BENCH_SETUP_SQL="DROP INDEX ix_deals_reports; …"` runs statements after seeding (to
+//! compare index choices); `BENCH_SQLITE_FILE=/tmp/x.db` keeps the SQLite database;
+//! `BENCH_KEEP_DATABASE=1` keeps the PostgreSQL one.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -303,14 +308,19 @@ async fn bench(label: &str, db: DatabaseConnection, url: String, deals: usize, r
     let people = seed(&db, deals, today).await;
     let seeded = start.elapsed();
     // Fresh statistics for the planner, as a maintained database has them (SQLite:
-    // `ANALYZE`, also run by `PRAGMA optimize`; PostgreSQL: autovacuum's ANALYZE).
+    // `ANALYZE`, also run by `PRAGMA optimize`; PostgreSQL: what autovacuum does).
     // `BENCH_SETUP_SQL="DROP INDEX ix_deals_reports; CREATE INDEX …"` compares index choices.
     if let Ok(setup) = std::env::var("BENCH_SETUP_SQL") {
         for sql in setup.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             db.execute_unprepared(sql).await.unwrap();
         }
     }
-    db.execute_unprepared("ANALYZE").await.unwrap();
+    let maintain = match db.get_database_backend() {
+        // Also sets PostgreSQL's visibility map, which index-only scans need.
+        DbBackend::Postgres => "VACUUM ANALYZE",
+        _ => "ANALYZE",
+    };
+    db.execute_unprepared(maintain).await.unwrap();
     let state = AppState::new(db.clone(), Config::for_database(url.clone())).unwrap();
     let deps = &state.deps;
     let period = Period::new(today, 12, 7).unwrap();

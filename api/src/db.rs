@@ -6,7 +6,8 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
 /// Opens a pool. SQLite gets WAL (readers never block the writer), foreign keys on (SQLite
-/// ships them off) and a busy timeout so concurrent writers wait instead of failing.
+/// ships them off) and a busy timeout so concurrent writers wait instead of failing;
+/// PostgreSQL sessions run with JIT compilation off.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut opt = ConnectOptions::new(url);
     opt.max_connections(max_connections)
@@ -21,6 +22,13 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
         });
+    }
+    if url.starts_with("postgres") && !url.contains("jit") {
+        // The row scopes' subqueries inflate PostgreSQL's cost estimates past
+        // `jit_above_cost`, and JIT-compiling a 30 ms report or list query costs 300 ms or
+        // more (docs/reports.md). Off unless the URL sets `jit` itself
+        // (`?options=-c%20jit%3Don`).
+        opt.map_sqlx_postgres_opts(|o| o.options([("jit", "off")]));
     }
     Database::connect(opt).await
 }

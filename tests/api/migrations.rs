@@ -79,3 +79,24 @@ async fn each_migration_reverts_on_its_own() {
     }
     Migrator::up(&db, None).await.expect("up again");
 }
+
+/// The pool's sessions run as `db::connect` sets them up: foreign keys enforced on SQLite,
+/// JIT compilation off on PostgreSQL (it costs more than the report queries it compiles).
+#[tokio::test]
+async fn connections_are_tuned_for_the_backend() {
+    let (db, _config, _guard) = fresh_database().await;
+    let backend = db.get_database_backend();
+    let (sql, column) = match backend {
+        DbBackend::Sqlite => ("PRAGMA foreign_keys", "foreign_keys"),
+        _ => ("SELECT current_setting('jit') AS jit", "jit"),
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+        .expect("query setting")
+        .expect("one row");
+    match backend {
+        DbBackend::Sqlite => assert_eq!(row.try_get::<i32>("", column).unwrap(), 1),
+        _ => assert_eq!(row.try_get::<String>("", column).unwrap(), "off"),
+    }
+}

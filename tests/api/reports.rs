@@ -76,12 +76,13 @@ struct Listed {
     source: Option<String>,
     owner: Uuid,
     company: Uuid,
+    currency: String,
 }
 
 const DEALS: &str = "query($after: String, $f: DealFilter) {
   deals(first: 100, after: $after, filter: $f) {
     pageInfo { hasNextPage endCursor }
-    nodes { id amount stage probability expectedCloseDate actualCloseDate source ownerId companyId }
+    nodes { id amount stage probability expectedCloseDate actualCloseDate source ownerId companyId currency }
   }
 }";
 
@@ -137,6 +138,7 @@ async fn listed_deals(client: &Client, filter: Value) -> Vec<Listed> {
             source: n["source"].as_str().map(str::to_owned),
             owner: uuid(&n["ownerId"]),
             company: uuid(&n["companyId"]),
+            currency: n["currency"].as_str().expect("currency").to_owned(),
         })
         .collect()
 }
@@ -374,8 +376,8 @@ fn expected_dashboard(
     })
 }
 
-const DASHBOARD: &str = "query($range: DashboardRange, $owner: OwnerScope) {
-  dashboard(range: $range, owner: $owner) {
+const DASHBOARD: &str = "query($range: DashboardRange, $owner: OwnerScope, $currency: String) {
+  dashboard(range: $range, owner: $owner, currency: $currency) {
     asOf
     revenue { thisMonthStart lastMonthStart thisMonth lastMonth thisMonthDeals lastMonthDeals change changePercent }
     closingSoon { from to totalCount totalAmount deals { id expectedCloseDate amount } }
@@ -439,6 +441,9 @@ fn organisation(seed: u64) -> (Org, Uuid, Uuid, Uuid) {
     for (i, d) in org.deals.iter_mut().enumerate() {
         let stage = DealStage::ALL[i % 6];
         d.stage = stage;
+        if i % 5 == 0 {
+            d.currency = "EUR".to_owned();
+        }
         d.probability = stage.probability();
         d.source = sources[rng.gen_range(0..sources.len())];
         if rng.gen_bool(0.05) {
@@ -536,7 +541,7 @@ impl Seeded {
 async fn check_dashboard(
     client: &Client,
     range: Value,
-    owner: &str,
+    args: Value,
     keep: impl Fn(&Listed) -> bool,
 ) -> Value {
     let deals: Vec<Listed> = listed_deals(client, Value::Null)
@@ -549,13 +554,16 @@ async fn check_dashboard(
     let months = range["months"].as_u64().unwrap_or(12) as u32;
     let days = range["closingWithinDays"].as_u64().unwrap_or(7);
     let got = client
-        .run(DASHBOARD, json!({ "range": range, "owner": owner }))
+        .run(
+            DASHBOARD,
+            json!({ "range": range, "owner": args["owner"], "currency": args["currency"] }),
+        )
         .await;
     let expected = expected_dashboard(&deals, &companies, as_of, months, days);
     for panel in expected.as_object().expect("object").keys() {
         assert_eq!(
             got["dashboard"][panel], expected[panel],
-            "panel {panel} for {:?} (owner {owner}, range {range})",
+            "panel {panel} for {:?} ({args}, range {range})",
             client.actor.role
         );
     }
@@ -574,7 +582,7 @@ async fn every_panel_equals_the_reference_for_a_rep_a_manager_and_an_admin() {
     let mut readable = Vec::new();
     for user in [s.rep, s.manager, s.admin] {
         let client = s.client(user).await;
-        let got = check_dashboard(&client, range.clone(), "ALL", |_| true).await;
+        let got = check_dashboard(&client, range.clone(), json!({}), |_| true).await;
         // The organisation exercises every panel for every role (nothing vacuous).
         let nonzero = |v: &Value| v.as_u64().is_some_and(|n| n > 0);
         assert!(nonzero(&got["revenue"]["thisMonthDeals"]), "{got}");
@@ -590,7 +598,7 @@ async fn every_panel_equals_the_reference_for_a_rep_a_manager_and_an_admin() {
             .filter(|m| nonzero(&m["wonDeals"]))
             .count();
         assert!(months_with_revenue > 6, "{got}");
-        check_dashboard(&client, wide.clone(), "ALL", |_| true).await;
+        check_dashboard(&client, wide.clone(), json!({}), |_| true).await;
         readable.push(listed_deals(&client, Value::Null).await);
     }
     // The three views differ, and the rep's excludes amounts it may not read.
@@ -646,9 +654,12 @@ async fn the_pipeline_equals_the_reference_for_every_role_and_owner_scope() {
             );
         }
         // Owner scopes narrow the dashboard the same way.
-        check_dashboard(&client, json!({ "asOf": as_of().to_string() }), "ME", |d| {
-            d.owner == user
-        })
+        check_dashboard(
+            &client,
+            json!({ "asOf": as_of().to_string() }),
+            json!({ "owner": "ME" }),
+            |d| d.owner == user,
+        )
         .await;
     }
 }
@@ -683,6 +694,29 @@ async fn the_pipeline_filter_is_the_deals_filter() {
         visible_only.len(),
         all.iter().filter(|d| d.amount.is_some()).count()
     );
+}
+
+#[tokio::test]
+async fn the_dashboard_can_be_limited_to_one_currency() {
+    let s = seeded().await;
+    let range = json!({ "asOf": as_of().to_string() });
+    for user in [s.rep, s.manager, s.admin] {
+        let client = s.client(user).await;
+        for code in ["EUR", "usd"] {
+            let upper = code.to_uppercase();
+            check_dashboard(&client, range.clone(), json!({ "currency": code }), |d| {
+                d.currency == upper
+            })
+            .await;
+        }
+    }
+    let client = s.client(s.rep).await;
+    let res = client
+        .try_run(DASHBOARD, json!({ "currency": "euro" }))
+        .await;
+    let ext = serde_json::to_value(&res.errors[0].extensions).unwrap();
+    assert_eq!(ext["code"], "BAD_USER_INPUT");
+    assert!(ext.to_string().contains("currency"), "{ext}");
 }
 
 /// Reps also see the amounts of their teammates' deals.

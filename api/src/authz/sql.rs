@@ -270,15 +270,21 @@ fn fact(tables: &Tables, viewer: &Viewer, kind: Kind, fact: Fact, table: &'stati
             } else {
                 "edit"
             };
-            Sql::Expr(Expr::exists(
-                Query::select()
-                    .expr(Expr::cust("1"))
-                    .from_as("deal_shares", SHARES)
-                    .and_where(col(SHARES, "deal_id").equals((table, "id")))
-                    .and_where(col(SHARES, "user_id").eq(me))
-                    .and_where(col(SHARES, "permission").eq(permission))
-                    .to_owned(),
-            ))
+            // An uncorrelated `IN`, not a correlated `EXISTS`: the viewer's shares are
+            // read once (both backends hash the list), and inside the scope's `OR` every
+            // term stays indexable, so SQLite can answer the scope with a multi-index `OR`
+            // instead of probing `deal_shares` for every other deal. Equivalent and
+            // two-valued: neither `deals.id` nor `deal_shares.deal_id` is ever NULL.
+            Sql::Expr(
+                col(table, "id").in_subquery(
+                    Query::select()
+                        .column((SHARES, "deal_id"))
+                        .from_as("deal_shares", SHARES)
+                        .and_where(col(SHARES, "user_id").eq(me))
+                        .and_where(col(SHARES, "permission").eq(permission))
+                        .to_owned(),
+                ),
+            )
         }
         (Kind::Company, Fact::LinkedToReadableDeal) => {
             linked_to_readable_deal(tables, viewer, table, "company_id")

@@ -248,10 +248,11 @@ fn scopes_use_indexable_shapes_and_bound_values() {
         assert!(scope.contains(&part), "{part}\nnot in\n{scope}");
         assert!(mask.contains(&part), "{part}\nnot in\n{mask}");
     }
-    // The scope probes shares with an indexed EXISTS; the mask reads the one share row of
-    // (deal, viewer) once for both share facts.
-    let exists = "EXISTS(SELECT 1 FROM \"deal_shares\" AS \"authz_shares\" WHERE \"authz_shares\".\"deal_id\" = \"deals\".\"id\"";
-    assert!(scope.contains(exists), "{scope}");
+    // The scope reads the viewer's shares once (uncorrelated IN, no per-row probe); the
+    // mask reads the one share row of (deal, viewer) once for both share facts.
+    let shared = "\"deals\".\"id\" IN (SELECT \"authz_shares\".\"deal_id\" FROM \"deal_shares\" AS \"authz_shares\" WHERE \"authz_shares\".\"user_id\" = ";
+    assert!(scope.contains(shared), "{scope}");
+    assert!(!scope.contains("EXISTS"), "{scope}");
     assert!(!mask.contains("EXISTS"), "{mask}");
     assert_eq!(mask.matches("FROM \"deal_shares\"").count(), 1, "{mask}");
     // Values are parameters (rendered inline only by to_string).

@@ -453,13 +453,22 @@ impl ReportQuery {
         >,
         #[graphql(desc = "Whose deals (default `ALL`: every deal the viewer may read).")]
         owner: Option<OwnerScope>,
+        #[graphql(
+            desc = "Only deals in this ISO 4217 currency. Without it, amounts in every currency \
+                    are added as they are (no conversion)."
+        )]
+        currency: Option<String>,
     ) -> Result<Dashboard> {
         let actor = actor(ctx)?;
         let period = range.unwrap_or_default().period().map_err(gql)?;
+        let mut filter = report::owners_condition(&actor.viewer, owner.unwrap_or_default().into());
+        if let Some(code) = currency {
+            filter = filter.add(report::currency_condition(&code).map_err(gql)?);
+        }
         Ok(Dashboard {
             viewer: actor.viewer.clone(),
             period,
-            filter: report::owners_condition(&actor.viewer, owner.unwrap_or_default().into()),
+            filter,
         })
     }
 }
