@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use entity::enums::ActivityType;
 use entity::{activity, company, contact, deal, user};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QuerySelect, Select, Set,
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
-use crate::service::{Deps, begin_write, check_version, require_allowed};
+use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
 /// An activity as the viewer sees it: the row and its facts.
 pub type ActivityRow = WithFacts<activity::Model>;
@@ -109,7 +109,7 @@ pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult
 
 /// One activity the viewer may read; unreadable and missing are the same `NOT_FOUND`.
 pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<ActivityRow> {
-    load_readable(&deps.db, deps, viewer, id).await
+    record::find(&deps.db, readable(deps, viewer), id).await
 }
 
 /// Readable activities among `ids` (for relation loaders), in no particular order.
@@ -122,20 +122,6 @@ pub async fn by_ids(deps: &Deps, viewer: &Viewer, ids: &[Uuid]) -> ApiResult<Vec
         .into_model::<ActivityRow>()
         .all(&deps.db)
         .await?)
-}
-
-async fn load_readable(
-    db: &impl ConnectionTrait,
-    deps: &Deps,
-    viewer: &Viewer,
-    id: Uuid,
-) -> ApiResult<ActivityRow> {
-    readable(deps, viewer)
-        .filter(activity::Column::Id.eq(id))
-        .into_model::<ActivityRow>()
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound { entity: "Activity" })
 }
 
 /// The row as just written, with its facts for the viewer, whether or not the viewer can
@@ -401,34 +387,6 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
     Ok(row)
 }
 
-/// Writes `am` to activity `current` only if its version is still `current.version`
-/// (`UPDATE … WHERE id = ? AND version = ?`), bumping the version; `CONFLICT` when another
-/// write got there first.
-async fn write_versioned(
-    db: &impl ConnectionTrait,
-    current: &activity::Model,
-    mut am: activity::ActiveModel,
-) -> ApiResult<()> {
-    am.updated_at = Set(Utc::now());
-    let result = activity::Entity::update_many()
-        .set(am)
-        .col_expr(
-            activity::Column::Version,
-            Expr::col(activity::Column::Version).add(1),
-        )
-        .filter(activity::Column::Id.eq(current.id))
-        .filter(activity::Column::Version.eq(current.version))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(ApiError::Conflict {
-            message: "the activity changed meanwhile; reload and retry".to_owned(),
-            field: Some("expectedVersion".to_owned()),
-        });
-    }
-    Ok(())
-}
-
 /// `updateActivity`: changes the given fields; completing or reopening also needs the
 /// policy's `complete`. Unreadable is `NOT_FOUND`, readable but not allowed `FORBIDDEN`.
 pub async fn update(
@@ -439,7 +397,7 @@ pub async fn update(
 ) -> ApiResult<ActivityRow> {
     let txn = begin_write(deps).await?;
     // Load.
-    let current = load_readable(&txn, deps, viewer, id).await?;
+    let current = record::find(&txn, readable(deps, viewer), id).await?;
     // Authorize.
     require_allowed(deps, viewer, Kind::Activity, action::UPDATE, current.facts)?;
     let completion = changes.completed.filter(|c| *c != current.model.completed);
@@ -509,7 +467,7 @@ pub async fn update(
     if let Some(a) = changes.assigned_to {
         am.assigned_to = Set(a);
     }
-    write_versioned(&txn, &current.model, am).await?;
+    record::write_versioned(&txn, id, current.model.version, am, ApiError::from).await?;
     let row = reload(&txn, deps, viewer, id).await?;
     txn.commit().await?;
     // Record.
@@ -527,7 +485,7 @@ pub async fn complete(
 ) -> ApiResult<ActivityRow> {
     let txn = begin_write(deps).await?;
     // Load.
-    let current = load_readable(&txn, deps, viewer, id).await?;
+    let current = record::find(&txn, readable(deps, viewer), id).await?;
     // Authorize.
     require_allowed(
         deps,
@@ -546,7 +504,7 @@ pub async fn complete(
         completed_at: Set(Some(Utc::now())),
         ..Default::default()
     };
-    write_versioned(&txn, &current.model, am).await?;
+    record::write_versioned(&txn, id, current.model.version, am, ApiError::from).await?;
     let row = reload(&txn, deps, viewer, id).await?;
     txn.commit().await?;
     // Record.
@@ -558,7 +516,7 @@ pub async fn complete(
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     // Load.
-    let current = load_readable(&txn, deps, viewer, id).await?;
+    let current = record::find(&txn, readable(deps, viewer), id).await?;
     // Authorize.
     require_allowed(deps, viewer, Kind::Activity, action::DELETE, current.facts)?;
     // Act.

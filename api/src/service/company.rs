@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::filter::{Op, condition};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
 use crate::service::validate::{self, Errors};
-use crate::service::{Deps, begin_write, check_version, require_allowed, unique_violation};
+use crate::service::{Deps, begin_write, check_version, record, require_allowed, unique_violation};
 
 /// A company as the viewer sees it: the row and its facts.
 pub type CompanyRow = WithFacts<company::Model>;
@@ -136,12 +136,7 @@ pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult
 
 /// One company the viewer may read; unreadable and missing are the same `NOT_FOUND`.
 pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<CompanyRow> {
-    readable(deps, viewer)
-        .filter(company::Column::Id.eq(id))
-        .into_model::<CompanyRow>()
-        .one(&deps.db)
-        .await?
-        .ok_or(ApiError::NotFound { entity: "Company" })
+    record::find(&deps.db, readable(deps, viewer), id).await
 }
 
 /// Readable companies among `ids` (for relation loaders); unreadable and missing ids are
@@ -373,53 +368,6 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
     get(deps, viewer, id).await
 }
 
-/// Loads a company for a write: unreadable is `NOT_FOUND`, readable but not allowed
-/// `FORBIDDEN`.
-async fn load_for(
-    deps: &Deps,
-    viewer: &Viewer,
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    action: &str,
-) -> ApiResult<CompanyRow> {
-    let row = readable(deps, viewer)
-        .filter(company::Column::Id.eq(id))
-        .into_model::<CompanyRow>()
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound { entity: "Company" })?;
-    require_allowed(deps, viewer, Kind::Company, action, row.facts)?;
-    Ok(row)
-}
-
-/// Writes `am` if the stored version is still `version`, bumping it and `updated_at`
-/// (`UPDATE … WHERE id = ? AND version = ?`): of two concurrent writers that read the same
-/// version, one wins and the other gets `CONFLICT` on `expectedVersion`.
-async fn write_versioned(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    version: i32,
-    mut am: company::ActiveModel,
-) -> ApiResult<()> {
-    am.version = Set(version + 1);
-    am.updated_at = Set(Utc::now());
-    let res = company::Entity::update_many()
-        .set(am)
-        .filter(company::Column::Id.eq(id))
-        .filter(company::Column::Version.eq(version))
-        .exec(db)
-        .await
-        .map_err(|e| map_unique(e, UNIQUE))?;
-    if res.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(ApiError::Conflict {
-            message: "the company changed meanwhile; reload and retry".into(),
-            field: Some("expectedVersion".into()),
-        })
-    }
-}
-
 /// `updateCompany`.
 ///
 /// Needs `update` on the company as it is. Changing the owner additionally needs `create`
@@ -434,7 +382,15 @@ pub async fn update(
 ) -> ApiResult<CompanyRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = load_for(deps, viewer, &txn, id, action::UPDATE).await?;
+    let row = record::load_for(
+        deps,
+        viewer,
+        &txn,
+        readable(deps, viewer),
+        id,
+        action::UPDATE,
+    )
+    .await?;
     check_version(changes.expected_version, row.model.version)?;
     let current = &row.model;
     // Validate: every problem at once.
@@ -518,7 +474,7 @@ pub async fn update(
         am.website = Set(w);
     }
     // Act.
-    write_versioned(&txn, id, current.version, am).await?;
+    record::write_versioned(&txn, id, current.version, am, |e| map_unique(e, UNIQUE)).await?;
     txn.commit().await?;
     // Record.
     tracing::info!(target: "audit", event = "company.updated", user_id = %viewer.user_id, company_id = %id, version = current.version + 1, "company updated");
@@ -530,7 +486,15 @@ pub async fn update(
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    load_for(deps, viewer, &txn, id, action::DELETE).await?;
+    record::load_for(
+        deps,
+        viewer,
+        &txn,
+        readable(deps, viewer),
+        id,
+        action::DELETE,
+    )
+    .await?;
     // Check what blocks it. The count names only deals the viewer may read.
     let deals = deal::Entity::find()
         .filter(deal::Column::CompanyId.eq(id))

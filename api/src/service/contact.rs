@@ -19,7 +19,7 @@ use crate::service::company::{active_user_team, map_unique};
 use crate::service::filter::{Op, condition};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
 use crate::service::validate::{self, Errors};
-use crate::service::{Deps, check_version, require_allowed};
+use crate::service::{Deps, check_version, record, require_allowed};
 
 /// A contact as the viewer sees it: the row and its facts.
 pub type ContactRow = WithFacts<contact::Model>;
@@ -155,12 +155,7 @@ pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult
 
 /// One contact the viewer may read; unreadable and missing are the same `NOT_FOUND`.
 pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<ContactRow> {
-    readable(deps, viewer)
-        .filter(contact::Column::Id.eq(id))
-        .into_model::<ContactRow>()
-        .one(&deps.db)
-        .await?
-        .ok_or(ApiError::NotFound { entity: "Contact" })
+    record::find(&deps.db, readable(deps, viewer), id).await
 }
 
 /// Readable contacts among `ids` (for relation loaders); unreadable and missing ids are left
@@ -381,53 +376,6 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
     get(deps, viewer, id).await
 }
 
-/// Loads a contact for a write: unreadable is `NOT_FOUND`, readable but not allowed
-/// `FORBIDDEN`.
-async fn load_for(
-    deps: &Deps,
-    viewer: &Viewer,
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    action: &str,
-) -> ApiResult<ContactRow> {
-    let row = readable(deps, viewer)
-        .filter(contact::Column::Id.eq(id))
-        .into_model::<ContactRow>()
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound { entity: "Contact" })?;
-    require_allowed(deps, viewer, Kind::Contact, action, row.facts)?;
-    Ok(row)
-}
-
-/// Writes `am` if the stored version is still `version`, bumping it and `updated_at`
-/// (`UPDATE … WHERE id = ? AND version = ?`): of two concurrent writers that read the same
-/// version, one wins and the other gets `CONFLICT` on `expectedVersion`.
-async fn write_versioned(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    version: i32,
-    mut am: contact::ActiveModel,
-) -> ApiResult<()> {
-    am.version = Set(version + 1);
-    am.updated_at = Set(Utc::now());
-    let res = contact::Entity::update_many()
-        .set(am)
-        .filter(contact::Column::Id.eq(id))
-        .filter(contact::Column::Version.eq(version))
-        .exec(db)
-        .await
-        .map_err(|e| map_unique(e, UNIQUE))?;
-    if res.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(ApiError::Conflict {
-            message: "the contact changed meanwhile; reload and retry".into(),
-            field: Some("expectedVersion".into()),
-        })
-    }
-}
-
 /// `updateContact`.
 ///
 /// Needs `update` on the contact as it is. Changing the owner additionally needs `create` on
@@ -443,7 +391,15 @@ pub async fn update(
 ) -> ApiResult<ContactRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = load_for(deps, viewer, &txn, id, action::UPDATE).await?;
+    let row = record::load_for(
+        deps,
+        viewer,
+        &txn,
+        readable(deps, viewer),
+        id,
+        action::UPDATE,
+    )
+    .await?;
     check_version(changes.expected_version, row.model.version)?;
     let current = &row.model;
     // Validate: every problem at once.
@@ -555,7 +511,7 @@ pub async fn update(
         am.notes = Set(n);
     }
     // Act.
-    write_versioned(&txn, id, current.version, am).await?;
+    record::write_versioned(&txn, id, current.version, am, |e| map_unique(e, UNIQUE)).await?;
     txn.commit().await?;
     // Record.
     tracing::info!(target: "audit", event = "contact.updated", user_id = %viewer.user_id, contact_id = %id, version = current.version + 1, "contact updated");
@@ -567,7 +523,15 @@ pub async fn update(
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    load_for(deps, viewer, &txn, id, action::DELETE).await?;
+    record::load_for(
+        deps,
+        viewer,
+        &txn,
+        readable(deps, viewer),
+        id,
+        action::DELETE,
+    )
+    .await?;
     // Act.
     contact::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::authz::{FACTS_COLUMN, Fact, FactMask, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
-use crate::service::{Deps, begin_write, check_version, require_allowed};
+use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
 /// A deal as the viewer sees it: the row and its facts.
 pub type DealRow = WithFacts<deal::Model>;
@@ -165,12 +165,7 @@ pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult
 
 /// One deal the viewer may read; unreadable and missing are the same `NOT_FOUND`.
 pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<DealRow> {
-    readable(deps, viewer)
-        .filter(deal::Column::Id.eq(id))
-        .into_model::<DealRow>()
-        .one(&deps.db)
-        .await?
-        .ok_or(ApiError::NotFound { entity: "Deal" })
+    record::find(&deps.db, readable(deps, viewer), id).await
 }
 
 /// Readable deals among `ids` (for relation loaders).
@@ -403,51 +398,6 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
     get(deps, viewer, id).await
 }
 
-/// Loads a deal for a write: unreadable is `NOT_FOUND`, readable but not allowed
-/// `FORBIDDEN`.
-async fn load_for(
-    deps: &Deps,
-    viewer: &Viewer,
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    action: &str,
-) -> ApiResult<DealRow> {
-    let row = readable(deps, viewer)
-        .filter(deal::Column::Id.eq(id))
-        .into_model::<DealRow>()
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound { entity: "Deal" })?;
-    require_allowed(deps, viewer, Kind::Deal, action, row.facts)?;
-    Ok(row)
-}
-
-/// Writes `am` if the stored version is still `version`, bumping it; a concurrent writer
-/// that got there first makes this a `CONFLICT`.
-async fn write_versioned(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    version: i32,
-    mut am: deal::ActiveModel,
-) -> ApiResult<()> {
-    am.version = Set(version + 1);
-    am.updated_at = Set(Utc::now());
-    let res = deal::Entity::update_many()
-        .set(am)
-        .filter(deal::Column::Id.eq(id))
-        .filter(deal::Column::Version.eq(version))
-        .exec(db)
-        .await?;
-    if res.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(ApiError::Conflict {
-            message: "the deal changed meanwhile; reload and retry".into(),
-            field: Some("expectedVersion".into()),
-        })
-    }
-}
-
 /// The stage columns for a move: probability follows, closing dates the close.
 fn apply_stage(am: &mut deal::ActiveModel, current: &deal::Model, stage: DealStage) {
     am.stage = Set(stage);
@@ -468,7 +418,15 @@ pub async fn update(
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = load_for(deps, viewer, &txn, id, action::UPDATE).await?;
+    let row = record::load_for(
+        deps,
+        viewer,
+        &txn,
+        readable(deps, viewer),
+        id,
+        action::UPDATE,
+    )
+    .await?;
     check_version(changes.expected_version, row.model.version)?;
     if changes.amount.is_some()
         && !deps
@@ -520,7 +478,7 @@ pub async fn update(
         am.notes = Set(n.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()));
     }
     // Act.
-    write_versioned(&txn, id, current.version, am).await?;
+    record::write_versioned(&txn, id, current.version, am, ApiError::from).await?;
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deal.updated", user_id = %viewer.user_id, deal_id = %id, "deal updated");
     get(deps, viewer, id).await
@@ -557,7 +515,15 @@ pub async fn reassign(
     expected_version: Option<i32>,
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    let row = load_for(deps, viewer, &txn, id, action::REASSIGN).await?;
+    let row = record::load_for(
+        deps,
+        viewer,
+        &txn,
+        readable(deps, viewer),
+        id,
+        action::REASSIGN,
+    )
+    .await?;
     check_version(expected_version, row.model.version)?;
     let mut errors = Vec::new();
     let team = active_user_team(&txn, new_owner, "ownerId", &mut errors).await?;
@@ -585,7 +551,7 @@ pub async fn reassign(
         owner_id: Set(new_owner),
         ..Default::default()
     };
-    write_versioned(&txn, id, row.model.version, am).await?;
+    record::write_versioned(&txn, id, row.model.version, am, ApiError::from).await?;
     // The new owner needs no share of their own deal.
     deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))
@@ -606,7 +572,15 @@ pub async fn share(
     permission: SharePermission,
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    let row = load_for(deps, viewer, &txn, id, action::SHARE).await?;
+    let row = record::load_for(
+        deps,
+        viewer,
+        &txn,
+        readable(deps, viewer),
+        id,
+        action::SHARE,
+    )
+    .await?;
     let mut errors = Vec::new();
     active_user_team(&txn, user_id, "userId", &mut errors).await?;
     if row.model.owner_id == user_id {
@@ -646,7 +620,15 @@ pub async fn share(
 /// `unshareDeal`: removes a user's share (idempotent).
 pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    load_for(deps, viewer, &txn, id, action::SHARE).await?;
+    record::load_for(
+        deps,
+        viewer,
+        &txn,
+        readable(deps, viewer),
+        id,
+        action::SHARE,
+    )
+    .await?;
     deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))
         .filter(deal_share::Column::UserId.eq(user_id))
@@ -660,7 +642,15 @@ pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> A
 /// `deleteDeal`: its shares and activities go with it.
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
-    load_for(deps, viewer, &txn, id, action::DELETE).await?;
+    record::load_for(
+        deps,
+        viewer,
+        &txn,
+        readable(deps, viewer),
+        id,
+        action::DELETE,
+    )
+    .await?;
     deal::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deal.deleted", user_id = %viewer.user_id, deal_id = %id, "deal deleted");

@@ -9,6 +9,7 @@ pub mod deal;
 pub mod filter;
 pub mod list;
 pub mod money;
+mod record;
 pub mod report;
 pub mod team;
 pub mod user;

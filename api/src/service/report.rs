@@ -677,7 +677,21 @@ pub async fn owners(
     viewer: &Viewer,
     filter: &Condition,
 ) -> ApiResult<Vec<OwnerTotal>> {
-    let owner = col(deal::Column::OwnerId);
+    // On SQLite, for a viewer whose scope restricts the rows, group by `+owner_id` (the
+    // same value: unary `+` is a no-op there): a plain column would let the planner produce
+    // the group order by walking `ix_deals_owner_reports` through every deal in the table,
+    // testing the scope on each, where the expression leaves it free to read only the
+    // scope's rows (a multi-index `OR`) and group them in a temporary B-tree — 50-60 ms
+    // against under 10 ms for a rep at 100,000 deals.
+    let restricted = !deps
+        .authz
+        .scope(viewer, Kind::Deal, action::READ)
+        .is_empty();
+    let owner: Expr = if restricted && deps.db.get_database_backend() == DbBackend::Sqlite {
+        Expr::cust("+\"deals\".\"owner_id\"")
+    } else {
+        col(deal::Column::OwnerId)
+    };
     let mut select = readable_deals(deps, viewer, filter);
     select
         .expr_as(owner.clone(), Alias::new("owner_id"))
