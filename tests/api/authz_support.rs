@@ -69,7 +69,14 @@ pub async fn scoped_ids(
     kind: Kind,
     action: &str,
 ) -> HashSet<Uuid> {
-    ids_where(db, kind, authz.scope(viewer, kind, action)).await
+    let ids = ids_where(db, kind, authz.scope(viewer, kind, action)).await;
+    // Both shapes of the scope select the same rows.
+    let aggregate = ids_where(db, kind, authz.aggregate_scope(viewer, kind, action)).await;
+    assert_eq!(
+        ids, aggregate,
+        "{kind:?} {action}: page and aggregate scopes differ"
+    );
+    ids
 }
 
 /// The facts mask of every row of `kind`, as selected by SQL.

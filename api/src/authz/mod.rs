@@ -42,6 +42,7 @@ pub use polar::{
     PolarResource, PolarTeam, PolarUser, RealActivity, RealDeal, RealOwned, RealUser,
 };
 pub use policy::{PolicyError, PolicySource};
+pub use sql::Shape;
 pub use viewer::Viewer;
 
 use crate::auth::Actor;
@@ -157,13 +158,27 @@ impl Authorizer {
     }
 
     /// The SQL `WHERE` part selecting the rows of `kind` on which `viewer` may do `action`
-    /// (`Entity::find().filter(authz.scope(&viewer, Kind::Deal, action::READ))`). Written
-    /// against the kind's table name, unaliased. All-allowed is an empty condition,
-    /// all-denied `1 = 0`.
+    /// (`Entity::find().filter(authz.scope(&viewer, Kind::Deal, action::READ))`), shaped
+    /// for pages: facts that look into another table are correlated `EXISTS` probes, so the
+    /// planner can walk the page's order index and stop at its `LIMIT`. Written against the
+    /// kind's table name, unaliased. All-allowed is an empty condition, all-denied `1 = 0`.
     pub fn scope(&self, viewer: &Viewer, kind: Kind, action: &str) -> Condition {
+        self.shaped_scope(viewer, kind, action, Shape::Probe)
+    }
+
+    /// The same rows as [`Authorizer::scope`], shaped for aggregates (counts, sums, reports)
+    /// over everything the viewer may see: the viewer's shares are an uncorrelated
+    /// `id IN (SELECT …)` read once, so every term of the scope can use an index and a
+    /// viewer who sees few rows visits only those. (In a page ordered by another index,
+    /// this shape makes SQLite collect and sort every readable row first: use `scope`.)
+    pub fn aggregate_scope(&self, viewer: &Viewer, kind: Kind, action: &str) -> Condition {
+        self.shaped_scope(viewer, kind, action, Shape::Set)
+    }
+
+    fn shaped_scope(&self, viewer: &Viewer, kind: Kind, action: &str, shape: Shape) -> Condition {
         match kind.table() {
             Some(table) => {
-                sql::scope(&self.inner.tables, viewer, kind, action, table).into_condition()
+                sql::scope(&self.inner.tables, viewer, kind, action, table, shape).into_condition()
             }
             None => sql::Sql::Const(self.allowed_without_facts(viewer.role, kind, action))
                 .into_condition(),
@@ -171,11 +186,12 @@ impl Authorizer {
     }
 
     /// The condition under which a guarded field (an action such as `read:amount`) is
-    /// allowed on a row, for use inside aggregates:
-    /// `SUM(CASE WHEN <field_condition> THEN amount_cents ELSE 0 END)`. Combine it with the
-    /// `read` scope in the `WHERE`: a field is only ever shown on a readable row.
+    /// allowed on a row, for use inside expressions evaluated on every row (aggregates, an
+    /// amount filter or sort): `SUM(CASE WHEN <field_condition> THEN amount_cents ELSE 0
+    /// END)`. Aggregate-shaped (the viewer's shares read once). Combine it with the `read`
+    /// scope in the `WHERE`: a field is only ever shown on a readable row.
     pub fn field_condition(&self, viewer: &Viewer, kind: Kind, field_action: &str) -> Condition {
-        self.scope(viewer, kind, field_action)
+        self.aggregate_scope(viewer, kind, field_action)
     }
 
     /// An integer SQL expression giving each row of `kind` its [`FactMask`] relative to

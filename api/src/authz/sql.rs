@@ -67,6 +67,19 @@ impl Sql {
     }
 }
 
+/// How facts that look into another table are written; both shapes select the same rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Correlated `EXISTS (… WHERE s.deal_id = deals.id …)`: for ordered pages with a
+    /// `LIMIT`, where the planner should walk the order index and probe each row — cheap
+    /// when most rows are readable, and the scan stops at the page's end.
+    Probe,
+    /// Uncorrelated `deals.id IN (SELECT s.deal_id …)`: for aggregates over everything
+    /// readable, where the viewer's shares are read once and the scope's other terms can
+    /// use their indexes (a sparse scope visits only its rows).
+    Set,
+}
+
 fn false_expr() -> Expr {
     Expr::cust("1 = 0")
 }
@@ -82,6 +95,7 @@ pub(crate) fn scope(
     kind: Kind,
     action: &str,
     table: &'static str,
+    shape: Shape,
 ) -> Sql {
     match kind.action_index(action) {
         Some(ai) => dnf(
@@ -90,12 +104,20 @@ pub(crate) fn scope(
             kind,
             tables.dnf(viewer.role, kind, ai),
             table,
+            shape,
         ),
         None => Sql::Const(false),
     }
 }
 
-fn dnf(tables: &Tables, viewer: &Viewer, kind: Kind, dnf: &Dnf, table: &'static str) -> Sql {
+fn dnf(
+    tables: &Tables,
+    viewer: &Viewer,
+    kind: Kind,
+    dnf: &Dnf,
+    table: &'static str,
+    shape: Shape,
+) -> Sql {
     let mut facts: Vec<Option<Sql>> = vec![None; kind.facts().len()];
     let mut any = Sql::Const(false);
     for cube in dnf {
@@ -105,7 +127,7 @@ fn dnf(tables: &Tables, viewer: &Viewer, kind: Kind, dnf: &Dnf, table: &'static 
                 return Sql::Const(false);
             };
             let f = facts[var]
-                .get_or_insert_with(|| fact(tables, viewer, kind, fact_kind, table))
+                .get_or_insert_with(|| fact(tables, viewer, kind, fact_kind, table, shape))
                 .clone();
             all = all.and(if positive { f } else { f.not() });
         }
@@ -174,7 +196,8 @@ pub(crate) fn facts_mask(
         if both_shares && matches!(f, Fact::SharedView | Fact::SharedEdit) {
             continue;
         }
-        match fact(tables, viewer, kind, f, table) {
+        // Per-row values: the correlated form (the mask is computed for the listed rows only).
+        match fact(tables, viewer, kind, f, table, Shape::Probe) {
             Sql::Const(true) => constant |= bit,
             Sql::Const(false) => {}
             Sql::Expr(e) => {
@@ -214,12 +237,18 @@ fn owned_by_team_member(viewer: &Viewer, column: Expr, nullable: bool) -> Sql {
 }
 
 /// The row of `target` kind referenced by `fk` (a column of the outer row) is readable.
-fn references_readable(tables: &Tables, viewer: &Viewer, target: Kind, fk: Expr) -> Sql {
+fn references_readable(
+    tables: &Tables,
+    viewer: &Viewer,
+    target: Kind,
+    fk: Expr,
+    shape: Shape,
+) -> Sql {
     let alias = nested_alias(target);
     let Some(target_table) = target.table() else {
         return Sql::Const(false);
     };
-    match scope(tables, viewer, target, action::READ, alias) {
+    match scope(tables, viewer, target, action::READ, alias, shape) {
         Sql::Const(false) => Sql::Const(false),
         // Foreign keys guarantee the row exists.
         Sql::Const(true) => Sql::Expr(fk.is_not_null()),
@@ -240,6 +269,7 @@ fn linked_to_readable_deal(
     viewer: &Viewer,
     table: &'static str,
     link: &'static str,
+    shape: Shape,
 ) -> Sql {
     let alias = nested_alias(Kind::Deal);
     let mut select = Query::select()
@@ -247,7 +277,7 @@ fn linked_to_readable_deal(
         .from_as("deals", alias)
         .and_where(col(alias, link).equals((table, "id")))
         .to_owned();
-    match scope(tables, viewer, Kind::Deal, action::READ, alias) {
+    match scope(tables, viewer, Kind::Deal, action::READ, alias, shape) {
         Sql::Const(false) => Sql::Const(false),
         Sql::Const(true) => Sql::Expr(Expr::exists(select)),
         Sql::Expr(readable) => Sql::Expr(Expr::exists(select.and_where(readable).to_owned())),
@@ -255,7 +285,14 @@ fn linked_to_readable_deal(
 }
 
 /// One fact of `kind` as SQL over rows of `table`.
-fn fact(tables: &Tables, viewer: &Viewer, kind: Kind, fact: Fact, table: &'static str) -> Sql {
+fn fact(
+    tables: &Tables,
+    viewer: &Viewer,
+    kind: Kind,
+    fact: Fact,
+    table: &'static str,
+    shape: Shape,
+) -> Sql {
     let me = viewer.user_id;
     match (kind, fact) {
         (Kind::Deal | Kind::Company | Kind::Contact, Fact::OwnedBy) => {
@@ -270,27 +307,31 @@ fn fact(tables: &Tables, viewer: &Viewer, kind: Kind, fact: Fact, table: &'stati
             } else {
                 "edit"
             };
-            // An uncorrelated `IN`, not a correlated `EXISTS`: the viewer's shares are
-            // read once (both backends hash the list), and inside the scope's `OR` every
-            // term stays indexable, so SQLite can answer the scope with a multi-index `OR`
-            // instead of probing `deal_shares` for every other deal. Equivalent and
-            // two-valued: neither `deals.id` nor `deal_shares.deal_id` is ever NULL.
-            Sql::Expr(
-                col(table, "id").in_subquery(
-                    Query::select()
-                        .column((SHARES, "deal_id"))
-                        .from_as("deal_shares", SHARES)
-                        .and_where(col(SHARES, "user_id").eq(me))
-                        .and_where(col(SHARES, "permission").eq(permission))
+            let mut shares = Query::select()
+                .column((SHARES, "deal_id"))
+                .from_as("deal_shares", SHARES)
+                .and_where(col(SHARES, "user_id").eq(me))
+                .and_where(col(SHARES, "permission").eq(permission))
+                .to_owned();
+            Sql::Expr(match shape {
+                // Probed for each row the query visits: lets the planner walk an order
+                // index and stop at a page's LIMIT.
+                Shape::Probe => Expr::exists(
+                    shares
+                        .and_where(col(SHARES, "deal_id").equals((table, "id")))
                         .to_owned(),
                 ),
-            )
+                // The viewer's shares read once: every term of the scope's `OR` stays
+                // indexable, so only the readable rows are visited. Equivalent and
+                // two-valued: neither `deals.id` nor `deal_shares.deal_id` is ever NULL.
+                Shape::Set => col(table, "id").in_subquery(shares),
+            })
         }
         (Kind::Company, Fact::LinkedToReadableDeal) => {
-            linked_to_readable_deal(tables, viewer, table, "company_id")
+            linked_to_readable_deal(tables, viewer, table, "company_id", shape)
         }
         (Kind::Contact, Fact::LinkedToReadableDeal) => {
-            linked_to_readable_deal(tables, viewer, table, "contact_id")
+            linked_to_readable_deal(tables, viewer, table, "contact_id", shape)
         }
         (Kind::Activity, Fact::CreatedBy) => Sql::Expr(col(table, "created_by").eq(me)),
         (Kind::Activity, Fact::AssignedTo) => Sql::Expr(
@@ -306,18 +347,20 @@ fn fact(tables: &Tables, viewer: &Viewer, kind: Kind, fact: Fact, table: &'stati
             ))
         }
         (Kind::Activity, Fact::OnReadableRecord) => {
-            references_readable(tables, viewer, Kind::Deal, col(table, "deal_id"))
+            references_readable(tables, viewer, Kind::Deal, col(table, "deal_id"), shape)
                 .or(references_readable(
                     tables,
                     viewer,
                     Kind::Company,
                     col(table, "company_id"),
+                    shape,
                 ))
                 .or(references_readable(
                     tables,
                     viewer,
                     Kind::Contact,
                     col(table, "contact_id"),
+                    shape,
                 ))
         }
         (Kind::User, Fact::IsSelf) => Sql::Expr(col(table, "id").eq(me)),

@@ -248,11 +248,29 @@ fn scopes_use_indexable_shapes_and_bound_values() {
         assert!(scope.contains(&part), "{part}\nnot in\n{scope}");
         assert!(mask.contains(&part), "{part}\nnot in\n{mask}");
     }
-    // The scope reads the viewer's shares once (uncorrelated IN, no per-row probe); the
-    // mask reads the one share row of (deal, viewer) once for both share facts.
-    let shared = "\"deals\".\"id\" IN (SELECT \"authz_shares\".\"deal_id\" FROM \"deal_shares\" AS \"authz_shares\" WHERE \"authz_shares\".\"user_id\" = ";
-    assert!(scope.contains(shared), "{scope}");
-    assert!(!scope.contains("EXISTS"), "{scope}");
+    // The page scope probes the viewer's share of each visited row (correlated EXISTS on
+    // the unique (deal_id, user_id) index); the aggregate scope reads the viewer's shares
+    // once (uncorrelated IN, no per-row probe); the mask reads the one share row of (deal,
+    // viewer) once for both share facts.
+    let probe = "EXISTS(SELECT \"authz_shares\".\"deal_id\" FROM \"deal_shares\" AS \"authz_shares\" WHERE \"authz_shares\".\"user_id\" = ";
+    let correlated = "AND \"authz_shares\".\"deal_id\" = \"deals\".\"id\")";
+    assert!(
+        scope.contains(probe) && scope.contains(correlated),
+        "{scope}"
+    );
+    let aggregate = {
+        use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+        Query::select()
+            .column(("deals", "id"))
+            .from("deals")
+            .cond_where(a.aggregate_scope(&rep, Kind::Deal, action::READ))
+            .to_owned()
+            .to_string(PostgresQueryBuilder)
+    };
+    let set = "\"deals\".\"id\" IN (SELECT \"authz_shares\".\"deal_id\" FROM \"deal_shares\" AS \"authz_shares\" WHERE \"authz_shares\".\"user_id\" = ";
+    assert_eq!(aggregate.matches(set).count(), 2, "{aggregate}");
+    assert!(!aggregate.contains("EXISTS"), "{aggregate}");
+    assert!(!aggregate.contains(correlated), "{aggregate}");
     assert!(!mask.contains("EXISTS"), "{mask}");
     assert_eq!(mask.matches("FROM \"deal_shares\"").count(), 1, "{mask}");
     // Values are parameters (rendered inline only by to_string).

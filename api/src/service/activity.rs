@@ -101,7 +101,10 @@ pub async fn list(
 /// How many activities the viewer may read match `filter` (the `totalCount` of the list).
 pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
     Ok(activity::Entity::find()
-        .filter(deps.authz.scope(viewer, Kind::Activity, action::READ))
+        .filter(
+            deps.authz
+                .aggregate_scope(viewer, Kind::Activity, action::READ),
+        )
         .filter(filter)
         .count(&deps.db)
         .await?)

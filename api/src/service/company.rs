@@ -128,7 +128,10 @@ pub async fn list(
 /// How many companies the viewer may read match `filter` (the `totalCount` of the list).
 pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
     Ok(company::Entity::find()
-        .filter(deps.authz.scope(viewer, Kind::Company, action::READ))
+        .filter(
+            deps.authz
+                .aggregate_scope(viewer, Kind::Company, action::READ),
+        )
         .filter(filter)
         .count(&deps.db)
         .await?)

@@ -147,7 +147,10 @@ pub async fn list(
 /// How many contacts the viewer may read match `filter` (the `totalCount` of the list).
 pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
     Ok(contact::Entity::find()
-        .filter(deps.authz.scope(viewer, Kind::Contact, action::READ))
+        .filter(
+            deps.authz
+                .aggregate_scope(viewer, Kind::Contact, action::READ),
+        )
         .filter(filter)
         .count(&deps.db)
         .await?)

@@ -157,7 +157,7 @@ pub async fn list(
 /// How many deals the viewer may read match `filter` (the `totalCount` of the list).
 pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
     Ok(deal::Entity::find()
-        .filter(deps.authz.scope(viewer, Kind::Deal, action::READ))
+        .filter(deps.authz.aggregate_scope(viewer, Kind::Deal, action::READ))
         .filter(filter)
         .count(&deps.db)
         .await?)

@@ -379,7 +379,7 @@ fn readable_deals(deps: &Deps, viewer: &Viewer, filter: &Condition) -> SelectSta
         .from(Alias::new("deals"))
         .cond_where(
             Condition::all()
-                .add(deps.authz.scope(viewer, Kind::Deal, action::READ))
+                .add(deps.authz.aggregate_scope(viewer, Kind::Deal, action::READ))
                 .add(filter.clone()),
         )
         .to_owned()
@@ -645,7 +645,10 @@ pub async fn top_companies(
             Expr::col((companies.clone(), Alias::new("id")))
                 .equals((totals.clone(), Alias::new("company_id"))),
         )
-        .cond_where(deps.authz.scope(viewer, Kind::Company, action::READ))
+        .cond_where(
+            deps.authz
+                .aggregate_scope(viewer, Kind::Company, action::READ),
+        )
         .column((totals.clone(), Alias::new("company_id")))
         .column((companies, Alias::new("name")))
         .column((totals.clone(), Alias::new("n")))
