@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::graphql::connection::{Total, connection};
+use crate::graphql::connection::{connection, list_page};
 use crate::graphql::enums::ActivityType;
 use crate::graphql::filter::{
     BooleanFilter, EnumFilter, IdFilter, OrdFilter, OrderDirection, StringFilter,
@@ -379,12 +379,7 @@ impl ActivityQuery {
             last,
             before,
         };
-        let page = crate::service::activity::list(deps, viewer, condition.clone(), &order, &args)
-            .await
-            .map_err(gql)?;
-        let total = Total::counting(deps, viewer, condition, |d, v, f| {
-            Box::pin(async move { crate::service::activity::count(&d, &v, f).await })
-        });
+        let (page, total) = list_page(deps, viewer, condition, order, args).await?;
         Ok(ActivityConnection::from_page(page, total, |row| {
             Activity::new(row, viewer)
         }))

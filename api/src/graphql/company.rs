@@ -8,7 +8,7 @@ use sea_orm::{Condition, Value};
 
 use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::connection::{Total, connection};
+use crate::graphql::connection::{connection, list_page};
 use crate::graphql::enums::{CompanySize, Industry};
 use crate::graphql::filter::{EnumFilter, IdFilter, OrdFilter, OrderDirection, StringFilter};
 use crate::graphql::{actor, deps, gql, parse_id};
@@ -362,12 +362,7 @@ impl CompanyQuery {
             last,
             before,
         };
-        let page = service::company::list(deps, viewer, condition.clone(), &order, &args)
-            .await
-            .map_err(gql)?;
-        let total = Total::counting(deps, viewer, condition, |d, v, f| {
-            Box::pin(async move { service::company::count(&d, &v, f).await })
-        });
+        let (page, total) = list_page(deps, viewer, condition, order, args).await?;
         Ok(CompanyConnection::from_page(page, total, |row| {
             Company::new(row, viewer)
         }))

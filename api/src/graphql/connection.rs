@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use async_graphql::connection::PageInfo;
+use entity::{team, user};
 use futures_util::future::BoxFuture;
 
 use sea_orm::Condition;
@@ -13,7 +14,13 @@ use sea_orm::Condition;
 use crate::authz::Viewer;
 use crate::error::ApiResult;
 use crate::service::Deps;
-use crate::service::list::Page;
+use crate::service::activity::{ActivityRow, ActivitySort};
+use crate::service::company::{CompanyRow, CompanySort};
+use crate::service::contact::{ContactRow, ContactSort};
+use crate::service::deal::{DealRow, DealSort};
+use crate::service::list::{Page, PageArgs};
+use crate::service::team::TeamSort;
+use crate::service::user::UserSort;
 
 /// The `totalCount` of a connection.
 #[derive(Clone)]
@@ -45,6 +52,70 @@ impl Total {
             Total::Lazy(f) => f().await.map_err(crate::graphql::gql),
         }
     }
+}
+
+/// A service's paged list and its count: what a top-level connection resolver needs.
+pub(crate) trait Listing: Sized + Send + 'static {
+    /// The service's sort keys.
+    type Sort: Send + Sync;
+    /// One page of the rows the viewer may read matching `filter`, in `order`.
+    fn list<'a>(
+        deps: &'a Deps,
+        viewer: &'a Viewer,
+        filter: Condition,
+        order: &'a [(Self::Sort, bool)],
+        page: &'a PageArgs,
+    ) -> impl Future<Output = ApiResult<Page<Self>>> + Send + 'a;
+    /// How many rows the viewer may read match `filter`.
+    fn count(deps: Deps, viewer: Viewer, filter: Condition) -> BoxFuture<'static, ApiResult<u64>>;
+}
+
+macro_rules! listing {
+    ($row:ty, $service:ident, $sort:ty) => {
+        impl Listing for $row {
+            type Sort = $sort;
+            fn list<'a>(
+                deps: &'a Deps,
+                viewer: &'a Viewer,
+                filter: Condition,
+                order: &'a [(Self::Sort, bool)],
+                page: &'a PageArgs,
+            ) -> impl Future<Output = ApiResult<Page<Self>>> + Send + 'a {
+                crate::service::$service::list(deps, viewer, filter, order, page)
+            }
+            fn count(
+                deps: Deps,
+                viewer: Viewer,
+                filter: Condition,
+            ) -> BoxFuture<'static, ApiResult<u64>> {
+                Box::pin(
+                    async move { crate::service::$service::count(&deps, &viewer, filter).await },
+                )
+            }
+        }
+    };
+}
+
+listing!(DealRow, deal, DealSort);
+listing!(CompanyRow, company, CompanySort);
+listing!(ContactRow, contact, ContactSort);
+listing!(ActivityRow, activity, ActivitySort);
+listing!(team::Model, team, TeamSort);
+listing!(user::Model, user, UserSort);
+
+/// A top-level connection's page (`first`/`after` or `last`/`before`) of the rows matching
+/// `filter` in `order`, and its total, counted only if the client asks for `totalCount`.
+pub(crate) async fn list_page<R: Listing>(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: Condition,
+    order: Vec<(R::Sort, bool)>,
+    page: PageArgs,
+) -> async_graphql::Result<(Page<R>, Total)> {
+    let rows = R::list(deps, viewer, filter.clone(), &order, &page)
+        .await
+        .map_err(crate::graphql::gql)?;
+    Ok((rows, Total::counting(deps, viewer, filter, R::count)))
 }
 
 /// Page info for a service page.

@@ -8,7 +8,7 @@ use sea_orm::{Condition, Value};
 
 use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::connection::{Total, connection};
+use crate::graphql::connection::{connection, list_page};
 use crate::graphql::enums::Department;
 use crate::graphql::filter::{
     BooleanFilter, EnumFilter, IdFilter, OrdFilter, OrderDirection, StringFilter,
@@ -379,12 +379,7 @@ impl ContactQuery {
             last,
             before,
         };
-        let page = service::contact::list(deps, viewer, condition.clone(), &order, &args)
-            .await
-            .map_err(gql)?;
-        let total = Total::counting(deps, viewer, condition, |d, v, f| {
-            Box::pin(async move { service::contact::count(&d, &v, f).await })
-        });
+        let (page, total) = list_page(deps, viewer, condition, order, args).await?;
         Ok(ContactConnection::from_page(page, total, |row| {
             Contact::new(row, viewer)
         }))

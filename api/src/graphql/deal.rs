@@ -7,7 +7,7 @@ use sea_orm::{Condition, Value};
 
 use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::connection::{Total, connection};
+use crate::graphql::connection::{connection, list_page};
 use crate::graphql::enums::SharePermission;
 use crate::graphql::filter::{EnumFilter, IdFilter, OrdFilter, OrderDirection, StringFilter};
 use crate::graphql::scalars::{Date, Decimal};
@@ -466,12 +466,7 @@ impl DealQuery {
             last,
             before,
         };
-        let page = crate::service::deal::list(deps, viewer, condition.clone(), &order, &args)
-            .await
-            .map_err(gql)?;
-        let total = Total::counting(deps, viewer, condition, |d, v, f| {
-            Box::pin(async move { crate::service::deal::count(&d, &v, f).await })
-        });
+        let (page, total) = list_page(deps, viewer, condition, order, args).await?;
         Ok(DealConnection::from_page(page, total, |row| {
             Deal::new(row, viewer)
         }))

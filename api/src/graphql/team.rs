@@ -5,7 +5,7 @@ use sea_orm::Condition;
 use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 
 use crate::error::ApiResult;
-use crate::graphql::connection::{Total, connection};
+use crate::graphql::connection::{connection, list_page};
 use crate::graphql::filter::{IdFilter, OrderDirection, StringFilter};
 use crate::service::list::PageArgs;
 use crate::service::team::TeamSort;
@@ -187,12 +187,7 @@ impl TeamQuery {
             last,
             before,
         };
-        let page = service::team::list(deps, viewer, condition.clone(), &order, &args)
-            .await
-            .map_err(gql)?;
-        let total = Total::counting(deps, viewer, condition, |d, v, f| {
-            Box::pin(async move { service::team::count(&d, &v, f).await })
-        });
+        let (page, total) = list_page(deps, viewer, condition, order, args).await?;
         Ok(TeamConnection::from_page(page, total, Team))
     }
 

@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 use sea_orm::{Condition, Value};
 
 use crate::error::ApiResult;
-use crate::graphql::connection::{Total, connection};
+use crate::graphql::connection::{connection, list_page};
 use crate::graphql::filter::{BooleanFilter, EnumFilter, IdFilter, OrderDirection, StringFilter};
 use crate::service::list::PageArgs;
 use crate::service::user::UserSort;
@@ -270,12 +270,7 @@ impl UserQuery {
             last,
             before,
         };
-        let page = service::user::list(deps, viewer, condition.clone(), &order, &args)
-            .await
-            .map_err(gql)?;
-        let total = Total::counting(deps, viewer, condition, |d, v, f| {
-            Box::pin(async move { service::user::count(&d, &v, f).await })
-        });
+        let (page, total) = list_page(deps, viewer, condition, order, args).await?;
         Ok(UserConnection::from_page(page, total, User))
     }
 

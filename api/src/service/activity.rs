@@ -112,7 +112,7 @@ pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult
 
 /// One activity the viewer may read; unreadable and missing are the same `NOT_FOUND`.
 pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<ActivityRow> {
-    record::find(&deps.db, readable(deps, viewer), id).await
+    record::find::<activity::Entity>(deps, viewer, &deps.db, id).await
 }
 
 /// Readable activities among `ids` (for relation loaders), in no particular order.
@@ -400,7 +400,7 @@ pub async fn update(
 ) -> ApiResult<ActivityRow> {
     let txn = begin_write(deps).await?;
     // Load.
-    let current = record::find(&txn, readable(deps, viewer), id).await?;
+    let current = record::find::<activity::Entity>(deps, viewer, &txn, id).await?;
     // Authorize.
     require_allowed(deps, viewer, Kind::Activity, action::UPDATE, current.facts)?;
     let completion = changes.completed.filter(|c| *c != current.model.completed);
@@ -488,7 +488,7 @@ pub async fn complete(
 ) -> ApiResult<ActivityRow> {
     let txn = begin_write(deps).await?;
     // Load.
-    let current = record::find(&txn, readable(deps, viewer), id).await?;
+    let current = record::find::<activity::Entity>(deps, viewer, &txn, id).await?;
     // Authorize.
     require_allowed(
         deps,
@@ -519,7 +519,7 @@ pub async fn complete(
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     // Load.
-    let current = record::find(&txn, readable(deps, viewer), id).await?;
+    let current = record::find::<activity::Entity>(deps, viewer, &txn, id).await?;
     // Authorize.
     require_allowed(deps, viewer, Kind::Activity, action::DELETE, current.facts)?;
     // Act.

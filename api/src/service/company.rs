@@ -139,7 +139,7 @@ pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult
 
 /// One company the viewer may read; unreadable and missing are the same `NOT_FOUND`.
 pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<CompanyRow> {
-    record::find(&deps.db, readable(deps, viewer), id).await
+    record::find::<company::Entity>(deps, viewer, &deps.db, id).await
 }
 
 /// Readable companies among `ids` (for relation loaders); unreadable and missing ids are
@@ -385,15 +385,7 @@ pub async fn update(
 ) -> ApiResult<CompanyRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = record::load_for(
-        deps,
-        viewer,
-        &txn,
-        readable(deps, viewer),
-        id,
-        action::UPDATE,
-    )
-    .await?;
+    let row = record::load_for::<company::Entity>(deps, viewer, &txn, id, action::UPDATE).await?;
     check_version(changes.expected_version, row.model.version)?;
     let current = &row.model;
     // Validate: every problem at once.
@@ -489,15 +481,7 @@ pub async fn update(
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    record::load_for(
-        deps,
-        viewer,
-        &txn,
-        readable(deps, viewer),
-        id,
-        action::DELETE,
-    )
-    .await?;
+    record::load_for::<company::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
     // Check what blocks it. The count names only deals the viewer may read.
     let deals = deal::Entity::find()
         .filter(deal::Column::CompanyId.eq(id))

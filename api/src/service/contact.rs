@@ -158,7 +158,7 @@ pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult
 
 /// One contact the viewer may read; unreadable and missing are the same `NOT_FOUND`.
 pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<ContactRow> {
-    record::find(&deps.db, readable(deps, viewer), id).await
+    record::find::<contact::Entity>(deps, viewer, &deps.db, id).await
 }
 
 /// Readable contacts among `ids` (for relation loaders); unreadable and missing ids are left
@@ -394,15 +394,7 @@ pub async fn update(
 ) -> ApiResult<ContactRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = record::load_for(
-        deps,
-        viewer,
-        &txn,
-        readable(deps, viewer),
-        id,
-        action::UPDATE,
-    )
-    .await?;
+    let row = record::load_for::<contact::Entity>(deps, viewer, &txn, id, action::UPDATE).await?;
     check_version(changes.expected_version, row.model.version)?;
     let current = &row.model;
     // Validate: every problem at once.
@@ -526,15 +518,7 @@ pub async fn update(
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    record::load_for(
-        deps,
-        viewer,
-        &txn,
-        readable(deps, viewer),
-        id,
-        action::DELETE,
-    )
-    .await?;
+    record::load_for::<contact::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
     // Act.
     contact::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;

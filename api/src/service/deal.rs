@@ -165,7 +165,7 @@ pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult
 
 /// One deal the viewer may read; unreadable and missing are the same `NOT_FOUND`.
 pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<DealRow> {
-    record::find(&deps.db, readable(deps, viewer), id).await
+    record::find::<deal::Entity>(deps, viewer, &deps.db, id).await
 }
 
 /// Readable deals among `ids` (for relation loaders).
@@ -418,15 +418,7 @@ pub async fn update(
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = record::load_for(
-        deps,
-        viewer,
-        &txn,
-        readable(deps, viewer),
-        id,
-        action::UPDATE,
-    )
-    .await?;
+    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::UPDATE).await?;
     check_version(changes.expected_version, row.model.version)?;
     if changes.amount.is_some()
         && !deps
@@ -515,15 +507,7 @@ pub async fn reassign(
     expected_version: Option<i32>,
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    let row = record::load_for(
-        deps,
-        viewer,
-        &txn,
-        readable(deps, viewer),
-        id,
-        action::REASSIGN,
-    )
-    .await?;
+    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::REASSIGN).await?;
     check_version(expected_version, row.model.version)?;
     let mut errors = Vec::new();
     let team = active_user_team(&txn, new_owner, "ownerId", &mut errors).await?;
@@ -572,15 +556,7 @@ pub async fn share(
     permission: SharePermission,
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    let row = record::load_for(
-        deps,
-        viewer,
-        &txn,
-        readable(deps, viewer),
-        id,
-        action::SHARE,
-    )
-    .await?;
+    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::SHARE).await?;
     let mut errors = Vec::new();
     active_user_team(&txn, user_id, "userId", &mut errors).await?;
     if row.model.owner_id == user_id {
@@ -620,15 +596,7 @@ pub async fn share(
 /// `unshareDeal`: removes a user's share (idempotent).
 pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    record::load_for(
-        deps,
-        viewer,
-        &txn,
-        readable(deps, viewer),
-        id,
-        action::SHARE,
-    )
-    .await?;
+    record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::SHARE).await?;
     deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))
         .filter(deal_share::Column::UserId.eq(user_id))
@@ -642,15 +610,7 @@ pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> A
 /// `deleteDeal`: its shares and activities go with it.
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
-    record::load_for(
-        deps,
-        viewer,
-        &txn,
-        readable(deps, viewer),
-        id,
-        action::DELETE,
-    )
-    .await?;
+    record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
     deal::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deal.deleted", user_id = %viewer.user_id, deal_id = %id, "deal deleted");

@@ -26,6 +26,8 @@ pub(crate) trait Record: EntityTrait {
     const VERSION: Self::Column;
     /// Its `updated_at` column.
     const UPDATED_AT: Self::Column;
+    /// The rows the viewer may read, with their facts column (the service's `readable`).
+    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self>;
 }
 
 macro_rules! record {
@@ -36,6 +38,9 @@ macro_rules! record {
             const ID: Self::Column = entity::$module::Column::Id;
             const VERSION: Self::Column = entity::$module::Column::Version;
             const UPDATED_AT: Self::Column = entity::$module::Column::UpdatedAt;
+            fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+                crate::service::$module::readable(deps, viewer)
+            }
         }
     };
 }
@@ -45,18 +50,19 @@ record!(company, Company, "Company");
 record!(contact, Contact, "Contact");
 record!(activity, Activity, "Activity");
 
-/// Row `id` of `readable` (a service's scoped query with the facts column); missing and
-/// unreadable are the same `NOT_FOUND`.
+/// Row `id` with its facts, if the viewer may read it; missing and unreadable are the same
+/// `NOT_FOUND`. `db` is the pool or a write's transaction.
 pub(crate) async fn find<E>(
+    deps: &Deps,
+    viewer: &Viewer,
     db: &impl ConnectionTrait,
-    readable: Select<E>,
     id: Uuid,
 ) -> ApiResult<WithFacts<E::Model>>
 where
     E: Record,
     E::Model: Sync,
 {
-    readable
+    E::readable(deps, viewer)
         .filter(E::ID.eq(id))
         .into_model::<WithFacts<E::Model>>()
         .one(db)
@@ -70,7 +76,6 @@ pub(crate) async fn load_for<E>(
     deps: &Deps,
     viewer: &Viewer,
     db: &impl ConnectionTrait,
-    readable: Select<E>,
     id: Uuid,
     action: &str,
 ) -> ApiResult<WithFacts<E::Model>>
@@ -78,7 +83,7 @@ where
     E: Record,
     E::Model: Sync,
 {
-    let row = find(db, readable, id).await?;
+    let row = find::<E>(deps, viewer, db, id).await?;
     require_allowed(deps, viewer, E::KIND, action, row.facts)?;
     Ok(row)
 }
