@@ -107,9 +107,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Connects and migrates.
 async fn open(config: &Config) -> anyhow::Result<DatabaseConnection> {
-    let db = crate::db::connect(&config.database_url, config.db_max_connections)
-        .await
-        .context("connecting to the database")?;
+    let db = crate::db::connect_with(
+        &config.database_url,
+        config.db_max_connections,
+        std::time::Duration::from_secs(config.db_acquire_timeout_secs),
+    )
+    .await
+    .context("connecting to the database")?;
     Migrator::up(&db, None)
         .await
         .context("running migrations")?;

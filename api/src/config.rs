@@ -132,6 +132,46 @@ pub struct Config {
     )]
     pub trust_forwarded_for: bool,
 
+    /// How many trusted proxies stand in front of the server when `X-Forwarded-For` is
+    /// trusted: the client is that many entries from the right of the header (every hop
+    /// left of it was written by the client and is ignored).
+    #[arg(long, env = "CRM_TRUSTED_PROXIES", default_value_t = 1, global = true)]
+    pub trusted_proxies: usize,
+
+    /// Sign-ins whose password check (argon2id, 19 MiB each) may run at once; the others
+    /// wait. Peak hashing memory is this many times 19 MiB.
+    #[arg(
+        long,
+        env = "CRM_PASSWORD_HASH_CONCURRENCY",
+        default_value_t = 4,
+        global = true
+    )]
+    pub password_hash_concurrency: usize,
+
+    /// A refresh token presented again within this many seconds of its first use (a
+    /// client's concurrent refreshes) is refused without revoking the session; later reuse
+    /// is treated as theft and revokes it.
+    #[arg(
+        long,
+        env = "CRM_REFRESH_REUSE_GRACE_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub refresh_reuse_grace_secs: u64,
+
+    /// Seconds to wait for a free database connection before answering `RATE_LIMITED`.
+    #[arg(
+        long,
+        env = "CRM_DB_ACQUIRE_TIMEOUT_SECS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub db_acquire_timeout_secs: u64,
+
+    /// Bounds on what one request may ask of the server.
+    #[command(flatten)]
+    pub limits: Limits,
+
     /// SSO: PEM public key (RSA or EC) of an external identity provider whose RS256/ES256
     /// access tokens are accepted.
     #[arg(long, env = "CRM_SSO_PUBLIC_KEY_FILE", global = true)]
@@ -161,6 +201,126 @@ pub struct Config {
     /// Log output: `text` for people, `json` for log shippers.
     #[arg(long, env = "CRM_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
+}
+
+/// Bounds on what one request may make the server do, checked before any work starts
+/// (the same over HTTP and WebSocket).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Limits {
+    /// Deepest nesting of an input value (objects and lists, e.g. `filter: {not: {not: …}}`).
+    #[arg(long, env = "CRM_MAX_INPUT_DEPTH", default_value_t = 16, global = true)]
+    pub max_input_depth: usize,
+
+    /// Longest list in an input value (e.g. an `in` list).
+    #[arg(
+        long,
+        env = "CRM_MAX_LIST_LENGTH",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub max_list_length: usize,
+
+    /// Most input objects in one argument or variable (e.g. conditions under `and`/`or`).
+    #[arg(
+        long,
+        env = "CRM_MAX_INPUT_OBJECTS",
+        default_value_t = 200,
+        global = true
+    )]
+    pub max_input_objects: usize,
+
+    /// Longest string in an input value, in characters.
+    #[arg(
+        long,
+        env = "CRM_MAX_STRING_LENGTH",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub max_string_length: usize,
+
+    /// Longest text to search for (`search`, `contains`, `startsWith`), in characters.
+    #[arg(
+        long,
+        env = "CRM_MAX_SEARCH_LENGTH",
+        default_value_t = 200,
+        global = true
+    )]
+    pub max_search_length: usize,
+
+    /// Most fields one operation selects, with fragments expanded and introspection fields
+    /// (`__typename`, `__schema` …) counted.
+    #[arg(long, env = "CRM_MAX_FIELDS", default_value_t = 1000, global = true)]
+    pub max_fields: usize,
+
+    /// Most aliased fields in one document.
+    #[arg(long, env = "CRM_MAX_ALIASES", default_value_t = 50, global = true)]
+    pub max_aliases: usize,
+
+    /// Top-level fields of one request resolved at the same time (each may hold a database
+    /// connection); the others wait their turn.
+    #[arg(
+        long,
+        env = "CRM_MAX_PARALLEL_FIELDS",
+        default_value_t = 2,
+        global = true
+    )]
+    pub max_parallel_fields: usize,
+
+    /// Requests (or WebSocket operations) of one signed-in user executing at once on this
+    /// instance; more wait up to two seconds, then get `RATE_LIMITED`.
+    #[arg(
+        long,
+        env = "CRM_MAX_INFLIGHT_PER_USER",
+        default_value_t = 8,
+        global = true
+    )]
+    pub max_inflight_per_user: usize,
+
+    /// Requests from one client address executing at once on this instance.
+    #[arg(
+        long,
+        env = "CRM_MAX_INFLIGHT_PER_ADDRESS",
+        default_value_t = 32,
+        global = true
+    )]
+    pub max_inflight_per_address: usize,
+
+    /// Seconds a WebSocket may stay open without a valid `connection_init` (then 4408).
+    #[arg(
+        long,
+        env = "CRM_WS_INIT_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub ws_init_timeout_secs: u64,
+
+    /// Operations one WebSocket may run at once (more get an error for that operation).
+    #[arg(
+        long,
+        env = "CRM_WS_MAX_OPERATIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    pub ws_max_operations: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_input_depth: 16,
+            max_list_length: 1000,
+            max_input_objects: 200,
+            max_string_length: 10_000,
+            max_search_length: 200,
+            max_fields: 1000,
+            max_aliases: 50,
+            max_parallel_fields: 2,
+            max_inflight_per_user: 8,
+            max_inflight_per_address: 32,
+            ws_init_timeout_secs: 10,
+            ws_max_operations: 16,
+        }
+    }
 }
 
 /// Log output format.
@@ -193,6 +353,11 @@ impl Config {
             login_lockout_secs: 15 * 60,
             login_slowdown_ms: 10,
             trust_forwarded_for: false,
+            trusted_proxies: 1,
+            password_hash_concurrency: 4,
+            refresh_reuse_grace_secs: 10,
+            db_acquire_timeout_secs: 5,
+            limits: Limits::default(),
             sso_public_key_file: None,
             sso_jwks_file: None,
             sso_issuer: None,

@@ -9,11 +9,21 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 /// ships them off) and a busy timeout so concurrent writers wait instead of failing;
 /// PostgreSQL sessions run with JIT compilation off.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, max_connections, Duration::from_secs(5)).await
+}
+
+/// [`connect`] with the longest wait for a free connection: past it a request gets
+/// `RATE_LIMITED` (see `ApiError::from(DbErr)`) instead of queueing without end.
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
     let mut opt = ConnectOptions::new(url);
     opt.max_connections(max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(acquire_timeout)
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
         opt.map_sqlx_sqlite_opts(|o| {

@@ -65,6 +65,17 @@ pub enum ApiError {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
     },
+    /// `QUERY_TOO_COMPLEX`: the request is over one of the server's limits (nesting,
+    /// list length, fields, aliases, time); `limit` names it.
+    #[error("{message}")]
+    TooComplex {
+        /// What is over the limit, for people.
+        message: String,
+        /// The limit's name (`maxInputDepth`, `maxAliases` …).
+        limit: &'static str,
+        /// The limit's value.
+        max: usize,
+    },
     /// `INTERNAL`: anything else. The cause is logged, never sent.
     #[error("internal error")]
     Internal,
@@ -97,6 +108,14 @@ impl ApiError {
         Self::Internal
     }
 
+    /// As a request-level error (one not tied to a field), with the same extensions.
+    pub fn server_error(&self) -> async_graphql::ServerError {
+        let e = self.extend();
+        let mut server = async_graphql::ServerError::new(e.message, None);
+        server.extensions = e.extensions;
+        server
+    }
+
     /// The stable `extensions.code`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -106,6 +125,7 @@ impl ApiError {
             Self::BadUserInput(_) => "BAD_USER_INPUT",
             Self::Conflict { .. } => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::TooComplex { .. } => "QUERY_TOO_COMPLEX",
             Self::Internal => "INTERNAL",
         }
     }
@@ -113,7 +133,17 @@ impl ApiError {
 
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
-        Self::internal("database error", err)
+        match err {
+            // Every connection stayed busy for the whole acquire timeout: the server is
+            // saturated, which a client should treat like a rate limit and retry.
+            DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout) => {
+                tracing::warn!("no database connection became free in time");
+                Self::RateLimited {
+                    retry_after_secs: 1,
+                }
+            }
+            err => Self::internal("database error", err),
+        }
     }
 }
 
@@ -147,6 +177,10 @@ impl ErrorExtensions for ApiError {
                 Self::Conflict { field: Some(f), .. } => ext.set("field", f.as_str()),
                 Self::RateLimited { retry_after_secs } => {
                     ext.set("retryAfterSeconds", *retry_after_secs)
+                }
+                Self::TooComplex { limit, max, .. } => {
+                    ext.set("limit", *limit);
+                    ext.set("max", *max as u64);
                 }
                 _ => {}
             }

@@ -1,10 +1,11 @@
 //! The HTTP surface: routes and the middleware stack.
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Extension;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,10 +27,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application: tests and `main` build the same router.
 pub fn app(state: AppState) -> Router {
     let config = state.config.clone();
-    let ws = GraphQLSubscription::new(state.schema.clone());
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
-        .route_service("/graphql/ws", ws)
+        .route("/graphql/ws", get(graphql_ws))
         .route("/graphiql/assets/{name}", get(crate::graphiql::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -136,20 +136,67 @@ async fn execute(
         let loader = crate::graphql::loaders::for_viewer(state.deps.clone(), actor.viewer.clone());
         request = request.data(loader).data(actor);
     }
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    let response = state.schema.execute(request).await;
+    let retry_after = response.errors.iter().find_map(|e| {
+        let ext = e.extensions.as_ref()?;
+        match (ext.get("code"), ext.get("retryAfterSeconds")) {
+            (Some(async_graphql::Value::String(code)), Some(secs)) if code == "RATE_LIMITED" => {
+                Some(secs.to_string())
+            }
+            _ => None,
+        }
+    });
+    // Refused as a whole (no data at all) because of a limit: say so in HTTP too.
+    let refused = retry_after.is_some()
+        && response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|e| {
+            e.extensions.as_ref().and_then(|x| x.get("code"))
+                == Some(&async_graphql::Value::from("RATE_LIMITED"))
+        });
+    let mut res = GraphQLResponse::from(response).into_response();
+    if let Some(secs) = retry_after
+        && let Ok(value) = HeaderValue::from_str(&secs)
+    {
+        res.headers_mut().insert(header::RETRY_AFTER, value);
+        if refused {
+            *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        }
+    }
+    res
 }
 
-/// The client address: the socket peer, or the first `X-Forwarded-For` hop when the server
-/// is configured to trust its proxy.
+/// `GET /graphql/ws`: the WebSocket transport (see [`crate::ws`]).
+async fn graphql_ws(
+    State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let client = ClientAddr(client_ip(&state, connect.map(|c| c.0.0), &headers));
+    crate::ws::upgrade(state, upgrade, &headers, client)
+}
+
+/// The client address: the socket peer or, behind `trusted_proxies` trusted proxies, the
+/// `X-Forwarded-For` entry that many hops from the right — the one the outermost trusted
+/// proxy saw. Entries further left were written by the client and prove nothing.
 fn client_ip(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-    if state.config.trust_forwarded_for
-        && let Some(ip) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(ip);
+    let config = &state.config;
+    if config.trust_forwarded_for && config.trusted_proxies > 0 {
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        if let Some(hop) = hops
+            .len()
+            .checked_sub(config.trusted_proxies)
+            .map(|i| hops[i])
+            && let Ok(ip) = hop.parse()
+        {
+            return Some(ip);
+        }
     }
     peer.map(|p| p.ip())
 }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod seed;
 pub mod service;
 pub mod state;
+pub mod ws;
 
 pub use graphql::{CrmSchema, export_sdl, schema_builder};
 pub use http::app;

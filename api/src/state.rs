@@ -50,6 +50,7 @@ impl AppState {
         authz: Authorizer,
     ) -> anyhow::Result<Self> {
         let config = Arc::new(config);
+        crate::auth::password::set_hash_concurrency(config.password_hash_concurrency);
         let tokens = TokenService::from_config(&config)?;
         let deps = Deps {
             db: db.clone(),
@@ -57,7 +58,13 @@ impl AppState {
             tokens: Arc::new(tokens),
             config: config.clone(),
         };
-        let schema = crate::graphql::schema_builder().data(deps.clone()).finish();
+        let schema = crate::graphql::schema_builder()
+            .extension(crate::graphql::limits::RequestLimits::new(
+                &config.limits,
+                std::time::Duration::from_secs(config.request_timeout_secs),
+            ))
+            .data(deps.clone())
+            .finish();
         Ok(Self {
             db,
             config,

@@ -2,7 +2,9 @@
 //!
 //! Hashing is CPU-bound and deliberately slow, so it runs on the blocking pool.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -29,6 +31,33 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
         .to_string()
 });
 
+/// How many argon2 computations may run at once. Each holds 19 MiB while it runs; without a
+/// bound, 250 concurrent sign-ins took 4.9 GB (and the allocator kept most of it).
+static HASHING: OnceLock<Semaphore> = OnceLock::new();
+
+/// Sizes the hashing allowance (the first call wins; [`DEFAULT_HASH_CONCURRENCY`] if never
+/// called). Peak hashing memory is `n` × 19 MiB.
+pub fn set_hash_concurrency(n: usize) {
+    let _ = HASHING.set(Semaphore::new(n.max(1)));
+}
+
+/// Argon2 computations at once when not configured.
+pub const DEFAULT_HASH_CONCURRENCY: usize = 4;
+
+/// Runs one argon2 computation on the blocking pool once a slot is free.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let semaphore = HASHING.get_or_init(|| Semaphore::new(DEFAULT_HASH_CONCURRENCY));
+    let _slot = semaphore
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal("password hashing allowance closed", e))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal("password hashing task failed", e))?
+}
+
 /// Checks the password policy: at least 12 characters and not the email.
 pub fn validate_password(password: &str, email: &str) -> ApiResult<()> {
     if password.chars().count() < MIN_PASSWORD_LEN {
@@ -48,7 +77,7 @@ pub fn validate_password(password: &str, email: &str) -> ApiResult<()> {
 
 /// Hashes `password` into a PHC string (argon2id).
 pub async fn hash_password(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         argon2()
             .hash_password(password.as_bytes(), &salt)
@@ -56,13 +85,12 @@ pub async fn hash_password(password: String) -> ApiResult<String> {
             .map_err(|e| ApiError::internal("password hashing failed", e))
     })
     .await
-    .map_err(|e| ApiError::internal("password hashing task failed", e))?
 }
 
 /// Verifies `password` against a stored PHC string, or against a dummy hash when there is
 /// none (unknown account), so both paths cost the same.
 pub async fn verify_password(password: String, phc: Option<String>) -> ApiResult<bool> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let known = phc.is_some();
         let stored = phc.unwrap_or_else(|| DUMMY_HASH.clone());
         let parsed = PasswordHash::new(&stored)
@@ -73,5 +101,4 @@ pub async fn verify_password(password: String, phc: Option<String>) -> ApiResult
         Ok(ok && known)
     })
     .await
-    .map_err(|e| ApiError::internal("password verification task failed", e))?
 }

@@ -23,29 +23,13 @@ pub fn address_key(addr: std::net::IpAddr) -> String {
     format!("address:{addr}")
 }
 
-/// Refuses with `RATE_LIMITED` if any of `keys` is locked now.
-pub async fn check(
-    db: &impl ConnectionTrait,
-    keys: &[String],
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    for key in keys {
-        if let Some(row) = login_throttle::Entity::find_by_id(key.clone())
-            .one(db)
-            .await?
-            && let Some(until) = row.locked_until
-            && until > now
-        {
-            let retry_after_secs = u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1);
-            return Err(ApiError::RateLimited { retry_after_secs });
-        }
-    }
-    Ok(())
-}
-
-/// Counts one failure for `key` (atomically, across instances) and locks it once `limit`
-/// failures fall within the window. Returns the failures counted in the current window.
-pub async fn record_failure(
+/// Counts one sign-in attempt for `key` **before** its password is checked, in one atomic
+/// statement, so concurrent attempts cannot all slip under the limit: each gets its own
+/// number. The attempt that reaches `limit` still runs and locks the key for the window;
+/// every later one within the window (or while locked) is refused with `RATE_LIMITED`.
+/// Returns the attempts counted in the window. A successful sign-in gives its attempt back
+/// ([`succeeded`]), so only failures accumulate.
+pub async fn attempt(
     db: &impl ConnectionTrait,
     config: &Config,
     key: &str,
@@ -54,31 +38,62 @@ pub async fn record_failure(
 ) -> ApiResult<i32> {
     let window = chrono::Duration::seconds(i64::try_from(config.login_lockout_secs).unwrap_or(900));
     let window_start = now - window;
+    let lock_until = now + window;
+    let limit = i64::from(limit);
     let backend = db.get_database_backend();
-    db.execute_raw(statement(
-        backend,
+    // A window restarts only once it has passed and no lock is in force.
+    let fresh = "login_throttle.window_started_at < $3 \
+                 AND (login_throttle.locked_until IS NULL OR login_throttle.locked_until <= $2)";
+    let sql = format!(
         "INSERT INTO login_throttle (throttle_key, failures, window_started_at, locked_until) \
-         VALUES ($1, 1, $2, NULL) \
+         VALUES ($1, 1, $2, CASE WHEN 1 >= $4 THEN $5 ELSE NULL END) \
          ON CONFLICT (throttle_key) DO UPDATE SET \
-           failures = CASE WHEN login_throttle.window_started_at < $3 THEN 1 ELSE login_throttle.failures + 1 END, \
-           window_started_at = CASE WHEN login_throttle.window_started_at < $3 THEN $2 ELSE login_throttle.window_started_at END, \
-           locked_until = CASE WHEN login_throttle.locked_until IS NOT NULL AND login_throttle.locked_until < $2 THEN NULL ELSE login_throttle.locked_until END",
-        vec![key.into(), now.into(), window_start.into()],
-    ))
-    .await?;
-    let failures = login_throttle::Entity::find_by_id(key.to_owned())
-        .one(db)
-        .await?
-        .map_or(1, |r| r.failures);
-    if u32::try_from(failures).unwrap_or(u32::MAX) >= limit {
-        db.execute_raw(statement(
+           failures = CASE WHEN {fresh} THEN 1 ELSE login_throttle.failures + 1 END, \
+           window_started_at = CASE WHEN {fresh} THEN $2 ELSE login_throttle.window_started_at END, \
+           locked_until = CASE \
+             WHEN login_throttle.locked_until > $2 THEN login_throttle.locked_until \
+             WHEN (CASE WHEN {fresh} THEN 1 ELSE login_throttle.failures + 1 END) >= $4 THEN $5 \
+             ELSE NULL END \
+         RETURNING failures, locked_until"
+    );
+    let row = db
+        .query_one_raw(statement(
             backend,
-            "UPDATE login_throttle SET locked_until = $2 WHERE throttle_key = $1",
-            vec![key.into(), (now + window).into()],
+            &sql,
+            vec![
+                key.into(),
+                now.into(),
+                window_start.into(),
+                limit.into(),
+                lock_until.into(),
+            ],
         ))
-        .await?;
+        .await?
+        .ok_or_else(|| ApiError::internal("sign-in throttle", "upsert returned no row"))?;
+    let failures: i32 = row
+        .try_get("", "failures")
+        .or_else(|_| row.try_get::<i64>("", "failures").map(|n| n as i32))?;
+    if i64::from(failures) > limit {
+        let until: Option<DateTime<Utc>> = row.try_get("", "locked_until")?;
+        let retry_after_secs = until
+            .map(|u| (u - now).num_seconds().max(1))
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(1);
+        return Err(ApiError::RateLimited { retry_after_secs });
     }
     Ok(failures)
+}
+
+/// Gives back a successful attempt's count: an office behind one address signing in all
+/// morning must not lock itself out.
+pub async fn succeeded(db: &impl ConnectionTrait, key: &str) -> ApiResult<()> {
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        "UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0",
+        vec![key.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// How long to hold a failed answer: nothing for the first two failures, then a growing

@@ -10,6 +10,7 @@ pub mod contact;
 pub mod deal;
 pub mod enums;
 pub mod filter;
+pub mod limits;
 pub mod loaders;
 pub mod report;
 pub mod scalars;

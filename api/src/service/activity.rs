@@ -9,7 +9,6 @@
 use chrono::{DateTime, Utc};
 use entity::enums::ActivityType;
 use entity::{activity, company, contact, deal, user};
-use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QuerySelect, Select, Set,
@@ -42,10 +41,6 @@ pub enum ActivitySort {
     Subject,
 }
 
-fn col(c: activity::Column) -> SimpleExpr {
-    Expr::col((Alias::new("activities"), c))
-}
-
 /// The base query: readable activities with their facts.
 pub fn readable(deps: &Deps, viewer: &Viewer) -> Select<activity::Entity> {
     activity::Entity::find()
@@ -70,16 +65,16 @@ pub async fn list(
     let mut keys: Vec<SortKey> = order
         .iter()
         .map(|(field, desc)| {
-            let expr = match field {
-                ActivitySort::DueAt => col(activity::Column::DueAt),
-                ActivitySort::CreatedAt => col(activity::Column::CreatedAt),
-                ActivitySort::UpdatedAt => col(activity::Column::UpdatedAt),
-                ActivitySort::Subject => col(activity::Column::Subject),
+            let c = match field {
+                ActivitySort::DueAt => activity::Column::DueAt,
+                ActivitySort::CreatedAt => activity::Column::CreatedAt,
+                ActivitySort::UpdatedAt => activity::Column::UpdatedAt,
+                ActivitySort::Subject => activity::Column::Subject,
             };
-            SortKey::new(expr, *desc)
+            SortKey::column(c, *desc)
         })
         .collect();
-    keys.push(SortKey::asc(col(activity::Column::Id)));
+    keys.push(SortKey::column(activity::Column::Id, false));
     let select = readable(deps, viewer).filter(filter);
     fetch_page(&deps.db, select, &keys, page, |row: &ActivityRow| {
         let m = &row.model;

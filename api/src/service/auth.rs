@@ -41,6 +41,9 @@ fn hash_refresh_token(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The longest email an account can have (RFC 5321's path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
 fn invalid_credentials() -> ApiError {
     ApiError::InvalidCredentials
 }
@@ -57,15 +60,43 @@ pub async fn login(
     let email = email.trim().to_lowercase();
     let account_key = throttle::account_key(&email);
     let address_key = client.map(throttle::address_key);
-    let keys: Vec<String> = std::iter::once(account_key.clone())
-        .chain(address_key.clone())
-        .collect();
 
-    // Throttle: a locked account or address is refused before any password work.
-    if let Err(e) = throttle::check(db, &keys, now).await {
+    // Throttle: this attempt is counted before any password work, atomically, per client
+    // address and per account; over either limit it is refused without a check.
+    let refused = |e: ApiError| {
         tracing::warn!(target: "audit", event = "login.refused", email = %email, client = ?client, "sign-in refused while locked");
-        return Err(e);
+        e
+    };
+    let mut attempts = 0;
+    if let Some(key) = &address_key {
+        attempts = throttle::attempt(
+            db,
+            &deps.config,
+            key,
+            deps.config.login_max_failures_per_address,
+            now,
+        )
+        .await
+        .map_err(refused)?;
     }
+    // No account has such an email (users are validated on creation): refuse without
+    // hashing, and without a key the database could not index.
+    if email.chars().count() > MAX_EMAIL_LEN {
+        return Err(ApiError::bad_input(
+            "email",
+            format!("must be at most {MAX_EMAIL_LEN} characters"),
+        ));
+    }
+    let by_account = throttle::attempt(
+        db,
+        &deps.config,
+        &account_key,
+        deps.config.login_max_failures,
+        now,
+    )
+    .await
+    .map_err(refused)?;
+    attempts = attempts.max(by_account);
 
     // Verify: unknown emails are checked against a dummy hash so timing reveals nothing.
     let found = user::Entity::find()
@@ -77,33 +108,17 @@ pub async fn login(
     let user = match found {
         Some(u) if password_ok && u.active => u,
         _ => {
-            let mut failures = throttle::record_failure(
-                db,
-                &deps.config,
-                &account_key,
-                deps.config.login_max_failures,
-                now,
-            )
-            .await?;
-            if let Some(key) = &address_key {
-                let by_address = throttle::record_failure(
-                    db,
-                    &deps.config,
-                    key,
-                    deps.config.login_max_failures_per_address,
-                    now,
-                )
-                .await?;
-                failures = failures.max(by_address);
-            }
-            tracing::warn!(target: "audit", event = "login.failure", email = %email, client = ?client, failures, "sign-in failed");
-            tokio::time::sleep(throttle::slowdown(&deps.config, failures)).await;
+            tracing::warn!(target: "audit", event = "login.failure", email = %email, client = ?client, failures = attempts, "sign-in failed");
+            tokio::time::sleep(throttle::slowdown(&deps.config, attempts)).await;
             return Err(invalid_credentials());
         }
     };
 
-    // Act: clear the account's failures, open a session.
+    // Act: clear the account's failures, give the address its attempt back, open a session.
     throttle::reset(db, &account_key).await?;
+    if let Some(key) = &address_key {
+        throttle::succeeded(db, key).await?;
+    }
     let txn = db.begin().await?;
     let session_id = Uuid::new_v4();
     let expires =
@@ -214,6 +229,14 @@ pub async fn revoke_user_sessions(
     Ok(())
 }
 
+/// The answer to a refresh that lost a race with the same client's other refresh.
+fn refresh_raced() -> ApiError {
+    ApiError::Conflict {
+        message: "this refresh token was just used by another refresh; use the tokens that refresh returned".into(),
+        field: Some("refreshToken".into()),
+    }
+}
+
 /// `refreshSession(refreshToken)`: exchanges a refresh token for a new pair. A token that was
 /// already used means it was stolen (or replayed): the whole session is revoked.
 pub async fn refresh(deps: &Deps, token: &str) -> ApiResult<Session> {
@@ -237,6 +260,16 @@ pub async fn refresh(deps: &Deps, token: &str) -> ApiResult<Session> {
     if session.revoked_at.is_some() || session.expires_at <= now || stored.expires_at <= now {
         return Err(ApiError::Unauthenticated);
     }
+    let grace =
+        chrono::Duration::seconds(i64::try_from(deps.config.refresh_reuse_grace_secs).unwrap_or(0));
+    if let Some(used_at) = stored.used_at
+        && now - used_at <= grace
+    {
+        // A client's concurrent refreshes (two tabs, a retry): one won moments ago and its
+        // new tokens are live. Refuse this one without ending the session.
+        tracing::info!(target: "audit", event = "session.refresh_raced", user_id = %user.id, session_id = %session.id, "refresh token presented again within the grace period");
+        return Err(refresh_raced());
+    }
     if stored.used_at.is_some() {
         revoke_session(db, session.id, "refresh token reuse").await?;
         tracing::warn!(target: "audit", event = "session.reuse_detected", user_id = %user.id, session_id = %session.id, "refresh token reused; session revoked");
@@ -258,10 +291,11 @@ pub async fn refresh(deps: &Deps, token: &str) -> ApiResult<Session> {
         .exec(&txn)
         .await?;
     if claimed.rows_affected != 1 {
+        // A concurrent refresh with the same token claimed it first: the same case as the
+        // grace period above.
         txn.rollback().await?;
-        revoke_session(db, session.id, "refresh token reuse").await?;
-        tracing::warn!(target: "audit", event = "session.reuse_detected", user_id = %user.id, session_id = %session.id, "concurrent refresh; session revoked");
-        return Err(ApiError::Unauthenticated);
+        tracing::info!(target: "audit", event = "session.refresh_raced", user_id = %user.id, session_id = %session.id, "concurrent refresh lost the race");
+        return Err(refresh_raced());
     }
     let refresh_token = insert_refresh_token(&txn, session.id, now, session.expires_at).await?;
     session::Entity::update_many()

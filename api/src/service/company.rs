@@ -93,17 +93,17 @@ pub async fn list(
     let mut keys: Vec<SortKey> = order
         .iter()
         .map(|(field, desc)| {
-            let expr = match field {
-                CompanySort::Name => col(company::Column::Name),
-                CompanySort::CreatedAt => col(company::Column::CreatedAt),
-                CompanySort::UpdatedAt => col(company::Column::UpdatedAt),
-                CompanySort::City => col(company::Column::City),
-                CompanySort::Industry => col(company::Column::Industry),
+            let c = match field {
+                CompanySort::Name => company::Column::Name,
+                CompanySort::CreatedAt => company::Column::CreatedAt,
+                CompanySort::UpdatedAt => company::Column::UpdatedAt,
+                CompanySort::City => company::Column::City,
+                CompanySort::Industry => company::Column::Industry,
             };
-            SortKey::new(expr, *desc)
+            SortKey::column(c, *desc)
         })
         .collect();
-    keys.push(SortKey::asc(col(company::Column::Id)));
+    keys.push(SortKey::column(company::Column::Id, false));
     let select = readable(deps, viewer).filter(filter);
     fetch_page(&deps.db, select, &keys, page, |row: &CompanyRow| {
         let m = &row.model;

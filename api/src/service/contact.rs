@@ -129,9 +129,9 @@ pub async fn list(
         .collect();
     let mut keys: Vec<SortKey> = columns
         .iter()
-        .map(|(c, desc)| SortKey::new(col(*c), *desc))
+        .map(|(c, desc)| SortKey::column(*c, *desc))
         .collect();
-    keys.push(SortKey::asc(col(contact::Column::Id)));
+    keys.push(SortKey::column(contact::Column::Id, false));
     let select = readable(deps, viewer).filter(filter);
     fetch_page(&deps.db, select, &keys, page, |row: &ContactRow| {
         let mut values: Vec<CursorValue> = columns

@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, Fact, FactMask, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
+use crate::service::list::{
+    CursorKind, CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page,
+};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
 /// A deal as the viewer sees it: the row and its facts.
@@ -113,19 +115,16 @@ pub async fn list(
     let amount = visible_amount(deps, viewer);
     let mut keys: Vec<SortKey> = order
         .iter()
-        .map(|(field, desc)| {
-            let expr = match field {
-                DealSort::CreatedAt => col(deal::Column::CreatedAt),
-                DealSort::UpdatedAt => col(deal::Column::UpdatedAt),
-                DealSort::Title => col(deal::Column::Title),
-                DealSort::Amount => amount.clone(),
-                DealSort::Stage => stage_rank(),
-                DealSort::ExpectedCloseDate => col(deal::Column::ExpectedCloseDate),
-            };
-            SortKey::new(expr, *desc)
+        .map(|(field, desc)| match field {
+            DealSort::CreatedAt => SortKey::column(deal::Column::CreatedAt, *desc),
+            DealSort::UpdatedAt => SortKey::column(deal::Column::UpdatedAt, *desc),
+            DealSort::Title => SortKey::column(deal::Column::Title, *desc),
+            DealSort::Amount => SortKey::new(amount.clone(), CursorKind::Int, *desc),
+            DealSort::Stage => SortKey::new(stage_rank(), CursorKind::Int, *desc),
+            DealSort::ExpectedCloseDate => SortKey::column(deal::Column::ExpectedCloseDate, *desc),
         })
         .collect();
-    keys.push(SortKey::asc(col(deal::Column::Id)));
+    keys.push(SortKey::column(deal::Column::Id, false));
     let select = readable(deps, viewer).filter(filter);
     fetch_page(&deps.db, select, &keys, page, |row: &DealRow| {
         let m = &row.model;

@@ -10,8 +10,8 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, Order, SimpleExpr};
 use sea_orm::{
-    Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, Select, Value,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -77,30 +77,88 @@ impl From<Option<CursorValue>> for CursorValue {
     }
 }
 
-/// One ORDER BY key: an SQL expression and its direction.
+/// What type of value a sort key holds, so that a cursor cannot put a string where the
+/// database compares a timestamp (PostgreSQL would refuse the statement).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorKind {
+    /// Integers.
+    Int,
+    /// Text (and enums, stored as text).
+    Str,
+    /// UUIDs.
+    Uuid,
+    /// Timestamps.
+    Ts,
+    /// Dates.
+    Date,
+    /// Booleans.
+    Bool,
+}
+
+impl CursorKind {
+    /// The kind of a column's values.
+    pub fn of_column(c: impl ColumnTrait) -> Self {
+        use sea_orm::sea_query::ColumnType as T;
+        match c.def().get_column_type() {
+            T::TinyInteger
+            | T::SmallInteger
+            | T::Integer
+            | T::BigInteger
+            | T::TinyUnsigned
+            | T::SmallUnsigned
+            | T::Unsigned
+            | T::BigUnsigned => Self::Int,
+            T::Uuid => Self::Uuid,
+            T::DateTime | T::Timestamp | T::TimestampWithTimeZone => Self::Ts,
+            T::Date => Self::Date,
+            T::Boolean => Self::Bool,
+            _ => Self::Str,
+        }
+    }
+
+    /// Whether `value` may stand for a key of this kind (NULL always may).
+    fn admits(self, value: &CursorValue) -> bool {
+        matches!(
+            (self, value),
+            (_, CursorValue::Null)
+                | (Self::Int, CursorValue::Int(_))
+                | (Self::Str, CursorValue::Str(_))
+                | (Self::Uuid, CursorValue::Uuid(_))
+                | (Self::Ts, CursorValue::Ts(_))
+                | (Self::Date, CursorValue::Date(_))
+                | (Self::Bool, CursorValue::Bool(_))
+        )
+    }
+}
+
+/// One ORDER BY key: an SQL expression, the kind of its values and its direction.
 #[derive(Debug, Clone)]
 pub struct SortKey {
     /// What to order by.
     pub expr: SimpleExpr,
+    /// The kind of value `expr` yields.
+    pub kind: CursorKind,
     /// Descending?
     pub desc: bool,
 }
 
 impl SortKey {
-    /// Ascending on `expr`.
-    pub fn asc(expr: impl Into<SimpleExpr>) -> Self {
+    /// `expr` (of values of `kind`) in the given direction.
+    pub fn new(expr: impl Into<SimpleExpr>, kind: CursorKind, desc: bool) -> Self {
         Self {
             expr: expr.into(),
-            desc: false,
+            kind,
+            desc,
         }
     }
 
-    /// `expr` in the given direction.
-    pub fn new(expr: impl Into<SimpleExpr>, desc: bool) -> Self {
-        Self {
-            expr: expr.into(),
+    /// A table-qualified column in the given direction.
+    pub fn column<C: ColumnTrait>(c: C, desc: bool) -> Self {
+        Self::new(
+            Expr::col((c.entity_name(), c)),
+            CursorKind::of_column(c),
             desc,
-        }
+        )
     }
 }
 
@@ -110,12 +168,12 @@ pub fn encode_cursor(values: &[CursorValue]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
-fn decode_cursor(cursor: &str, field: &str, keys: usize) -> ApiResult<Vec<CursorValue>> {
+fn decode_cursor(cursor: &str, field: &str, keys: &[SortKey]) -> ApiResult<Vec<CursorValue>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Vec<CursorValue>>(&bytes).ok())
-        .filter(|v| v.len() == keys)
+        .filter(|v| v.len() == keys.len() && keys.iter().zip(v).all(|(k, v)| k.kind.admits(v)))
         .ok_or_else(|| ApiError::bad_input(field, "is not a cursor of this list with this order"))
 }
 
@@ -218,11 +276,11 @@ where
     };
     let mut select = select;
     if let Some(after) = &args.after {
-        let v = decode_cursor(after, "after", keys.len())?;
+        let v = decode_cursor(after, "after", keys)?;
         select = select.filter(keyset(keys, &v, true));
     }
     if let Some(before) = &args.before {
-        let v = decode_cursor(before, "before", keys.len())?;
+        let v = decode_cursor(before, "before", keys)?;
         select = select.filter(keyset(keys, &v, false));
     }
     for key in keys {

@@ -11,7 +11,6 @@ use crate::authz::{Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, fetch_page};
 use crate::service::{Deps, require_role_permission};
-use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 use sea_orm::{Condition, PaginatorTrait, QueryFilter, Select};
 
 /// `createTeam` / `updateTeam` input; on update `None` leaves a field unchanged.
@@ -66,10 +65,6 @@ pub enum TeamSort {
     CreatedAt,
 }
 
-fn tcol(c: team::Column) -> SimpleExpr {
-    Expr::col((Alias::new("teams"), c))
-}
-
 /// The teams condition the viewer's role allows (teams are role-only in the policy).
 fn readable(deps: &Deps, viewer: &Viewer) -> Select<team::Entity> {
     team::Entity::find().filter(
@@ -98,10 +93,10 @@ pub async fn list(
                 TeamSort::Name => team::Column::Name,
                 TeamSort::CreatedAt => team::Column::CreatedAt,
             };
-            SortKey::new(tcol(c), *desc)
+            SortKey::column(c, *desc)
         })
         .collect();
-    keys.push(SortKey::asc(tcol(team::Column::Id)));
+    keys.push(SortKey::column(team::Column::Id, false));
     fetch_page(
         &deps.db,
         readable(deps, viewer).filter(filter),

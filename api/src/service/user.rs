@@ -17,7 +17,6 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, fetch_page};
 use crate::service::{Deps, auth, require_role_permission, unique_violation};
 use sea_orm::Condition;
-use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 
 /// `createUser` input.
 pub struct NewUser {
@@ -85,10 +84,6 @@ pub enum UserSort {
     CreatedAt,
 }
 
-fn ucol(c: user::Column) -> SimpleExpr {
-    Expr::col((Alias::new("users"), c))
-}
-
 /// One page of the directory entries the viewer may read, matching `filter`.
 pub async fn list(
     deps: &Deps,
@@ -110,10 +105,10 @@ pub async fn list(
                 UserSort::Email => user::Column::Email,
                 UserSort::CreatedAt => user::Column::CreatedAt,
             };
-            SortKey::new(ucol(c), *desc)
+            SortKey::column(c, *desc)
         })
         .collect();
-    keys.push(SortKey::asc(ucol(user::Column::Id)));
+    keys.push(SortKey::column(user::Column::Id, false));
     let select = user::Entity::find()
         .filter(
             deps.authz

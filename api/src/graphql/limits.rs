@@ -1,0 +1,574 @@
+//! Bounds on what one request can make the server do, enforced by a schema extension so
+//! that HTTP and WebSocket operations get exactly the same treatment.
+//!
+//! - Before parsing, a lexical scan (iterative, no recursion) refuses documents whose
+//!   brackets nest deeper than the input-depth limit allows: the parser, the validator and
+//!   the input-object decoders are recursive, and a 1.4 KB document of nested `not`s used to
+//!   overflow a worker's stack and abort the process.
+//! - After parsing, one iterative walk over the document and the variables counts fields
+//!   (fragments expanded, introspection included), aliases and fragments, and checks every
+//!   input value: nesting depth, list lengths, input objects per argument, string lengths,
+//!   NUL characters (PostgreSQL refuses them in text).
+//! - During execution, a request holds one slot of its user's and of its address's
+//!   in-flight allowance (so one client cannot take the whole pool), runs at most
+//!   `max_parallel_fields` top-level fields at a time, and is cut off after the request
+//!   timeout (WebSocket operations have no HTTP timeout around them).
+//!
+//! The allowances are per instance on purpose: what they protect is this process's pool
+//! and CPU. What must hold across instances (the sign-in throttle) lives in the database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve,
+    NextValidation, ResolveInfo,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+};
+use async_graphql::{
+    Name, Positioned, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::auth::{Actor, ClientAddr};
+use crate::config::Limits;
+use crate::error::ApiError;
+
+/// Most fragment definitions in one document (each is walked when counting fields).
+pub const MAX_FRAGMENTS: usize = 200;
+
+/// Brackets may nest this much deeper than input values (selection sets, the argument
+/// list): above it the document cannot be valid under the depth limits anyway.
+const SELECTION_BRACKETS: usize = 48;
+
+/// How long a request waits for a slot of its user's or address's allowance.
+const INFLIGHT_WAIT: Duration = Duration::from_secs(2);
+
+/// The extension factory, built once with the schema.
+pub struct RequestLimits {
+    limits: Limits,
+    timeout: Duration,
+    users: Arc<KeyedLimiter>,
+    addresses: Arc<KeyedLimiter>,
+}
+
+impl RequestLimits {
+    /// Limits from the configuration; `timeout` bounds one operation's execution.
+    pub fn new(limits: &Limits, timeout: Duration) -> Self {
+        Self {
+            limits: limits.clone(),
+            timeout,
+            users: Arc::new(KeyedLimiter::new(limits.max_inflight_per_user)),
+            addresses: Arc::new(KeyedLimiter::new(limits.max_inflight_per_address)),
+        }
+    }
+}
+
+impl ExtensionFactory for RequestLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RequestGuard {
+            limits: self.limits.clone(),
+            timeout: self.timeout,
+            users: self.users.clone(),
+            addresses: self.addresses.clone(),
+            parallel: Arc::new(Semaphore::new(self.limits.max_parallel_fields.max(1))),
+        })
+    }
+}
+
+/// One request's guard.
+struct RequestGuard {
+    limits: Limits,
+    timeout: Duration,
+    users: Arc<KeyedLimiter>,
+    addresses: Arc<KeyedLimiter>,
+    parallel: Arc<Semaphore>,
+}
+
+fn too_complex(message: String, limit: &'static str, max: usize) -> ServerError {
+    server_error(ApiError::TooComplex {
+        message,
+        limit,
+        max,
+    })
+}
+
+fn server_error(err: ApiError) -> ServerError {
+    err.server_error()
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for RequestGuard {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        scan_nesting(query, &self.limits)?;
+        for (name, value) in variables.iter() {
+            check_value(value, &format!("${name}"), &self.limits)?;
+        }
+        let doc = next.run(ctx, query, variables).await?;
+        check_document(&doc, &self.limits)?;
+        Ok(doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        // async-graphql's own depth and complexity limits: give them the contract's code.
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    let limit = if e.message.starts_with("Query is too complex") {
+                        Some("complexity")
+                    } else if e.message.starts_with("Query is nested too deep") {
+                        Some("depth")
+                    } else {
+                        None
+                    };
+                    if let Some(limit) = limit {
+                        let ext = e.extensions.get_or_insert_with(Default::default);
+                        ext.set("code", "QUERY_TOO_COMPLEX");
+                        ext.set("limit", limit);
+                    }
+                    e
+                })
+                .collect()
+        })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let user = ctx.data_opt::<Actor>().map(|a| a.id.to_string());
+        let address = ctx
+            .data_opt::<ClientAddr>()
+            .and_then(|c| c.0)
+            .map(|ip| ip.to_string());
+        let _user_slot = match user {
+            Some(key) => match self.users.acquire(key).await {
+                Some(slot) => Some(slot),
+                None => return rate_limited(),
+            },
+            None => None,
+        };
+        let _address_slot = match address {
+            Some(key) => match self.addresses.acquire(key).await {
+                Some(slot) => Some(slot),
+                None => return rate_limited(),
+            },
+            None => None,
+        };
+        match tokio::time::timeout(self.timeout, next.run(ctx, operation_name)).await {
+            Ok(response) => response,
+            Err(_) => Response::from_errors(vec![too_complex(
+                format!(
+                    "the operation ran longer than {} s and was stopped",
+                    self.timeout.as_secs()
+                ),
+                "requestTimeoutSecs",
+                usize::try_from(self.timeout.as_secs()).unwrap_or(usize::MAX),
+            )]),
+        }
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        // Top-level fields run concurrently and each may hold a connection: take turns.
+        if info.path_node.parent.is_none() && !info.is_for_introspection {
+            let _turn = self.parallel.acquire().await;
+            next.run(ctx, info).await
+        } else {
+            next.run(ctx, info).await
+        }
+    }
+}
+
+fn rate_limited() -> Response {
+    Response::from_errors(vec![server_error(ApiError::RateLimited {
+        retry_after_secs: 1,
+    })])
+}
+
+/// Per-key allowances of in-flight work.
+struct KeyedLimiter {
+    permits: usize,
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// One held slot; the key's entry is dropped with its last holder.
+struct Slot<'a> {
+    limiter: &'a KeyedLimiter,
+    key: String,
+    semaphore: Arc<Semaphore>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl KeyedLimiter {
+    fn new(permits: usize) -> Self {
+        Self {
+            permits: permits.max(1),
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits up to [`INFLIGHT_WAIT`] for a slot of `key`; `None` when none frees up.
+    async fn acquire(&self, key: String) -> Option<Slot<'_>> {
+        let semaphore = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.permits)))
+                .clone()
+        };
+        let mut slot = Slot {
+            limiter: self,
+            key,
+            semaphore: semaphore.clone(),
+            permit: None,
+        };
+        let permit = tokio::time::timeout(INFLIGHT_WAIT, semaphore.acquire_owned())
+            .await
+            .ok()?
+            .ok()?;
+        slot.permit = Some(permit);
+        Some(slot)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.permit.take();
+        let mut slots = self.limiter.slots.lock().unwrap_or_else(|p| p.into_inner());
+        // The map and this slot hold the only references: nobody else waits on the key.
+        if Arc::strong_count(&self.semaphore) == 2 {
+            slots.remove(&self.key);
+        }
+    }
+}
+
+/// Refuses documents whose brackets nest too deep, before the (recursive) parser sees
+/// them. Strings, block strings and comments are skipped; mismatched brackets are left to
+/// the parser to report.
+pub fn scan_nesting(query: &str, limits: &Limits) -> ServerResult<()> {
+    let bytes = query.as_bytes();
+    let mut stack: Vec<u8> = Vec::new();
+    // Stack heights at which an argument list `(` was opened.
+    let mut parens: Vec<usize> = Vec::new();
+    let max_total = limits.max_input_depth + SELECTION_BRACKETS;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            open @ (b'{' | b'[' | b'(') => {
+                if open == b'(' {
+                    parens.push(stack.len() + 1);
+                }
+                stack.push(open);
+                if let Some(&base) = parens.last()
+                    && stack.len() - base > limits.max_input_depth
+                {
+                    return Err(too_complex(
+                        format!(
+                            "input values nest deeper than {} levels",
+                            limits.max_input_depth
+                        ),
+                        "maxInputDepth",
+                        limits.max_input_depth,
+                    ));
+                }
+                if stack.len() > max_total {
+                    return Err(too_complex(
+                        format!("the document nests deeper than {max_total} levels"),
+                        "maxInputDepth",
+                        limits.max_input_depth,
+                    ));
+                }
+            }
+            b'}' | b']' | b')' => {
+                if stack.pop() == Some(b'(') {
+                    parens.pop();
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Checks one input value (an argument, or a variable's value) without recursion.
+pub fn check_value(value: &Value, name: &str, limits: &Limits) -> ServerResult<()> {
+    // (value, depth, path of object keys)
+    let mut stack: Vec<(&Value, usize, String)> = vec![(value, 0, name.to_owned())];
+    let mut objects = 0usize;
+    while let Some((value, depth, path)) = stack.pop() {
+        match value {
+            Value::List(_) | Value::Object(_) if depth >= limits.max_input_depth => {
+                return Err(too_complex(
+                    format!(
+                        "`{name}` nests deeper than {} levels",
+                        limits.max_input_depth
+                    ),
+                    "maxInputDepth",
+                    limits.max_input_depth,
+                ));
+            }
+            Value::List(items) => {
+                if items.len() > limits.max_list_length {
+                    return Err(too_complex(
+                        format!(
+                            "`{path}` has {} entries, more than {}",
+                            items.len(),
+                            limits.max_list_length
+                        ),
+                        "maxListLength",
+                        limits.max_list_length,
+                    ));
+                }
+                stack.extend(items.iter().map(|v| (v, depth + 1, path.clone())));
+            }
+            Value::Object(fields) => {
+                objects += 1;
+                if objects > limits.max_input_objects {
+                    return Err(too_complex(
+                        format!(
+                            "`{name}` holds more than {} input objects",
+                            limits.max_input_objects
+                        ),
+                        "maxInputObjects",
+                        limits.max_input_objects,
+                    ));
+                }
+                stack.extend(
+                    fields
+                        .iter()
+                        .map(|(k, v)| (v, depth + 1, format!("{path}.{k}"))),
+                );
+            }
+            Value::String(s) => check_string(s, &path, limits)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_string(s: &str, path: &str, limits: &Limits) -> ServerResult<()> {
+    let field = path.rsplit('.').next().unwrap_or(path);
+    let is_search = matches!(field, "search" | "contains" | "startsWith");
+    let max = if is_search {
+        limits.max_search_length
+    } else {
+        limits.max_string_length
+    };
+    // Bytes bound characters from above: count only when it could matter.
+    if s.len() > max && s.chars().count() > max {
+        return Err(server_error(ApiError::bad_input(
+            path.trim_start_matches('$'),
+            format!("must be at most {max} characters"),
+        )));
+    }
+    if s.contains('\0') {
+        return Err(server_error(ApiError::bad_input(
+            path.trim_start_matches('$'),
+            "must not contain NUL characters",
+        )));
+    }
+    Ok(())
+}
+
+/// Counts fields, aliases and fragments and checks every literal argument value.
+pub fn check_document(doc: &ExecutableDocument, limits: &Limits) -> ServerResult<()> {
+    if doc.fragments.len() > MAX_FRAGMENTS {
+        return Err(too_complex(
+            format!("more than {MAX_FRAGMENTS} fragments"),
+            "maxFragments",
+            MAX_FRAGMENTS,
+        ));
+    }
+    let mut aliases = 0usize;
+    // Per fragment: its own fields and the fragments it spreads.
+    let mut fragment_counts: HashMap<&Name, Counted<'_>> = HashMap::new();
+    for (name, fragment) in &doc.fragments {
+        let counted = count_selection(&fragment.node.selection_set, limits, &mut aliases)?;
+        fragment_counts.insert(name, counted);
+    }
+    let operations: Vec<_> = match &doc.operations {
+        DocumentOperations::Single(op) => vec![op],
+        DocumentOperations::Multiple(ops) => ops.values().collect(),
+    };
+    let mut expanded: HashMap<&Name, usize> = HashMap::new();
+    for op in operations {
+        for var in &op.node.variable_definitions {
+            if let Some(default) = &var.node.default_value {
+                check_value(&default.node, &format!("${}", var.node.name.node), limits)?;
+            }
+        }
+        let counted = count_selection(&op.node.selection_set, limits, &mut aliases)?;
+        let mut fields = counted.fields;
+        for spread in counted.spreads {
+            let n = expand(spread, &fragment_counts, &mut expanded, 0);
+            fields = fields.saturating_add(n);
+        }
+        if fields > limits.max_fields {
+            return Err(too_complex(
+                format!(
+                    "the operation selects {fields} fields, more than {}",
+                    limits.max_fields
+                ),
+                "maxFields",
+                limits.max_fields,
+            ));
+        }
+    }
+    if aliases > limits.max_aliases {
+        return Err(too_complex(
+            format!(
+                "the document has {aliases} aliases, more than {}",
+                limits.max_aliases
+            ),
+            "maxAliases",
+            limits.max_aliases,
+        ));
+    }
+    Ok(())
+}
+
+/// What one selection set holds, fragments not yet expanded.
+struct Counted<'a> {
+    fields: usize,
+    spreads: Vec<&'a Name>,
+}
+
+fn count_selection<'a>(
+    set: &'a Positioned<SelectionSet>,
+    limits: &Limits,
+    aliases: &mut usize,
+) -> ServerResult<Counted<'a>> {
+    let mut counted = Counted {
+        fields: 0,
+        spreads: Vec::new(),
+    };
+    let mut stack: Vec<&SelectionSet> = vec![&set.node];
+    while let Some(set) = stack.pop() {
+        for selection in &set.items {
+            let directives = match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    counted.fields += 1;
+                    if field.alias.is_some() {
+                        *aliases += 1;
+                    }
+                    for (name, value) in &field.arguments {
+                        let path = format!("{}.{}", field.name.node, name.node);
+                        check_value(&literal(&value.node), &path, limits).map_err(|e| {
+                            // The argument's own name is what clients know.
+                            rename_field(e, &field.name.node)
+                        })?;
+                    }
+                    stack.push(&field.selection_set.node);
+                    &field.directives
+                }
+                Selection::FragmentSpread(spread) => {
+                    counted.spreads.push(&spread.node.fragment_name.node);
+                    &spread.node.directives
+                }
+                Selection::InlineFragment(inline) => {
+                    stack.push(&inline.node.selection_set.node);
+                    &inline.node.directives
+                }
+            };
+            for directive in directives {
+                for (name, value) in &directive.node.arguments {
+                    check_value(&literal(&value.node), &name.node, limits)?;
+                }
+            }
+        }
+    }
+    Ok(counted)
+}
+
+/// Strips the field name from `BAD_USER_INPUT` paths (`deals.search` → `search`).
+fn rename_field(mut e: ServerError, field: &str) -> ServerError {
+    if let Some(ext) = e.extensions.as_mut()
+        && let Some(Value::String(f)) = ext.get("field")
+        && let Some(rest) = f.strip_prefix(&format!("{field}."))
+    {
+        let rest = rest.to_owned();
+        ext.set("field", rest);
+    }
+    e
+}
+
+/// An argument as a constant (variables become null: their values are checked apart).
+/// The lexical scan has bounded its nesting, so the conversion's recursion is shallow.
+fn literal(value: &async_graphql_value::Value) -> Value {
+    value
+        .clone()
+        .into_const_with(|_| Ok::<_, std::convert::Infallible>(Value::Null))
+        .unwrap_or(Value::Null)
+}
+
+/// Fields of `name` with its spreads expanded; cycles (invalid anyway, and refused by
+/// validation afterwards) count nothing. Depth is bounded by [`MAX_FRAGMENTS`].
+fn expand<'a>(
+    name: &'a Name,
+    fragments: &HashMap<&'a Name, Counted<'a>>,
+    memo: &mut HashMap<&'a Name, usize>,
+    depth: usize,
+) -> usize {
+    if let Some(n) = memo.get(name) {
+        return *n;
+    }
+    let Some(counted) = fragments.get(name) else {
+        return 0;
+    };
+    if depth > MAX_FRAGMENTS {
+        return 0;
+    }
+    // Mark before descending so a cycle ends.
+    memo.insert(name, 0);
+    let mut n = counted.fields;
+    for spread in &counted.spreads {
+        n = n.saturating_add(expand(spread, fragments, memo, depth + 1));
+    }
+    memo.insert(name, n);
+    n
+}
