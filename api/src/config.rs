@@ -309,7 +309,7 @@ impl Default for Limits {
         Self {
             max_input_depth: 16,
             max_list_length: 1000,
-            max_input_objects: 200,
+            max_input_objects: 500,
             max_string_length: 10_000,
             max_search_length: 200,
             max_fields: 1000,

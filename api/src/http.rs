@@ -121,6 +121,16 @@ async fn execute(
                 "try again later",
             );
         }
+        Err(AuthFailure::Busy) => {
+            let mut res = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RATE_LIMITED",
+                "the server is busy, retry in 1 s",
+            );
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return res;
+        }
         Err(failure) => {
             tracing::info!(target: "audit", event = "token.rejected", reason = %failure, "bearer token refused");
             return error_response(

@@ -114,7 +114,9 @@ async fn serve(
     };
     match authenticate(&state.db, &state.deps.tokens, &headers).await {
         Ok(_) => {}
-        Err(AuthFailure::Database) => return close(&mut socket, 1011, "try again later").await,
+        Err(AuthFailure::Database | AuthFailure::Busy) => {
+            return close(&mut socket, 1013, "try again later").await;
+        }
         Err(failure) => {
             tracing::info!(target: "audit", event = "token.rejected", reason = %failure, transport = "websocket", "bearer token refused");
             return close(&mut socket, CLOSE_FORBIDDEN, "Forbidden").await;
@@ -257,11 +259,12 @@ impl OperationExecutor {
         let actor = match authenticate(&self.state.db, &self.state.deps.tokens, &self.headers).await
         {
             Ok(actor) => actor,
-            Err(AuthFailure::Database) => {
+            Err(AuthFailure::Busy) => {
                 return Err(error(ApiError::RateLimited {
                     retry_after_secs: 1,
                 }));
             }
+            Err(AuthFailure::Database) => return Err(error(ApiError::Internal)),
             Err(_) => return Err(error(ApiError::Unauthenticated)),
         };
         let mut request = request.data(self.client);

@@ -209,7 +209,9 @@ const REFRESH: &str =
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_session() {
-    let app = TestApp::new().await;
+    // No grace period: any reuse counts as theft (the grace for a client's own concurrent
+    // refreshes is tested in `hardening`).
+    let app = TestApp::with_config(|c| c.refresh_reuse_grace_secs = 0).await;
     app.user("rep@example.com", Role::SalesRep, None).await;
     let (access1, refresh1) = app.login("rep@example.com", PASSWORD).await;
 

@@ -51,6 +51,22 @@ pub enum AuthFailure {
     /// The database could not be asked.
     #[error("database unavailable")]
     Database,
+    /// No database connection became free in time: the server is saturated.
+    #[error("server busy")]
+    Busy,
+}
+
+/// A database error while authenticating: saturation (retry soon) or an outage.
+fn db_failure(e: sea_orm::DbErr, what: &str) -> AuthFailure {
+    if matches!(
+        e,
+        sea_orm::DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)
+    ) {
+        tracing::warn!("{what}: no database connection became free in time");
+        return AuthFailure::Busy;
+    }
+    tracing::error!(error = %e, "{what} failed");
+    AuthFailure::Database
 }
 
 /// Reads the bearer token, if any. No header is the anonymous actor (`Ok(None)`); a header
@@ -79,10 +95,7 @@ pub async fn authenticate(
                 .find_also_related(user::Entity)
                 .one(db)
                 .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "loading the session failed");
-                    AuthFailure::Database
-                })?
+                .map_err(|e| db_failure(e, "loading the session"))?
                 .ok_or(AuthFailure::Session)?;
             let user = user.ok_or(AuthFailure::Session)?;
             let live = session.revoked_at.is_none() && session.expires_at > Utc::now();
@@ -97,10 +110,7 @@ pub async fn authenticate(
                 .filter(user::Column::Active.eq(true))
                 .one(db)
                 .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "loading the SSO user failed");
-                    AuthFailure::Database
-                })?
+                .map_err(|e| db_failure(e, "loading the SSO user"))?
                 .ok_or(AuthFailure::Session)?;
             Actor::load(db, user, None).await.map(Some)
         }
@@ -116,10 +126,7 @@ impl Actor {
     ) -> Result<Self, AuthFailure> {
         let viewer = Viewer::load(db, user.id, user.role, user.team_id)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "loading the actor's teams failed");
-                AuthFailure::Database
-            })?;
+            .map_err(|e| db_failure(e, "loading the actor's teams"))?;
         Ok(Self {
             id: user.id,
             email: user.email,

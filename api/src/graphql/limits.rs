@@ -434,14 +434,31 @@ pub fn check_document(doc: &ExecutableDocument, limits: &Limits) -> ServerResult
         DocumentOperations::Single(op) => vec![op],
         DocumentOperations::Multiple(ops) => ops.values().collect(),
     };
-    let mut expanded: HashMap<&Name, usize> = HashMap::new();
+    let mut counted_ops = Vec::with_capacity(operations.len());
     for op in operations {
         for var in &op.node.variable_definitions {
             if let Some(default) = &var.node.default_value {
                 check_value(&default.node, &format!("${}", var.node.name.node), limits)?;
             }
         }
-        let counted = count_selection(&op.node.selection_set, limits, &mut aliases)?;
+        counted_ops.push(count_selection(
+            &op.node.selection_set,
+            limits,
+            &mut aliases,
+        )?);
+    }
+    if aliases > limits.max_aliases {
+        return Err(too_complex(
+            format!(
+                "the document has {aliases} aliases, more than {}",
+                limits.max_aliases
+            ),
+            "maxAliases",
+            limits.max_aliases,
+        ));
+    }
+    let mut expanded: HashMap<&Name, usize> = HashMap::new();
+    for counted in counted_ops {
         let mut fields = counted.fields;
         for spread in counted.spreads {
             let n = expand(spread, &fragment_counts, &mut expanded, 0);
@@ -457,16 +474,6 @@ pub fn check_document(doc: &ExecutableDocument, limits: &Limits) -> ServerResult
                 limits.max_fields,
             ));
         }
-    }
-    if aliases > limits.max_aliases {
-        return Err(too_complex(
-            format!(
-                "the document has {aliases} aliases, more than {}",
-                limits.max_aliases
-            ),
-            "maxAliases",
-            limits.max_aliases,
-        ));
     }
     Ok(())
 }
