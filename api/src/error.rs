@@ -133,17 +133,17 @@ impl ApiError {
 
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
-        match err {
-            // Every connection stayed busy for the whole acquire timeout: the server is
-            // saturated, which a client should treat like a rate limit and retry.
-            DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout) => {
-                tracing::warn!("no database connection became free in time");
-                Self::RateLimited {
-                    retry_after_secs: 1,
-                }
-            }
-            err => Self::internal("database error", err),
+        // Every connection stayed busy for the whole acquire timeout, SQLite stayed locked
+        // past its busy timeout, PostgreSQL picked this transaction as a deadlock victim:
+        // the same request can succeed when retried, which a client treats like a rate
+        // limit.
+        if crate::service::db_error::is_transient(&err) {
+            tracing::warn!(error = %err, "transient database condition; answering RATE_LIMITED");
+            return Self::RateLimited {
+                retry_after_secs: 1,
+            };
         }
+        Self::internal("database error", err)
     }
 }
 

@@ -9,16 +9,16 @@ use serde_json::json;
 
 use crate::helpers::TestApp;
 
-const ISSUER: &str = "https://idp.example.test";
-const AUDIENCE: &str = "crm-sso";
+pub(crate) const ISSUER: &str = "https://idp.example.test";
+pub(crate) const AUDIENCE: &str = "crm-sso";
 
-struct Idp {
-    encoding: EncodingKey,
-    public_pem: String,
+pub(crate) struct Idp {
+    pub(crate) encoding: EncodingKey,
+    pub(crate) public_pem: String,
     jwk: serde_json::Value,
 }
 
-fn identity_provider() -> Idp {
+pub(crate) fn identity_provider() -> Idp {
     let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
     let private_pem = secret.to_pkcs8_pem(LineEnding::LF).unwrap();
     let public = secret.public_key();

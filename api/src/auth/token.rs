@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use crate::config::Config;
 
-/// Tokens may be this many seconds past `exp` (clock skew between instances).
+/// Tokens may be this many seconds past `exp` or before `nbf` (clock skew between
+/// instances and identity providers).
 const LEEWAY_SECS: u64 = 5;
 
 /// Claims of the access tokens this server issues.
@@ -111,6 +112,7 @@ impl TokenService {
         validation.set_audience(&[&config.jwt_audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
         Ok(Self {
             encoding: EncodingKey::from_secret(&secret),
             decoding: DecodingKey::from_secret(&secret),
@@ -223,6 +225,8 @@ impl Sso {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.leeway = LEEWAY_SECS;
+        // A token is not good before its `nbf` (when it has one), with the same leeway.
+        validation.validate_nbf = true;
         let candidates = self.keys.iter().filter(|(key_kid, key_alg, _)| {
             *key_alg == alg && (kid.is_none() || key_kid.is_none() || key_kid.as_deref() == kid)
         });

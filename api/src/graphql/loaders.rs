@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::authz::{Kind, Viewer, action};
 use crate::error::ApiError;
 use crate::graphql::batch::BatchLoader;
-use crate::graphql::{Team, User, actor_even_if_password_expired, gql};
+use crate::graphql::{Team, User, actor, gql};
 use crate::service::Deps;
 use crate::service::activity::ActivityRow;
 use crate::service::company::CompanyRow;
@@ -48,8 +48,11 @@ fn from_db(e: sea_orm::DbErr) -> LoadError {
 }
 
 /// The request's loader; absent only for anonymous requests, which resolve no relations.
+/// A session that must still change its reset password resolves none either (`FORBIDDEN`,
+/// `reason: PASSWORD_CHANGE_REQUIRED`): it may read its own `me` fields, not its team,
+/// the team's members or anything else reached from there.
 pub(crate) fn loader<'a>(ctx: &Context<'a>) -> Result<&'a RequestLoader> {
-    actor_even_if_password_expired(ctx)?;
+    actor(ctx)?;
     ctx.data::<RequestLoader>()
 }
 

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::db_error::{Parent, busy_or_internal, write_error};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
@@ -286,6 +287,31 @@ async fn check_links(
     Ok(())
 }
 
+/// The foreign keys behind the links a write sets (those given), for [`write_error`].
+fn links_of_activity(links: [(Kind, Option<Uuid>); 3]) -> Vec<Parent> {
+    links
+        .iter()
+        .filter(|(_, id)| id.is_some())
+        .map(|(kind, _)| match kind {
+            Kind::Deal => Parent::Link {
+                constraint: "fk_activities_deal_id",
+                field: "dealId",
+                what: "deal",
+            },
+            Kind::Company => Parent::Link {
+                constraint: "fk_activities_company_id",
+                field: "companyId",
+                what: "company",
+            },
+            _ => Parent::Link {
+                constraint: "fk_activities_contact_id",
+                field: "contactId",
+                what: "contact",
+            },
+        })
+        .collect()
+}
+
 /// The assignee's team if `id` is an active user; otherwise a problem on `assignedToId`.
 async fn check_assignee(
     db: &impl ConnectionTrait,
@@ -377,7 +403,8 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
         updated_at: Set(now),
     }
     .insert(&txn)
-    .await?;
+    .await
+    .map_err(|e| write_error(e, &links_of_activity(links)))?;
     let row = reload(&txn, deps, viewer, id).await?;
     txn.commit().await?;
     // Record.
@@ -465,7 +492,11 @@ pub async fn update(
     if let Some(a) = changes.assigned_to {
         am.assigned_to = Set(a);
     }
-    record::write_versioned(&txn, id, current.model.version, am, ApiError::from).await?;
+    let parents = links_of_activity(links);
+    record::write_versioned(&txn, id, current.model.version, am, |e| {
+        write_error(e, &parents)
+    })
+    .await?;
     let row = reload(&txn, deps, viewer, id).await?;
     txn.commit().await?;
     // Record.
@@ -502,7 +533,7 @@ pub async fn complete(
         completed_at: Set(Some(Utc::now())),
         ..Default::default()
     };
-    record::write_versioned(&txn, id, current.model.version, am, ApiError::from).await?;
+    record::write_versioned(&txn, id, current.model.version, am, busy_or_internal).await?;
     let row = reload(&txn, deps, viewer, id).await?;
     txn.commit().await?;
     // Record.
@@ -518,7 +549,10 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     // Authorize.
     require_allowed(deps, viewer, Kind::Activity, action::DELETE, current.facts)?;
     // Act.
-    activity::Entity::delete_by_id(id).exec(&txn).await?;
+    activity::Entity::delete_by_id(id)
+        .exec(&txn)
+        .await
+        .map_err(busy_or_internal)?;
     txn.commit().await?;
     // Record.
     tracing::info!(target: "audit", event = "activity.deleted", user_id = %viewer.user_id, activity_id = %id, "activity deleted");

@@ -279,7 +279,7 @@ pub async fn refresh(deps: &Deps, token: &str) -> ApiResult<Session> {
         return Err(ApiError::Unauthenticated);
     }
 
-    let txn = db.begin().await?;
+    let txn = crate::service::begin_write(deps).await?;
     // Claim the token atomically: of two concurrent exchanges only one wins.
     let claimed = refresh_token::Entity::update_many()
         .col_expr(
@@ -364,7 +364,7 @@ pub async fn change_password(
     }
     // Act.
     let hash = hash_password(new_password).await?;
-    let txn = deps.db.begin().await?;
+    let txn = crate::service::begin_write(deps).await?;
     let mut am: user::ActiveModel = user.into();
     am.password_hash = Set(hash);
     am.must_change_password = Set(false);

@@ -7,8 +7,8 @@ use entity::enums::Department;
 use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, Select,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, Select, SqlErr,
 };
 use uuid::Uuid;
 
@@ -16,6 +16,7 @@ use crate::authz::{FACTS_COLUMN, FactMask, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult};
 use crate::service::begin_write;
 use crate::service::company::{active_user_team, map_unique};
+use crate::service::db_error::{Parent, busy_or_internal, write_error};
 use crate::service::filter::{Op, condition};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
 use crate::service::validate::{self, Errors};
@@ -234,6 +235,22 @@ pub struct ContactChanges {
     pub expected_version: Option<i32>,
 }
 
+/// Maps a failed contact write: a taken email is `CONFLICT` on `email` (saying no more than
+/// that, whoever owns the other contact), a company deleted meanwhile `BAD_USER_INPUT` on
+/// `companyId` (`company` is the one the write sets).
+fn write_failed(err: DbErr, company: Option<Uuid>) -> ApiError {
+    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        return map_unique(err, UNIQUE);
+    }
+    let link = Parent::Link {
+        constraint: "fk_contacts_company_id",
+        field: "companyId",
+        what: "company",
+    };
+    let links: &[Parent] = if company.is_some() { &[link] } else { &[] };
+    write_error(err, links)
+}
+
 const UNIQUE: &[(&str, &str, &str)] = &[(
     "ux_contacts_email_lower",
     "email",
@@ -372,7 +389,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
     }
     .insert(&txn)
     .await
-    .map_err(|e| map_unique(e, UNIQUE))?;
+    .map_err(|e| write_failed(e, input.company_id))?;
     txn.commit().await?;
     // Record.
     tracing::info!(target: "audit", event = "contact.created", user_id = %viewer.user_id, contact_id = %id, owner_id = %owner_id, "contact created");
@@ -506,7 +523,8 @@ pub async fn update(
         am.notes = Set(n);
     }
     // Act.
-    record::write_versioned(&txn, id, current.version, am, |e| map_unique(e, UNIQUE)).await?;
+    let company = changes.company_id.flatten();
+    record::write_versioned(&txn, id, current.version, am, |e| write_failed(e, company)).await?;
     txn.commit().await?;
     // Record.
     tracing::info!(target: "audit", event = "contact.updated", user_id = %viewer.user_id, contact_id = %id, version = current.version + 1, "contact updated");
@@ -520,7 +538,10 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     // Load and authorize.
     record::load_for::<contact::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
     // Act.
-    contact::Entity::delete_by_id(id).exec(&txn).await?;
+    contact::Entity::delete_by_id(id)
+        .exec(&txn)
+        .await
+        .map_err(busy_or_internal)?;
     txn.commit().await?;
     // Record.
     tracing::info!(target: "audit", event = "contact.deleted", user_id = %viewer.user_id, contact_id = %id, "contact deleted");

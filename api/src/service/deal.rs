@@ -5,7 +5,7 @@ use chrono::{NaiveDate, Utc};
 use entity::enums::{DealSource, DealStage, Priority, SharePermission};
 use entity::{company, contact, deal, deal_share, user};
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Select,
@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, Fact, FactMask, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::db_error::{Parent, busy_or_internal, write_error};
 use crate::service::list::{
     CursorKind, CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page,
 };
@@ -322,6 +323,32 @@ async fn active_user_team(
     }
 }
 
+/// The deal a share belongs to: gone meanwhile is the deal `NOT_FOUND`.
+const DEAL_OF_SHARE: Parent = Parent::Target {
+    constraint: "fk_deal_shares_deal_id",
+    entity: "Deal",
+};
+
+/// The links a deal write sets, for [`write_error`].
+fn links_of_deal(company: Option<Uuid>, contact: Option<Uuid>) -> Vec<Parent> {
+    let mut links = Vec::new();
+    if company.is_some() {
+        links.push(Parent::Link {
+            constraint: "fk_deals_company_id",
+            field: "companyId",
+            what: "company",
+        });
+    }
+    if contact.is_some() {
+        links.push(Parent::Link {
+            constraint: "fk_deals_contact_id",
+            field: "contactId",
+            what: "contact",
+        });
+    }
+    links
+}
+
 /// `createDeal`.
 pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
@@ -390,7 +417,8 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
         updated_at: Set(now),
     }
     .insert(&txn)
-    .await?;
+    .await
+    .map_err(|e| write_error(e, &links_of_deal(Some(input.company_id), input.contact_id)))?;
     txn.commit().await?;
     // Record.
     tracing::info!(target: "audit", event = "deal.created", user_id = %viewer.user_id, deal_id = %id, "deal created");
@@ -469,7 +497,8 @@ pub async fn update(
         am.notes = Set(n.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()));
     }
     // Act.
-    record::write_versioned(&txn, id, current.version, am, ApiError::from).await?;
+    let links = links_of_deal(None, changes.contact_id.flatten());
+    record::write_versioned(&txn, id, current.version, am, |e| write_error(e, &links)).await?;
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deal.updated", user_id = %viewer.user_id, deal_id = %id, "deal updated");
     get(deps, viewer, id).await
@@ -534,7 +563,7 @@ pub async fn reassign(
         owner_id: Set(new_owner),
         ..Default::default()
     };
-    record::write_versioned(&txn, id, row.model.version, am, ApiError::from).await?;
+    record::write_versioned(&txn, id, row.model.version, am, busy_or_internal).await?;
     // The new owner needs no share of their own deal.
     deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))
@@ -564,29 +593,23 @@ pub async fn share(
     if !errors.is_empty() {
         return Err(ApiError::BadUserInput(errors));
     }
-    let existing = deal_share::Entity::find()
-        .filter(deal_share::Column::DealId.eq(id))
-        .filter(deal_share::Column::UserId.eq(user_id))
-        .one(&txn)
-        .await?;
-    match existing {
-        Some(s) => {
-            let mut am: deal_share::ActiveModel = s.into();
-            am.permission = Set(permission);
-            am.update(&txn).await?;
-        }
-        None => {
-            deal_share::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                deal_id: Set(id),
-                user_id: Set(user_id),
-                permission: Set(permission),
-                created_at: Set(Utc::now()),
-            }
-            .insert(&txn)
-            .await?;
-        }
-    }
+    // Act: one statement, so two concurrent shares to the same user both succeed (the
+    // later permission wins) instead of one failing on the unique (deal, user) index.
+    deal_share::Entity::insert(deal_share::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        deal_id: Set(id),
+        user_id: Set(user_id),
+        permission: Set(permission),
+        created_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::columns([deal_share::Column::DealId, deal_share::Column::UserId])
+            .update_column(deal_share::Column::Permission)
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await
+    .map_err(|e| write_error(e, &[DEAL_OF_SHARE]))?;
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deal.shared", user_id = %viewer.user_id, deal_id = %id, with = %user_id, ?permission, "deal shared");
     get(deps, viewer, id).await
@@ -610,7 +633,10 @@ pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> A
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
-    deal::Entity::delete_by_id(id).exec(&txn).await?;
+    deal::Entity::delete_by_id(id)
+        .exec(&txn)
+        .await
+        .map_err(busy_or_internal)?;
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deal.deleted", user_id = %viewer.user_id, deal_id = %id, "deal deleted");
     Ok(id)

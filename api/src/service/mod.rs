@@ -5,6 +5,7 @@ pub mod activity;
 pub mod auth;
 pub mod company;
 pub mod contact;
+pub(crate) mod db_error;
 pub mod deal;
 pub mod filter;
 pub mod list;
@@ -45,7 +46,7 @@ pub(crate) fn unique_violation(err: DbErr, field: &str, what: &str) -> ApiError 
             message: format!("{what} already exists"),
             field: Some(field.to_owned()),
         },
-        _ => ApiError::from(err),
+        _ => db_error::busy_or_internal(err),
     }
 }
 
@@ -96,16 +97,20 @@ pub(crate) fn check_version(expected: Option<i32>, actual: i32) -> ApiResult<()>
     }
 }
 
-/// Starts a mutation's transaction. On SQLite it takes the write lock at `BEGIN`
-/// (`IMMEDIATE`): a deferred transaction that read a version and then lost the race to write
-/// would fail with `SQLITE_BUSY` (an `INTERNAL`), where waiting for the lock and re-reading
-/// gives the client the `CONFLICT` it can act on. Other backends ignore the mode.
+/// Starts a write transaction; every transaction that writes begins here. On SQLite it
+/// takes the write lock at `BEGIN` (`IMMEDIATE`), waiting up to the busy timeout: a deferred
+/// transaction that read first and then writes fails at once with `SQLITE_BUSY` when
+/// another writer committed in between (the busy handler cannot help a reader whose
+/// snapshot is stale), so it would answer `INTERNAL`, where waiting for the lock and then
+/// reading gives the client the current state. Writers are thereby serialized on SQLite
+/// from their first read. A lock still not free after the timeout is `RATE_LIMITED`.
+/// Other backends ignore the mode. docs/concurrency.md has the whole story.
 pub(crate) async fn begin_write(deps: &Deps) -> ApiResult<sea_orm::DatabaseTransaction> {
-    Ok(deps
-        .db
+    deps.db
         .begin_with_options(sea_orm::TransactionOptions {
             sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
             ..Default::default()
         })
-        .await?)
+        .await
+        .map_err(db_error::busy_or_internal)
 }

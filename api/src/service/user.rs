@@ -5,8 +5,8 @@ use entity::enums::Role;
 use entity::{team, user};
 use rand::Rng;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -14,8 +14,9 @@ use crate::auth::Actor;
 use crate::auth::password::{hash_password, validate_password};
 use crate::authz::{Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::db_error::busy_or_internal;
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, fetch_page};
-use crate::service::{Deps, auth, require_role_permission, unique_violation};
+use crate::service::{Deps, auth, begin_write, require_role_permission, unique_violation};
 use sea_orm::Condition;
 
 /// `createUser` input.
@@ -214,7 +215,14 @@ pub async fn update(
 ) -> ApiResult<user::Model> {
     // Authorize first: non-admins learn nothing about the target.
     require_role_permission(deps, actor, Kind::User, "update")?;
-    let txn = deps.db.begin().await?;
+    let txn = begin_write(deps).await?;
+    // Lock: a change of role or activity may take the last admin away, and two admins
+    // demoting each other at once must not both see the other one still active.
+    let admins = if changes.role.is_some() || changes.active == Some(false) {
+        lock_active_admins(&txn).await?
+    } else {
+        Vec::new()
+    };
     // Load.
     let user = user::Entity::find_by_id(id)
         .one(&txn)
@@ -236,24 +244,17 @@ pub async fn update(
     }
     let loses_admin = user.role == Role::Admin
         && (changes.role.is_some_and(|r| r != Role::Admin) || changes.active == Some(false));
-    if loses_admin {
-        let other_admins = user::Entity::find()
-            .filter(user::Column::Role.eq(Role::Admin))
-            .filter(user::Column::Active.eq(true))
-            .filter(user::Column::Id.ne(user.id))
-            .count(&txn)
-            .await?;
-        if other_admins == 0 {
-            let field = if changes.active == Some(false) {
-                "active"
-            } else {
-                "role"
-            };
-            errors.push(FieldError::new(
-                field,
-                "would leave no active administrator",
-            ));
-        }
+    // Counted among the admins locked above, as they are now.
+    if loses_admin && !admins.iter().any(|a| *a != user.id) {
+        let field = if changes.active == Some(false) {
+            "active"
+        } else {
+            "role"
+        };
+        errors.push(FieldError::new(
+            field,
+            "would leave no active administrator",
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::BadUserInput(errors));
@@ -274,7 +275,7 @@ pub async fn update(
         am.active = Set(a);
     }
     am.updated_at = Set(Utc::now());
-    let user = am.update(&txn).await?;
+    let user = am.update(&txn).await.map_err(busy_or_internal)?;
     if deactivated {
         auth::revoke_user_sessions(&txn, user.id, None, "user deactivated").await?;
     }
@@ -282,6 +283,24 @@ pub async fn update(
     // Record.
     tracing::info!(target: "audit", event = "user.updated", actor_id = %actor.id, user_id = %user.id, role = ?user.role, active = user.active, "user updated");
     Ok(user)
+}
+
+/// The ids of the active admins, locked until the transaction ends (`SELECT … FOR UPDATE`,
+/// in id order so concurrent lockers cannot deadlock). A transaction that waited for the
+/// lock sees the admins as the winner left them. On SQLite there are no row locks, and
+/// none are needed: write transactions begin immediate, so they run one at a time.
+async fn lock_active_admins(db: &impl ConnectionTrait) -> ApiResult<Vec<Uuid>> {
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::Role.eq(Role::Admin))
+        .filter(user::Column::Active.eq(true))
+        .order_by_asc(user::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await
+        .map_err(busy_or_internal)
 }
 
 /// A readable temporary password: 20 characters from an alphabet without look-alikes.
@@ -307,7 +326,7 @@ pub async fn reset_password(
         .ok_or(ApiError::NotFound { entity: "User" })?;
     let temporary = temporary_password();
     let hash = hash_password(temporary.clone()).await?;
-    let txn = deps.db.begin().await?;
+    let txn = begin_write(deps).await?;
     let mut am: user::ActiveModel = user.into();
     am.password_hash = Set(hash);
     am.must_change_password = Set(true);
