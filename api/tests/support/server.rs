@@ -1,0 +1,230 @@
+//! The real `crm` binary as a child process on a loopback port, over a fresh embedded
+//! database (seeded with the demo organisation), with a minimal HTTP/1.1 client: what the
+//! load test and the abuse benchmark measure from outside.
+
+#![allow(
+    dead_code,
+    reason = "shared by a test and a bench that use different parts"
+)]
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// A running server; killed and its folder removed on drop.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `crm serve` with `env` added and waits until it answers `/healthz`.
+    pub async fn start(env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let db = format!("sqlite://{}?mode=rwc", dir.path().join("crm.db").display());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_crm"));
+        cmd.arg("serve")
+            .arg("--addr")
+            .arg(addr.to_string())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", db)
+            .env(
+                "CRM_POLICY_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
+            )
+            .env("RUST_LOG", "error")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn crm");
+        let server = Server {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(mut c) = Client::connect(addr).await
+                && c.get("/healthz").await.is_ok_and(|(s, _)| s == 200)
+            {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "the server did not start");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A `/proc/<pid>/status` figure in KiB (`VmHWM` peak RSS, `VmRSS` now).
+    pub fn status_kib(&self, key: &str) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// CPU time used so far (user + system), in milliseconds.
+    pub fn cpu_ms(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+        ticks * 1000.0 / 100.0 // USER_HZ is 100 on Linux
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection.
+pub struct Client {
+    stream: BufReader<TcpStream>,
+    addr: SocketAddr,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> std::io::Result<Client> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Client {
+            stream: BufReader::new(stream),
+            addr,
+        })
+    }
+
+    pub async fn get(&mut self, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nhost: {}\r\naccept: application/json\r\n\r\n",
+            self.addr
+        );
+        self.stream.get_mut().write_all(head.as_bytes()).await?;
+        self.read_response().await
+    }
+
+    /// POSTs a GraphQL request; returns the status and the JSON body.
+    pub async fn graphql(
+        &mut self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> std::io::Result<(u16, serde_json::Value)> {
+        let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
+        let auth = token
+            .map(|t| format!("authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n{auth}content-length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        let s = self.stream.get_mut();
+        s.write_all(head.as_bytes()).await?;
+        s.write_all(body.as_bytes()).await?;
+        let (status, bytes) = self.read_response().await?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        ))
+    }
+
+    async fn read_response(&mut self) -> std::io::Result<(u16, Vec<u8>)> {
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+        let mut length = 0usize;
+        let mut chunked = false;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let lower = l.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                self.stream.read_line(&mut line).await?;
+                let size = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; size + 2];
+                self.stream.read_exact(&mut chunk).await?;
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            body.resize(length, 0);
+            self.stream.read_exact(&mut body).await?;
+        }
+        Ok((status, body))
+    }
+}
+
+/// Signs in over a fresh connection; returns the access token.
+pub async fn login(addr: SocketAddr, email: &str, password: &str) -> String {
+    let mut c = Client::connect(addr).await.expect("connect");
+    let (_, json) = c
+        .graphql(
+            None,
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+            serde_json::json!({ "e": email, "p": password }),
+        )
+        .await
+        .expect("login");
+    json["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login as {email}: {json}"))
+        .to_owned()
+}
+
+/// The `q`-quantile of sorted durations, in milliseconds.
+pub fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
