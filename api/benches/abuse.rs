@@ -7,6 +7,7 @@
 //! 1. an admin on `BENCH_ABUSERS` connections (default 16), each sending documents with
 //!    the most aliases allowed, every alias a 100-row list with relations;
 //! 2. a sign-in flood: the same number of connections sending wrong passwords.
+//!
 //! Prints the victim's p50/p99 in each phase, the abuser's answers by status, and the
 //! server's CPU milliseconds per request (from /proc). Exits non-zero when the victim's p99
 //! under abuse passes one second.

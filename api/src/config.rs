@@ -229,11 +229,12 @@ pub struct Limits {
     )]
     pub max_input_objects: usize,
 
-    /// Longest string in an input value, in characters.
+    /// Longest string in an input value, in characters: a backstop well above every
+    /// field's own limit (which validation reports together with the other fields).
     #[arg(
         long,
         env = "CRM_MAX_STRING_LENGTH",
-        default_value_t = 10_000,
+        default_value_t = 100_000,
         global = true
     )]
     pub max_string_length: usize,
@@ -310,7 +311,7 @@ impl Default for Limits {
             max_input_depth: 16,
             max_list_length: 1000,
             max_input_objects: 500,
-            max_string_length: 10_000,
+            max_string_length: 100_000,
             max_search_length: 200,
             max_fields: 1000,
             max_aliases: 50,

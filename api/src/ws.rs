@@ -307,3 +307,41 @@ impl Executor for OperationExecutor {
             .boxed()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_over_the_allowance_are_answered_and_not_run() {
+        let active = Mutex::new(HashSet::new());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let sub = |id: &str| {
+            format!(
+                r#"{{"id":"{id}","type":"subscribe","payload":{{"query":"{{ me {{ id }} }}"}}}}"#
+            )
+        };
+        let p = WebSocketProtocols::GraphQLWS;
+        assert!(admit(sub("1").as_bytes(), &active, 2, p, &tx));
+        assert!(admit(sub("2").as_bytes(), &active, 2, p, &tx));
+        assert!(!admit(sub("3").as_bytes(), &active, 2, p, &tx));
+        let refusal: serde_json::Value = serde_json::from_str(&rx.try_recv().unwrap()).unwrap();
+        assert_eq!(refusal["id"], "3");
+        assert_eq!(refusal["type"], "error");
+        assert_eq!(refusal["payload"][0]["extensions"]["code"], "RATE_LIMITED");
+        // The server completing one frees its slot.
+        finished(r#"{"id":"1","type":"complete"}"#, &active);
+        assert!(admit(sub("3").as_bytes(), &active, 2, p, &tx));
+        // So does the client stopping one; other messages pass untouched.
+        assert!(admit(
+            br#"{"id":"2","type":"complete"}"#,
+            &active,
+            2,
+            p,
+            &tx
+        ));
+        assert!(admit(br#"{"type":"ping"}"#, &active, 2, p, &tx));
+        assert!(admit(b"not json", &active, 2, p, &tx));
+        assert_eq!(active.lock().unwrap().len(), 1);
+    }
+}

@@ -207,7 +207,7 @@ async fn generated_documents_and_variables_never_crash_or_answer_internal() {
     .into_iter()
     .enumerate()
     {
-        app.deal(company.id, rep.id, &format!("Deal {i}"), 1_000_00, stage)
+        app.deal(company.id, rep.id, &format!("Deal {i}"), 100_000, stage)
             .await;
     }
     let (token, _) = app.login("rep@example.com", PASSWORD).await;

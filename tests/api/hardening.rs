@@ -26,7 +26,7 @@ async fn rep_app(adjust: impl FnOnce(&mut api::config::Config)) -> (TestApp, Str
     let app = TestApp::with_config(adjust).await;
     let rep = app.user("rep@example.com", Role::SalesRep, None).await;
     let company = app.company("Acme", rep.id).await;
-    app.deal(company.id, rep.id, "Deal", 100_00, DealStage::Proposal)
+    app.deal(company.id, rep.id, "Deal", 10_000, DealStage::Proposal)
         .await;
     let (token, _) = app.login("rep@example.com", PASSWORD).await;
     (app, token)
@@ -267,6 +267,15 @@ async fn aliases_and_introspection_fields_are_counted() {
     let (_, json) = app.gql(None, &doc, json!({})).await;
     assert_eq!(error_code(&json), Some("QUERY_TOO_COMPLEX"), "{json}");
     assert_eq!(extension(&json, "limit"), "maxFields", "{json}");
+    // async-graphql's own depth limit answers with the same code.
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(20),
+        "}".repeat(20)
+    );
+    let (_, json) = app.gql(None, &deep, json!({})).await;
+    assert_eq!(error_code(&json), Some("QUERY_TOO_COMPLEX"), "{json}");
+    assert_eq!(extension(&json, "limit"), "depth", "{json}");
     // The playground's introspection query is well within the limits.
     let (_, json) = app
         .gql(

@@ -322,10 +322,8 @@ pub fn scan_nesting(query: &str, limits: &Limits) -> ServerResult<()> {
                     ));
                 }
             }
-            b'}' | b']' | b')' => {
-                if stack.pop() == Some(b'(') {
-                    parens.pop();
-                }
+            b'}' | b']' | b')' if stack.pop() == Some(b'(') => {
+                parens.pop();
             }
             _ => {}
         }
@@ -578,4 +576,66 @@ fn expand<'a>(
     }
     memo.insert(name, n);
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(e: &ServerError) -> Option<String> {
+        match e.extensions.as_ref()?.get("limit")? {
+            Value::String(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_scan_counts_brackets_inside_arguments_and_skips_strings_and_comments() {
+        let limits = Limits {
+            max_input_depth: 3,
+            ..Limits::default()
+        };
+        assert!(scan_nesting("{ a(x: {b: {c: 1}}) { d } }", &limits).is_ok());
+        let deep = scan_nesting("{ a(x: {b: {c: [{d: 1}]}}) }", &limits).unwrap_err();
+        assert_eq!(code(&deep).as_deref(), Some("maxInputDepth"));
+        assert!(scan_nesting("{ a(x: \"{{{{{{\") # [[[[[[[\n }", &limits).is_ok());
+        assert!(scan_nesting("{ a(x: \"\"\"{{{{ \\\"\"\" {{{{\"\"\") }", &limits).is_ok());
+        // Selection sets may nest deeper than values, but not without bound.
+        let selections = format!("{}{}", "{ a ".repeat(60), "}".repeat(60));
+        assert!(scan_nesting(&selections, &limits).is_err());
+        let selections = format!("{}{}", "{ a ".repeat(20), "}".repeat(20));
+        assert!(scan_nesting(&selections, &limits).is_ok());
+    }
+
+    #[test]
+    fn values_are_walked_without_recursion_whatever_their_depth() {
+        let mut v = Value::from(1);
+        for _ in 0..100_000 {
+            v = Value::List(vec![v]);
+        }
+        let err = check_value(&v, "x", &Limits::default()).unwrap_err();
+        assert_eq!(code(&err).as_deref(), Some("maxInputDepth"));
+        // Dropping such a value recurses in the value's own destructor: unwrap it level by
+        // level instead.
+        while let Value::List(mut items) = v {
+            v = items.pop().unwrap_or(Value::Null);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_holds_at_most_its_permits_and_is_forgotten_when_idle() {
+        let limiter = KeyedLimiter::new(1);
+        let held = limiter.acquire("u".into()).await.expect("first slot");
+        let other = limiter.acquire("v".into()).await.expect("another key");
+        let started = tokio::time::Instant::now();
+        assert!(limiter.acquire("u".into()).await.is_none(), "second slot");
+        assert!(started.elapsed() >= INFLIGHT_WAIT);
+        drop(held);
+        drop(other);
+        assert!(
+            limiter.slots.lock().unwrap().is_empty(),
+            "idle keys forgotten"
+        );
+        assert!(limiter.acquire("u".into()).await.is_some());
+    }
 }
