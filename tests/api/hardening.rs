@@ -173,7 +173,23 @@ async fn odd_strings_are_bad_input_naming_the_field() {
         )
         .await;
     assert_eq!(error_code(&json), Some("BAD_USER_INPUT"), "{json}");
-    assert_eq!(extension(&json, "field"), "s", "{json}");
+    assert_eq!(extension(&json, "field"), "search", "{json}");
+    let (_, json) = app
+        .gql(
+            Some(&token),
+            &format!(
+                "query($s: String = \"{}\") {{ deals(filter: {{title: {{startsWith: $s}}}}) {{ totalCount }} }}",
+                "z".repeat(60_000)
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&json), Some("BAD_USER_INPUT"), "{json}");
+    assert_eq!(
+        extension(&json, "field"),
+        "filter.title.startsWith",
+        "{json}"
+    );
     let (_, json) = app
         .gql(
             Some(&token),

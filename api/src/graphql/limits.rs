@@ -114,7 +114,7 @@ impl Extension for RequestGuard {
             check_value(value, &format!("${name}"), &self.limits)?;
         }
         let doc = next.run(ctx, query, variables).await?;
-        check_document(&doc, &self.limits)?;
+        check_document(&doc, variables, &self.limits)?;
         Ok(doc)
     }
 
@@ -388,9 +388,41 @@ pub fn check_value(value: &Value, name: &str, limits: &Limits) -> ServerResult<(
     Ok(())
 }
 
-fn check_string(s: &str, path: &str, limits: &Limits) -> ServerResult<()> {
+/// Whether text at `path` becomes a `LIKE` pattern (bounded more tightly).
+fn is_search(path: &str) -> bool {
     let field = path.rsplit('.').next().unwrap_or(path);
-    let is_search = matches!(field, "search" | "contains" | "startsWith");
+    matches!(field, "search" | "contains" | "startsWith")
+}
+
+/// Variables passed where a search pattern goes (`search: $s`, `{contains: $s}`): their
+/// values were checked as plain strings, check them as patterns too.
+fn check_search_variables(
+    value: &async_graphql_value::Value,
+    path: &str,
+    variables: &Variables,
+    limits: &Limits,
+) -> ServerResult<()> {
+    use async_graphql_value::Value as V;
+    let mut stack: Vec<(&V, String)> = vec![(value, path.to_owned())];
+    while let Some((value, path)) = stack.pop() {
+        match value {
+            V::Variable(name) if is_search(&path) => {
+                if let Some(Value::String(s)) = variables.get(name) {
+                    check_string(s, &path, limits)?;
+                }
+            }
+            V::List(items) => stack.extend(items.iter().map(|v| (v, path.clone()))),
+            V::Object(fields) => {
+                stack.extend(fields.iter().map(|(k, v)| (v, format!("{path}.{k}"))));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_string(s: &str, path: &str, limits: &Limits) -> ServerResult<()> {
+    let is_search = is_search(path);
     let max = if is_search {
         limits.max_search_length
     } else {
@@ -413,7 +445,11 @@ fn check_string(s: &str, path: &str, limits: &Limits) -> ServerResult<()> {
 }
 
 /// Counts fields, aliases and fragments and checks every literal argument value.
-pub fn check_document(doc: &ExecutableDocument, limits: &Limits) -> ServerResult<()> {
+pub fn check_document(
+    doc: &ExecutableDocument,
+    variables: &Variables,
+    limits: &Limits,
+) -> ServerResult<()> {
     if doc.fragments.len() > MAX_FRAGMENTS {
         return Err(too_complex(
             format!("more than {MAX_FRAGMENTS} fragments"),
@@ -421,26 +457,40 @@ pub fn check_document(doc: &ExecutableDocument, limits: &Limits) -> ServerResult
             MAX_FRAGMENTS,
         ));
     }
-    let mut aliases = 0usize;
-    // Per fragment: its own fields and the fragments it spreads.
-    let mut fragment_counts: HashMap<&Name, Counted<'_>> = HashMap::new();
-    for (name, fragment) in &doc.fragments {
-        let counted = count_selection(&fragment.node.selection_set, limits, &mut aliases)?;
-        fragment_counts.insert(name, counted);
-    }
     let operations: Vec<_> = match &doc.operations {
         DocumentOperations::Single(op) => vec![op],
         DocumentOperations::Multiple(ops) => ops.values().collect(),
     };
-    let mut counted_ops = Vec::with_capacity(operations.len());
-    for op in operations {
+    // The values variables will have: the request's, else their defaults.
+    let mut effective = variables.clone();
+    for op in &operations {
         for var in &op.node.variable_definitions {
             if let Some(default) = &var.node.default_value {
                 check_value(&default.node, &format!("${}", var.node.name.node), limits)?;
+                effective
+                    .entry(var.node.name.node.clone())
+                    .or_insert_with(|| default.node.clone());
             }
         }
+    }
+    let variables = &effective;
+    let mut aliases = 0usize;
+    // Per fragment: its own fields and the fragments it spreads.
+    let mut fragment_counts: HashMap<&Name, Counted<'_>> = HashMap::new();
+    for (name, fragment) in &doc.fragments {
+        let counted = count_selection(
+            &fragment.node.selection_set,
+            variables,
+            limits,
+            &mut aliases,
+        )?;
+        fragment_counts.insert(name, counted);
+    }
+    let mut counted_ops = Vec::with_capacity(operations.len());
+    for op in operations {
         counted_ops.push(count_selection(
             &op.node.selection_set,
+            variables,
             limits,
             &mut aliases,
         )?);
@@ -484,6 +534,7 @@ struct Counted<'a> {
 
 fn count_selection<'a>(
     set: &'a Positioned<SelectionSet>,
+    variables: &Variables,
     limits: &Limits,
     aliases: &mut usize,
 ) -> ServerResult<Counted<'a>> {
@@ -503,10 +554,14 @@ fn count_selection<'a>(
                     }
                     for (name, value) in &field.arguments {
                         let path = format!("{}.{}", field.name.node, name.node);
-                        check_value(&literal(&value.node), &path, limits).map_err(|e| {
-                            // The argument's own name is what clients know.
-                            rename_field(e, &field.name.node)
-                        })?;
+                        check_value(&literal(&value.node), &path, limits)
+                            .and_then(|()| {
+                                check_search_variables(&value.node, &path, variables, limits)
+                            })
+                            .map_err(|e| {
+                                // The argument's own name is what clients know.
+                                rename_field(e, &field.name.node)
+                            })?;
                     }
                     stack.push(&field.selection_set.node);
                     &field.directives
