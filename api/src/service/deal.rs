@@ -207,18 +207,34 @@ fn title(t: &str, errors: &mut Vec<FieldError>) -> String {
     t
 }
 
+/// A deal amount as cents (see [`crate::service::money::deal_amount`]: not negative, at
+/// most two decimal places, at most 999,999,999,999.99).
 fn amount(a: &rust_decimal::Decimal, errors: &mut Vec<FieldError>) -> i64 {
-    if a.is_sign_negative() && !a.is_zero() {
-        errors.push(FieldError::new("amount", "must not be negative"));
-        return 0;
-    }
-    match crate::service::money::to_cents(a, "amount") {
+    match crate::service::money::deal_amount(a, "amount") {
         Ok(c) => c,
         Err(ApiError::BadUserInput(mut e)) => {
             errors.append(&mut e);
             0
         }
         Err(_) => 0,
+    }
+}
+
+/// The error of rewriting a deal row. A deal stored above the maximum amount before
+/// `ck_deals_amount_max` existed is refused by the database on any update that leaves the
+/// amount as it is (PostgreSQL checks the whole new row; the SQLite trigger does the same):
+/// that is `BAD_USER_INPUT` on `amount`, asking for a lower one, not `INTERNAL`.
+fn amount_limit(err: sea_orm::DbErr) -> ApiError {
+    if err.to_string().contains("ck_deals_amount_max") {
+        ApiError::bad_input(
+            "amount",
+            format!(
+                "must be at most {}: this deal's stored amount is above it, set a lower one",
+                crate::service::money::max_amount()
+            ),
+        )
+    } else {
+        ApiError::from(err)
     }
 }
 
@@ -470,7 +486,7 @@ pub async fn update(
         am.notes = Set(n.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()));
     }
     // Act.
-    record::write_versioned(&txn, id, current.version, am, ApiError::from).await?;
+    record::write_versioned(&txn, id, current.version, am, amount_limit).await?;
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deal.updated", user_id = %viewer.user_id, deal_id = %id, "deal updated");
     get(deps, viewer, id).await
@@ -535,7 +551,7 @@ pub async fn reassign(
         owner_id: Set(new_owner),
         ..Default::default()
     };
-    record::write_versioned(&txn, id, row.model.version, am, ApiError::from).await?;
+    record::write_versioned(&txn, id, row.model.version, am, amount_limit).await?;
     // The new owner needs no share of their own deal.
     deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))
