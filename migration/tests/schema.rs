@@ -388,7 +388,10 @@ async fn violations_name_their_constraint() {
             .expect("insert deal");
         let mut at_max: deal::ActiveModel = deal.clone().into();
         at_max.amount_cents = Set(MAX_AMOUNT_CENTS);
-        at_max.update(&db).await.expect("the maximum itself is allowed");
+        at_max
+            .update(&db)
+            .await
+            .expect("the maximum itself is allowed");
 
         // Enum columns reject strings outside the enum (written behind the entity's back).
         let backend = db.get_database_backend();
@@ -685,7 +688,9 @@ async fn amount_limit_spares_existing_rows() {
         let backend = db.get_database_backend();
         let owner = insert_user(&db, "owner@example.com", Role::SalesRep).await;
         let company = company_model(owner.id, "Legacy").insert(&db).await.unwrap();
-        Migrator::down(&db, Some(1)).await.expect("down to before the limit");
+        Migrator::down(&db, Some(1))
+            .await
+            .expect("down to before the limit");
         let mut legacy = deal_model(owner.id, company.id);
         legacy.amount_cents = Set(i64::MAX);
         let legacy = legacy.insert(&db).await.expect("no limit yet");
@@ -708,7 +713,9 @@ async fn amount_limit_spares_existing_rows() {
             .is_ok()
         );
 
-        Migrator::down(&db, Some(1)).await.expect("down lifts the limit");
+        Migrator::down(&db, Some(1))
+            .await
+            .expect("down lifts the limit");
         let mut oversized = deal_model(owner.id, company.id);
         oversized.amount_cents = Set(MAX_AMOUNT_CENTS + 1);
         oversized.insert(&db).await.expect("no limit after down");
