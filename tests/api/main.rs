@@ -14,6 +14,7 @@ mod contacts;
 mod deal_mutations;
 mod deals;
 mod examples;
+mod hardening_money;
 mod helpers;
 mod http;
 mod logs;
