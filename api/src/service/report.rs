@@ -385,7 +385,8 @@ fn when(cond: impl Into<Condition>, expr: Expr) -> Expr {
 /// A per-row money value in two parts, `hi × SPLIT_CENTS + lo`, summed separately so that
 /// neither a row's value nor either sum can leave `i64` (bounds at
 /// [`money::SPLIT_CENTS`]). [`Parts::select`] adds the two sums to a statement,
-/// [`read_sum`] recombines them exactly.
+/// [`read_sum`] recombines them exactly. The split is a literal, not a bound parameter, so
+/// the planner sees one constant.
 #[derive(Clone)]
 struct Parts {
     hi: Expr,
@@ -396,8 +397,8 @@ impl Parts {
     /// The parts of a cents expression.
     fn of(cents: Expr) -> Self {
         Self {
-            hi: cents.clone().div(Expr::val(money::SPLIT_CENTS)),
-            lo: cents.modulo(Expr::val(money::SPLIT_CENTS)),
+            hi: cents.clone().div(split()),
+            lo: cents.modulo(split()),
         }
     }
 
@@ -419,19 +420,27 @@ impl Parts {
         }
     }
 
-    /// The sum as two columns, `{alias}_hi` and `{alias}_lo`, carried so that
-    /// `0 <= lo < SPLIT_CENTS` for non-negative sums (`hi + SUM(lo) / S`, `SUM(lo) % S`):
-    /// then ordering by `(hi, lo)` orders by the exact total.
+    /// The sum as two columns, `{alias}_hi` and `{alias}_lo` (one aggregate each).
     fn select(&self, select: &mut SelectStatement, alias: &str) {
-        let split = || Expr::val(money::SPLIT_CENTS);
-        let lo = sum(self.lo.clone());
         select
-            .expr_as(
-                sum(self.hi.clone()).add(lo.clone().div(split())),
-                Alias::new(format!("{alias}_hi")),
-            )
-            .expr_as(lo.modulo(split()), Alias::new(format!("{alias}_lo")));
+            .expr_as(sum(self.hi.clone()), Alias::new(format!("{alias}_hi")))
+            .expr_as(sum(self.lo.clone()), Alias::new(format!("{alias}_lo")));
     }
+}
+
+/// `SPLIT_CENTS` as a SQL literal.
+fn split() -> Expr {
+    Expr::cust(money::SPLIT_CENTS.to_string())
+}
+
+/// Order-preserving keys of a sum selected by [`Parts::select`] from the subquery `table`:
+/// `hi + lo / S` and `lo % S`. For non-negative sums (amounts are never negative) this is
+/// the total's quotient and remainder by `S`, so ordering by the two keys orders by the
+/// exact total, with no expression that could overflow.
+fn order_keys(table: &Alias, alias: &str) -> [Expr; 2] {
+    let hi = Expr::col((table.clone(), Alias::new(format!("{alias}_hi"))));
+    let lo = Expr::col((table.clone(), Alias::new(format!("{alias}_lo"))));
+    [hi.add(lo.clone().div(split())), lo.modulo(split())]
 }
 
 /// The exact sum selected by [`Parts::select`] as `alias`.
@@ -726,6 +735,7 @@ pub async fn top_companies(
             .add(sum(visible.lo).gt(0i64)),
     );
     let totals = Alias::new("report_totals");
+    let [quotient, remainder] = order_keys(&totals, "cents");
     let companies = Alias::new("companies");
     let select = Query::select()
         .from_subquery(per_company, totals.clone())
@@ -743,8 +753,8 @@ pub async fn top_companies(
         .column((totals.clone(), Alias::new("n")))
         .column((totals.clone(), Alias::new("cents_hi")))
         .column((totals.clone(), Alias::new("cents_lo")))
-        .order_by((totals.clone(), Alias::new("cents_hi")), Order::Desc)
-        .order_by((totals.clone(), Alias::new("cents_lo")), Order::Desc)
+        .order_by_expr(quotient, Order::Desc)
+        .order_by_expr(remainder, Order::Desc)
         .order_by((totals, Alias::new("company_id")), Order::Asc)
         .limit(TOP_COMPANIES)
         .to_owned();
@@ -798,16 +808,12 @@ pub async fn owners(
             sum_if(stage_is(DealStage::ClosedLost), Expr::val(1i64)),
             Alias::new("lost"),
         )
-        .add_group_by([owner.clone()]);
+        .add_group_by([owner]);
     visible_cents(deps, viewer)
         .when(stage_is(DealStage::ClosedWon))
         .select(&mut select, "won_cents");
-    select
-        .order_by(Alias::new("won_cents_hi"), Order::Desc)
-        .order_by(Alias::new("won_cents_lo"), Order::Desc)
-        .order_by(Alias::new("won"), Order::Desc)
-        .order_by_expr(owner, Order::Asc);
-    deps.db
+    let mut totals = deps
+        .db
         .query_all(&select)
         .await?
         .iter()
@@ -820,8 +826,16 @@ pub async fn owners(
                 won_cents: read_sum(row, "won_cents")?,
             })
         })
-        .collect::<Result<_, DbErr>>()
-        .map_err(Into::into)
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    // Every group is returned, so the order is applied here, on the exact sums (UUIDs
+    // compare bytewise, as both databases compare them).
+    totals.sort_by(|a, b| {
+        b.won_cents
+            .cmp(&a.won_cents)
+            .then(b.won.cmp(&a.won))
+            .then(a.owner_id.cmp(&b.owner_id))
+    });
+    Ok(totals)
 }
 
 /// Readable deals (all stages) per source: every source in declaration order, zeros
