@@ -2,8 +2,9 @@
 //!
 //! Every constraint and index is named (`pk_*`, `fk_<table>_<column>`, `ck_<table>_<rule>`,
 //! `ux_<table>_<columns>` for unique indexes, `ix_<table>_<columns>`), so the API can map a
-//! database error to the offending field. Each migration runs in a transaction on both backends
-//! and has a working `down`.
+//! database error to the offending field. Where SQLite cannot add a CHECK to an existing
+//! table, triggers `tr_<table>_<rule>_<event>` stand in for it and raise the constraint's
+//! name. Each migration runs in a transaction on both backends and has a working `down`.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -14,6 +15,7 @@ mod m20261121_000003_create_deals_and_shares;
 mod m20261121_000004_create_activities;
 mod m20261121_000005_create_sessions;
 mod m20261121_000006_add_report_indexes;
+mod m20261122_000007_add_deal_amount_max;
 
 pub struct Migrator;
 
@@ -27,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_create_activities::Migration),
             Box::new(m20261121_000005_create_sessions::Migration),
             Box::new(m20261121_000006_add_report_indexes::Migration),
+            Box::new(m20261122_000007_add_deal_amount_max::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Checks that the entities round-trip through the schema (every enum value passes its CHECK),
 //! that constraint violations carry the constraint's name, the foreign-key actions and defaults,
-//! and that `down` undoes `up`.
+//! that the amount limit spares rows written before it, and that `down` undoes `up`.
 
 use std::future::Future;
 
@@ -53,6 +53,9 @@ where
             .expect("drop database");
     }
 }
+
+/// The largest amount `ck_deals_amount_max` lets through (999,999,999,999.99).
+const MAX_AMOUNT_CENTS: i64 = 99_999_999_999_999;
 
 fn now() -> chrono::DateTime<Utc> {
     // PostgreSQL keeps microseconds; truncate so round-trips compare equal.
@@ -230,7 +233,7 @@ async fn every_entity_and_enum_value_round_trips() {
             model.contact_id = Set(Some(contacts[0].id));
             model.stage = Set(stage);
             model.probability = Set(stage.probability());
-            model.amount_cents = Set(i64::MAX);
+            model.amount_cents = Set(MAX_AMOUNT_CENTS);
             model.source = Set(DealSource::iter().nth(i % 5));
             model.priority = Set(Priority::iter().nth(i % 3).unwrap());
             model.expected_close_date = Set(Some(date));
@@ -369,6 +372,11 @@ async fn violations_name_their_constraint() {
             (|m| m.probability = Set(-1), "ck_deals_probability_range"),
             (|m| m.title = Set(String::new()), "ck_deals_title_nonempty"),
             (|m| m.version = Set(0), "ck_deals_version_positive"),
+            (
+                |m| m.amount_cents = Set(MAX_AMOUNT_CENTS + 1),
+                "ck_deals_amount_max",
+            ),
+            (|m| m.amount_cents = Set(i64::MAX), "ck_deals_amount_max"),
         ] {
             let mut model = deal_model(owner.id, acme.id);
             edit(&mut model);
@@ -378,6 +386,12 @@ async fn violations_name_their_constraint() {
             .insert(&db)
             .await
             .expect("insert deal");
+        let mut at_max: deal::ActiveModel = deal.clone().into();
+        at_max.amount_cents = Set(MAX_AMOUNT_CENTS);
+        at_max
+            .update(&db)
+            .await
+            .expect("the maximum itself is allowed");
 
         // Enum columns reject strings outside the enum (written behind the entity's back).
         let backend = db.get_database_backend();
@@ -395,6 +409,14 @@ async fn violations_name_their_constraint() {
             ("UPDATE deals SET stage = 'won'", "ck_deals_stage"),
             ("UPDATE deals SET source = 'ads'", "ck_deals_source"),
             ("UPDATE deals SET priority = 'urgent'", "ck_deals_priority"),
+            (
+                "UPDATE deals SET amount_cents = 100000000000000",
+                "ck_deals_amount_max",
+            ),
+            (
+                "UPDATE deals SET amount_cents = amount_cents + 1",
+                "ck_deals_amount_max",
+            ),
         ] {
             assert_violates(
                 db.execute_raw(Statement::from_string(backend, sql)).await,
@@ -653,6 +675,50 @@ async fn foreign_keys_act_on_delete() {
             .unwrap()
             .unwrap();
         assert_eq!(reloaded.team_id, None);
+    })
+    .await;
+}
+
+/// The limit is `NOT VALID` on PostgreSQL and a pair of triggers on SQLite: a deal stored
+/// above it before the migration does not stop the migration, and stays readable; new
+/// oversized writes are refused, and `down` lifts the limit again.
+#[tokio::test]
+async fn amount_limit_spares_existing_rows() {
+    on_each_backend(|db| async move {
+        let backend = db.get_database_backend();
+        let owner = insert_user(&db, "owner@example.com", Role::SalesRep).await;
+        let company = company_model(owner.id, "Legacy").insert(&db).await.unwrap();
+        Migrator::down(&db, Some(1))
+            .await
+            .expect("down to before the limit");
+        let mut legacy = deal_model(owner.id, company.id);
+        legacy.amount_cents = Set(i64::MAX);
+        let legacy = legacy.insert(&db).await.expect("no limit yet");
+
+        Migrator::up(&db, None)
+            .await
+            .expect("an oversized row does not block the migration");
+        let found = deal::Entity::find_by_id(legacy.id).one(&db).await.unwrap();
+        assert_eq!(found.map(|d| d.amount_cents), Some(i64::MAX));
+        let mut oversized = deal_model(owner.id, company.id);
+        oversized.amount_cents = Set(MAX_AMOUNT_CENTS + 1);
+        assert_violates(oversized.insert(&db).await, "ck_deals_amount_max");
+        // The old row can be brought under the limit.
+        assert!(
+            db.execute_raw(Statement::from_string(
+                backend,
+                format!("UPDATE deals SET amount_cents = {MAX_AMOUNT_CENTS}"),
+            ))
+            .await
+            .is_ok()
+        );
+
+        Migrator::down(&db, Some(1))
+            .await
+            .expect("down lifts the limit");
+        let mut oversized = deal_model(owner.id, company.id);
+        oversized.amount_cents = Set(MAX_AMOUNT_CENTS + 1);
+        oversized.insert(&db).await.expect("no limit after down");
     })
     .await;
 }

@@ -402,8 +402,9 @@ async fn values_are_stored_exactly() {
         .await
         .unwrap();
     let company = insert_company(&app, "Acme", None, owner).await.unwrap();
-    // 9,007,199,254,740,993 cents is above 2^53: a float column would round it.
-    let big: i64 = 9_007_199_254_740_993;
+    // The largest amount allowed (999,999,999,999.99, `ck_deals_amount_max`) needs 47 bits:
+    // an odd value a 32-bit integer or a `REAL` narrower than a double would not keep.
+    let big: i64 = 99_999_999_999_999;
     let deal = insert_deal(&app, company, owner, "Huge", big, "USD", "proposal", 50)
         .await
         .unwrap();

@@ -16,6 +16,7 @@ mod deals;
 mod examples;
 mod fuzz;
 mod hardening;
+mod hardening_money;
 mod hardening_races;
 mod hardening_ws;
 mod helpers;

@@ -497,8 +497,8 @@ pub struct CreateDealInput {
     pub contact_id: Option<ID>,
     /// What is being sold (required, at most 200 characters).
     pub title: String,
-    /// Value, at least 0, at most two decimal places (default 0). Setting it needs
-    /// `update:amount` on the deal as it will be.
+    /// Value, from 0 to 999999999999.99, at most two decimal places (default 0). Setting it
+    /// needs `update:amount` on the deal as it will be.
     pub amount: Option<Decimal>,
     /// ISO 4217 currency code (default USD).
     pub currency: Option<String>,
@@ -521,7 +521,8 @@ pub struct CreateDealInput {
 pub struct UpdateDealInput {
     /// New title.
     pub title: Option<String>,
-    /// New amount (needs `viewerCan.updateAmount`).
+    /// New amount, from 0 to 999999999999.99, at most two decimal places (needs
+    /// `viewerCan.updateAmount`).
     pub amount: Option<Decimal>,
     /// New currency code.
     pub currency: Option<String>,

@@ -13,7 +13,7 @@ use crate::graphql::company::Company;
 use crate::graphql::deal::{Deal, DealFilter, DealSource, DealStage};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::{User, actor, deps, gql};
-use crate::service::money::from_cents;
+use crate::service::money::sum_from_cents;
 use crate::service::report::{
     self, DEFAULT_CLOSING_DAYS, DEFAULT_MONTHS, Owners, Period, StageTotal, percent,
     weighted_amount,
@@ -58,15 +58,25 @@ pub struct PipelineStage {
     weighted_amount: Decimal,
 }
 
-impl From<StageTotal> for PipelineStage {
-    fn from(t: StageTotal) -> Self {
-        Self {
+impl PipelineStage {
+    /// The stage's totals as exact decimals.
+    fn new(t: StageTotal) -> Result<Self> {
+        Ok(Self {
             stage: t.stage.into(),
             count: t.count,
-            total_amount: Decimal(from_cents(t.amount_cents)),
-            weighted_amount: Decimal(weighted_amount(t.weighted_cent_percent)),
-        }
+            total_amount: money(t.amount_cents)?,
+            weighted_amount: Decimal(weighted_amount(t.weighted_cent_percent).map_err(gql)?),
+        })
     }
+
+    fn all(stages: Vec<StageTotal>) -> Result<Vec<Self>> {
+        stages.into_iter().map(Self::new).collect()
+    }
+}
+
+/// A sum of cents as the `Decimal` scalar (exact; see `service::money::sum_from_cents`).
+fn money(cents: i128) -> Result<Decimal> {
+    sum_from_cents(cents).map(Decimal).map_err(gql)
 }
 
 /// The dates a dashboard is computed for. Every field is optional.
@@ -143,8 +153,8 @@ impl ClosingSoon {
         self.inner.count
     }
     /// Sum of their amounts.
-    async fn total_amount(&self) -> Decimal {
-        Decimal(from_cents(self.inner.amount_cents))
+    async fn total_amount(&self) -> Result<Decimal> {
+        money(self.inner.amount_cents)
     }
     /// The first 50 of them, by expected close date, then ID.
     async fn deals(&self) -> Vec<Deal> {
@@ -211,8 +221,8 @@ impl CompanyRevenue {
         self.inner.won_deals
     }
     /// Sum of their amounts.
-    async fn won_amount(&self) -> Decimal {
-        Decimal(from_cents(self.inner.won_cents))
+    async fn won_amount(&self) -> Result<Decimal> {
+        money(self.inner.won_cents)
     }
 }
 
@@ -254,18 +264,16 @@ impl RepPerformance {
         self.0.lost
     }
     /// Sum of the amounts of the deals they won.
-    async fn amount_won(&self) -> Decimal {
-        Decimal(from_cents(self.0.won_cents))
+    async fn amount_won(&self) -> Result<Decimal> {
+        money(self.0.won_cents)
     }
     /// `won ÷ (won + lost)` in percent, rounded to two decimal places (half away from zero);
     /// `null` when none is closed.
-    async fn win_rate(&self) -> Option<Decimal> {
+    async fn win_rate(&self) -> Result<Option<Decimal>> {
         let (won, closed) = (self.0.won, self.0.won + self.0.lost);
-        percent(
-            i64::try_from(won).unwrap_or(i64::MAX),
-            i64::try_from(closed).unwrap_or(i64::MAX),
-        )
-        .map(Decimal)
+        Ok(percent(won.into(), closed.into())
+            .map_err(gql)?
+            .map(Decimal))
     }
 }
 
@@ -303,16 +311,19 @@ impl Dashboard {
         let r = report::revenue(deps(ctx), &self.viewer, &self.filter, &self.period)
             .await
             .map_err(gql)?;
+        // Both sums are far inside `i128` (see `service::money::SPLIT_CENTS`).
         let change = r.this_month_cents - r.last_month_cents;
         Ok(RevenueComparison {
             this_month_start: Date(r.this_month),
             last_month_start: Date(r.last_month),
-            this_month: Decimal(from_cents(r.this_month_cents)),
-            last_month: Decimal(from_cents(r.last_month_cents)),
+            this_month: money(r.this_month_cents)?,
+            last_month: money(r.last_month_cents)?,
             this_month_deals: r.this_month_deals,
             last_month_deals: r.last_month_deals,
-            change: Decimal(from_cents(change)),
-            change_percent: percent(change, r.last_month_cents).map(Decimal),
+            change: money(change)?,
+            change_percent: percent(change, r.last_month_cents)
+                .map_err(gql)?
+                .map(Decimal),
         })
     }
 
@@ -338,11 +349,9 @@ impl Dashboard {
             won: c.won,
             lost: c.lost,
             closed,
-            rate: percent(
-                i64::try_from(c.won).unwrap_or(i64::MAX),
-                i64::try_from(closed).unwrap_or(i64::MAX),
-            )
-            .map(Decimal),
+            rate: percent(c.won.into(), closed.into())
+                .map_err(gql)?
+                .map(Decimal),
         })
     }
 
@@ -352,15 +361,17 @@ impl Dashboard {
         let months = report::revenue_by_month(deps(ctx), &self.viewer, &self.filter, &self.period)
             .await
             .map_err(gql)?;
-        Ok(months
+        months
             .into_iter()
-            .map(|m| MonthRevenue {
-                month: m.month.format("%Y-%m").to_string(),
-                start: Date(m.month),
-                won_deals: m.deals,
-                revenue: Decimal(from_cents(m.amount_cents)),
+            .map(|m| {
+                Ok(MonthRevenue {
+                    month: m.month.format("%Y-%m").to_string(),
+                    start: Date(m.month),
+                    won_deals: m.deals,
+                    revenue: money(m.amount_cents)?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Open deals per stage, in pipeline order (the four open stages, zeros included).
@@ -368,7 +379,7 @@ impl Dashboard {
         let stages = report::open_by_stage(deps(ctx), &self.viewer, &self.filter)
             .await
             .map_err(gql)?;
-        Ok(stages.into_iter().map(Into::into).collect())
+        PipelineStage::all(stages)
     }
 
     /// The ten companies with the largest won amount (all time), largest first, ties by
@@ -402,14 +413,15 @@ impl Dashboard {
         let rows = report::by_source(deps(ctx), &self.viewer, &self.filter)
             .await
             .map_err(gql)?;
-        Ok(rows
-            .into_iter()
-            .map(|t| SourceBreakdown {
-                source: t.source.map(Into::into),
-                count: t.count,
-                amount: Decimal(from_cents(t.amount_cents)),
+        rows.into_iter()
+            .map(|t| {
+                Ok(SourceBreakdown {
+                    source: t.source.map(Into::into),
+                    count: t.count,
+                    amount: money(t.amount_cents)?,
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -441,7 +453,7 @@ impl ReportQuery {
         let stages = report::pipeline(deps, viewer, &condition)
             .await
             .map_err(gql)?;
-        Ok(stages.into_iter().map(Into::into).collect())
+        PipelineStage::all(stages)
     }
 
     /// The sales dashboard over the deals the viewer may read.

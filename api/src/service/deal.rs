@@ -207,12 +207,10 @@ fn title(t: &str, errors: &mut Vec<FieldError>) -> String {
     t
 }
 
+/// A deal amount as cents (see [`crate::service::money::deal_amount`]: not negative, at
+/// most two decimal places, at most 999,999,999,999.99).
 fn amount(a: &rust_decimal::Decimal, errors: &mut Vec<FieldError>) -> i64 {
-    if a.is_sign_negative() && !a.is_zero() {
-        errors.push(FieldError::new("amount", "must not be negative"));
-        return 0;
-    }
-    match crate::service::money::to_cents(a, "amount") {
+    match crate::service::money::deal_amount(a, "amount") {
         Ok(c) => c,
         Err(ApiError::BadUserInput(mut e)) => {
             errors.append(&mut e);
@@ -220,6 +218,29 @@ fn amount(a: &rust_decimal::Decimal, errors: &mut Vec<FieldError>) -> i64 {
         }
         Err(_) => 0,
     }
+}
+
+/// The error of rewriting a deal row. A deal stored above the maximum amount before
+/// `ck_deals_amount_max` existed is refused by the database on any update that leaves the
+/// amount as it is (PostgreSQL checks the whole new row; the SQLite trigger does the same):
+/// that is `BAD_USER_INPUT` on `amount`, asking for a lower one, not `INTERNAL`.
+fn amount_limit(err: sea_orm::DbErr) -> ApiError {
+    if is_amount_limit(&err) {
+        ApiError::bad_input(
+            "amount",
+            format!(
+                "must be at most {}: this deal's stored amount is above it, set a lower one",
+                crate::service::money::max_amount()
+            ),
+        )
+    } else {
+        ApiError::from(err)
+    }
+}
+
+/// Whether the database refused a deal row for its amount (`ck_deals_amount_max`).
+fn is_amount_limit(err: &sea_orm::DbErr) -> bool {
+    err.to_string().contains("ck_deals_amount_max")
 }
 
 /// `createDeal` input.
@@ -498,7 +519,14 @@ pub async fn update(
     }
     // Act.
     let links = links_of_deal(None, changes.contact_id.flatten());
-    record::write_versioned(&txn, id, current.version, am, |e| write_error(e, &links)).await?;
+    record::write_versioned(&txn, id, current.version, am, |e| {
+        if is_amount_limit(&e) {
+            amount_limit(e)
+        } else {
+            write_error(e, &links)
+        }
+    })
+    .await?;
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deal.updated", user_id = %viewer.user_id, deal_id = %id, "deal updated");
     get(deps, viewer, id).await
@@ -563,7 +591,7 @@ pub async fn reassign(
         owner_id: Set(new_owner),
         ..Default::default()
     };
-    record::write_versioned(&txn, id, row.model.version, am, busy_or_internal).await?;
+    record::write_versioned(&txn, id, row.model.version, am, amount_limit).await?;
     // The new owner needs no share of their own deal.
     deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))

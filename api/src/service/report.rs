@@ -8,6 +8,14 @@
 //! cents in the database and converted exactly; rows are never loaded to be added up in Rust
 //! (the closing-soon panel loads at most [`CLOSING_SOON_LIMIT`] rows to *list* them).
 //!
+//! Sums never overflow: a plain `SUM(amount_cents)` fails past `i64` on both backends
+//! (SQLite raises "integer overflow", PostgreSQL's `numeric` sum no longer decodes as
+//! `bigint`), which a few large deals reach. Every money sum is therefore read in two parts,
+//! `SUM(cents / 10^8)` and `SUM(cents % 10^8)` (see [`Parts`] and
+//! [`crate::service::money::SPLIT_CENTS`]), each safely inside `i64`, and recombined here as
+//! an exact `i128`; the weighted amount splits the amount before multiplying by the
+//! probability. The same SQL on both backends, no floating point anywhere.
+//!
 //! Dates: month boundaries are computed here and bound as parameters, so the same
 //! comparisons work on SQLite (dates stored as `YYYY-MM-DD` text) and PostgreSQL (`DATE`);
 //! only the month key of the revenue-by-month grouping is backend-specific.
@@ -17,7 +25,7 @@ use std::collections::HashMap;
 use chrono::{Datelike, Days, Months, NaiveDate};
 use entity::deal;
 use entity::enums::{DealSource, DealStage};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveEnum, Condition, ConnectionTrait, DbBackend, DbErr, QueryFilter, QueryOrder, QueryResult,
@@ -27,8 +35,8 @@ use uuid::Uuid;
 
 use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult};
-use crate::service::Deps;
 use crate::service::deal::{DealRow, col, readable};
+use crate::service::{Deps, money};
 
 /// Most deals the closing-soon panel lists (its count and amount cover all of them).
 pub const CLOSING_SOON_LIMIT: u64 = 50;
@@ -73,10 +81,10 @@ pub struct StageTotal {
     /// Readable deals in the stage.
     pub count: u64,
     /// Sum of the amounts the viewer may read, in cents.
-    pub amount_cents: i64,
+    pub amount_cents: i128,
     /// Sum of readable amount × probability, in cents × percent (÷ 10,000 for the currency
     /// unit; see [`weighted_amount`]).
-    pub weighted_cent_percent: i64,
+    pub weighted_cent_percent: i128,
 }
 
 impl StageTotal {
@@ -98,9 +106,9 @@ pub struct Revenue {
     /// First day of the month before.
     pub last_month: NaiveDate,
     /// Visible amounts of deals won in the reference month, in cents.
-    pub this_month_cents: i64,
+    pub this_month_cents: i128,
     /// Visible amounts of deals won in the month before, in cents.
-    pub last_month_cents: i64,
+    pub last_month_cents: i128,
     /// Readable deals won in the reference month.
     pub this_month_deals: u64,
     /// Readable deals won in the month before.
@@ -115,7 +123,7 @@ pub struct MonthTotal {
     /// Readable deals won in the month.
     pub deals: u64,
     /// Their visible amounts, in cents.
-    pub amount_cents: i64,
+    pub amount_cents: i128,
 }
 
 /// Closed deals, for the conversion rate.
@@ -137,7 +145,7 @@ pub struct CompanyTotal {
     /// Readable deals won with it.
     pub won_deals: u64,
     /// Their visible amounts, in cents.
-    pub won_cents: i64,
+    pub won_cents: i128,
 }
 
 /// One owner's deals.
@@ -152,7 +160,7 @@ pub struct OwnerTotal {
     /// Of which lost.
     pub lost: u64,
     /// Visible amounts of the won ones, in cents.
-    pub won_cents: i64,
+    pub won_cents: i128,
 }
 
 /// Deals from one source.
@@ -163,7 +171,7 @@ pub struct SourceTotal {
     /// Readable deals.
     pub count: u64,
     /// Their visible amounts, in cents.
-    pub amount_cents: i64,
+    pub amount_cents: i128,
 }
 
 /// Open deals expected to close soon.
@@ -176,7 +184,7 @@ pub struct ClosingSoon {
     /// Readable open deals expected to close in the window.
     pub count: u64,
     /// Their visible amounts, in cents.
-    pub amount_cents: i64,
+    pub amount_cents: i128,
     /// The first [`CLOSING_SOON_LIMIT`] of them, soonest first (then by id).
     pub deals: Vec<DealRow>,
 }
@@ -273,29 +281,37 @@ pub fn month_start(d: NaiveDate) -> NaiveDate {
 }
 
 /// A weighted amount (cents × percent) as an exact decimal in the currency unit: two decimal
-/// places, or three or four when the product needs them (no rounding ever).
-pub fn weighted_amount(cent_percent: i64) -> Decimal {
-    let d = Decimal::new(cent_percent, 4).normalize();
+/// places, or three or four when the product needs them (no rounding ever). `INTERNAL` only
+/// past the range of [`Decimal`], which sums of the reports never reach (see
+/// [`money::sum_from_cents`]).
+pub fn weighted_amount(cent_percent: i128) -> ApiResult<Decimal> {
+    let mut d = money::scaled(cent_percent, 4)?.normalize();
     if d.scale() < 2 {
-        let mut d = d;
         d.rescale(2);
-        d
-    } else {
-        d
     }
+    Ok(d)
 }
 
 /// `part ÷ whole` in percent, rounded to two decimal places (half away from zero); `None`
-/// when `whole` is zero.
-pub fn percent(part: i64, whole: i64) -> Option<Decimal> {
+/// when `whole` is zero. Computed in integers (hundredths of a percent), so it is exact for
+/// any sum the reports produce; `INTERNAL` only if the percentage itself exceeds the range
+/// of [`Decimal`] (about 7.9 × 10^26 %).
+pub fn percent(part: i128, whole: i128) -> ApiResult<Option<Decimal>> {
     if whole == 0 {
-        return None;
+        return Ok(None);
     }
-    let ratio = Decimal::from(part) * Decimal::ONE_HUNDRED / Decimal::from(whole);
-    let mut rounded = ratio.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    let out_of_range = || ApiError::internal("percentage", "outside the Decimal range");
+    let scaled = part.checked_mul(10_000).ok_or_else(out_of_range)?;
+    let (quotient, remainder) = (scaled / whole, scaled % whole);
+    // Half away from zero: round up in magnitude when the remainder is at least half of
+    // `whole` (both sides are below 2^127: |remainder| < |whole|).
+    let rounded = if remainder.unsigned_abs() * 2 >= whole.unsigned_abs() {
+        quotient + (scaled.signum() * whole.signum())
+    } else {
+        quotient
+    };
     // Always two places ("50.00", not "50"), like money.
-    rounded.rescale(2);
-    Some(rounded)
+    money::scaled(rounded, 2).map(Some)
 }
 
 /// The narrowing condition of `owners` (the `read` scope is added separately).
@@ -339,26 +355,99 @@ pub fn currency_condition(code: &str) -> ApiResult<Condition> {
 // SQL building blocks
 // ---------------------------------------------------------------------------------------
 
-/// `amount_cents` where the viewer may read it, 0 elsewhere: the only way amounts enter a sum.
-fn visible_cents(deps: &Deps, viewer: &Viewer) -> Expr {
+/// `amount_cents` where the viewer may read it, 0 elsewhere, in [`Parts`]: the only way
+/// amounts enter a sum.
+fn visible_cents(deps: &Deps, viewer: &Viewer) -> Parts {
     let cond = deps
         .authz
         .field_condition(viewer, Kind::Deal, action::READ_AMOUNT);
-    Expr::case(cond, col(deal::Column::AmountCents))
-        .finally(Expr::val(0i64))
-        .into()
+    Parts::of(when(cond, col(deal::Column::AmountCents)))
 }
 
 /// `SUM(expr)` as a 64-bit integer on every backend (PostgreSQL sums `bigint` as `numeric`).
+/// Only for counts and the parts of [`Parts`], whose sums fit.
 fn sum(expr: Expr) -> Expr {
     expr.sum().cast_as("bigint")
 }
 
 /// `SUM(CASE WHEN cond THEN expr ELSE 0 END)`.
 fn sum_if(cond: impl Into<Condition>, expr: Expr) -> Expr {
-    sum(Expr::case(cond.into(), expr)
+    sum(when(cond, expr))
+}
+
+/// `CASE WHEN cond THEN expr ELSE 0 END`.
+fn when(cond: impl Into<Condition>, expr: Expr) -> Expr {
+    Expr::case(cond.into(), expr)
         .finally(Expr::val(0i64))
-        .into())
+        .into()
+}
+
+/// A per-row money value in two parts, `hi × SPLIT_CENTS + lo`, summed separately so that
+/// neither a row's value nor either sum can leave `i64` (bounds at
+/// [`money::SPLIT_CENTS`]). [`Parts::select`] adds the two sums to a statement,
+/// [`read_sum`] recombines them exactly. The split is a literal, not a bound parameter, so
+/// the planner sees one constant.
+#[derive(Clone)]
+struct Parts {
+    hi: Expr,
+    lo: Expr,
+}
+
+impl Parts {
+    /// The parts of a cents expression.
+    fn of(cents: Expr) -> Self {
+        Self {
+            hi: cents.clone().div(split()),
+            lo: cents.modulo(split()),
+        }
+    }
+
+    /// Each part times `factor` (a probability): the product of the whole value could
+    /// overflow for an amount stored before the maximum existed, the parts' cannot.
+    fn times(self, factor: Expr) -> Self {
+        Self {
+            hi: self.hi.mul(factor.clone()),
+            lo: self.lo.mul(factor),
+        }
+    }
+
+    /// Zero where `cond` does not hold.
+    fn when(self, cond: impl Into<Condition>) -> Self {
+        let cond = cond.into();
+        Self {
+            hi: when(cond.clone(), self.hi),
+            lo: when(cond, self.lo),
+        }
+    }
+
+    /// The sum as two columns, `{alias}_hi` and `{alias}_lo` (one aggregate each).
+    fn select(&self, select: &mut SelectStatement, alias: &str) {
+        select
+            .expr_as(sum(self.hi.clone()), Alias::new(format!("{alias}_hi")))
+            .expr_as(sum(self.lo.clone()), Alias::new(format!("{alias}_lo")));
+    }
+}
+
+/// `SPLIT_CENTS` as a SQL literal.
+fn split() -> Expr {
+    Expr::cust(money::SPLIT_CENTS.to_string())
+}
+
+/// Order-preserving keys of a sum selected by [`Parts::select`] from the subquery `table`:
+/// `hi + lo / S` and `lo % S`. For non-negative sums (amounts are never negative) this is
+/// the total's quotient and remainder by `S`, so ordering by the two keys orders by the
+/// exact total, with no expression that could overflow.
+fn order_keys(table: &Alias, alias: &str) -> [Expr; 2] {
+    let hi = Expr::col((table.clone(), Alias::new(format!("{alias}_hi"))));
+    let lo = Expr::col((table.clone(), Alias::new(format!("{alias}_lo"))));
+    [hi.add(lo.clone().div(split())), lo.modulo(split())]
+}
+
+/// The exact sum selected by [`Parts::select`] as `alias`.
+fn read_sum(row: &QueryResult, alias: &str) -> Result<i128, DbErr> {
+    let hi = int(row, &format!("{alias}_hi"))?;
+    let lo = int(row, &format!("{alias}_lo"))?;
+    Ok(i128::from(hi) * i128::from(money::SPLIT_CENTS) + i128::from(lo))
 }
 
 fn count_all() -> Expr {
@@ -442,7 +531,7 @@ async fn stage_totals(
     stages: &[DealStage],
 ) -> ApiResult<Vec<StageTotal>> {
     let visible = visible_cents(deps, viewer);
-    let weighted = visible.clone().mul(col(deal::Column::Probability));
+    let weighted = visible.clone().times(col(deal::Column::Probability));
     let mut select = readable_deals(deps, viewer, filter);
     if stages.len() < DealStage::ALL.len() {
         select.cond_where(stage_in(stages));
@@ -455,40 +544,39 @@ async fn stage_totals(
     {
         select
             .expr_as(col(deal::Column::Stage), Alias::new("stage"))
-            .expr_as(count_all(), Alias::new("n"))
-            .expr_as(sum(visible), Alias::new("cents"))
-            .expr_as(sum(weighted), Alias::new("weighted"))
-            .add_group_by([col(deal::Column::Stage)]);
+            .expr_as(count_all(), Alias::new("n"));
+        visible.select(&mut select, "cents");
+        weighted.select(&mut select, "weighted");
+        select.add_group_by([col(deal::Column::Stage)]);
         for row in deps.db.query_all(&select).await? {
             let stage: String = row.try_get("", "stage")?;
             if let Some(t) = totals.iter_mut().find(|t| t.stage.to_value() == stage) {
                 t.count = count(&row, "n")?;
-                t.amount_cents = int(&row, "cents")?;
-                t.weighted_cent_percent = int(&row, "weighted")?;
+                t.amount_cents = read_sum(&row, "cents")?;
+                t.weighted_cent_percent = read_sum(&row, "weighted")?;
             }
         }
         return Ok(totals);
     }
     for (i, stage) in stages.iter().enumerate() {
-        select
-            .expr_as(
-                sum_if(stage_is(*stage), Expr::val(1i64)),
-                Alias::new(format!("n{i}")),
-            )
-            .expr_as(
-                sum_if(stage_is(*stage), visible.clone()),
-                Alias::new(format!("cents{i}")),
-            )
-            .expr_as(
-                sum_if(stage_is(*stage), weighted.clone()),
-                Alias::new(format!("weighted{i}")),
-            );
+        select.expr_as(
+            sum_if(stage_is(*stage), Expr::val(1i64)),
+            Alias::new(format!("n{i}")),
+        );
+        visible
+            .clone()
+            .when(stage_is(*stage))
+            .select(&mut select, &format!("cents{i}"));
+        weighted
+            .clone()
+            .when(stage_is(*stage))
+            .select(&mut select, &format!("weighted{i}"));
     }
     if let Some(row) = deps.db.query_one(&select).await? {
         for (i, t) in totals.iter_mut().enumerate() {
             t.count = count(&row, &format!("n{i}"))?;
-            t.amount_cents = int(&row, &format!("cents{i}"))?;
-            t.weighted_cent_percent = int(&row, &format!("weighted{i}"))?;
+            t.amount_cents = read_sum(&row, &format!("cents{i}"))?;
+            t.weighted_cent_percent = read_sum(&row, &format!("weighted{i}"))?;
         }
     }
     Ok(totals)
@@ -516,20 +604,24 @@ pub async fn revenue(
                 .add(close.lt(Expr::val(period.next_month()))),
         )
         .expr_as(
-            sum_if(in_this.clone(), visible_cents(deps, viewer)),
-            Alias::new("this_cents"),
+            sum_if(in_this.clone(), Expr::val(1i64)),
+            Alias::new("this_n"),
         )
         .expr_as(
-            sum_if(in_last.clone(), visible_cents(deps, viewer)),
-            Alias::new("last_cents"),
-        )
-        .expr_as(sum_if(in_this, Expr::val(1i64)), Alias::new("this_n"))
-        .expr_as(sum_if(in_last, Expr::val(1i64)), Alias::new("last_n"));
+            sum_if(in_last.clone(), Expr::val(1i64)),
+            Alias::new("last_n"),
+        );
+    let visible = visible_cents(deps, viewer);
+    visible
+        .clone()
+        .when(in_this)
+        .select(&mut select, "this_cents");
+    visible.when(in_last).select(&mut select, "last_cents");
     let row = deps.db.query_one(&select).await?;
     let (this_cents, last_cents, this_n, last_n) = match row {
         Some(r) => (
-            int(&r, "this_cents")?,
-            int(&r, "last_cents")?,
+            read_sum(&r, "this_cents")?,
+            read_sum(&r, "last_cents")?,
             count(&r, "this_n")?,
             count(&r, "last_n")?,
         ),
@@ -569,14 +661,14 @@ pub async fn revenue_by_month(
                 .add(close.lt(Expr::val(period.next_month()))),
         )
         .expr_as(key.clone(), Alias::new("month"))
-        .expr_as(count_all(), Alias::new("n"))
-        .expr_as(sum(visible_cents(deps, viewer)), Alias::new("cents"))
-        .add_group_by([key]);
-    let mut by_key: HashMap<String, (u64, i64)> = HashMap::new();
+        .expr_as(count_all(), Alias::new("n"));
+    visible_cents(deps, viewer).select(&mut select, "cents");
+    select.add_group_by([key]);
+    let mut by_key: HashMap<String, (u64, i128)> = HashMap::new();
     for row in deps.db.query_all(&select).await? {
         let month: Option<String> = row.try_get("", "month")?;
         if let Some(month) = month {
-            by_key.insert(month, (count(&row, "n")?, int(&row, "cents")?));
+            by_key.insert(month, (count(&row, "n")?, read_sum(&row, "cents")?));
         }
     }
     Ok(starts
@@ -628,15 +720,22 @@ pub async fn top_companies(
     filter: &Condition,
 ) -> ApiResult<Vec<CompanyTotal>> {
     let company_id = col(deal::Column::CompanyId);
+    let visible = visible_cents(deps, viewer);
     let mut per_company = readable_deals(deps, viewer, filter);
     per_company
         .cond_where(stage_is(DealStage::ClosedWon))
         .expr_as(company_id.clone(), Alias::new("company_id"))
-        .expr_as(count_all(), Alias::new("n"))
-        .expr_as(sum(visible_cents(deps, viewer)), Alias::new("cents"))
-        .add_group_by([company_id])
-        .and_having(sum(visible_cents(deps, viewer)).gt(0i64));
+        .expr_as(count_all(), Alias::new("n"));
+    visible.select(&mut per_company, "cents");
+    // Amounts are never negative (`ck_deals_amount_nonneg`), so the sum is positive exactly
+    // when one of its parts is.
+    per_company.add_group_by([company_id]).cond_having(
+        Condition::any()
+            .add(sum(visible.hi).gt(0i64))
+            .add(sum(visible.lo).gt(0i64)),
+    );
     let totals = Alias::new("report_totals");
+    let [quotient, remainder] = order_keys(&totals, "cents");
     let companies = Alias::new("companies");
     let select = Query::select()
         .from_subquery(per_company, totals.clone())
@@ -652,8 +751,10 @@ pub async fn top_companies(
         .column((totals.clone(), Alias::new("company_id")))
         .column((companies, Alias::new("name")))
         .column((totals.clone(), Alias::new("n")))
-        .column((totals.clone(), Alias::new("cents")))
-        .order_by((totals.clone(), Alias::new("cents")), Order::Desc)
+        .column((totals.clone(), Alias::new("cents_hi")))
+        .column((totals.clone(), Alias::new("cents_lo")))
+        .order_by_expr(quotient, Order::Desc)
+        .order_by_expr(remainder, Order::Desc)
         .order_by((totals, Alias::new("company_id")), Order::Asc)
         .limit(TOP_COMPANIES)
         .to_owned();
@@ -666,7 +767,7 @@ pub async fn top_companies(
                 company_id: row.try_get("", "company_id")?,
                 name: row.try_get("", "name")?,
                 won_deals: count(row, "n")?,
-                won_cents: int(row, "cents")?,
+                won_cents: read_sum(row, "cents")?,
             })
         })
         .collect::<Result<_, DbErr>>()
@@ -707,15 +808,12 @@ pub async fn owners(
             sum_if(stage_is(DealStage::ClosedLost), Expr::val(1i64)),
             Alias::new("lost"),
         )
-        .expr_as(
-            sum_if(stage_is(DealStage::ClosedWon), visible_cents(deps, viewer)),
-            Alias::new("won_cents"),
-        )
-        .add_group_by([owner.clone()])
-        .order_by(Alias::new("won_cents"), Order::Desc)
-        .order_by(Alias::new("won"), Order::Desc)
-        .order_by_expr(owner, Order::Asc);
-    deps.db
+        .add_group_by([owner]);
+    visible_cents(deps, viewer)
+        .when(stage_is(DealStage::ClosedWon))
+        .select(&mut select, "won_cents");
+    let mut totals = deps
+        .db
         .query_all(&select)
         .await?
         .iter()
@@ -725,11 +823,19 @@ pub async fn owners(
                 deals: count(row, "n")?,
                 won: count(row, "won")?,
                 lost: count(row, "lost")?,
-                won_cents: int(row, "won_cents")?,
+                won_cents: read_sum(row, "won_cents")?,
             })
         })
-        .collect::<Result<_, DbErr>>()
-        .map_err(Into::into)
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    // Every group is returned, so the order is applied here, on the exact sums (UUIDs
+    // compare bytewise, as both databases compare them).
+    totals.sort_by(|a, b| {
+        b.won_cents
+            .cmp(&a.won_cents)
+            .then(b.won.cmp(&a.won))
+            .then(a.owner_id.cmp(&b.owner_id))
+    });
+    Ok(totals)
 }
 
 /// Readable deals (all stages) per source: every source in declaration order, zeros
@@ -743,9 +849,9 @@ pub async fn by_source(
     let mut select = readable_deals(deps, viewer, filter);
     select
         .expr_as(source.clone(), Alias::new("source"))
-        .expr_as(count_all(), Alias::new("n"))
-        .expr_as(sum(visible_cents(deps, viewer)), Alias::new("cents"))
-        .add_group_by([source]);
+        .expr_as(count_all(), Alias::new("n"));
+    visible_cents(deps, viewer).select(&mut select, "cents");
+    select.add_group_by([source]);
     let all = [
         DealSource::Website,
         DealSource::Referral,
@@ -773,7 +879,7 @@ pub async fn by_source(
         let total = SourceTotal {
             source,
             count: count(&row, "n")?,
-            amount_cents: int(&row, "cents")?,
+            amount_cents: read_sum(&row, "cents")?,
         };
         match out.iter_mut().find(|t| t.source == source) {
             Some(t) => *t = total,
@@ -801,11 +907,10 @@ pub async fn closing_soon(
         .add(expected.clone().gte(Expr::val(from)))
         .add(expected.lte(Expr::val(to)));
     let mut select = readable_deals(deps, viewer, &window);
-    select
-        .expr_as(count_all(), Alias::new("n"))
-        .expr_as(sum(visible_cents(deps, viewer)), Alias::new("cents"));
+    select.expr_as(count_all(), Alias::new("n"));
+    visible_cents(deps, viewer).select(&mut select, "cents");
     let (n, cents) = match deps.db.query_one(&select).await? {
-        Some(r) => (count(&r, "n")?, int(&r, "cents")?),
+        Some(r) => (count(&r, "n")?, read_sum(&r, "cents")?),
         None => (0, 0),
     };
     let deals = readable(deps, viewer)
@@ -836,25 +941,48 @@ mod tests {
 
     #[test]
     fn weighted_amounts_are_exact() {
-        assert_eq!(weighted_amount(0).to_string(), "0.00");
-        assert_eq!(weighted_amount(1_000_000).to_string(), "100.00");
-        assert_eq!(weighted_amount(308_625).to_string(), "30.8625");
-        assert_eq!(weighted_amount(12_345 * 10).to_string(), "12.345");
-        assert_eq!(weighted_amount(12_345 * 100).to_string(), "123.45");
+        let w = |cp: i128| weighted_amount(cp).unwrap().to_string();
+        assert_eq!(w(0), "0.00");
+        assert_eq!(w(1_000_000), "100.00");
+        assert_eq!(w(308_625), "30.8625");
+        assert_eq!(w(12_345 * 10), "12.345");
+        assert_eq!(w(12_345 * 100), "123.45");
+        // 3,000 deals at the maximum amount, won (probability 100): past `i64`.
+        let big = 3_000 * i128::from(money::MAX_AMOUNT_CENTS) * 100;
+        assert_eq!(w(big), "2999999999999970.00");
+        assert!(
+            weighted_amount(i128::MAX).is_err(),
+            "refused, not saturated"
+        );
     }
 
     #[test]
     fn percents_round_half_away_from_zero() {
-        assert_eq!(percent(1, 0), None);
-        assert_eq!(percent(1, 2).unwrap().to_string(), "50.00");
-        assert_eq!(percent(-3, 2).unwrap().to_string(), "-150.00");
-        assert_eq!(percent(2, 3).unwrap().to_string(), "66.67");
-        assert_eq!(percent(1, 3), Some(d("33.33")));
-        assert_eq!(percent(2, 3), Some(d("66.67")));
-        assert_eq!(percent(1, 8), Some(d("12.50")));
-        assert_eq!(percent(-1, 8), Some(d("-12.50")));
-        assert_eq!(percent(1, 80_000), Some(d("0.00")));
-        assert_eq!(percent(-1, 16_000), Some(d("-0.01")));
+        let p = |part: i128, whole: i128| percent(part, whole).unwrap();
+        assert_eq!(p(1, 0), None);
+        assert_eq!(p(1, 2).unwrap().to_string(), "50.00");
+        assert_eq!(p(-3, 2).unwrap().to_string(), "-150.00");
+        assert_eq!(p(2, 3).unwrap().to_string(), "66.67");
+        assert_eq!(p(0, 3).unwrap().to_string(), "0.00");
+        assert_eq!(p(1, 3), Some(d("33.33")));
+        assert_eq!(p(2, 3), Some(d("66.67")));
+        assert_eq!(p(1, 8), Some(d("12.50")));
+        assert_eq!(p(-1, 8), Some(d("-12.50")));
+        assert_eq!(p(1, 80_000), Some(d("0.00")));
+        assert_eq!(p(-1, 16_000), Some(d("-0.01")));
+        assert_eq!(p(1, -16_000), Some(d("-0.01")));
+        assert_eq!(p(-1, -16_000), Some(d("0.01")));
+        assert_eq!(p(1, 20_000), Some(d("0.01")), "0.005 % rounds up");
+        assert_eq!(p(1, 20_001), Some(d("0.00")));
+        // Sums past `i64` are exact: 10^20 + 1 cents over 10^20.
+        let e20 = 10i128.pow(20);
+        assert_eq!(p(e20 + 1, e20), Some(d("100.00")));
+        assert_eq!(p(3 * e20, 2 * e20), Some(d("150.00")));
+        assert!(percent(i128::MAX / 2, 1).is_err(), "refused, not saturated");
+        assert!(
+            percent(10i128.pow(26), 1).is_err(),
+            "past the Decimal range"
+        );
     }
 
     #[test]
