@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::service::db_error::{Parent, busy_or_internal, write_error};
+use crate::service::db_error::{Parent, write_error};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
@@ -533,7 +533,7 @@ pub async fn complete(
         completed_at: Set(Some(Utc::now())),
         ..Default::default()
     };
-    record::write_versioned(&txn, id, current.model.version, am, busy_or_internal).await?;
+    record::write_versioned(&txn, id, current.model.version, am, ApiError::from).await?;
     let row = reload(&txn, deps, viewer, id).await?;
     txn.commit().await?;
     // Record.
@@ -549,10 +549,7 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     // Authorize.
     require_allowed(deps, viewer, Kind::Activity, action::DELETE, current.facts)?;
     // Act.
-    activity::Entity::delete_by_id(id)
-        .exec(&txn)
-        .await
-        .map_err(busy_or_internal)?;
+    activity::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
     // Record.
     tracing::info!(target: "audit", event = "activity.deleted", user_id = %viewer.user_id, activity_id = %id, "activity deleted");

@@ -237,7 +237,7 @@ pub fn map_unique(err: DbErr, indexes: &[(&str, &str, &str)]) -> ApiError {
             }
         }
     }
-    crate::service::db_error::busy_or_internal(err)
+    ApiError::from(err)
 }
 
 const UNIQUE: &[(&str, &str, &str)] = &[
@@ -502,7 +502,7 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
         .map_err(|e| match e.sql_err() {
             // A deal created since the count.
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => blocked_by_deals(1, 0),
-            _ => crate::service::db_error::busy_or_internal(e),
+            _ => ApiError::from(e),
         })?;
     txn.commit().await?;
     // Record.

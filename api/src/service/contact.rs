@@ -16,7 +16,7 @@ use crate::authz::{FACTS_COLUMN, FactMask, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult};
 use crate::service::begin_write;
 use crate::service::company::{active_user_team, map_unique};
-use crate::service::db_error::{Parent, busy_or_internal, write_error};
+use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Op, condition};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
 use crate::service::validate::{self, Errors};
@@ -538,10 +538,7 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     // Load and authorize.
     record::load_for::<contact::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
     // Act.
-    contact::Entity::delete_by_id(id)
-        .exec(&txn)
-        .await
-        .map_err(busy_or_internal)?;
+    contact::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
     // Record.
     tracing::info!(target: "audit", event = "contact.deleted", user_id = %viewer.user_id, contact_id = %id, "contact deleted");

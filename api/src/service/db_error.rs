@@ -80,12 +80,6 @@ pub(crate) fn write_error(err: DbErr, parents: &[Parent]) -> ApiError {
             return ApiError::BadUserInput(fields);
         }
     }
-    busy_or_internal(err)
-}
-
-/// `RATE_LIMITED` for a lock wait that ran out or a deadlock victim, else `INTERNAL`
-/// (the generic conversion, spelled out where a call site maps errors by hand).
-pub(crate) fn busy_or_internal(err: DbErr) -> ApiError {
     ApiError::from(err)
 }
 

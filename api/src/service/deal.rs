@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, Fact, FactMask, Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::service::db_error::{Parent, busy_or_internal, write_error};
+use crate::service::db_error::{Parent, write_error};
 use crate::service::list::{
     CursorKind, CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page,
 };
@@ -661,10 +661,7 @@ pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> A
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
-    deal::Entity::delete_by_id(id)
-        .exec(&txn)
-        .await
-        .map_err(busy_or_internal)?;
+    deal::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deal.deleted", user_id = %viewer.user_id, deal_id = %id, "deal deleted");
     Ok(id)

@@ -46,7 +46,7 @@ pub(crate) fn unique_violation(err: DbErr, field: &str, what: &str) -> ApiError 
             message: format!("{what} already exists"),
             field: Some(field.to_owned()),
         },
-        _ => db_error::busy_or_internal(err),
+        _ => ApiError::from(err),
     }
 }
 
@@ -112,5 +112,5 @@ pub(crate) async fn begin_write(deps: &Deps) -> ApiResult<sea_orm::DatabaseTrans
             ..Default::default()
         })
         .await
-        .map_err(db_error::busy_or_internal)
+        .map_err(ApiError::from)
 }

@@ -14,7 +14,6 @@ use crate::auth::Actor;
 use crate::auth::password::{hash_password, validate_password};
 use crate::authz::{Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::service::db_error::busy_or_internal;
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, fetch_page};
 use crate::service::{Deps, auth, begin_write, require_role_permission, unique_violation};
 use sea_orm::Condition;
@@ -275,7 +274,7 @@ pub async fn update(
         am.active = Set(a);
     }
     am.updated_at = Set(Utc::now());
-    let user = am.update(&txn).await.map_err(busy_or_internal)?;
+    let user = am.update(&txn).await?;
     if deactivated {
         auth::revoke_user_sessions(&txn, user.id, None, "user deactivated").await?;
     }
@@ -300,7 +299,7 @@ async fn lock_active_admins(db: &impl ConnectionTrait) -> ApiResult<Vec<Uuid>> {
         .into_tuple::<Uuid>()
         .all(db)
         .await
-        .map_err(busy_or_internal)
+        .map_err(ApiError::from)
 }
 
 /// A readable temporary password: 20 characters from an alphabet without look-alikes.
