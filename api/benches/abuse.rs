@@ -121,8 +121,8 @@ async fn main() {
     let rep = login(server.addr, "east.rep1@demo.crm", PASSWORD).await;
     let admin = login(server.addr, "admin@demo.crm", PASSWORD).await;
 
-    let (base, base_failed) = victim(&server, &rep, seconds).await;
     let cpu0 = server.cpu_ms();
+    let (base, base_failed) = victim(&server, &rep, seconds).await;
     report("victim alone", &base, base_failed);
     let cpu_base = (server.cpu_ms() - cpu0) / base.len().max(1) as f64;
 
