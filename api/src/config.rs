@@ -8,6 +8,10 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://crm.db?mode=rwc";
 /// The default policy directory, relative to where the server starts.
 pub const DEFAULT_POLICY_DIR: &str = "policies";
 
+/// Headers a browser app's requests carry: ours, Apollo Client's, Sentry's and W3C trace
+/// context.
+pub const DEFAULT_CORS_ALLOW_HEADERS: &str = "authorization,content-type,accept,x-request-id,apollographql-client-name,apollographql-client-version,apollo-require-preflight,x-apollo-operation-name,sentry-trace,baggage,traceparent,tracestate";
+
 /// Server configuration shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -65,6 +69,16 @@ pub struct Config {
     /// Origins allowed by CORS, comma separated; empty allows none (same-origin only), `*` any.
     #[arg(long, env = "CRM_CORS_ORIGINS", value_delimiter = ',', global = true)]
     pub cors_origins: Vec<String>,
+
+    /// Request headers browsers may send cross-origin, comma separated.
+    #[arg(
+        long,
+        env = "CRM_CORS_ALLOW_HEADERS",
+        value_delimiter = ',',
+        default_value = DEFAULT_CORS_ALLOW_HEADERS,
+        global = true
+    )]
+    pub cors_allow_headers: Vec<String>,
 
     /// Lifetime of access tokens, in seconds.
     #[arg(long, env = "CRM_ACCESS_TOKEN_TTL_SECS", default_value_t = 15 * 60, global = true)]
@@ -286,6 +300,10 @@ pub struct Limits {
     )]
     pub max_inflight_per_address: usize,
 
+    /// Most operations in one batched request (a JSON array).
+    #[arg(long, env = "CRM_MAX_BATCH", default_value_t = 10, global = true)]
+    pub max_batch: usize,
+
     /// Seconds a WebSocket may stay open without a valid `connection_init` (then 4408).
     #[arg(
         long,
@@ -318,6 +336,7 @@ impl Default for Limits {
             max_parallel_fields: 2,
             max_inflight_per_user: 8,
             max_inflight_per_address: 32,
+            max_batch: 10,
             ws_init_timeout_secs: 10,
             ws_max_operations: 16,
         }
@@ -345,6 +364,10 @@ impl Config {
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
             cors_origins: Vec::new(),
+            cors_allow_headers: DEFAULT_CORS_ALLOW_HEADERS
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
             access_token_ttl_secs: 15 * 60,
             session_ttl_days: 30,
             jwt_issuer: "crm".into(),

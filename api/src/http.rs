@@ -1,19 +1,21 @@
 //! The HTTP surface: routes and the middleware stack.
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use async_graphql::BatchRequest;
+use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
 use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -34,9 +36,9 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(CompressionLayer::new())
-        .layer(cors(&config.cors_origins))
+        .layer(cors(&config.cors_origins, &config.cors_allow_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(config.request_timeout_secs),
@@ -56,10 +58,18 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
+/// CORS: the allowed request headers are configurable (`CRM_CORS_ALLOW_HEADERS`); the
+/// defaults include what Apollo Client, Sentry and W3C trace context send, so a browser
+/// app's preflight passes. Scripts may read the request id and `Retry-After`.
+fn cors(origins: &[String], allow_headers: &[String]) -> CorsLayer {
+    let headers: Vec<HeaderName> = allow_headers
+        .iter()
+        .filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok())
+        .collect();
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers(headers)
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(3600));
     if origins.iter().any(|o| o == "*") {
         layer.allow_origin(AllowOrigin::any())
@@ -73,12 +83,13 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 /// `GET /graphql`: the playground for browsers, a GraphQL query (GraphQL over HTTP) for
-/// everything else.
+/// everything else. Mutations are refused with 405: a GET must not change anything (and a
+/// `login` over GET would put the password in URLs and logs).
 async fn graphql_get(
     State(state): State<AppState>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let wants_html = headers
         .get(header::ACCEPT)
@@ -88,29 +99,153 @@ async fn graphql_get(
         return crate::graphiql::page(&state.config.graphiql_assets_url, "/graphql")
             .into_response();
     }
-    match request {
-        Ok(req) => execute(&state, connect, &headers, req).await,
-        Err(rejection) => rejection.into_response(),
+    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
+        Ok(request) => request,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the query string is not a GraphQL request: {e}"),
+            );
+        }
+    };
+    if operation_of(&state, &request).is_some_and(|op| op.kind == OperationType::Mutation) {
+        let mut res = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_REQUEST",
+            "mutations must be sent with POST",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return res;
     }
+    execute(&state, connect, &headers, BatchRequest::Single(request)).await
 }
 
-/// `POST /graphql`.
+/// `POST /graphql`: one request, or a batch (a JSON array) of at most `max_batch`.
 async fn graphql_post(
     State(state): State<AppState>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    execute(&state, connect, &headers, request).await
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if !matches!(media.as_deref(), Some("application/json")) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_REQUEST",
+            "send the request as Content-Type: application/json",
+        );
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(BytesRejection::FailedToBufferBody(_)) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &format!(
+                    "the request body is larger than {} bytes",
+                    state.config.body_limit_bytes
+                ),
+            );
+        }
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &e.body_text()),
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the body is not a GraphQL request in JSON: {e}"),
+            );
+        }
+    };
+    execute(&state, connect, &headers, batch).await
 }
 
-/// Authenticates, then executes. Bad credentials are HTTP 401 before any GraphQL runs; no
-/// credentials is the anonymous actor.
+/// The operation a request will run, found without executing it (`None` when the document
+/// does not parse or names no such operation: execution reports that).
+struct Operation {
+    kind: OperationType,
+    /// Its top-level field names.
+    fields: Vec<String>,
+}
+
+fn operation_of(state: &AppState, request: &async_graphql::Request) -> Option<Operation> {
+    // The parser is recursive: the same lexical bound as the request limits comes first.
+    crate::graphql::limits::scan_nesting(&request.query, &state.config.limits).ok()?;
+    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
+    let op = match (&doc.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    let fields = op
+        .node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .map(|s| match &s.node {
+            Selection::Field(f) => f.node.name.node.to_string(),
+            // A fragment at the root: its fields are unknown here.
+            _ => String::new(),
+        })
+        .collect();
+    Some(Operation {
+        kind: op.node.ty,
+        fields,
+    })
+}
+
+/// Whether every request of `batch` only signs in or refreshes a session: those must work
+/// whatever stale `Authorization` header a client still sends (that is when it needs them).
+fn only_signs_in(state: &AppState, batch: &BatchRequest) -> bool {
+    let requests: &[async_graphql::Request] = match batch {
+        BatchRequest::Single(r) => std::slice::from_ref(r),
+        BatchRequest::Batch(rs) => rs,
+    };
+    requests.iter().all(|r| {
+        operation_of(state, r).is_some_and(|op| {
+            op.kind == OperationType::Mutation
+                && op
+                    .fields
+                    .iter()
+                    .all(|f| matches!(f.as_str(), "login" | "refreshSession" | "__typename"))
+        })
+    })
+}
+
+/// The response media type: `application/graphql-response+json` when the client asks for
+/// it, else `application/json` (what every older client expects).
+fn wants_graphql_response(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case(GRAPHQL_RESPONSE))
+        })
+}
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// Authenticates, then executes. Bad credentials are HTTP 401 before any GraphQL runs
+/// (except for signing in); no credentials is the anonymous actor.
 async fn execute(
     state: &AppState,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: &HeaderMap,
-    request: GraphQLRequest,
+    batch: BatchRequest,
 ) -> Response {
     let actor = match authenticate(&state.db, &state.deps.tokens, headers).await {
         Ok(actor) => actor,
@@ -131,6 +266,7 @@ async fn execute(
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return res;
         }
+        Err(_) if only_signs_in(state, &batch) => None,
         Err(failure) => {
             tracing::info!(target: "audit", event = "token.rejected", reason = %failure, "bearer token refused");
             return error_response(
@@ -141,12 +277,68 @@ async fn execute(
         }
     };
     let client = ClientAddr(client_ip(state, connect.map(|c| c.0.0), headers));
-    let mut request = request.into_inner().data(client);
-    if let Some(actor) = actor {
-        let loader = crate::graphql::loaders::for_viewer(state.deps.clone(), actor.viewer.clone());
-        request = request.data(loader).data(actor);
+    let prepare = |request: async_graphql::Request| {
+        let mut request = request.data(client);
+        if let Some(actor) = &actor {
+            let loader =
+                crate::graphql::loaders::for_viewer(state.deps.clone(), actor.viewer.clone());
+            request = request.data(loader).data(actor.clone());
+        }
+        request
+    };
+    let graphql_response = wants_graphql_response(headers);
+    match batch {
+        BatchRequest::Single(request) => {
+            let response = state.schema.execute(prepare(request)).await;
+            respond(response, graphql_response)
+        }
+        BatchRequest::Batch(requests) => {
+            let max = state.config.limits.max_batch;
+            if requests.len() > max {
+                let err = crate::error::ApiError::TooComplex {
+                    message: format!(
+                        "a batch holds at most {max} operations, this one {}",
+                        requests.len()
+                    ),
+                    limit: "maxBatch",
+                    max,
+                };
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    &async_graphql::Response::from_errors(vec![err.server_error()]),
+                    graphql_response,
+                );
+            }
+            // One after the other: each operation is counted by the request limits and the
+            // caller's in-flight allowance like a request of its own.
+            let mut responses = Vec::with_capacity(requests.len());
+            for request in requests {
+                responses.push(state.schema.execute(prepare(request)).await);
+            }
+            json_response(StatusCode::OK, &responses, graphql_response)
+        }
     }
-    let response = state.schema.execute(request).await;
+}
+
+/// One GraphQL response as HTTP: the status says what the body says. A request refused as a
+/// whole for a rate limit is 429 with `Retry-After`; one that never ran (parse or validation
+/// failure, over a limit) is 400 for clients that accept `application/graphql-response+json`
+/// (the spec's rule) and 200 for plain `application/json` ones.
+fn respond(response: async_graphql::Response, graphql_response: bool) -> Response {
+    let codes: Vec<&str> = response
+        .errors
+        .iter()
+        .map(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .and_then(|c| match c {
+                    async_graphql::Value::String(s) => Some(s.as_str()),
+                    _ => None,
+                })
+                .unwrap_or("")
+        })
+        .collect();
     let retry_after = response.errors.iter().find_map(|e| {
         let ext = e.extensions.as_ref()?;
         match (ext.get("code"), ext.get("retryAfterSeconds")) {
@@ -156,23 +348,58 @@ async fn execute(
             _ => None,
         }
     });
-    // Refused as a whole (no data at all) because of a limit: say so in HTTP too.
-    let refused = retry_after.is_some()
-        && response.data == async_graphql::Value::Null
-        && response.errors.iter().all(|e| {
-            e.extensions.as_ref().and_then(|x| x.get("code"))
-                == Some(&async_graphql::Value::from("RATE_LIMITED"))
-        });
-    let mut res = GraphQLResponse::from(response).into_response();
+    let no_data = response.data == async_graphql::Value::Null && !codes.is_empty();
+    let status = if no_data && codes.iter().all(|c| *c == "RATE_LIMITED") {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if no_data
+        && graphql_response
+        && codes.iter().all(|c| {
+            matches!(
+                *c,
+                "GRAPHQL_PARSE_FAILED"
+                    | "GRAPHQL_VALIDATION_FAILED"
+                    | "QUERY_TOO_COMPLEX"
+                    | "BAD_USER_INPUT"
+                    | "BAD_REQUEST"
+            )
+        })
+    {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut res = json_response(status, &response, graphql_response);
     if let Some(secs) = retry_after
         && let Ok(value) = HeaderValue::from_str(&secs)
     {
         res.headers_mut().insert(header::RETRY_AFTER, value);
-        if refused {
-            *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        }
     }
     res
+}
+
+/// A JSON body with the negotiated media type.
+fn json_response(
+    status: StatusCode,
+    body: &impl serde::Serialize,
+    graphql_response: bool,
+) -> Response {
+    let bytes = match serde_json::to_vec(body) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "serializing a response failed");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            );
+        }
+    };
+    let media = if graphql_response {
+        HeaderValue::from_static(GRAPHQL_RESPONSE)
+    } else {
+        HeaderValue::from_static("application/json")
+    };
+    (status, [(header::CONTENT_TYPE, media)], bytes).into_response()
 }
 
 /// `GET /graphql/ws`: the WebSocket transport (see [`crate::ws`]).

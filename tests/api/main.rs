@@ -21,6 +21,7 @@ mod hardening_races;
 mod hardening_ws;
 mod helpers;
 mod http;
+mod http_conformance;
 mod logs;
 mod migrations;
 mod relations;

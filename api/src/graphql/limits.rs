@@ -113,7 +113,10 @@ impl Extension for RequestGuard {
         for (name, value) in variables.iter() {
             check_value(value, &format!("${name}"), &self.limits)?;
         }
-        let doc = next.run(ctx, query, variables).await?;
+        let doc = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(parse_failed)?;
         check_document(&doc, variables, &self.limits)?;
         Ok(doc)
     }
@@ -135,10 +138,12 @@ impl Extension for RequestGuard {
                     } else {
                         None
                     };
+                    let ext = e.extensions.get_or_insert_with(Default::default);
                     if let Some(limit) = limit {
-                        let ext = e.extensions.get_or_insert_with(Default::default);
                         ext.set("code", "QUERY_TOO_COMPLEX");
                         ext.set("limit", limit);
+                    } else if ext.get("code").is_none() {
+                        ext.set("code", "GRAPHQL_VALIDATION_FAILED");
                     }
                     e
                 })
@@ -198,6 +203,31 @@ impl Extension for RequestGuard {
             next.run(ctx, info).await
         }
     }
+}
+
+/// A parse failure with the contract's code and a one-line message (the parser draws a
+/// multi-line caret picture; the position is in `locations` already).
+fn parse_failed(mut e: ServerError) -> ServerError {
+    if e.message.starts_with("The recursion depth") {
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        ext.set("code", "QUERY_TOO_COMPLEX");
+        ext.set("limit", "recursiveDepth");
+        return e;
+    }
+    if let Some(expected) = e
+        .message
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("= "))
+    {
+        e.message = format!("Syntax error: {expected}");
+    } else if let Some(first) = e.message.lines().find(|l| !l.trim().is_empty()) {
+        e.message = format!("Syntax error: {}", first.trim());
+    }
+    let ext = e.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_none() {
+        ext.set("code", "GRAPHQL_PARSE_FAILED");
+    }
+    e
 }
 
 fn rate_limited() -> Response {

@@ -1,0 +1,248 @@
+//! GraphQL over HTTP as the spec and real clients expect it: content negotiation, status
+//! codes, 405 for mutations over GET, JSON error bodies with codes, batching, signing in
+//! with a stale token, CORS for browser apps, compression.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use entity::enums::Role;
+use serde_json::{Value as Json, json};
+
+use crate::helpers::{PASSWORD, TestApp, error_code};
+
+async fn send(app: &TestApp, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Json) {
+    let (status, headers, bytes) = app.request(req).await;
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("{status}: not JSON: {}", String::from_utf8_lossy(&bytes)));
+    (status, headers, json)
+}
+
+fn post(body: &str, accept: Option<&str>) -> Request<Body> {
+    let mut req = Request::post("/graphql").header("content-type", "application/json");
+    if let Some(a) = accept {
+        req = req.header("accept", a);
+    }
+    req.body(Body::from(body.to_owned())).unwrap()
+}
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+#[tokio::test]
+async fn the_response_media_type_follows_accept() {
+    let app = TestApp::new().await;
+    let body = json!({"query": "{ __typename }"}).to_string();
+    for (accept, media) in [
+        (None, "application/json"),
+        (Some("application/json"), "application/json"),
+        (Some(GRAPHQL_RESPONSE), GRAPHQL_RESPONSE),
+        (
+            Some("application/graphql-response+json, application/json;q=0.9"),
+            GRAPHQL_RESPONSE,
+        ),
+    ] {
+        let (status, headers, json) = send(&app, post(&body, accept)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], media, "{accept:?}");
+        assert_eq!(json["data"]["__typename"], "Query");
+    }
+}
+
+#[tokio::test]
+async fn documents_that_cannot_run_are_400_with_a_code_for_graphql_response_clients() {
+    let app = TestApp::new().await;
+    for (query, code) in [
+        ("{ __typename", "GRAPHQL_PARSE_FAILED"),
+        ("{ noSuchField }", "GRAPHQL_VALIDATION_FAILED"),
+    ] {
+        let body = json!({ "query": query }).to_string();
+        let (status, _, json) = send(&app, post(&body, Some(GRAPHQL_RESPONSE))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+        assert_eq!(error_code(&json), Some(code), "{json}");
+        assert!(
+            json.get("data").is_none() || json["data"].is_null(),
+            "{json}"
+        );
+        let message = json["errors"][0]["message"].as_str().unwrap();
+        assert!(!message.contains('\n'), "one line: {message:?}");
+        // Plain JSON clients get the same body with 200.
+        let (status, _, json) = send(&app, post(&body, Some("application/json"))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(error_code(&json), Some(code), "{json}");
+    }
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_requests_are_refused_in_json() {
+    let app = TestApp::new().await;
+    let body = json!({"query": "{ __typename }"}).to_string();
+    // No content type, and text/plain: not executed.
+    let req = Request::post("/graphql")
+        .body(Body::from(body.clone()))
+        .unwrap();
+    let (status, _, json) = send(&app, req).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{json}");
+    assert_eq!(error_code(&json), Some("BAD_REQUEST"));
+    let req = Request::post("/graphql")
+        .header("content-type", "text/plain")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, json) = send(&app, req).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{json}");
+    // Malformed JSON: a message for people, not a Rust debug string.
+    let (status, _, json) = send(&app, post("{\"query\": ", None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&json), Some("BAD_REQUEST"));
+    let message = json["errors"][0]["message"].as_str().unwrap();
+    assert!(!message.contains("InvalidRequest("), "{message}");
+    // Too large: JSON too.
+    let big = format!(
+        "{{\"query\":\"{}\"}}",
+        "x".repeat(app.state.config.body_limit_bytes + 10)
+    );
+    let (status, _, json) = send(&app, post(&big, None)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&json), Some("PAYLOAD_TOO_LARGE"));
+}
+
+#[tokio::test]
+async fn a_mutation_over_get_is_405_and_changes_nothing() {
+    let app = TestApp::new().await;
+    app.user("rep@example.com", Role::SalesRep, None).await;
+    let q = "mutation { login(email: \"rep@example.com\", password: \"correct horse battery staple\") { accessToken } }";
+    let uri = format!(
+        "/graphql?query={}",
+        q.replace(' ', "%20")
+            .replace('"', "%22")
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+    );
+    let req = Request::get(uri)
+        .header("accept", "application/json")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, json) = send(&app, req).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{json}");
+    assert_eq!(headers["allow"], "POST");
+    assert!(json["data"].is_null(), "{json}");
+    // Queries over GET still run.
+    let req = Request::get("/graphql?query=%7B__typename%7D")
+        .header("accept", "application/json")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, json) = send(&app, req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["data"]["__typename"], "Query");
+}
+
+#[tokio::test]
+async fn batches_answer_in_order_and_are_bounded() {
+    let app = TestApp::with_config(|c| c.limits.max_batch = 3).await;
+    let body = json!([
+        {"query": "{ __typename }"},
+        {"query": "query P { a: __typename } query Q { __typename }", "operationName": "Q"},
+        {"query": "{ nope }"},
+    ])
+    .to_string();
+    let (status, _, json) = send(&app, post(&body, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let list = json.as_array().expect("an array");
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["data"]["__typename"], "Query");
+    assert_eq!(list[1]["data"]["__typename"], "Query");
+    assert_eq!(error_code(&list[2]), Some("GRAPHQL_VALIDATION_FAILED"));
+    let body = json!(vec![json!({"query": "{ __typename }"}); 4]).to_string();
+    let (status, _, json) = send(&app, post(&body, None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    assert_eq!(error_code(&json), Some("QUERY_TOO_COMPLEX"));
+}
+
+#[tokio::test]
+async fn signing_in_works_whatever_stale_token_is_sent() {
+    let app = TestApp::new().await;
+    app.user("rep@example.com", Role::SalesRep, None).await;
+    let (_, refresh) = app.login("rep@example.com", PASSWORD).await;
+    let stale = Some("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl");
+    let (status, json) = app
+        .gql(
+            stale,
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+            json!({"e": "rep@example.com", "p": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert!(json["data"]["login"]["accessToken"].is_string(), "{json}");
+    let (status, json) = app
+        .gql(
+            stale,
+            "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }",
+            json!({"t": refresh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert!(json["data"]["refreshSession"]["accessToken"].is_string());
+    // Anything else with that header is still 401.
+    let (status, _) = app.gql(stale, "{ me { id } }", json!({})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app
+        .gql(
+            stale,
+            "mutation { login(email: \"a@b.co\", password: \"x\") { accessToken } logout }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn browser_apps_pass_the_cors_preflight_and_read_the_request_id() {
+    let app = TestApp::with_config(|c| c.cors_origins = vec!["https://app.example".into()]).await;
+    let req = Request::options("/graphql")
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,authorization,apollographql-client-name,apollographql-client-version,sentry-trace,baggage",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = app.request(req).await;
+    assert!(status.is_success(), "{status}");
+    let allowed = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for h in [
+        "apollographql-client-name",
+        "sentry-trace",
+        "baggage",
+        "authorization",
+    ] {
+        assert!(allowed.contains(h), "{h} in {allowed}");
+    }
+    let req = Request::post("/graphql")
+        .header("origin", "https://app.example")
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"query": "{ __typename }"}).to_string()))
+        .unwrap();
+    let (_, headers, _) = app.request(req).await;
+    let exposed = headers["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-request-id"), "{exposed}");
+}
+
+#[tokio::test]
+async fn responses_are_compressed_with_brotli_or_gzip() {
+    let app = TestApp::new().await;
+    let body = json!({"query": "{ __schema { types { name description } } }"}).to_string();
+    for encoding in ["br", "gzip"] {
+        let req = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("accept-encoding", encoding)
+            .body(Body::from(body.clone()))
+            .unwrap();
+        let (status, headers, _) = app.request(req).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-encoding"], encoding);
+    }
+}
