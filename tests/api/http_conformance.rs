@@ -246,3 +246,39 @@ async fn responses_are_compressed_with_brotli_or_gzip() {
         assert_eq!(headers["content-encoding"], encoding);
     }
 }
+
+#[tokio::test]
+async fn a_failing_nullable_field_is_null_in_data_with_its_error() {
+    let app = TestApp::new().await;
+    app.user("rep@example.com", Role::SalesRep, None).await;
+    let (token, _) = app.login("rep@example.com", PASSWORD).await;
+    // A malformed id fails each (nullable) field with BAD_USER_INPUT.
+    let (_, json) = app
+        .gql(
+            Some(&token),
+            "query($id: ID!) { me { id } deal(id: $id) { id } other: company(id: $id) { id } }",
+            json!({ "id": "not-an-id" }),
+        )
+        .await;
+    let data = json["data"].as_object().expect("data");
+    assert!(data["me"]["id"].is_string(), "{json}");
+    assert!(
+        data.contains_key("deal") && data["deal"].is_null(),
+        "{json}"
+    );
+    assert!(
+        data.contains_key("other") && data["other"].is_null(),
+        "{json}"
+    );
+    let errors = json["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 2, "{json}");
+    let mut paths: Vec<String> = errors.iter().map(|e| e["path"][0].to_string()).collect();
+    paths.sort();
+    assert_eq!(paths, ["\"deal\"", "\"other\""], "{json}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["extensions"]["code"] == "BAD_USER_INPUT"),
+        "{json}"
+    );
+}

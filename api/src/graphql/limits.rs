@@ -75,6 +75,7 @@ impl ExtensionFactory for RequestLimits {
             users: self.users.clone(),
             addresses: self.addresses.clone(),
             parallel: Arc::new(Semaphore::new(self.limits.max_parallel_fields.max(1))),
+            nulled: Mutex::new(Vec::new()),
         })
     }
 }
@@ -86,6 +87,8 @@ struct RequestGuard {
     users: Arc<KeyedLimiter>,
     addresses: Arc<KeyedLimiter>,
     parallel: Arc<Semaphore>,
+    /// Errors of nullable fields answered `null` (see `resolve`).
+    nulled: Mutex<Vec<ServerError>>,
 }
 
 fn too_complex(message: String, limit: &'static str, max: usize) -> ServerError {
@@ -177,7 +180,12 @@ impl Extension for RequestGuard {
             None => None,
         };
         match tokio::time::timeout(self.timeout, next.run(ctx, operation_name)).await {
-            Ok(response) => response,
+            Ok(mut response) => {
+                let nulled =
+                    std::mem::take(&mut *self.nulled.lock().unwrap_or_else(|p| p.into_inner()));
+                response.errors.extend(nulled);
+                response
+            }
             Err(_) => Response::from_errors(vec![too_complex(
                 format!(
                     "the operation ran longer than {} s and was stopped",
@@ -195,12 +203,26 @@ impl Extension for RequestGuard {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
+        let nullable = !info.return_type.ends_with('!');
         // Top-level fields run concurrently and each may hold a connection: take turns.
-        if info.path_node.parent.is_none() && !info.is_for_introspection {
+        let result = if info.path_node.parent.is_none() && !info.is_for_introspection {
             let _turn = self.parallel.acquire().await;
             next.run(ctx, info).await
         } else {
             next.run(ctx, info).await
+        };
+        match result {
+            // The spec: a nullable field that fails is `null` in `data`, with its error.
+            // async-graphql leaves the key out, which typed clients (Apollo iOS/Kotlin)
+            // reject; the error is kept and added to the response in `execute`.
+            Err(e) if nullable => {
+                self.nulled
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(e);
+                Ok(Some(Value::Null))
+            }
+            other => other,
         }
     }
 }
