@@ -278,13 +278,7 @@ async fn execute(
     };
     let client = ClientAddr(client_ip(state, connect.map(|c| c.0.0), headers));
     let prepare = |request: async_graphql::Request| {
-        let mut request = request.data(client);
-        if let Some(actor) = &actor {
-            let loader =
-                crate::graphql::loaders::for_viewer(state.deps.clone(), actor.viewer.clone());
-            request = request.data(loader).data(actor.clone());
-        }
-        request
+        crate::graphql::with_request_data(request, &state.deps, client, actor.clone())
     };
     let graphql_response = wants_graphql_response(headers);
     match batch {

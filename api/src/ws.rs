@@ -267,13 +267,12 @@ impl OperationExecutor {
             Err(AuthFailure::Database) => return Err(error(ApiError::Internal)),
             Err(_) => return Err(error(ApiError::Unauthenticated)),
         };
-        let mut request = request.data(self.client);
-        if let Some(actor) = actor {
-            let loader =
-                crate::graphql::loaders::for_viewer(self.state.deps.clone(), actor.viewer.clone());
-            request = request.data(loader).data(actor);
-        }
-        Ok(request)
+        Ok(crate::graphql::with_request_data(
+            request,
+            &self.state.deps,
+            self.client,
+            actor,
+        ))
     }
 }
 

@@ -282,3 +282,44 @@ async fn a_failing_nullable_field_is_null_in_data_with_its_error() {
         "{json}"
     );
 }
+
+#[tokio::test]
+async fn a_sign_in_payload_resolves_relations_as_the_new_user() {
+    let app = TestApp::new().await;
+    let manager = app.user("manager@example.com", Role::Manager, None).await;
+    let team = app.team("East", Some(manager.id)).await;
+    app.user("rep@example.com", Role::SalesRep, Some(team.id))
+        .await;
+    let (_, refresh) = app.login("rep@example.com", PASSWORD).await;
+    let (_, json) = app
+        .gql(
+            None,
+            "mutation($e: String!, $p: String!, $t: String!) {
+               signIn: login(email: $e, password: $p) {
+                 user { email team { name manager { email } members { email } } }
+               }
+               refreshSession(refreshToken: $t) { user { team { name } } }
+             }",
+            json!({"e": "rep@example.com", "p": PASSWORD, "t": refresh}),
+        )
+        .await;
+    assert!(json["errors"].is_null(), "{json}");
+    let user = &json["data"]["signIn"]["user"];
+    assert_eq!(user["team"]["name"], "East", "{json}");
+    assert_eq!(user["team"]["manager"]["email"], "manager@example.com");
+    assert_eq!(user["team"]["members"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        json["data"]["refreshSession"]["user"]["team"]["name"],
+        "East"
+    );
+    // Only under the sign-in: the rest of an anonymous document is still anonymous.
+    let (_, json) = app
+        .gql(
+            None,
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } logout }",
+            json!({"e": "rep@example.com", "p": PASSWORD}),
+        )
+        .await;
+    assert_eq!(error_code(&json), Some("UNAUTHENTICATED"), "{json}");
+    assert_eq!(json["errors"][0]["path"][0], "logout", "{json}");
+}

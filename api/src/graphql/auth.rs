@@ -3,8 +3,8 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::auth::ClientAddr;
-use crate::graphql::{User, actor_even_if_password_expired, deps, gql};
+use crate::auth::{Actor, ClientAddr};
+use crate::graphql::{SignedInSlots, User, actor_even_if_password_expired, deps, gql};
 use crate::service;
 
 /// Tokens for a signed-in user.
@@ -34,6 +34,23 @@ impl From<service::auth::Session> for AuthPayload {
             user: User(s.user),
         }
     }
+}
+
+/// The payload of a sign-in, whose `user` (and everything reached from it) resolves as the
+/// user just signed in, like a request carrying the new access token.
+async fn signed_in(ctx: &Context<'_>, session: service::auth::Session) -> Result<AuthPayload> {
+    if let Some(slots) = ctx.data_opt::<SignedInSlots>()
+        && let Some(async_graphql::QueryPathSegment::Name(key)) =
+            ctx.path_node.as_ref().map(|n| n.segment)
+    {
+        let deps = deps(ctx);
+        let actor = Actor::load(&deps.db, session.user.clone(), Some(session.session_id))
+            .await
+            .map_err(|_| gql(crate::error::ApiError::Internal))?;
+        let loader = crate::graphql::loaders::for_viewer(deps.clone(), actor.viewer.clone());
+        slots.record(key, actor, loader);
+    }
+    Ok(AuthPayload::from(session))
 }
 
 /// Queries about the signed-in user.
@@ -67,10 +84,10 @@ impl AuthMutation {
         #[graphql(desc = "Password.", secret)] password: String,
     ) -> Result<AuthPayload> {
         let client = ctx.data_opt::<ClientAddr>().and_then(|c| c.0);
-        service::auth::login(deps(ctx), &email, password, client)
+        let session = service::auth::login(deps(ctx), &email, password, client)
             .await
-            .map(AuthPayload::from)
-            .map_err(gql)
+            .map_err(gql)?;
+        signed_in(ctx, session).await
     }
 
     /// Exchanges a refresh token for a new access and refresh token. Each refresh token
@@ -84,10 +101,10 @@ impl AuthMutation {
         )]
         refresh_token: String,
     ) -> Result<AuthPayload> {
-        service::auth::refresh(deps(ctx), &refresh_token)
+        let session = service::auth::refresh(deps(ctx), &refresh_token)
             .await
-            .map(AuthPayload::from)
-            .map_err(gql)
+            .map_err(gql)?;
+        signed_in(ctx, session).await
     }
 
     /// Ends the current session: its access and refresh tokens stop working at once.

@@ -53,7 +53,12 @@ fn from_db(e: sea_orm::DbErr) -> LoadError {
 /// the team's members or anything else reached from there.
 pub(crate) fn loader<'a>(ctx: &Context<'a>) -> Result<&'a RequestLoader> {
     actor(ctx)?;
-    ctx.data::<RequestLoader>()
+    match ctx.data_opt::<RequestLoader>() {
+        Some(loader) => Ok(loader),
+        None => crate::graphql::signed_in_here(ctx)
+            .map(|s| &s.loader)
+            .ok_or_else(|| gql(ApiError::Unauthenticated)),
+    }
 }
 
 fn unarc(e: LoadError) -> async_graphql::Error {

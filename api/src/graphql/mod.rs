@@ -96,12 +96,85 @@ pub(crate) fn actor<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
     Ok(actor)
 }
 
-/// The signed-in actor, also when they must still change a reset password.
+/// The signed-in actor, also when they must still change a reset password. Under a
+/// `login` or `refreshSession` field of an anonymous request, the user just signed in.
 pub(crate) fn actor_even_if_password_expired<'a>(
     ctx: &Context<'a>,
 ) -> async_graphql::Result<&'a Actor> {
     ctx.data_opt::<Actor>()
+        .or_else(|| signed_in_here(ctx).map(|s| &s.actor))
         .ok_or_else(|| ApiError::Unauthenticated.extend())
+}
+
+/// The user a `login` / `refreshSession` field above `ctx` signed in, if any.
+pub(crate) fn signed_in_here<'a>(ctx: &Context<'a>) -> Option<&'a SignedIn> {
+    let slots = ctx.data_opt::<SignedInSlots>()?;
+    let mut node = ctx.path_node.as_ref()?;
+    while let Some(parent) = node.parent {
+        node = parent;
+    }
+    let async_graphql::QueryPathSegment::Name(key) = node.segment else {
+        return None;
+    };
+    slots.find(key)
+}
+
+/// Who a sign-in in this request made the actor of its own payload, so that
+/// `login { user { team { members { name } } } }` resolves like any signed-in query.
+pub struct SignedIn {
+    /// The response key of the `login` / `refreshSession` field.
+    key: String,
+    /// The signed-in actor.
+    pub actor: Actor,
+    /// Their per-request loaders.
+    pub loader: loaders::RequestLoader,
+}
+
+/// Room for the sign-ins of one request (mutations run one after the other; a document
+/// signing in more than [`SIGN_INS_PER_REQUEST`] times gets plain payloads after that).
+#[derive(Default)]
+pub struct SignedInSlots([std::sync::OnceLock<SignedIn>; SIGN_INS_PER_REQUEST]);
+
+/// See [`SignedInSlots`].
+pub const SIGN_INS_PER_REQUEST: usize = 4;
+
+impl SignedInSlots {
+    /// Records a sign-in made by the field at `key`.
+    pub(crate) fn record(&self, key: &str, actor: Actor, loader: loaders::RequestLoader) {
+        let mut entry = Some(SignedIn {
+            key: key.to_owned(),
+            actor,
+            loader,
+        });
+        for slot in &self.0 {
+            match slot.set(entry.take().expect("one entry")) {
+                Ok(()) => return,
+                Err(back) => entry = Some(back),
+            }
+        }
+    }
+
+    fn find(&self, key: &str) -> Option<&SignedIn> {
+        self.0.iter().filter_map(|s| s.get()).find(|s| s.key == key)
+    }
+}
+
+/// Adds what every resolver may ask for to a request from any transport: the client
+/// address, the actor with their loaders, and room for sign-ins.
+pub fn with_request_data(
+    request: async_graphql::Request,
+    deps: &Deps,
+    client: crate::auth::ClientAddr,
+    actor: Option<Actor>,
+) -> async_graphql::Request {
+    let request = request.data(client).data(SignedInSlots::default());
+    match actor {
+        Some(actor) => {
+            let loader = loaders::for_viewer(deps.clone(), actor.viewer.clone());
+            request.data(loader).data(actor)
+        }
+        None => request,
+    }
 }
 
 /// Parses a client-supplied ID; a malformed one is `BAD_USER_INPUT` on `field`.

@@ -25,6 +25,8 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
     /// The signed-in user.
     pub user: user::Model,
+    /// The session the tokens belong to.
+    pub session_id: Uuid,
 }
 
 /// A new opaque refresh token and the hash that is stored.
@@ -145,6 +147,7 @@ pub async fn login(
         refresh_token,
         expires_at,
         user,
+        session_id,
     })
 }
 
@@ -314,6 +317,7 @@ pub async fn refresh(deps: &Deps, token: &str) -> ApiResult<Session> {
         refresh_token,
         expires_at,
         user,
+        session_id: session.id,
     })
 }
 
