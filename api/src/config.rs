@@ -182,6 +182,20 @@ pub struct Config {
     )]
     pub db_acquire_timeout_secs: u64,
 
+    /// Bytes of query text the automatic persisted-query cache keeps (per instance).
+    #[arg(
+        long,
+        env = "CRM_APQ_CACHE_BYTES",
+        default_value_t = 8 * 1024 * 1024,
+        global = true
+    )]
+    pub apq_cache_bytes: usize,
+
+    /// An Apollo persisted query manifest: when set, only its operations run (trusted
+    /// documents; GraphiQL and ad-hoc queries are refused).
+    #[arg(long, env = "CRM_TRUSTED_DOCUMENTS", global = true)]
+    pub trusted_documents: Option<PathBuf>,
+
     /// Bounds on what one request may ask of the server.
     #[command(flatten)]
     pub limits: Limits,
@@ -381,6 +395,8 @@ impl Config {
             password_hash_concurrency: 4,
             refresh_reuse_grace_secs: 10,
             db_acquire_timeout_secs: 5,
+            apq_cache_bytes: 8 * 1024 * 1024,
+            trusted_documents: None,
             limits: Limits::default(),
             sso_public_key_file: None,
             sso_jwks_file: None,

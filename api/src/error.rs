@@ -76,6 +76,13 @@ pub enum ApiError {
         /// The limit's value.
         max: usize,
     },
+    /// `PERSISTED_QUERY_NOT_FOUND`: a persisted-query hash this server does not know; send
+    /// the query with it (automatic persisted queries).
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
+    /// `BAD_REQUEST`: the request itself is malformed (not one of its input fields).
+    #[error("{0}")]
+    BadRequest(String),
     /// `INTERNAL`: anything else. The cause is logged, never sent.
     #[error("internal error")]
     Internal,
@@ -126,6 +133,8 @@ impl ApiError {
             Self::Conflict { .. } => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::TooComplex { .. } => "QUERY_TOO_COMPLEX",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::BadRequest(_) => "BAD_REQUEST",
             Self::Internal => "INTERNAL",
         }
     }

@@ -22,6 +22,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::ClientAddr;
 use crate::auth::actor::{AuthFailure, authenticate};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -99,7 +100,8 @@ async fn graphql_get(
         return crate::graphiql::page(&state.config.graphiql_assets_url, "/graphql")
             .into_response();
     }
-    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
+    let mut request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or(""))
+    {
         Ok(request) => request,
         Err(e) => {
             return error_response(
@@ -109,6 +111,11 @@ async fn graphql_get(
             );
         }
     };
+    // A persisted query is looked up first: its text decides whether it is a mutation.
+    if let Err(e) = state.persisted.resolve(&mut request) {
+        let response = async_graphql::Response::from_errors(vec![e.server_error()]);
+        return respond(response, wants_graphql_response(&headers));
+    }
     if operation_of(&state, &request).is_some_and(|op| op.kind == OperationType::Mutation) {
         let mut res = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -206,12 +213,8 @@ fn operation_of(state: &AppState, request: &async_graphql::Request) -> Option<Op
 
 /// Whether every request of `batch` only signs in or refreshes a session: those must work
 /// whatever stale `Authorization` header a client still sends (that is when it needs them).
-fn only_signs_in(state: &AppState, batch: &BatchRequest) -> bool {
-    let requests: &[async_graphql::Request] = match batch {
-        BatchRequest::Single(r) => std::slice::from_ref(r),
-        BatchRequest::Batch(rs) => rs,
-    };
-    requests.iter().all(|r| {
+fn only_signs_in(state: &AppState, items: &[Result<async_graphql::Request, ApiError>]) -> bool {
+    items.iter().flatten().all(|r| {
         operation_of(state, r).is_some_and(|op| {
             op.kind == OperationType::Mutation
                 && op
@@ -247,6 +250,32 @@ async fn execute(
     headers: &HeaderMap,
     batch: BatchRequest,
 ) -> Response {
+    let graphql_response = wants_graphql_response(headers);
+    let (single, requests) = match batch {
+        BatchRequest::Single(r) => (true, vec![r]),
+        BatchRequest::Batch(rs) => (false, rs),
+    };
+    let max = state.config.limits.max_batch;
+    if requests.len() > max {
+        let err = ApiError::TooComplex {
+            message: format!(
+                "a batch holds at most {max} operations, this one {}",
+                requests.len()
+            ),
+            limit: "maxBatch",
+            max,
+        };
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &async_graphql::Response::from_errors(vec![err.server_error()]),
+            graphql_response,
+        );
+    }
+    // Persisted queries first: an unknown (or untrusted) hash answers on its own.
+    let items: Vec<Result<async_graphql::Request, ApiError>> = requests
+        .into_iter()
+        .map(|mut r| state.persisted.resolve(&mut r).map(|()| r))
+        .collect();
     let actor = match authenticate(&state.db, &state.deps.tokens, headers).await {
         Ok(actor) => actor,
         Err(AuthFailure::Database) => {
@@ -266,7 +295,7 @@ async fn execute(
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return res;
         }
-        Err(_) if only_signs_in(state, &batch) => None,
+        Err(_) if only_signs_in(state, &items) => None,
         Err(failure) => {
             tracing::info!(target: "audit", event = "token.rejected", reason = %failure, "bearer token refused");
             return error_response(
@@ -280,37 +309,19 @@ async fn execute(
     let prepare = |request: async_graphql::Request| {
         crate::graphql::with_request_data(request, &state.deps, client, actor.clone())
     };
-    let graphql_response = wants_graphql_response(headers);
-    match batch {
-        BatchRequest::Single(request) => {
-            let response = state.schema.execute(prepare(request)).await;
-            respond(response, graphql_response)
-        }
-        BatchRequest::Batch(requests) => {
-            let max = state.config.limits.max_batch;
-            if requests.len() > max {
-                let err = crate::error::ApiError::TooComplex {
-                    message: format!(
-                        "a batch holds at most {max} operations, this one {}",
-                        requests.len()
-                    ),
-                    limit: "maxBatch",
-                    max,
-                };
-                return json_response(
-                    StatusCode::BAD_REQUEST,
-                    &async_graphql::Response::from_errors(vec![err.server_error()]),
-                    graphql_response,
-                );
-            }
-            // One after the other: each operation is counted by the request limits and the
-            // caller's in-flight allowance like a request of its own.
-            let mut responses = Vec::with_capacity(requests.len());
-            for request in requests {
-                responses.push(state.schema.execute(prepare(request)).await);
-            }
-            json_response(StatusCode::OK, &responses, graphql_response)
-        }
+    // One after the other: each operation of a batch is counted by the request limits and
+    // the caller's in-flight allowance like a request of its own.
+    let mut responses = Vec::with_capacity(items.len());
+    for item in items {
+        responses.push(match item {
+            Ok(request) => state.schema.execute(prepare(request)).await,
+            Err(e) => async_graphql::Response::from_errors(vec![e.server_error()]),
+        });
+    }
+    if single && let Some(response) = responses.pop() {
+        respond(response, graphql_response)
+    } else {
+        json_response(StatusCode::OK, &responses, graphql_response)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod graphiql;
 pub mod graphql;
 pub mod http;
+pub mod persisted;
 pub mod seed;
 pub mod service;
 pub mod state;

@@ -22,6 +22,8 @@ pub struct AppState {
     pub deps: Deps,
     /// The executable GraphQL schema.
     pub schema: CrmSchema,
+    /// Persisted queries (automatic, or the trusted documents).
+    pub persisted: Arc<crate::persisted::PersistedQueries>,
 }
 
 impl AppState {
@@ -65,11 +67,17 @@ impl AppState {
             ))
             .data(deps.clone())
             .finish();
+        let persisted = match &config.trusted_documents {
+            Some(path) => crate::persisted::PersistedQueries::trusted(path)
+                .context("loading the trusted documents")?,
+            None => crate::persisted::PersistedQueries::automatic(config.apq_cache_bytes),
+        };
         Ok(Self {
             db,
             config,
             deps,
             schema,
+            persisted: Arc::new(persisted),
         })
     }
 }

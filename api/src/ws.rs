@@ -255,7 +255,10 @@ struct OperationExecutor {
 }
 
 impl OperationExecutor {
-    async fn prepare(&self, request: Request) -> Result<Request, Response> {
+    async fn prepare(&self, mut request: Request) -> Result<Request, Response> {
+        if let Err(e) = self.state.persisted.resolve(&mut request) {
+            return Err(error(e));
+        }
         let actor = match authenticate(&self.state.db, &self.state.deps.tokens, &self.headers).await
         {
             Ok(actor) => actor,

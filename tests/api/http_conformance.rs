@@ -323,3 +323,100 @@ async fn a_sign_in_payload_resolves_relations_as_the_new_user() {
     assert_eq!(error_code(&json), Some("UNAUTHENTICATED"), "{json}");
     assert_eq!(json["errors"][0]["path"][0], "logout", "{json}");
 }
+
+fn sha256(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn automatic_persisted_queries_work_as_apollo_expects() {
+    let app = TestApp::new().await;
+    let query = "{ persisted: __typename }";
+    let hash = sha256(query);
+    let ext = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
+    // The hash alone first: unknown.
+    let body = json!({ "extensions": ext }).to_string();
+    let (status, _, json) = send(&app, post(&body, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        error_code(&json),
+        Some("PERSISTED_QUERY_NOT_FOUND"),
+        "{json}"
+    );
+    assert_eq!(json["errors"][0]["message"], "PersistedQueryNotFound");
+    // With the query: runs and is remembered.
+    let body = json!({ "query": query, "extensions": ext }).to_string();
+    let (_, _, json) = send(&app, post(&body, None)).await;
+    assert_eq!(json["data"]["persisted"], "Query", "{json}");
+    // The hash alone now works, over POST and over GET.
+    let body = json!({ "extensions": ext }).to_string();
+    let (_, _, json) = send(&app, post(&body, None)).await;
+    assert_eq!(json["data"]["persisted"], "Query", "{json}");
+    let uri = format!(
+        "/graphql?extensions=%7B%22persistedQuery%22%3A%7B%22version%22%3A1%2C%22sha256Hash%22%3A%22{hash}%22%7D%7D"
+    );
+    let req = Request::get(uri)
+        .header("accept", "application/json")
+        .body(Body::empty())
+        .unwrap();
+    let (_, _, json) = send(&app, req).await;
+    assert_eq!(json["data"]["persisted"], "Query", "{json}");
+    // A hash that is not the query's is refused (no cache poisoning).
+    let body = json!({ "query": "{ __schema { types { name } } }", "extensions": ext }).to_string();
+    let (_, _, json) = send(&app, post(&body, None)).await;
+    assert_eq!(error_code(&json), Some("BAD_REQUEST"), "{json}");
+    // A persisted mutation over GET is still 405.
+    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mutation = "mutation { logout }";
+    let m_hash = sha256(mutation);
+    let body = json!({ "query": mutation, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": m_hash}} }).to_string();
+    send(&app, post(&body, None)).await;
+    let uri = format!(
+        "/graphql?extensions=%7B%22persistedQuery%22%3A%7B%22version%22%3A1%2C%22sha256Hash%22%3A%22{m_hash}%22%7D%7D"
+    );
+    let req = Request::get(uri)
+        .header("accept", "application/json")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = send(&app, req).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn trusted_documents_mode_runs_only_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let trusted = "query Hello { __typename }";
+    let manifest = dir.path().join("manifest.json");
+    std::fs::write(
+        &manifest,
+        json!({
+            "format": "apollo-persisted-query-manifest",
+            "version": 1,
+            "operations": [{"id": sha256(trusted), "name": "Hello", "type": "query", "body": trusted}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let app = TestApp::with_config(|c| c.trusted_documents = Some(manifest.clone())).await;
+    // By hash, and by identical text.
+    let body =
+        json!({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256(trusted)}}})
+            .to_string();
+    let (_, _, json) = send(&app, post(&body, None)).await;
+    assert_eq!(json["data"]["__typename"], "Query", "{json}");
+    let body = json!({ "query": trusted }).to_string();
+    let (_, _, json) = send(&app, post(&body, None)).await;
+    assert_eq!(json["data"]["__typename"], "Query", "{json}");
+    // Anything else is refused, whatever its hash claims.
+    let body = json!({ "query": "{ __schema { types { name } } }" }).to_string();
+    let (_, _, json) = send(&app, post(&body, None)).await;
+    assert_eq!(error_code(&json), Some("BAD_REQUEST"), "{json}");
+    let other = "{ __typename }";
+    let body = json!({"query": other, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256(other)}}}).to_string();
+    let (_, _, json) = send(&app, post(&body, None)).await;
+    assert_eq!(error_code(&json), Some("BAD_REQUEST"), "{json}");
+}
