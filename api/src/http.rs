@@ -373,7 +373,19 @@ fn respond(response: async_graphql::Response, graphql_response: bool) -> Respons
     } else {
         StatusCode::OK
     };
-    let mut res = json_response(status, &response, graphql_response);
+    // A request error (nothing ran: no error has a path) has no `data` entry at all.
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut res = if request_error {
+        json_response(
+            status,
+            &serde_json::json!({ "errors": response.errors }),
+            graphql_response,
+        )
+    } else {
+        json_response(status, &response, graphql_response)
+    };
     if let Some(secs) = retry_after
         && let Ok(value) = HeaderValue::from_str(&secs)
     {
