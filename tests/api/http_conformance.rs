@@ -420,3 +420,94 @@ async fn trusted_documents_mode_runs_only_the_manifest() {
     let (_, _, json) = send(&app, post(&body, None)).await;
     assert_eq!(error_code(&json), Some("BAD_REQUEST"), "{json}");
 }
+
+#[tokio::test]
+async fn any_record_is_found_through_node_and_nodes_by_its_uuid() {
+    let app = TestApp::new().await;
+    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
+    let other = app.user("other@example.com", Role::SalesRep, None).await;
+    let team = app.team("East", None).await;
+    let company = app.company("Acme", rep.id).await;
+    let deal = app
+        .deal(
+            company.id,
+            rep.id,
+            "Mine",
+            50_000,
+            entity::enums::DealStage::Proposal,
+        )
+        .await;
+    let theirs_co = app.company("Other Co", other.id).await;
+    let hidden = app
+        .deal(
+            theirs_co.id,
+            other.id,
+            "Theirs",
+            70_000,
+            entity::enums::DealStage::Proposal,
+        )
+        .await;
+    let (token, _) = app.login("rep@example.com", PASSWORD).await;
+    let (_, json) = app
+        .gql(
+            Some(&token),
+            "query($id: ID!) { node(id: $id) { __typename id ... on Deal { title amount } } }",
+            json!({ "id": deal.id }),
+        )
+        .await;
+    assert_eq!(json["data"]["node"]["__typename"], "Deal", "{json}");
+    assert_eq!(json["data"]["node"]["id"], deal.id.to_string());
+    assert_eq!(json["data"]["node"]["amount"], "500.00");
+    // In order, every kind, with nulls for the unreadable and the unknown.
+    let ids = json!([
+        company.id,
+        hidden.id,
+        rep.id,
+        team.id,
+        uuid::Uuid::new_v4(),
+        deal.id
+    ]);
+    let (_, json) = app
+        .gql(
+            Some(&token),
+            "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
+            json!({ "ids": ids }),
+        )
+        .await;
+    let types: Vec<Json> = json["data"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{json}"))
+        .iter()
+        .map(|n| n["__typename"].clone())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            json!("Company"),
+            Json::Null,
+            json!("User"),
+            json!("Team"),
+            Json::Null,
+            json!("Deal")
+        ],
+        "{json}"
+    );
+    // Bounded, and anonymous callers get nothing.
+    let many: Vec<String> = (0..101).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let (_, json) = app
+        .gql(
+            Some(&token),
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": many }),
+        )
+        .await;
+    assert_eq!(error_code(&json), Some("BAD_USER_INPUT"), "{json}");
+    let (_, json) = app
+        .gql(
+            None,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": deal.id }),
+        )
+        .await;
+    assert_eq!(error_code(&json), Some("UNAUTHENTICATED"), "{json}");
+}

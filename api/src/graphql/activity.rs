@@ -64,7 +64,7 @@ pub struct ActivityViewerCan {
 #[Object]
 impl Activity {
     /// Stable identifier.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         id_of(self.m().id)
     }
     /// What kind of activity.

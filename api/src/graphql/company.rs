@@ -65,7 +65,7 @@ pub struct CompanyViewerCan {
 #[Object]
 impl Company {
     /// Stable identifier.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.m().id.to_string())
     }
     /// Name, unique ignoring case.

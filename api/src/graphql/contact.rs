@@ -69,7 +69,7 @@ pub struct ContactViewerCan {
 #[Object]
 impl Contact {
     /// Stable identifier.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.m().id.to_string())
     }
     /// ID of the company the person works at, if any.

@@ -111,7 +111,7 @@ pub struct DealViewerCan {
 #[Object]
 impl Deal {
     /// Stable identifier.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.m().id.to_string())
     }
     /// What is being sold.

@@ -12,6 +12,7 @@ pub mod enums;
 pub mod filter;
 pub mod limits;
 pub mod loaders;
+pub mod node;
 pub mod report;
 pub mod scalars;
 mod system;
@@ -48,6 +49,7 @@ pub struct Query(
     CompanyQuery,
     ContactQuery,
     report::ReportQuery,
+    node::NodeQuery,
 );
 
 /// The mutation root.

@@ -22,7 +22,7 @@ pub struct Team(pub team::Model);
 #[Object]
 impl Team {
     /// Stable identifier.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
     /// Team name.

@@ -35,7 +35,7 @@ pub struct User(pub user::Model);
 #[Object]
 impl User {
     /// Stable identifier.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
     /// Login email (lowercase).

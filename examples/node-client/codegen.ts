@@ -1,0 +1,29 @@
+// graphql-codegen for TypeScript clients: types for the schema and for the operations in
+// ../graphql, with the API's custom scalars mapped to what the JSON carries.
+// Run: npx graphql-codegen --config codegen.ts   (writes generated/graphql.ts)
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+const config: CodegenConfig = {
+  schema: '../../schema.graphql',
+  documents: ['../graphql/*.graphql'],
+  generates: {
+    'generated/graphql.ts': {
+      plugins: ['typescript', 'typescript-operations'],
+      config: {
+        // Decimal: exact money as a string ("1234.50"); Date: "YYYY-MM-DD";
+        // DateTime: RFC 3339 in UTC. Parse them with a decimal or date library, never
+        // with parseFloat.
+        scalars: {
+          ID: { input: 'string', output: 'string' },
+          Decimal: { input: 'string', output: 'string' },
+          Date: { input: 'string', output: 'string' },
+          DateTime: { input: 'string', output: 'string' },
+        },
+        strictScalars: true,
+        enumsAsTypes: true,
+      },
+    },
+  },
+};
+
+export default config;
