@@ -694,8 +694,10 @@ async fn the_directory_shows_active_users_and_no_secrets() {
 
     let sdl = api::export_sdl();
     let user_type = sdl
-        .split("type User {")
+        .split("type User ")
         .nth(1)
+        .and_then(|rest| rest.split_once('{'))
+        .map(|(_, body)| body)
         .unwrap()
         .split('}')
         .next()

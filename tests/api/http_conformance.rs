@@ -511,3 +511,27 @@ async fn any_record_is_found_through_node_and_nodes_by_its_uuid() {
         .await;
     assert_eq!(error_code(&json), Some("UNAUTHENTICATED"), "{json}");
 }
+
+#[tokio::test]
+async fn a_failing_non_null_field_nulls_its_nearest_nullable_parent() {
+    let app = TestApp::new().await;
+    // `login` is non-null: when it fails, so does the whole `data`, not just its key.
+    let (_, json) = app
+        .gql(
+            None,
+            "mutation { t: __typename login(email: \"nobody@example.com\", password: \"wrong password!!\") { accessToken } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&json), Some("UNAUTHENTICATED"), "{json}");
+    assert!(json["data"].is_null(), "{json}");
+    // Through a fragment and an alias as well.
+    let (_, json) = app
+        .gql(
+            None,
+            "mutation M { ...F } fragment F on Mutation { t: __typename signIn: login(email: \"nobody@example.com\", password: \"wrong password!!\") { accessToken } }",
+            json!({}),
+        )
+        .await;
+    assert!(json["data"].is_null(), "{json}");
+}

@@ -76,6 +76,7 @@ impl ExtensionFactory for RequestLimits {
             addresses: self.addresses.clone(),
             parallel: Arc::new(Semaphore::new(self.limits.max_parallel_fields.max(1))),
             nulled: Mutex::new(Vec::new()),
+            document: Mutex::new(None),
         })
     }
 }
@@ -89,6 +90,8 @@ struct RequestGuard {
     parallel: Arc<Semaphore>,
     /// Errors of nullable fields answered `null` (see `resolve`).
     nulled: Mutex<Vec<ServerError>>,
+    /// The parsed document, for null propagation after execution.
+    document: Mutex<Option<ExecutableDocument>>,
 }
 
 fn too_complex(message: String, limit: &'static str, max: usize) -> ServerError {
@@ -121,6 +124,7 @@ impl Extension for RequestGuard {
             .await
             .map_err(parse_failed)?;
         check_document(&doc, variables, &self.limits)?;
+        *self.document.lock().unwrap_or_else(|p| p.into_inner()) = Some(doc.clone());
         Ok(doc)
     }
 
@@ -184,6 +188,21 @@ impl Extension for RequestGuard {
                 let nulled =
                     std::mem::take(&mut *self.nulled.lock().unwrap_or_else(|p| p.into_inner()));
                 response.errors.extend(nulled);
+                if !response.errors.is_empty() {
+                    let doc = self
+                        .document
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take();
+                    if let Some(doc) = doc {
+                        super::nulls::propagate(
+                            &mut response,
+                            &doc,
+                            operation_name,
+                            &ctx.schema_env.registry,
+                        );
+                    }
+                }
                 response
             }
             Err(_) => Response::from_errors(vec![too_complex(
