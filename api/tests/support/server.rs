@@ -14,11 +14,76 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-/// A running server; killed and its folder removed on drop.
+/// A running server; killed, its folder removed and its PostgreSQL database dropped on
+/// drop.
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     _dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+/// The database the server runs on: a fresh embedded SQLite file, or — when
+/// `TEST_DATABASE_URL` points at PostgreSQL — a new database there, migrated and seeded
+/// with the demo organisation by `crm seed-demo` (the embedded default seeds itself).
+fn database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin) if admin.starts_with("postgres") => {
+            let name = format!("crm_proc_{}", uuid::Uuid::new_v4().simple());
+            psql(&admin, &format!("CREATE DATABASE \"{name}\""));
+            let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
+            let host = &base[..base.rfind('/').expect("a database path")];
+            let url = if query.is_empty() {
+                format!("{host}/{name}")
+            } else {
+                format!("{host}/{name}?{query}")
+            };
+            let status = Command::new(env!("CARGO_BIN_EXE_crm"))
+                .arg("seed-demo")
+                .env("DATABASE_URL", &url)
+                .env("CRM_JWT_SECRET", JWT_SECRET)
+                .env(
+                    "CRM_POLICY_DIR",
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
+                )
+                .env("RUST_LOG", "error")
+                .stdout(Stdio::null())
+                .status()
+                .expect("crm seed-demo");
+            assert!(status.success(), "crm seed-demo failed");
+            (url, Some((admin, name)))
+        }
+        _ => (
+            format!("sqlite://{}?mode=rwc", dir.join("crm.db").display()),
+            None,
+        ),
+    }
+}
+
+/// A secret for the child server (required outside the embedded default).
+const JWT_SECRET: &str = "process-test-secret-0123456789abcdef0123456789";
+
+/// Runs one statement on the PostgreSQL server behind `admin_url` (through sqlx, which the
+/// server depends on anyway).
+fn psql(admin_url: &str, sql: &str) {
+    let admin_url = admin_url.to_owned();
+    let sql = sql.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            use sea_orm::ConnectionTrait;
+            let db = sea_orm::Database::connect(admin_url.as_str())
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            db.execute_unprepared(&sql).await.expect("admin statement");
+            let _ = db.close().await;
+        });
+    })
+    .join()
+    .expect("admin thread");
 }
 
 impl Server {
@@ -31,7 +96,7 @@ impl Server {
             .unwrap()
             .port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let db = format!("sqlite://{}?mode=rwc", dir.path().join("crm.db").display());
+        let (db, postgres) = database(dir.path());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_crm"));
         cmd.arg("serve")
             .arg("--addr")
@@ -39,6 +104,7 @@ impl Server {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", db)
+            .env("CRM_JWT_SECRET", JWT_SECRET)
             .env(
                 "CRM_POLICY_DIR",
                 concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
@@ -55,6 +121,7 @@ impl Server {
             child,
             addr,
             _dir: dir,
+            postgres,
         };
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
@@ -103,6 +170,12 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some((admin, name)) = self.postgres.take() {
+            psql(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            );
+        }
     }
 }
 
