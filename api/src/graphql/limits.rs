@@ -90,8 +90,9 @@ struct RequestGuard {
     parallel: Arc<Semaphore>,
     /// Errors of nullable fields answered `null` (see `resolve`).
     nulled: Mutex<Vec<ServerError>>,
-    /// The parsed document, for null propagation after execution.
-    document: Mutex<Option<ExecutableDocument>>,
+    /// The document's text, parsed again for null propagation only when a field failed
+    /// (cheaper than keeping a copy of every parsed document).
+    document: Mutex<Option<String>>,
 }
 
 fn too_complex(message: String, limit: &'static str, max: usize) -> ServerError {
@@ -124,7 +125,7 @@ impl Extension for RequestGuard {
             .await
             .map_err(parse_failed)?;
         check_document(&doc, variables, &self.limits)?;
-        *self.document.lock().unwrap_or_else(|p| p.into_inner()) = Some(doc.clone());
+        *self.document.lock().unwrap_or_else(|p| p.into_inner()) = Some(query.to_owned());
         Ok(doc)
     }
 
@@ -188,12 +189,14 @@ impl Extension for RequestGuard {
                 let nulled =
                     std::mem::take(&mut *self.nulled.lock().unwrap_or_else(|p| p.into_inner()));
                 response.errors.extend(nulled);
-                if !response.errors.is_empty() {
-                    let doc = self
+                if response.errors.iter().any(|e| !e.path.is_empty()) {
+                    let query = self
                         .document
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .take();
+                    // The text passed the nesting scan and parsed once already.
+                    let doc = query.and_then(|q| async_graphql::parser::parse_query(q).ok());
                     if let Some(doc) = doc {
                         super::nulls::propagate(
                             &mut response,
