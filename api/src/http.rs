@@ -150,7 +150,7 @@ async fn graphql_post(
     }
     let body = match body {
         Ok(body) => body,
-        Err(BytesRejection::FailedToBufferBody(_)) => {
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             return error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",

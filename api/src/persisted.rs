@@ -87,10 +87,11 @@ impl PersistedQueries {
         })
     }
 
-    /// Fills in (or checks) the request's query from its `persistedQuery` extension.
+    /// Fills in (or checks) the request's query from its `persistedQuery` extension, which
+    /// it then removes (resolving twice is harmless).
     pub fn resolve(&self, request: &mut Request) -> Result<(), ApiError> {
-        let hash = match request.extensions.get("persistedQuery") {
-            Some(value) => Some(persisted_hash(value)?),
+        let hash = match request.extensions.remove("persistedQuery") {
+            Some(value) => Some(persisted_hash(&value)?),
             None => None,
         };
         match (&self.mode, hash) {
