@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use async_graphql::BatchRequest;
-use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -116,15 +116,20 @@ async fn graphql_get(
         let response = async_graphql::Response::from_errors(vec![e.server_error()]);
         return respond(response, wants_graphql_response(&headers));
     }
-    if operation_of(&state, &request).is_some_and(|op| op.kind == OperationType::Mutation) {
-        let mut res = error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "BAD_REQUEST",
-            "mutations must be sent with POST",
-        );
-        res.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return res;
+    if let Some(doc) = parsed(&state, &request) {
+        let op = operation_of(&doc, request.operation_name.as_deref());
+        if op.is_some_and(|op| op.kind == OperationType::Mutation) {
+            let mut res = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "BAD_REQUEST",
+                "mutations must be sent with POST",
+            );
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return res;
+        }
+        // Parsed once: execution reuses it (the limits still scan the text first).
+        request.set_parsed_query(doc);
     }
     execute(&state, connect, &headers, BatchRequest::Single(request)).await
 }
@@ -183,20 +188,9 @@ struct Operation {
     fields: Vec<String>,
 }
 
-fn operation_of(state: &AppState, request: &async_graphql::Request) -> Option<Operation> {
-    // The parser is recursive: the same lexical bound as the request limits comes first.
-    crate::graphql::limits::scan_nesting(&request.query, &state.config.limits).ok()?;
-    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
-    let op = match (&doc.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
-        _ => return None,
-    };
-    let fields = op
-        .node
-        .selection_set
-        .node
+fn operation_of(doc: &ExecutableDocument, name: Option<&str>) -> Option<Operation> {
+    let (kind, selection) = crate::graphql::nulls::operation(doc, name)?;
+    let fields = selection
         .items
         .iter()
         .map(|s| match &s.node {
@@ -205,17 +199,26 @@ fn operation_of(state: &AppState, request: &async_graphql::Request) -> Option<Op
             _ => String::new(),
         })
         .collect();
-    Some(Operation {
-        kind: op.node.ty,
-        fields,
-    })
+    Some(Operation { kind, fields })
+}
+
+/// The request's document, parsed ahead of execution (`None` when it does not parse:
+/// execution reports that). The parser is recursive: the request limits' lexical bound
+/// comes first.
+fn parsed(state: &AppState, request: &async_graphql::Request) -> Option<ExecutableDocument> {
+    crate::graphql::limits::scan_nesting(&request.query, &state.config.limits).ok()?;
+    async_graphql::parser::parse_query(&request.query).ok()
 }
 
 /// Whether every request of `batch` only signs in or refreshes a session: those must work
 /// whatever stale `Authorization` header a client still sends (that is when it needs them).
 fn only_signs_in(state: &AppState, items: &[Result<async_graphql::Request, ApiError>]) -> bool {
     items.iter().flatten().all(|r| {
-        operation_of(state, r).is_some_and(|op| {
+        let doc = parsed(state, r);
+        let op = doc
+            .as_ref()
+            .and_then(|d| operation_of(d, r.operation_name.as_deref()));
+        op.is_some_and(|op| {
             op.kind == OperationType::Mutation
                 && op
                     .fields

@@ -118,7 +118,7 @@ impl Extension for RequestGuard {
     ) -> ServerResult<ExecutableDocument> {
         scan_nesting(query, &self.limits)?;
         for (name, value) in variables.iter() {
-            check_value(value, &format!("${name}"), &self.limits)?;
+            check_value(value, &format!("${name}"), &self.limits, None)?;
         }
         let doc = next
             .run(ctx, query, variables)
@@ -406,14 +406,67 @@ pub fn scan_nesting(query: &str, limits: &Limits) -> ServerResult<()> {
     Ok(())
 }
 
+/// What the walk needs to see of a value: literal arguments (which may name variables)
+/// and variables' values are two types of the same shape.
+pub trait InputValue: Sized {
+    /// The value's shape.
+    fn shape(&self) -> Shape<'_, Self>;
+}
+
+/// One level of an input value.
+pub enum Shape<'a, V> {
+    /// A list.
+    List(&'a [V]),
+    /// An input object.
+    Object(&'a async_graphql::indexmap::IndexMap<Name, V>),
+    /// A string.
+    Str(&'a str),
+    /// A variable reference (literal arguments only).
+    Variable(&'a Name),
+    /// Anything else (numbers, booleans, enums, null).
+    Other,
+}
+
+impl InputValue for Value {
+    fn shape(&self) -> Shape<'_, Self> {
+        match self {
+            Value::List(items) => Shape::List(items),
+            Value::Object(fields) => Shape::Object(fields),
+            Value::String(s) => Shape::Str(s),
+            _ => Shape::Other,
+        }
+    }
+}
+
+impl InputValue for async_graphql_value::Value {
+    fn shape(&self) -> Shape<'_, Self> {
+        use async_graphql_value::Value as V;
+        match self {
+            V::List(items) => Shape::List(items),
+            V::Object(fields) => Shape::Object(fields),
+            V::String(s) => Shape::Str(s),
+            V::Variable(name) => Shape::Variable(name),
+            _ => Shape::Other,
+        }
+    }
+}
+
 /// Checks one input value (an argument, or a variable's value) without recursion.
-pub fn check_value(value: &Value, name: &str, limits: &Limits) -> ServerResult<()> {
+/// Variables it names were checked on their own; where one stands for a search pattern
+/// (`search: $s`, `{contains: $s}`), its string is checked as a pattern here, with
+/// `variables` (their values, or their defaults).
+pub fn check_value<V: InputValue>(
+    value: &V,
+    name: &str,
+    limits: &Limits,
+    variables: Option<&Variables>,
+) -> ServerResult<()> {
     // (value, depth, path of object keys)
-    let mut stack: Vec<(&Value, usize, String)> = vec![(value, 0, name.to_owned())];
+    let mut stack: Vec<(&V, usize, String)> = vec![(value, 0, name.to_owned())];
     let mut objects = 0usize;
     while let Some((value, depth, path)) = stack.pop() {
-        match value {
-            Value::List(_) | Value::Object(_) if depth >= limits.max_input_depth => {
+        match value.shape() {
+            Shape::List(_) | Shape::Object(_) if depth >= limits.max_input_depth => {
                 return Err(too_complex(
                     format!(
                         "`{name}` nests deeper than {} levels",
@@ -423,7 +476,7 @@ pub fn check_value(value: &Value, name: &str, limits: &Limits) -> ServerResult<(
                     limits.max_input_depth,
                 ));
             }
-            Value::List(items) => {
+            Shape::List(items) => {
                 if items.len() > limits.max_list_length {
                     return Err(too_complex(
                         format!(
@@ -437,7 +490,7 @@ pub fn check_value(value: &Value, name: &str, limits: &Limits) -> ServerResult<(
                 }
                 stack.extend(items.iter().map(|v| (v, depth + 1, path.clone())));
             }
-            Value::Object(fields) => {
+            Shape::Object(fields) => {
                 objects += 1;
                 if objects > limits.max_input_objects {
                     return Err(too_complex(
@@ -455,8 +508,13 @@ pub fn check_value(value: &Value, name: &str, limits: &Limits) -> ServerResult<(
                         .map(|(k, v)| (v, depth + 1, format!("{path}.{k}"))),
                 );
             }
-            Value::String(s) => check_string(s, &path, limits)?,
-            _ => {}
+            Shape::Str(s) => check_string(s, &path, limits)?,
+            Shape::Variable(var) if is_search(&path) => {
+                if let Some(Value::String(s)) = variables.and_then(|vars| vars.get(var)) {
+                    check_string(s, &path, limits)?;
+                }
+            }
+            Shape::Variable(_) | Shape::Other => {}
         }
     }
     Ok(())
@@ -466,33 +524,6 @@ pub fn check_value(value: &Value, name: &str, limits: &Limits) -> ServerResult<(
 fn is_search(path: &str) -> bool {
     let field = path.rsplit('.').next().unwrap_or(path);
     matches!(field, "search" | "contains" | "startsWith")
-}
-
-/// Variables passed where a search pattern goes (`search: $s`, `{contains: $s}`): their
-/// values were checked as plain strings, check them as patterns too.
-fn check_search_variables(
-    value: &async_graphql_value::Value,
-    path: &str,
-    variables: &Variables,
-    limits: &Limits,
-) -> ServerResult<()> {
-    use async_graphql_value::Value as V;
-    let mut stack: Vec<(&V, String)> = vec![(value, path.to_owned())];
-    while let Some((value, path)) = stack.pop() {
-        match value {
-            V::Variable(name) if is_search(&path) => {
-                if let Some(Value::String(s)) = variables.get(name) {
-                    check_string(s, &path, limits)?;
-                }
-            }
-            V::List(items) => stack.extend(items.iter().map(|v| (v, path.clone()))),
-            V::Object(fields) => {
-                stack.extend(fields.iter().map(|(k, v)| (v, format!("{path}.{k}"))));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 fn check_string(s: &str, path: &str, limits: &Limits) -> ServerResult<()> {
@@ -540,7 +571,12 @@ pub fn check_document(
     for op in &operations {
         for var in &op.node.variable_definitions {
             if let Some(default) = &var.node.default_value {
-                check_value(&default.node, &format!("${}", var.node.name.node), limits)?;
+                check_value(
+                    &default.node,
+                    &format!("${}", var.node.name.node),
+                    limits,
+                    None,
+                )?;
                 effective
                     .entry(var.node.name.node.clone())
                     .or_insert_with(|| default.node.clone());
@@ -628,14 +664,10 @@ fn count_selection<'a>(
                     }
                     for (name, value) in &field.arguments {
                         let path = format!("{}.{}", field.name.node, name.node);
-                        check_value(&literal(&value.node), &path, limits)
-                            .and_then(|()| {
-                                check_search_variables(&value.node, &path, variables, limits)
-                            })
-                            .map_err(|e| {
-                                // The argument's own name is what clients know.
-                                rename_field(e, &field.name.node)
-                            })?;
+                        check_value(&value.node, &path, limits, Some(variables)).map_err(|e| {
+                            // The argument's own name is what clients know.
+                            rename_field(e, &field.name.node)
+                        })?;
                     }
                     stack.push(&field.selection_set.node);
                     &field.directives
@@ -651,7 +683,7 @@ fn count_selection<'a>(
             };
             for directive in directives {
                 for (name, value) in &directive.node.arguments {
-                    check_value(&literal(&value.node), &name.node, limits)?;
+                    check_value(&value.node, &name.node, limits, Some(variables))?;
                 }
             }
         }
@@ -669,15 +701,6 @@ fn rename_field(mut e: ServerError, field: &str) -> ServerError {
         ext.set("field", rest);
     }
     e
-}
-
-/// An argument as a constant (variables become null: their values are checked apart).
-/// The lexical scan has bounded its nesting, so the conversion's recursion is shallow.
-fn literal(value: &async_graphql_value::Value) -> Value {
-    value
-        .clone()
-        .into_const_with(|_| Ok::<_, std::convert::Infallible>(Value::Null))
-        .unwrap_or(Value::Null)
 }
 
 /// Fields of `name` with its spreads expanded; cycles (invalid anyway, and refused by
@@ -742,7 +765,7 @@ mod tests {
         for _ in 0..100_000 {
             v = Value::List(vec![v]);
         }
-        let err = check_value(&v, "x", &Limits::default()).unwrap_err();
+        let err = check_value(&v, "x", &Limits::default(), None).unwrap_err();
         assert_eq!(code(&err).as_deref(), Some("maxInputDepth"));
         // Dropping such a value recurses in the value's own destructor: unwrap it level by
         // level instead.

@@ -13,7 +13,7 @@ pub mod filter;
 pub mod limits;
 pub mod loaders;
 pub mod node;
-mod nulls;
+pub(crate) mod nulls;
 pub mod report;
 pub mod scalars;
 mod system;

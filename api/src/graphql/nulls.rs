@@ -42,7 +42,9 @@ pub fn propagate(
     }
 }
 
-fn operation<'a>(
+/// The operation a request runs: its kind and top-level selections (`None` when the name
+/// does not match, or none is given among several).
+pub(crate) fn operation<'a>(
     doc: &'a ExecutableDocument,
     name: Option<&str>,
 ) -> Option<(OperationType, &'a SelectionSet)> {
