@@ -14,6 +14,7 @@ pub mod limits;
 pub mod loaders;
 pub mod node;
 pub(crate) mod nulls;
+pub mod record;
 pub mod report;
 pub mod scalars;
 mod system;
@@ -29,25 +30,31 @@ use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::service::Deps;
 
-pub use activity::{Activity, ActivityMutation, ActivityQuery};
+pub use activity::{Activity, ActivityListQuery, ActivityMutation, ActivityQuery};
 pub use auth::{AuthMutation, AuthQuery};
-pub use company::{Company, CompanyMutation, CompanyQuery};
-pub use contact::{Contact, ContactMutation, ContactQuery};
-pub use deal::{Deal, DealMutation, DealQuery};
+pub use company::{Company, CompanyListQuery, CompanyMutation, CompanyQuery};
+pub use contact::{Contact, ContactListQuery, ContactMutation, ContactQuery};
+pub use deal::{Deal, DealListQuery, DealMutation, DealQuery};
 pub use system::SystemQuery;
-pub use team::{Team, TeamMutation, TeamQuery};
-pub use user::{User, UserMutation, UserQuery};
+pub use team::{Team, TeamListQuery, TeamMutation, TeamQuery};
+pub use user::{User, UserListQuery, UserMutation, UserQuery};
 
 /// The query root.
 #[derive(MergedObject, Default)]
 pub struct Query(
     SystemQuery,
     AuthQuery,
+    UserListQuery,
     UserQuery,
+    TeamListQuery,
     TeamQuery,
+    DealListQuery,
     DealQuery,
+    ActivityListQuery,
     ActivityQuery,
+    CompanyListQuery,
     CompanyQuery,
+    ContactListQuery,
     ContactQuery,
     report::ReportQuery,
     node::NodeQuery,
@@ -188,4 +195,13 @@ pub(crate) fn parse_id(id: &ID, field: &str) -> Result<Uuid, ApiError> {
 /// Converts a service error for GraphQL.
 pub(crate) fn gql(err: ApiError) -> async_graphql::Error {
     err.extend()
+}
+
+/// A by-id read as a nullable field: missing or unreadable (`NOT_FOUND`) is `null`.
+pub(crate) fn or_none<T>(found: crate::error::ApiResult<T>) -> async_graphql::Result<Option<T>> {
+    match found {
+        Ok(v) => Ok(Some(v)),
+        Err(ApiError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(gql(e)),
+    }
 }

@@ -10,7 +10,7 @@ pub mod deal;
 pub mod filter;
 pub mod list;
 pub mod money;
-mod record;
+pub mod record;
 pub mod report;
 pub mod team;
 pub mod user;

@@ -5,18 +5,19 @@ use entity::enums::Role;
 use entity::{team, user};
 use rand::Rng;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use crate::auth::Actor;
 use crate::auth::password::{hash_password, validate_password};
-use crate::authz::{Kind, Viewer};
+use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::service::list::{CursorValue, Page, PageArgs, SortKey, fetch_page};
+use crate::service::filter::{Env, Scalar};
+use crate::service::record::{Record, SortSpec};
 use crate::service::{Deps, auth, begin_write, require_role_permission, unique_violation};
-use sea_orm::Condition;
+use sea_orm::Select;
 
 /// `createUser` input.
 pub struct NewUser {
@@ -84,63 +85,45 @@ pub enum UserSort {
     CreatedAt,
 }
 
-/// One page of the directory entries the viewer may read, matching `filter`.
-pub async fn list(
-    deps: &Deps,
-    viewer: &Viewer,
-    filter: Condition,
-    order: &[(UserSort, bool)],
-    page: &PageArgs,
-) -> ApiResult<Page<user::Model>> {
-    let order: Vec<(UserSort, bool)> = if order.is_empty() {
-        vec![(UserSort::Name, false)]
-    } else {
-        order.to_vec()
-    };
-    let mut keys: Vec<SortKey> = order
-        .iter()
-        .map(|(f, desc)| {
-            let c = match f {
-                UserSort::Name => user::Column::Name,
-                UserSort::Email => user::Column::Email,
-                UserSort::CreatedAt => user::Column::CreatedAt,
-            };
-            SortKey::column(c, *desc)
-        })
-        .collect();
-    keys.push(SortKey::column(user::Column::Id, false));
-    let select = user::Entity::find()
-        .filter(
-            deps.authz
-                .scope(viewer, Kind::User, crate::authz::action::READ),
-        )
-        .filter(filter);
-    fetch_page(&deps.db, select, &keys, page, |m: &user::Model| {
-        let mut v: Vec<CursorValue> = order
-            .iter()
-            .map(|(f, _)| match f {
-                UserSort::Name => CursorValue::Str(m.name.clone()),
-                UserSort::Email => CursorValue::Str(m.email.clone()),
-                UserSort::CreatedAt => CursorValue::Ts(m.created_at),
-            })
-            .collect();
-        v.push(CursorValue::Uuid(m.id));
-        v
-    })
-    .await
+impl Record for user::Entity {
+    const KIND: Kind = Kind::User;
+    const NAME: &'static str = "User";
+    const ID: user::Column = user::Column::Id;
+    const SEARCH: &'static [user::Column] = &[user::Column::Name, user::Column::Email];
+    const DEFAULT_ORDER: (UserSort, bool) = (UserSort::Name, false);
+    type Row = user::Model;
+    type Sort = UserSort;
+
+    /// The directory entries the viewer may read.
+    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+        user::Entity::find().filter(deps.authz.scope(viewer, Kind::User, action::READ))
+    }
+
+    fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+        Self::readable(deps, viewer)
+    }
+
+    fn sort<'a>(sort: UserSort, _: &Env<'a>) -> Vec<SortSpec<'a, user::Model>> {
+        use user::Column as C;
+        vec![match sort {
+            UserSort::Name => {
+                SortSpec::column(C::Name, |m: &user::Model| Scalar::Str(m.name.clone()))
+            }
+            UserSort::Email => {
+                SortSpec::column(C::Email, |m: &user::Model| Scalar::Str(m.email.clone()))
+            }
+            UserSort::CreatedAt => {
+                SortSpec::column(C::CreatedAt, |m: &user::Model| Scalar::Ts(m.created_at))
+            }
+        }]
+    }
+
+    fn id(row: &user::Model) -> Uuid {
+        row.id
+    }
 }
 
-/// How many directory entries the viewer may read match `filter`.
-pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
-    Ok(user::Entity::find()
-        .filter(
-            deps.authz
-                .scope(viewer, Kind::User, crate::authz::action::READ),
-        )
-        .filter(filter)
-        .count(&deps.db)
-        .await?)
-}
+crate::plain_fields!(user::Column);
 
 /// A directory entry the actor may read, or `NOT_FOUND`.
 pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<user::Model> {
