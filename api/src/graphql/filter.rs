@@ -393,6 +393,28 @@ pub enum OrderDirection {
     Desc,
 }
 
+/// Declares a kind's GraphQL order-field enum from the service's list of sort keys
+/// (`xxx_sort_keys!(order_field_enum)`), converting into the service's sort.
+macro_rules! order_field_enum {
+    ($(#[$meta:meta])* $name:ident as $api:ident { $($(#[$vmeta:meta])* $variant:ident,)* }) => {
+        $(#[$meta])*
+        #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+        pub enum $api {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl From<$api> for $name {
+            fn from(f: $api) -> Self {
+                match f {
+                    $($api::$variant => $name::$variant,)*
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use order_field_enum;
+
 /// A record kind's ordering input: one key of the service's sort, and its direction.
 pub trait RecordOrder {
     /// The kind's sort keys.

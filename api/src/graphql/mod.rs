@@ -11,6 +11,7 @@ pub mod deal;
 pub mod enums;
 pub mod filter;
 pub mod limits;
+pub mod lists;
 pub mod loaders;
 pub mod node;
 pub(crate) mod nulls;
@@ -204,4 +205,17 @@ pub(crate) fn or_none<T>(found: crate::error::ApiResult<T>) -> async_graphql::Re
         Err(ApiError::NotFound { .. }) => Ok(None),
         Err(e) => Err(gql(e)),
     }
+}
+
+/// An optional client ID; malformed is `BAD_USER_INPUT` on `field`.
+pub(crate) fn parse_opt_id(id: Option<&ID>, field: &str) -> crate::error::ApiResult<Option<Uuid>> {
+    id.map(|id| parse_id(id, field)).transpose()
+}
+
+/// A mutation's result as its node, read for `viewer`.
+pub(crate) fn wrap<N: record::FromRow>(
+    row: crate::error::ApiResult<N::Row>,
+    viewer: &crate::authz::Viewer,
+) -> async_graphql::Result<N> {
+    row.map(|row| N::from_row(row, viewer)).map_err(gql)
 }

@@ -1,5 +1,5 @@
 //! What every record type of the schema shares: the node wrapper of a guarded row
-//! ([`record_node!`]), and the top-level `xs` / `x` query fields ([`record_query!`]), so a
+//! ([`record_node!`]), and the top-level list fields ([`record_list!`]), so a
 //! kind's GraphQL module only describes its own fields.
 
 use crate::authz::Viewer;
@@ -77,12 +77,14 @@ macro_rules! record_node {
 
 pub(crate) use record_node;
 
-/// Declares a kind's top-level list field (a Relay connection with `filter`, optional
-/// `search` and `orderBy`) as an object of its own, merged into the query root. The
-/// descriptions are the field's and its arguments'.
-macro_rules! record_query {
+/// Declares a kind's connection types and its top-level list field (a Relay connection
+/// with `filter`, optional `search` and `orderBy`) as an object of its own, merged into the
+/// query root. The descriptions are the types', the field's and its arguments'.
+macro_rules! record_list {
     (
-        $query:ident for $entity:ty => $conn:ident {
+        $query:ident for $entity:ty => $conn:ident, $edge:ident of $node:ty {
+            connection: $conn_doc:literal,
+            edge: $edge_doc:literal,
             $(#[$doc:meta])*
             $field:ident(
                 filter: $filter:ty = $filter_desc:literal,
@@ -91,6 +93,8 @@ macro_rules! record_query {
             )
         }
     ) => {
+        $crate::graphql::connection::connection!($conn, $edge, $node, $conn_doc, $edge_doc);
+
         #[doc = concat!("The `", stringify!($field), "` list.")]
         #[derive(Default)]
         pub struct $query;
@@ -120,7 +124,7 @@ macro_rules! record_query {
                         before,
                     },
                     filter,
-                    search: $crate::graphql::record::record_query!(@search search $($search_desc)?),
+                    search: $crate::graphql::record::record_list!(@search search $($search_desc)?),
                     order_by,
                 };
                 $conn::list::<$entity, _, _>(ctx, args, viewer).await
@@ -135,4 +139,4 @@ macro_rules! record_query {
     };
 }
 
-pub(crate) use record_query;
+pub(crate) use record_list;

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use entity::enums::ActivityType;
 use entity::{activity, company, contact, deal, user};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QuerySelect, Select, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QuerySelect, Set};
 use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
-use crate::service::record::{Record, SortSpec, Versioned};
+use crate::service::record::{Record, SortSpec, Versioned, sort_enum};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
 /// An activity as the viewer sees it: the row and its facts.
@@ -28,31 +28,37 @@ pub const MAX_SUBJECT_CHARS: usize = 200;
 /// Longest description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 
-/// What an activities list can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActivitySort {
-    /// Due time (activities without one sort as empty: last ascending).
-    DueAt,
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-    /// Subject.
-    Subject,
+/// The keys a activity list can be ordered by, named once: [`ActivitySort`] here and the GraphQL
+/// order field are both declared from this list (`activity_sort_keys!(declare)`).
+macro_rules! activity_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields activities can be ordered by.
+            ActivitySort as ActivityOrderField {
+                /// Due time; activities without one come last ascending, first descending.
+                DueAt,
+                /// Creation time.
+                CreatedAt,
+                /// Last change.
+                UpdatedAt,
+                /// Subject.
+                Subject,
+            }
+        }
+    };
 }
+
+pub(crate) use activity_sort_keys;
+
+activity_sort_keys!(sort_enum);
 
 impl Record for activity::Entity {
     const KIND: Kind = Kind::Activity;
-    const NAME: &'static str = "Activity";
     const ID: activity::Column = activity::Column::Id;
     const SEARCH: &'static [activity::Column] = &[activity::Column::Subject];
     const DEFAULT_ORDER: (ActivitySort, bool) = (ActivitySort::DueAt, false);
     type Row = ActivityRow;
     type Sort = ActivitySort;
-
-    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-        record::guarded(deps, viewer)
-    }
 
     fn sort<'a>(sort: ActivitySort, _: &Env<'a>) -> Vec<SortSpec<'a, ActivityRow>> {
         use activity::Column as C;
@@ -345,10 +351,10 @@ pub async fn update(
     changes: ActivityChanges,
 ) -> ApiResult<ActivityRow> {
     let txn = begin_write(deps).await?;
-    // Load.
-    let current = record::find::<activity::Entity>(deps, viewer, &txn, id).await?;
-    // Authorize.
-    require_allowed(deps, viewer, Kind::Activity, action::UPDATE, current.facts)?;
+    // Load and authorize.
+    let current =
+        record::load_for_change::<activity::Entity>(deps, viewer, &txn, id, action::UPDATE, None)
+            .await?;
     let completion = changes.completed.filter(|c| *c != current.model.completed);
     if completion.is_some() {
         require_allowed(
@@ -437,17 +443,16 @@ pub async fn complete(
     expected_version: Option<i32>,
 ) -> ApiResult<ActivityRow> {
     let txn = begin_write(deps).await?;
-    // Load.
-    let current = record::find::<activity::Entity>(deps, viewer, &txn, id).await?;
-    // Authorize.
-    require_allowed(
+    // Load and authorize.
+    let current = record::load_for_change::<activity::Entity>(
         deps,
         viewer,
-        Kind::Activity,
+        &txn,
+        id,
         action::COMPLETE,
-        current.facts,
-    )?;
-    check_version(expected_version, current.model.version)?;
+        expected_version,
+    )
+    .await?;
     if current.model.completed {
         return Ok(current);
     }

@@ -8,7 +8,7 @@ use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, Select, SqlErr,
+    QueryFilter, SqlErr,
 };
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
-use crate::service::record::{Record, SortSpec, Versioned};
+use crate::service::record::{Record, SortSpec, Versioned, change, sort_enum};
 use crate::service::validate::{self, Errors};
 use crate::service::{Deps, begin_write, record, require_allowed, unique_violation};
 
@@ -30,33 +30,39 @@ const MAX_TEXT: usize = 200;
 /// Longest street address.
 const MAX_ADDRESS: usize = 500;
 
-/// What a companies list can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompanySort {
-    /// Name.
-    Name,
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-    /// City (companies without one last when ascending).
-    City,
-    /// Industry, by its stored name.
-    Industry,
+/// The keys a company list can be ordered by, named once: [`CompanySort`] here and the GraphQL
+/// order field are both declared from this list (`company_sort_keys!(declare)`).
+macro_rules! company_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields companies can be ordered by.
+            CompanySort as CompanyOrderField {
+                /// Name.
+                Name,
+                /// Creation time.
+                CreatedAt,
+                /// Last change.
+                UpdatedAt,
+                /// City; companies without one sort as empty.
+                City,
+                /// Industry, by name; companies without one sort as empty.
+                Industry,
+            }
+        }
+    };
 }
+
+pub(crate) use company_sort_keys;
+
+company_sort_keys!(sort_enum);
 
 impl Record for company::Entity {
     const KIND: Kind = Kind::Company;
-    const NAME: &'static str = "Company";
     const ID: company::Column = company::Column::Id;
     const SEARCH: &'static [company::Column] = &[company::Column::Name, company::Column::Domain];
     const DEFAULT_ORDER: (CompanySort, bool) = (CompanySort::Name, false);
     type Row = CompanyRow;
     type Sort = CompanySort;
-
-    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-        record::guarded(deps, viewer)
-    }
 
     fn sort<'a>(sort: CompanySort, _: &Env<'a>) -> Vec<SortSpec<'a, CompanyRow>> {
         use company::Column as C;
@@ -305,10 +311,6 @@ pub async fn update(
     let mut errors = Errors::new();
     let new_owner =
         record::owner_change(&txn, changes.owner_id, current.owner_id, &mut errors).await?;
-    let mut am = company::ActiveModel {
-        id: Unchanged(id),
-        ..Default::default()
-    };
     let name = changes.name.as_deref().and_then(|n| name(&mut errors, n));
     let domain = validate::optional_change(&mut errors, changes.domain, |v| {
         validate::domain("domain", v)
@@ -330,7 +332,6 @@ pub async fn update(
     if let Some((owner, team)) = new_owner {
         let after = viewer.facts_of_company(owner, team, false);
         record::require_handover::<company::Entity>(deps, viewer, id, after)?;
-        am.owner_id = Set(owner);
     }
     check_unique(
         &txn,
@@ -339,36 +340,21 @@ pub async fn update(
         Some(id),
     )
     .await?;
-    if let Some(n) = name {
-        am.name = Set(n);
-    }
-    if let Some(d) = domain {
-        am.domain = Set(d);
-    }
-    if let Some(i) = changes.industry {
-        am.industry = Set(i);
-    }
-    if let Some(s) = changes.size {
-        am.size = Set(s);
-    }
-    if let Some(a) = address {
-        am.address = Set(a);
-    }
-    if let Some(c) = city {
-        am.city = Set(c);
-    }
-    if let Some(s) = state {
-        am.state = Set(s);
-    }
-    if let Some(c) = country {
-        am.country = Set(c);
-    }
-    if let Some(p) = phone {
-        am.phone = Set(p);
-    }
-    if let Some(w) = website {
-        am.website = Set(w);
-    }
+    let am = company::ActiveModel {
+        id: Unchanged(id),
+        owner_id: change(new_owner.map(|(owner, _)| owner)),
+        name: change(name),
+        domain: change(domain),
+        industry: change(changes.industry),
+        size: change(changes.size),
+        address: change(address),
+        city: change(city),
+        state: change(state),
+        country: change(country),
+        phone: change(phone),
+        website: change(website),
+        ..Default::default()
+    };
     // Act.
     record::write_versioned(&txn, id, current.version, am, |e| map_unique(e, UNIQUE)).await?;
     record::commit::<company::Entity>(deps, viewer, txn, id, "company.updated").await

@@ -8,7 +8,7 @@ use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, Select, SqlErr,
+    QueryFilter, SqlErr,
 };
 use uuid::Uuid;
 
@@ -19,7 +19,7 @@ use crate::service::company::map_unique;
 use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
-use crate::service::record::{Record, SortSpec, Versioned};
+use crate::service::record::{Record, SortSpec, Versioned, change, sort_enum};
 use crate::service::validate::{self, Errors};
 use crate::service::{Deps, record, require_allowed};
 
@@ -33,37 +33,43 @@ const MAX_TEXT: usize = 200;
 /// Longest notes.
 const MAX_NOTES: usize = 10_000;
 
-/// What a contacts list can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContactSort {
-    /// Address-book order: last name, then first name.
-    Name,
-    /// First name.
-    FirstName,
-    /// Last name.
-    LastName,
-    /// Full name (`first last`).
-    FullName,
-    /// Email.
-    Email,
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
+/// The keys a contact list can be ordered by, named once: [`ContactSort`] here and the GraphQL
+/// order field are both declared from this list (`contact_sort_keys!(declare)`).
+macro_rules! contact_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields contacts can be ordered by.
+            ContactSort as ContactOrderField {
+                /// Address-book order: last name, then first name.
+                Name,
+                /// First name.
+                FirstName,
+                /// Last name.
+                LastName,
+                /// Full name as displayed (first name first).
+                FullName,
+                /// Email; contacts without one sort as empty.
+                Email,
+                /// Creation time.
+                CreatedAt,
+                /// Last change.
+                UpdatedAt,
+            }
+        }
+    };
 }
+
+pub(crate) use contact_sort_keys;
+
+contact_sort_keys!(sort_enum);
 
 impl Record for contact::Entity {
     const KIND: Kind = Kind::Contact;
-    const NAME: &'static str = "Contact";
     const ID: contact::Column = contact::Column::Id;
     const SEARCH: &'static [contact::Column] = &[contact::Column::FullName, contact::Column::Email];
     const DEFAULT_ORDER: (ContactSort, bool) = (ContactSort::FullName, false);
     type Row = ContactRow;
     type Sort = ContactSort;
-
-    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-        record::guarded(deps, viewer)
-    }
 
     fn sort<'a>(sort: ContactSort, _: &Env<'a>) -> Vec<SortSpec<'a, ContactRow>> {
         use contact::Column as C;
@@ -405,54 +411,31 @@ pub async fn update(
     if notes.is_some() {
         require_notes(deps, viewer, row.facts)?;
     }
-    let mut am = contact::ActiveModel {
-        id: Unchanged(id),
-        ..Default::default()
-    };
     if let Some((owner, team)) = new_owner {
         let after = viewer.facts_of_contact(owner, team, false);
         record::require_handover::<contact::Entity>(deps, viewer, id, after)?;
-        am.owner_id = Set(owner);
     }
     if let Some(Some(e)) = &email {
         check_unique_email(&txn, e, Some(id)).await?;
     }
-    if first_name.is_some() || last_name.is_some() {
-        am.full_name = Set(full_name(names.0.as_deref(), names.1.as_deref()));
-    }
-    if let Some(f) = first_name {
-        am.first_name = Set(f);
-    }
-    if let Some(l) = last_name {
-        am.last_name = Set(l);
-    }
-    if let Some(c) = changes.company_id {
-        am.company_id = Set(c);
-    }
-    if let Some(e) = email {
-        am.email = Set(e);
-    }
-    if let Some(p) = phone {
-        am.phone = Set(p);
-    }
-    if let Some(m) = mobile {
-        am.mobile = Set(m);
-    }
-    if let Some(t) = title {
-        am.title = Set(t);
-    }
-    if let Some(d) = changes.department {
-        am.department = Set(d);
-    }
-    if let Some(p) = changes.is_primary {
-        am.is_primary = Set(p);
-    }
-    if let Some(l) = linkedin_url {
-        am.linkedin_url = Set(l);
-    }
-    if let Some(n) = notes {
-        am.notes = Set(n);
-    }
+    let renamed = first_name.is_some() || last_name.is_some();
+    let am = contact::ActiveModel {
+        id: Unchanged(id),
+        owner_id: change(new_owner.map(|(owner, _)| owner)),
+        full_name: change(renamed.then(|| full_name(names.0.as_deref(), names.1.as_deref()))),
+        first_name: change(first_name),
+        last_name: change(last_name),
+        company_id: change(changes.company_id),
+        email: change(email),
+        phone: change(phone),
+        mobile: change(mobile),
+        title: change(title),
+        department: change(changes.department),
+        is_primary: change(changes.is_primary),
+        linkedin_url: change(linkedin_url),
+        notes: change(notes),
+        ..Default::default()
+    };
     // Act.
     let company = changes.company_id.flatten();
     record::write_versioned(&txn, id, current.version, am, |e| write_failed(e, company)).await?;

@@ -7,7 +7,7 @@ use entity::{company, contact, deal, deal_share};
 use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
@@ -16,28 +16,39 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Env, Field, Scalar};
 use crate::service::list::{CursorKind, WithFacts};
-use crate::service::record::{Record, SortSpec, Versioned};
+use crate::service::record::{Record, SortSpec, Versioned, sort_enum};
 use crate::service::{Deps, begin_write, record, require_allowed};
 
 /// A deal as the viewer sees it: the row and its facts.
 pub type DealRow = WithFacts<deal::Model>;
 
-/// What a deals list can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DealSort {
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-    /// Title.
-    Title,
-    /// Amount (only amounts the viewer may read; hidden ones sort as empty).
-    Amount,
-    /// Pipeline order of the stage.
-    Stage,
-    /// Expected close date.
-    ExpectedCloseDate,
+/// The keys a deal list can be ordered by, named once: [`DealSort`] here and the GraphQL
+/// order field are both declared from this list (`deal_sort_keys!(declare)`).
+macro_rules! deal_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields deals can be ordered by.
+            DealSort as DealOrderField {
+                /// Creation time.
+                CreatedAt,
+                /// Last change.
+                UpdatedAt,
+                /// Title.
+                Title,
+                /// Amount; amounts hidden from the viewer sort as empty.
+                Amount,
+                /// Pipeline order of the stage.
+                Stage,
+                /// Expected close date.
+                ExpectedCloseDate,
+            }
+        }
+    };
 }
+
+pub(crate) use deal_sort_keys;
+
+deal_sort_keys!(sort_enum);
 
 /// A `deals` column, table-qualified (subqueries of the policy scope use other aliases).
 pub fn col(c: deal::Column) -> SimpleExpr {
@@ -94,16 +105,11 @@ pub fn can_read_amount(deps: &Deps, viewer: &Viewer, facts: FactMask) -> bool {
 
 impl Record for deal::Entity {
     const KIND: Kind = Kind::Deal;
-    const NAME: &'static str = "Deal";
     const ID: deal::Column = deal::Column::Id;
     const SEARCH: &'static [deal::Column] = &[deal::Column::Title];
     const DEFAULT_ORDER: (DealSort, bool) = (DealSort::CreatedAt, true);
     type Row = DealRow;
     type Sort = DealSort;
-
-    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-        record::guarded(deps, viewer)
-    }
 
     fn sort<'a>(sort: DealSort, env: &Env<'a>) -> Vec<SortSpec<'a, DealRow>> {
         use deal::Column as C;
@@ -419,7 +425,7 @@ fn apply_stage(am: &mut deal::ActiveModel, current: &deal::Model, stage: DealSta
     }
 }
 
-/// `updateDeal`.
+/// `updateDeal`, and `moveDeal` (a stage change: probability and close date follow).
 pub async fn update(
     deps: &Deps,
     viewer: &Viewer,
@@ -497,27 +503,6 @@ pub async fn update(
     })
     .await?;
     record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.updated").await
-}
-
-/// `moveDeal`: a stage change (probability and close date follow).
-pub async fn move_to(
-    deps: &Deps,
-    viewer: &Viewer,
-    id: Uuid,
-    stage: DealStage,
-    expected_version: Option<i32>,
-) -> ApiResult<DealRow> {
-    update(
-        deps,
-        viewer,
-        id,
-        DealChanges {
-            stage: Some(stage),
-            expected_version,
-            ..Default::default()
-        },
-    )
-    .await
 }
 
 /// `reassignDeal`: allowed when the policy allows `reassign` on the deal both as it is and

@@ -65,8 +65,8 @@ impl<'a, R> SortSpec<'a, R> {
 pub trait Record: EntityTrait {
     /// The policy's resource kind.
     const KIND: Kind;
-    /// The GraphQL type name, for `NOT_FOUND`.
-    const NAME: &'static str;
+    /// The GraphQL type name, for `NOT_FOUND` (the policy's class name).
+    const NAME: &'static str = Self::KIND.polar_class();
     /// Its `id` column.
     const ID: Self::Column;
     /// The fields searched by a list's `search` argument.
@@ -79,8 +79,11 @@ pub trait Record: EntityTrait {
     /// What lists of this kind may be ordered by.
     type Sort: Copy + Send + Sync + 'static;
 
-    /// The rows the viewer may read (with their facts column where the kind has facts).
-    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self>;
+    /// The rows the viewer may read, each with its facts column (kinds without facts
+    /// override this).
+    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+        guarded(deps, viewer)
+    }
 
     /// The same rows for counting: no facts, and the scope shaped for aggregates.
     fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
@@ -515,4 +518,23 @@ where
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deleted", user_id = %viewer.user_id, kind = E::NAME, record_id = %id, "record deleted");
     Ok(id)
+}
+
+/// Declares a kind's sort enum from its list of sort keys (`xxx_sort_keys!(sort_enum)`):
+/// the list names each key once, for the service and for the API's order field.
+macro_rules! sort_enum {
+    ($(#[$meta:meta])* $name:ident as $api:ident { $($(#[$vmeta:meta])* $variant:ident,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+    };
+}
+
+pub(crate) use sort_enum;
+
+/// An update's column value: the change if there is one, else left as it is.
+pub(crate) fn change<T: Into<sea_orm::Value>>(value: Option<T>) -> sea_orm::ActiveValue<T> {
+    value.map_or(sea_orm::ActiveValue::NotSet, sea_orm::ActiveValue::Set)
 }

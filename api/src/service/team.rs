@@ -10,7 +10,7 @@ use crate::auth::Actor;
 use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::filter::{Env, Scalar};
-use crate::service::record::{Record, SortSpec};
+use crate::service::record::{Record, SortSpec, sort_enum};
 use crate::service::{Deps, require_role_permission};
 use sea_orm::{QueryFilter, Select};
 
@@ -57,18 +57,28 @@ async fn validate(
     }
 }
 
-/// What teams can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TeamSort {
-    /// Name.
-    Name,
-    /// Creation time.
-    CreatedAt,
+/// The keys a team list can be ordered by, named once: [`TeamSort`] here and the GraphQL
+/// order field are both declared from this list (`team_sort_keys!(declare)`).
+macro_rules! team_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields teams can be ordered by.
+            TeamSort as TeamOrderField {
+                /// Name.
+                Name,
+                /// Creation time.
+                CreatedAt,
+            }
+        }
+    };
 }
+
+pub(crate) use team_sort_keys;
+
+team_sort_keys!(sort_enum);
 
 impl Record for team::Entity {
     const KIND: Kind = Kind::Team;
-    const NAME: &'static str = "Team";
     const ID: team::Column = team::Column::Id;
     const SEARCH: &'static [team::Column] = &[team::Column::Name];
     const DEFAULT_ORDER: (TeamSort, bool) = (TeamSort::Name, false);

@@ -15,7 +15,7 @@ use crate::auth::password::{hash_password, validate_password};
 use crate::authz::{Kind, Viewer, action};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::filter::{Env, Scalar};
-use crate::service::record::{Record, SortSpec};
+use crate::service::record::{Record, SortSpec, sort_enum};
 use crate::service::{Deps, auth, begin_write, require_role_permission, unique_violation};
 use sea_orm::Select;
 
@@ -74,20 +74,30 @@ async fn check_team(
     Ok(())
 }
 
-/// What the directory can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserSort {
-    /// Display name.
-    Name,
-    /// Email.
-    Email,
-    /// Creation time.
-    CreatedAt,
+/// The keys a user list can be ordered by, named once: [`UserSort`] here and the GraphQL
+/// order field are both declared from this list (`user_sort_keys!(declare)`).
+macro_rules! user_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields the directory can be ordered by.
+            UserSort as UserOrderField {
+                /// Display name.
+                Name,
+                /// Email.
+                Email,
+                /// Creation time.
+                CreatedAt,
+            }
+        }
+    };
 }
+
+pub(crate) use user_sort_keys;
+
+user_sort_keys!(sort_enum);
 
 impl Record for user::Entity {
     const KIND: Kind = Kind::User;
-    const NAME: &'static str = "User";
     const ID: user::Column = user::Column::Id;
     const SEARCH: &'static [user::Column] = &[user::Column::Name, user::Column::Email];
     const DEFAULT_ORDER: (UserSort, bool) = (UserSort::Name, false);

@@ -1,14 +1,14 @@
 //! The `activity` list's filter and order inputs.
 
-use async_graphql::Enum;
 use chrono::{DateTime, Utc};
 use entity::activity::Column;
 
 use crate::graphql::enums::ActivityType;
 use crate::graphql::filter::{
-    BooleanFilter, EnumFilter, IdFilter, OrdFilter, StringFilter, record_filter, record_order,
+    BooleanFilter, EnumFilter, IdFilter, OrdFilter, StringFilter, order_field_enum, record_filter,
+    record_order,
 };
-use crate::service::activity::ActivitySort;
+use crate::service::activity::{ActivitySort, activity_sort_keys};
 
 record_filter! {
     /// Conditions on activities; every field given must hold.
@@ -47,19 +47,7 @@ record_filter! {
     }
 }
 
-/// Fields activities can be ordered by.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::service::activity::ActivitySort")]
-pub enum ActivityOrderField {
-    /// Due time; activities without one come last ascending, first descending.
-    DueAt,
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-    /// Subject.
-    Subject,
-}
+activity_sort_keys!(order_field_enum);
 
 record_order! {
     /// One ordering key; ties are broken by the next key, finally by ID.

@@ -10,12 +10,12 @@ use entity::activity;
 use uuid::Uuid;
 
 use crate::authz::{Kind, action};
-use crate::graphql::connection::connection;
 use crate::graphql::enums::ActivityType;
-use crate::graphql::record::{record_node, record_query};
+use crate::graphql::record::record_node;
 use crate::graphql::{actor, deps, gql, or_none, parse_id};
 use crate::service::activity::ActivityRow;
 
+pub use crate::graphql::lists::{ActivityConnection, ActivityEdge, ActivityListQuery};
 pub use filter::{ActivityFilter, ActivityOrder, ActivityOrderField};
 pub use mutation::*;
 
@@ -157,26 +157,6 @@ impl Activity {
             delete: self.can(ctx, action::DELETE),
             complete: self.can(ctx, action::COMPLETE),
         }
-    }
-}
-
-connection!(
-    ActivityConnection,
-    ActivityEdge,
-    Activity,
-    "A page of activities, with the total over all pages.",
-    "An activity in a page, with its cursor."
-);
-
-record_query! {
-    ActivityListQuery for entity::activity::Entity => ActivityConnection {
-        /// Activities the viewer may read, a page at a time (25 by default, at most 100); by
-        /// default soonest due first, activities without a due time last. For "my open tasks"
-        /// see `ActivityFilter`.
-        activities(
-            filter: ActivityFilter = "Conditions the activities must meet.",
-            order_by: ActivityOrder = "Ordering keys (default: due time ascending, none last); ties break by ID.",
-        )
     }
 }
 

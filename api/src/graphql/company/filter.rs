@@ -1,14 +1,13 @@
 //! The `company` list's filter and order inputs.
 
-use async_graphql::Enum;
 use chrono::{DateTime, Utc};
 use entity::company::Column;
 
 use crate::graphql::enums::{CompanySize, Industry};
 use crate::graphql::filter::{
-    EnumFilter, IdFilter, OrdFilter, StringFilter, record_filter, record_order,
+    EnumFilter, IdFilter, OrdFilter, StringFilter, order_field_enum, record_filter, record_order,
 };
-use crate::service::company::CompanySort;
+use crate::service::company::{CompanySort, company_sort_keys};
 
 record_filter! {
     /// Conditions on companies; every field given must hold.
@@ -38,21 +37,7 @@ record_filter! {
     }
 }
 
-/// Fields companies can be ordered by.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::service::company::CompanySort")]
-pub enum CompanyOrderField {
-    /// Name.
-    Name,
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-    /// City; companies without one sort as empty.
-    City,
-    /// Industry, by name; companies without one sort as empty.
-    Industry,
-}
+company_sort_keys!(order_field_enum);
 
 record_order! {
     /// One ordering key; ties are broken by the next key, finally by ID.

@@ -10,16 +10,16 @@ use entity::company;
 
 use crate::authz::{Kind, action};
 use crate::graphql::activity::ActivityConnection;
-use crate::graphql::connection::connection;
 use crate::graphql::contact::ContactConnection;
 use crate::graphql::deal::DealConnection;
 use crate::graphql::enums::{CompanySize, Industry};
 use crate::graphql::loaders::Parent;
-use crate::graphql::record::{record_node, record_query};
+use crate::graphql::record::record_node;
 use crate::graphql::{actor, deps, gql, or_none, parse_id};
 use crate::service;
 use crate::service::company::CompanyRow;
 
+pub use crate::graphql::lists::{CompanyConnection, CompanyEdge, CompanyListQuery};
 pub use filter::{CompanyFilter, CompanyOrder, CompanyOrderField};
 pub use mutation::*;
 
@@ -158,25 +158,6 @@ impl Company {
             update: self.can(ctx, action::UPDATE),
             delete: self.can(ctx, action::DELETE),
         }
-    }
-}
-
-connection!(
-    CompanyConnection,
-    CompanyEdge,
-    Company,
-    "A page of companies, with the total over all pages.",
-    "A company in a page, with its cursor."
-);
-
-record_query! {
-    CompanyListQuery for entity::company::Entity => CompanyConnection {
-        /// Companies the viewer may read, a page at a time (25 by default, at most 100).
-        companies(
-            filter: CompanyFilter = "Conditions the companies must meet.",
-            search = "Text to look for in the name or domain (case-insensitive).",
-            order_by: CompanyOrder = "Ordering keys (default: name ascending); ties break by ID.",
-        )
     }
 }
 

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 
 use crate::graphql::enums::{CompanySize, Industry};
-use crate::graphql::{actor, deps, gql, parse_id};
+use crate::graphql::{actor, deps, gql, parse_id, parse_opt_id, wrap};
 use crate::service;
 use crate::service::company::{CompanyChanges, NewCompany};
 
@@ -86,12 +86,7 @@ impl CompanyMutation {
         #[graphql(desc = "The new company.")] input: CreateCompanyInput,
     ) -> Result<Company> {
         let actor = actor(ctx)?;
-        let owner_id = input
-            .owner_id
-            .as_ref()
-            .map(|o| parse_id(o, "ownerId"))
-            .transpose()
-            .map_err(gql)?;
+        let owner_id = parse_opt_id(input.owner_id.as_ref(), "ownerId").map_err(gql)?;
         let new = NewCompany {
             name: input.name,
             domain: input.domain,
@@ -105,10 +100,10 @@ impl CompanyMutation {
             website: input.website,
             owner_id,
         };
-        let row = service::company::create(deps(ctx), &actor.viewer, new)
-            .await
-            .map_err(gql)?;
-        Ok(Company::new(row, &actor.viewer))
+        wrap::<Company>(
+            service::company::create(deps(ctx), &actor.viewer, new).await,
+            &actor.viewer,
+        )
     }
 
     /// Changes a company. Pass `expectedVersion` to refuse the change if someone else changed
@@ -121,12 +116,7 @@ impl CompanyMutation {
     ) -> Result<Company> {
         let actor = actor(ctx)?;
         let id = parse_id(&id, "id").map_err(gql)?;
-        let owner_id = input
-            .owner_id
-            .as_ref()
-            .map(|o| parse_id(o, "ownerId"))
-            .transpose()
-            .map_err(gql)?;
+        let owner_id = parse_opt_id(input.owner_id.as_ref(), "ownerId").map_err(gql)?;
         let changes = CompanyChanges {
             name: input.name,
             domain: input.domain.into(),
@@ -141,10 +131,10 @@ impl CompanyMutation {
             owner_id,
             expected_version: input.expected_version,
         };
-        let row = service::company::update(deps(ctx), &actor.viewer, id, changes)
-            .await
-            .map_err(gql)?;
-        Ok(Company::new(row, &actor.viewer))
+        wrap::<Company>(
+            service::company::update(deps(ctx), &actor.viewer, id, changes).await,
+            &actor.viewer,
+        )
     }
 
     /// Deletes a company and returns its ID. Refused with `CONFLICT` while it has deals; its

@@ -1,14 +1,14 @@
 //! The `contact` list's filter and order inputs.
 
-use async_graphql::Enum;
 use chrono::{DateTime, Utc};
 use entity::contact::Column;
 
 use crate::graphql::enums::Department;
 use crate::graphql::filter::{
-    BooleanFilter, EnumFilter, IdFilter, OrdFilter, StringFilter, record_filter, record_order,
+    BooleanFilter, EnumFilter, IdFilter, OrdFilter, StringFilter, order_field_enum, record_filter,
+    record_order,
 };
-use crate::service::contact::ContactSort;
+use crate::service::contact::{ContactSort, contact_sort_keys};
 
 record_filter! {
     /// Conditions on contacts; every field given must hold.
@@ -40,25 +40,7 @@ record_filter! {
     }
 }
 
-/// Fields contacts can be ordered by.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::service::contact::ContactSort")]
-pub enum ContactOrderField {
-    /// Address-book order: last name, then first name.
-    Name,
-    /// First name.
-    FirstName,
-    /// Last name.
-    LastName,
-    /// Full name as displayed (first name first).
-    FullName,
-    /// Email; contacts without one sort as empty.
-    Email,
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-}
+contact_sort_keys!(order_field_enum);
 
 record_order! {
     /// One ordering key; ties are broken by the next key, finally by ID.

@@ -10,15 +10,15 @@ use entity::contact;
 
 use crate::authz::{Kind, action};
 use crate::graphql::activity::ActivityConnection;
-use crate::graphql::connection::connection;
 use crate::graphql::deal::DealConnection;
 use crate::graphql::enums::Department;
 use crate::graphql::loaders::Parent;
-use crate::graphql::record::{record_node, record_query};
+use crate::graphql::record::record_node;
 use crate::graphql::{actor, deps, gql, or_none, parse_id};
 use crate::service;
 use crate::service::contact::ContactRow;
 
+pub use crate::graphql::lists::{ContactConnection, ContactEdge, ContactListQuery};
 pub use filter::{ContactFilter, ContactOrder, ContactOrderField};
 pub use mutation::*;
 
@@ -162,25 +162,6 @@ impl Contact {
             delete: self.can(ctx, action::DELETE),
             update_notes: self.can(ctx, action::UPDATE_NOTES),
         }
-    }
-}
-
-connection!(
-    ContactConnection,
-    ContactEdge,
-    Contact,
-    "A page of contacts, with the total over all pages.",
-    "A contact in a page, with its cursor."
-);
-
-record_query! {
-    ContactListQuery for entity::contact::Entity => ContactConnection {
-        /// Contacts the viewer may read, a page at a time (25 by default, at most 100).
-        contacts(
-            filter: ContactFilter = "Conditions the contacts must meet.",
-            search = "Text to look for in the full name or email (case-insensitive).",
-            order_by: ContactOrder = "Ordering keys (default: full name ascending); ties break by ID.",
-        )
     }
 }
 

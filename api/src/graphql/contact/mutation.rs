@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 
 use crate::error::ApiResult;
 use crate::graphql::enums::Department;
-use crate::graphql::{actor, deps, gql, parse_id};
+use crate::graphql::{actor, deps, gql, parse_id, parse_opt_id, wrap};
 use crate::service;
 use crate::service::contact::{ContactChanges, NewContact};
 
@@ -90,11 +90,7 @@ impl ContactMutation {
         let actor = actor(ctx)?;
         let new = (|| -> ApiResult<NewContact> {
             Ok(NewContact {
-                company_id: input
-                    .company_id
-                    .as_ref()
-                    .map(|c| parse_id(c, "companyId"))
-                    .transpose()?,
+                company_id: parse_opt_id(input.company_id.as_ref(), "companyId")?,
                 first_name: input.first_name,
                 last_name: input.last_name,
                 email: input.email,
@@ -105,18 +101,14 @@ impl ContactMutation {
                 is_primary: input.is_primary,
                 linkedin_url: input.linkedin_url,
                 notes: input.notes,
-                owner_id: input
-                    .owner_id
-                    .as_ref()
-                    .map(|o| parse_id(o, "ownerId"))
-                    .transpose()?,
+                owner_id: parse_opt_id(input.owner_id.as_ref(), "ownerId")?,
             })
         })()
         .map_err(gql)?;
-        let row = service::contact::create(deps(ctx), &actor.viewer, new)
-            .await
-            .map_err(gql)?;
-        Ok(Contact::new(row, &actor.viewer))
+        wrap::<Contact>(
+            service::contact::create(deps(ctx), &actor.viewer, new).await,
+            &actor.viewer,
+        )
     }
 
     /// Changes a contact. Pass `expectedVersion` to refuse the change if someone else changed
@@ -145,19 +137,15 @@ impl ContactMutation {
                 is_primary: input.is_primary,
                 linkedin_url: input.linkedin_url.into(),
                 notes: input.notes.into(),
-                owner_id: input
-                    .owner_id
-                    .as_ref()
-                    .map(|o| parse_id(o, "ownerId"))
-                    .transpose()?,
+                owner_id: parse_opt_id(input.owner_id.as_ref(), "ownerId")?,
                 expected_version: input.expected_version,
             })
         })()
         .map_err(gql)?;
-        let row = service::contact::update(deps(ctx), &actor.viewer, id, changes)
-            .await
-            .map_err(gql)?;
-        Ok(Contact::new(row, &actor.viewer))
+        wrap::<Contact>(
+            service::contact::update(deps(ctx), &actor.viewer, id, changes).await,
+            &actor.viewer,
+        )
     }
 
     /// Deletes a contact and returns its ID; deals and activities naming it stay, without a

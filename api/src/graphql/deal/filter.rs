@@ -1,15 +1,14 @@
 //! The `deals` list's filter and order inputs.
 
-use async_graphql::Enum;
 use chrono::{DateTime, Utc};
 use entity::deal::Column;
 
 use crate::graphql::enums::{DealSource, DealStage, Priority};
 use crate::graphql::filter::{
-    EnumFilter, IdFilter, OrdFilter, StringFilter, record_filter, record_order,
+    EnumFilter, IdFilter, OrdFilter, StringFilter, order_field_enum, record_filter, record_order,
 };
 use crate::graphql::scalars::{Date, Decimal};
-use crate::service::deal::DealSort;
+use crate::service::deal::{DealSort, deal_sort_keys};
 
 record_filter! {
     /// Conditions on deals; every field given must hold. Amount conditions only match deals
@@ -48,23 +47,7 @@ record_filter! {
     }
 }
 
-/// Fields deals can be ordered by.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::service::deal::DealSort")]
-pub enum DealOrderField {
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-    /// Title.
-    Title,
-    /// Amount; amounts hidden from the viewer sort as empty.
-    Amount,
-    /// Pipeline order of the stage.
-    Stage,
-    /// Expected close date.
-    ExpectedCloseDate,
-}
+deal_sort_keys!(order_field_enum);
 
 record_order! {
     /// One ordering key; ties are broken by the next key, finally by ID.

@@ -10,15 +10,15 @@ use entity::deal;
 
 use crate::authz::{Kind, action};
 use crate::graphql::activity::ActivityConnection;
-use crate::graphql::connection::connection;
 use crate::graphql::enums::{DealSource, DealStage, Priority};
 use crate::graphql::loaders::Parent;
-use crate::graphql::record::{record_node, record_query};
+use crate::graphql::record::record_node;
 use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::{User, actor, deps, gql, or_none, parse_id};
 use crate::service::deal::DealRow;
 use crate::service::money::from_cents;
 
+pub use crate::graphql::lists::{DealConnection, DealEdge, DealListQuery};
 pub use filter::{DealFilter, DealOrder, DealOrderField};
 pub use mutation::{CreateDealInput, DealMutation, DealShare, UpdateDealInput};
 
@@ -179,25 +179,6 @@ impl Deal {
             read_amount: self.can(ctx, action::READ_AMOUNT),
             update_amount: self.can(ctx, action::UPDATE_AMOUNT),
         }
-    }
-}
-
-connection!(
-    DealConnection,
-    DealEdge,
-    Deal,
-    "A page of deals, with the total over all pages.",
-    "A deal in a page, with its cursor."
-);
-
-record_query! {
-    DealListQuery for entity::deal::Entity => DealConnection {
-        /// Deals the viewer may read, a page at a time (25 by default, at most 100).
-        deals(
-            filter: DealFilter = "Conditions the deals must meet.",
-            search = "Text to look for in the title (case-insensitive).",
-            order_by: DealOrder = "Ordering keys (default: newest first); ties break by ID.",
-        )
     }
 }
 

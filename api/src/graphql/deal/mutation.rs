@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::error::ApiError;
 use crate::graphql::enums::{DealSource, DealStage, Priority, SharePermission};
 use crate::graphql::scalars::{Date, Decimal};
-use crate::graphql::{User, actor, deps, gql, parse_id};
+use crate::graphql::{User, actor, deps, gql, parse_id, parse_opt_id, wrap};
 use crate::service;
 use crate::service::deal::{DealChanges, NewDeal};
 
@@ -119,11 +119,7 @@ impl DealMutation {
         let new = (|| -> Result<NewDeal, ApiError> {
             Ok(NewDeal {
                 company_id: parse_id(&input.company_id, "companyId")?,
-                contact_id: input
-                    .contact_id
-                    .as_ref()
-                    .map(|c| parse_id(c, "contactId"))
-                    .transpose()?,
+                contact_id: parse_opt_id(input.contact_id.as_ref(), "contactId")?,
                 title: input.title,
                 amount: input.amount.map(|a| a.0),
                 currency: input.currency,
@@ -132,18 +128,14 @@ impl DealMutation {
                 source: input.source.map(Into::into),
                 priority: input.priority.map(Into::into),
                 notes: input.notes,
-                owner_id: input
-                    .owner_id
-                    .as_ref()
-                    .map(|o| parse_id(o, "ownerId"))
-                    .transpose()?,
+                owner_id: parse_opt_id(input.owner_id.as_ref(), "ownerId")?,
             })
         })()
         .map_err(gql)?;
-        let row = service::deal::create(deps(ctx), &actor.viewer, new)
-            .await
-            .map_err(gql)?;
-        Ok(Deal::new(row, &actor.viewer))
+        wrap::<Deal>(
+            service::deal::create(deps(ctx), &actor.viewer, new).await,
+            &actor.viewer,
+        )
     }
 
     /// Changes a deal. Pass `expectedVersion` to refuse the change if someone else changed
@@ -171,10 +163,10 @@ impl DealMutation {
             })
         })()
         .map_err(gql)?;
-        let row = service::deal::update(deps(ctx), &actor.viewer, id, changes)
-            .await
-            .map_err(gql)?;
-        Ok(Deal::new(row, &actor.viewer))
+        wrap::<Deal>(
+            service::deal::update(deps(ctx), &actor.viewer, id, changes).await,
+            &actor.viewer,
+        )
     }
 
     /// Deletes a deal with its shares and activities; returns its ID.
@@ -202,11 +194,15 @@ impl DealMutation {
     ) -> Result<Deal> {
         let actor = actor(ctx)?;
         let id = parse_id(&id, "id").map_err(gql)?;
-        let row =
-            service::deal::move_to(deps(ctx), &actor.viewer, id, stage.into(), expected_version)
-                .await
-                .map_err(gql)?;
-        Ok(Deal::new(row, &actor.viewer))
+        let changes = DealChanges {
+            stage: Some(stage.into()),
+            expected_version,
+            ..Default::default()
+        };
+        wrap::<Deal>(
+            service::deal::update(deps(ctx), &actor.viewer, id, changes).await,
+            &actor.viewer,
+        )
     }
 
     /// Gives a deal to another owner (managers: within their teams; admins: anyone).
@@ -220,10 +216,10 @@ impl DealMutation {
         let actor = actor(ctx)?;
         let id = parse_id(&id, "id").map_err(gql)?;
         let owner = parse_id(&owner_id, "ownerId").map_err(gql)?;
-        let row = service::deal::reassign(deps(ctx), &actor.viewer, id, owner, expected_version)
-            .await
-            .map_err(gql)?;
-        Ok(Deal::new(row, &actor.viewer))
+        wrap::<Deal>(
+            service::deal::reassign(deps(ctx), &actor.viewer, id, owner, expected_version).await,
+            &actor.viewer,
+        )
     }
 
     /// Shares a deal with a user, or changes the permission of an existing share.
@@ -237,10 +233,10 @@ impl DealMutation {
         let actor = actor(ctx)?;
         let id = parse_id(&id, "id").map_err(gql)?;
         let user = parse_id(&user_id, "userId").map_err(gql)?;
-        let row = service::deal::share(deps(ctx), &actor.viewer, id, user, permission.into())
-            .await
-            .map_err(gql)?;
-        Ok(Deal::new(row, &actor.viewer))
+        wrap::<Deal>(
+            service::deal::share(deps(ctx), &actor.viewer, id, user, permission.into()).await,
+            &actor.viewer,
+        )
     }
 
     /// Removes a user's share of a deal (no error if there was none).
@@ -253,9 +249,9 @@ impl DealMutation {
         let actor = actor(ctx)?;
         let id = parse_id(&id, "id").map_err(gql)?;
         let user = parse_id(&user_id, "userId").map_err(gql)?;
-        let row = service::deal::unshare(deps(ctx), &actor.viewer, id, user)
-            .await
-            .map_err(gql)?;
-        Ok(Deal::new(row, &actor.viewer))
+        wrap::<Deal>(
+            service::deal::unshare(deps(ctx), &actor.viewer, id, user).await,
+            &actor.viewer,
+        )
     }
 }

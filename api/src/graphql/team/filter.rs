@@ -1,10 +1,11 @@
 //! The `team` list's filter and order inputs.
 
-use async_graphql::Enum;
 use entity::team::Column;
 
-use crate::graphql::filter::{IdFilter, StringFilter, record_filter, record_order};
-use crate::service::team::TeamSort;
+use crate::graphql::filter::{
+    IdFilter, StringFilter, order_field_enum, record_filter, record_order,
+};
+use crate::service::team::{TeamSort, team_sort_keys};
 
 record_filter! {
     /// Conditions on teams; every field given must hold.
@@ -18,15 +19,7 @@ record_filter! {
     }
 }
 
-/// Fields teams can be ordered by.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::service::team::TeamSort")]
-pub enum TeamOrderField {
-    /// Name.
-    Name,
-    /// Creation time.
-    CreatedAt,
-}
+team_sort_keys!(order_field_enum);
 
 record_order! {
     /// One ordering key; ties are broken by the next key, finally by ID.

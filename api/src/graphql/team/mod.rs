@@ -5,14 +5,13 @@ mod mutation;
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::graphql::connection::connection;
-use crate::graphql::record::record_query;
 use chrono::{DateTime, Utc};
 use entity::team;
 
 use crate::graphql::{User, actor, deps, gql, or_none, parse_id};
 use crate::service;
 
+pub use crate::graphql::lists::TeamListQuery;
 pub use filter::{TeamFilter, TeamOrder};
 pub use mutation::*;
 
@@ -44,24 +43,6 @@ impl Team {
     /// When the team was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
-    }
-}
-
-connection!(
-    TeamConnection,
-    TeamEdge,
-    Team,
-    "A page of teams, with the total over all pages.",
-    "A team in a page, with its cursor."
-);
-
-record_query! {
-    TeamListQuery for entity::team::Entity => TeamConnection {
-        /// Teams, a page at a time (25 by default, at most 100); by name by default.
-        teams(
-            filter: TeamFilter = "Conditions the teams must meet.",
-            order_by: TeamOrder = "Ordering keys (default: name); ties break by ID.",
-        )
     }
 }
 

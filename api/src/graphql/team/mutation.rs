@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 
-use crate::graphql::{actor, deps, gql, parse_id};
+use crate::graphql::{actor, deps, gql, parse_id, parse_opt_id};
 use crate::service;
 
 #[allow(unused_imports)]
@@ -39,12 +39,7 @@ impl TeamMutation {
         #[graphql(desc = "The new team.")] input: CreateTeamInput,
     ) -> Result<Team> {
         let actor = actor(ctx)?;
-        let manager_id = input
-            .manager_id
-            .as_ref()
-            .map(|m| parse_id(m, "managerId"))
-            .transpose()
-            .map_err(gql)?;
+        let manager_id = parse_opt_id(input.manager_id.as_ref(), "managerId").map_err(gql)?;
         let input = service::team::TeamInput {
             name: Some(input.name),
             manager_id: Some(manager_id),

@@ -1,13 +1,13 @@
 //! The `user` list's filter and order inputs.
 
-use async_graphql::Enum;
 use entity::user::Column;
 
 use crate::graphql::enums::Role;
 use crate::graphql::filter::{
-    BooleanFilter, EnumFilter, IdFilter, StringFilter, record_filter, record_order,
+    BooleanFilter, EnumFilter, IdFilter, StringFilter, order_field_enum, record_filter,
+    record_order,
 };
-use crate::service::user::UserSort;
+use crate::service::user::{UserSort, user_sort_keys};
 
 record_filter! {
     /// Conditions on directory entries; every field given must hold.
@@ -27,17 +27,7 @@ record_filter! {
     }
 }
 
-/// Fields the directory can be ordered by.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::service::user::UserSort")]
-pub enum UserOrderField {
-    /// Display name.
-    Name,
-    /// Email.
-    Email,
-    /// Creation time.
-    CreatedAt,
-}
+user_sort_keys!(order_field_enum);
 
 record_order! {
     /// One ordering key; ties are broken by the next key, finally by ID.

@@ -5,15 +5,14 @@ mod mutation;
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::graphql::connection::connection;
 use crate::graphql::enums::Role;
-use crate::graphql::record::record_query;
 use chrono::{DateTime, Utc};
 use entity::user;
 
 use crate::graphql::{Team, actor, deps, gql, or_none, parse_id};
 use crate::service;
 
+pub use crate::graphql::lists::UserListQuery;
 pub use filter::{UserFilter, UserOrder};
 pub use mutation::*;
 
@@ -53,26 +52,6 @@ impl User {
     /// When the account was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
-    }
-}
-
-connection!(
-    UserConnection,
-    UserEdge,
-    User,
-    "A page of the user directory, with the total over all pages.",
-    "A user in a page, with its cursor."
-);
-
-record_query! {
-    UserListQuery for entity::user::Entity => UserConnection {
-        /// The user directory as the viewer may see it (per the policy: active users for sales
-        /// reps), a page at a time (25 by default, at most 100); by name by default.
-        users(
-            filter: UserFilter = "Conditions the users must meet.",
-            search = "Text to look for in the name or email (case-insensitive).",
-            order_by: UserOrder = "Ordering keys (default: name); ties break by ID.",
-        )
     }
 }
 

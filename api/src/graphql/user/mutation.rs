@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use crate::graphql::enums::Role;
 use entity::enums::Role as DbRole;
 
-use crate::graphql::{actor, deps, gql, parse_id};
+use crate::graphql::{actor, deps, gql, parse_id, parse_opt_id};
 use crate::service;
 
 #[allow(unused_imports)]
@@ -62,12 +62,7 @@ impl UserMutation {
         #[graphql(desc = "The new user.")] input: CreateUserInput,
     ) -> Result<User> {
         let actor = actor(ctx)?;
-        let team_id = input
-            .team_id
-            .as_ref()
-            .map(|t| parse_id(t, "teamId"))
-            .transpose()
-            .map_err(gql)?;
+        let team_id = parse_opt_id(input.team_id.as_ref(), "teamId").map_err(gql)?;
         let new = service::user::NewUser {
             email: input.email,
             name: input.name,
