@@ -37,7 +37,7 @@ record_list! {
 }
 
 record_list! {
-    DealListQuery for entity::deal::Entity => DealConnection, DealEdge of Deal {
+    DealQuery for entity::deal::Entity => DealConnection, DealEdge of Deal {
         connection: "A page of deals, with the total over all pages.",
         edge: "A deal in a page, with its cursor.",
         /// Deals the viewer may read, a page at a time (25 by default, at most 100).
@@ -46,11 +46,13 @@ record_list! {
             search = "Text to look for in the title (case-insensitive).",
             order_by: DealOrder = "Ordering keys (default: newest first); ties break by ID.",
         )
+        /// A deal by ID; `null` when it does not exist or the viewer may not read it.
+        deal(id = "The deal's ID.")
     }
 }
 
 record_list! {
-    ActivityListQuery for entity::activity::Entity => ActivityConnection, ActivityEdge of Activity {
+    ActivityQuery for entity::activity::Entity => ActivityConnection, ActivityEdge of Activity {
         connection: "A page of activities, with the total over all pages.",
         edge: "An activity in a page, with its cursor.",
         /// Activities the viewer may read, a page at a time (25 by default, at most 100); by
@@ -60,11 +62,13 @@ record_list! {
             filter: ActivityFilter = "Conditions the activities must meet.",
             order_by: ActivityOrder = "Ordering keys (default: due time ascending, none last); ties break by ID.",
         )
+        /// An activity by ID; `null` when it does not exist or the viewer may not read it.
+        activity(id = "The activity's ID.")
     }
 }
 
 record_list! {
-    CompanyListQuery for entity::company::Entity => CompanyConnection, CompanyEdge of Company {
+    CompanyQuery for entity::company::Entity => CompanyConnection, CompanyEdge of Company {
         connection: "A page of companies, with the total over all pages.",
         edge: "A company in a page, with its cursor.",
         /// Companies the viewer may read, a page at a time (25 by default, at most 100).
@@ -73,11 +77,13 @@ record_list! {
             search = "Text to look for in the name or domain (case-insensitive).",
             order_by: CompanyOrder = "Ordering keys (default: name ascending); ties break by ID.",
         )
+        /// A company by ID; `null` when it does not exist or the viewer may not read it.
+        company(id = "The company's ID.")
     }
 }
 
 record_list! {
-    ContactListQuery for entity::contact::Entity => ContactConnection, ContactEdge of Contact {
+    ContactQuery for entity::contact::Entity => ContactConnection, ContactEdge of Contact {
         connection: "A page of contacts, with the total over all pages.",
         edge: "A contact in a page, with its cursor.",
         /// Contacts the viewer may read, a page at a time (25 by default, at most 100).
@@ -86,5 +92,7 @@ record_list! {
             search = "Text to look for in the full name or email (case-insensitive).",
             order_by: ContactOrder = "Ordering keys (default: full name ascending); ties break by ID.",
         )
+        /// A contact by ID; `null` when it does not exist or the viewer may not read it.
+        contact(id = "The contact's ID.")
     }
 }

@@ -14,8 +14,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::authz::{Kind, Viewer, action};
+use crate::batch::BatchLoader;
 use crate::error::ApiError;
-use crate::graphql::batch::BatchLoader;
 use crate::graphql::connection::Total;
 use crate::graphql::{Team, User, actor, gql};
 use crate::service::Deps;

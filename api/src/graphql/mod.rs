@@ -3,7 +3,6 @@
 
 pub mod activity;
 mod auth;
-pub mod batch;
 pub mod company;
 pub mod connection;
 pub mod contact;
@@ -31,11 +30,11 @@ use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::service::Deps;
 
-pub use activity::{Activity, ActivityListQuery, ActivityMutation, ActivityQuery};
+pub use activity::{Activity, ActivityMutation, ActivityQuery};
 pub use auth::{AuthMutation, AuthQuery};
-pub use company::{Company, CompanyListQuery, CompanyMutation, CompanyQuery};
-pub use contact::{Contact, ContactListQuery, ContactMutation, ContactQuery};
-pub use deal::{Deal, DealListQuery, DealMutation, DealQuery};
+pub use company::{Company, CompanyMutation, CompanyQuery};
+pub use contact::{Contact, ContactMutation, ContactQuery};
+pub use deal::{Deal, DealMutation, DealQuery};
 pub use system::SystemQuery;
 pub use team::{Team, TeamListQuery, TeamMutation, TeamQuery};
 pub use user::{User, UserListQuery, UserMutation, UserQuery};
@@ -49,13 +48,9 @@ pub struct Query(
     UserQuery,
     TeamListQuery,
     TeamQuery,
-    DealListQuery,
     DealQuery,
-    ActivityListQuery,
     ActivityQuery,
-    CompanyListQuery,
     CompanyQuery,
-    ContactListQuery,
     ContactQuery,
     report::ReportQuery,
     node::NodeQuery,

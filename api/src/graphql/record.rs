@@ -77,9 +77,10 @@ macro_rules! record_node {
 
 pub(crate) use record_node;
 
-/// Declares a kind's connection types and its top-level list field (a Relay connection
-/// with `filter`, optional `search` and `orderBy`) as an object of its own, merged into the
-/// query root. The descriptions are the types', the field's and its arguments'.
+/// Declares a kind's connection types, its top-level list field (a Relay connection with
+/// `filter`, optional `search` and `orderBy`) and, for guarded kinds, its by-id field, as an
+/// object of its own merged into the query root. The descriptions are the types', the
+/// fields' and their arguments'.
 macro_rules! record_list {
     (
         $query:ident for $entity:ty => $conn:ident, $edge:ident of $node:ty {
@@ -91,6 +92,10 @@ macro_rules! record_list {
                 $(search = $search_desc:literal,)?
                 order_by: $order:ty = $order_desc:literal $(,)?
             )
+            $(
+                $(#[$by_id_doc:meta])*
+                $by_id:ident(id = $id_desc:literal)
+            )?
         }
     ) => {
         $crate::graphql::connection::connection!($conn, $edge, $node, $conn_doc, $edge_doc);
@@ -129,6 +134,23 @@ macro_rules! record_list {
                 };
                 $conn::list::<$entity, _, _>(ctx, args, viewer).await
             }
+
+            $(
+                $(#[$by_id_doc])*
+                async fn $by_id(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                    #[graphql(desc = $id_desc)] id: async_graphql::ID,
+                ) -> async_graphql::Result<Option<$node>> {
+                    let viewer = &$crate::graphql::actor(ctx)?.viewer;
+                    let id = $crate::graphql::parse_id(&id, "id").map_err($crate::graphql::gql)?;
+                    let deps = $crate::graphql::deps(ctx);
+                    let row = $crate::service::record::find::<$entity>(deps, viewer, &deps.db, id);
+                    Ok($crate::graphql::or_none(row.await)?.map(|row| {
+                        <$node as $crate::graphql::record::FromRow>::from_row(row, viewer)
+                    }))
+                }
+            )?
         }
     };
     (@search $search:ident $desc:literal) => {

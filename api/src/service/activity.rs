@@ -90,11 +90,6 @@ impl Versioned for activity::Entity {
 
 crate::plain_fields!(activity::Column);
 
-/// One activity the viewer may read; unreadable and missing are the same `NOT_FOUND`.
-pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<ActivityRow> {
-    record::find::<activity::Entity>(deps, viewer, &deps.db, id).await
-}
-
 /// The row as just written, with its facts for the viewer, whether or not the viewer can
 /// still read it (an assignee who hands an activity on sees the result of their own write).
 async fn reload(

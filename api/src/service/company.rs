@@ -97,11 +97,6 @@ impl Versioned for company::Entity {
 
 crate::plain_fields!(company::Column);
 
-/// One company the viewer may read; unreadable and missing are the same `NOT_FOUND`.
-pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<CompanyRow> {
-    record::find::<company::Entity>(deps, viewer, &deps.db, id).await
-}
-
 /// `createCompany` input.
 #[derive(Debug, Default)]
 pub struct NewCompany {

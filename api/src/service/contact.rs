@@ -114,11 +114,6 @@ impl Versioned for contact::Entity {
 
 crate::plain_fields!(contact::Column);
 
-/// One contact the viewer may read; unreadable and missing are the same `NOT_FOUND`.
-pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<ContactRow> {
-    record::find::<contact::Entity>(deps, viewer, &deps.db, id).await
-}
-
 /// `createContact` input.
 #[derive(Debug, Default)]
 pub struct NewContact {

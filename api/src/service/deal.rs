@@ -164,11 +164,6 @@ impl Field for deal::Column {
     }
 }
 
-/// One deal the viewer may read; unreadable and missing are the same `NOT_FOUND`.
-pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<DealRow> {
-    record::find::<deal::Entity>(deps, viewer, &deps.db, id).await
-}
-
 // ---------------------------------------------------------------------------------------
 // Writes
 // ---------------------------------------------------------------------------------------

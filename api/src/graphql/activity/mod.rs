@@ -12,10 +12,9 @@ use uuid::Uuid;
 use crate::authz::{Kind, action};
 use crate::graphql::enums::ActivityType;
 use crate::graphql::record::record_node;
-use crate::graphql::{actor, deps, gql, or_none, parse_id};
 use crate::service::activity::ActivityRow;
 
-pub use crate::graphql::lists::{ActivityConnection, ActivityEdge, ActivityListQuery};
+pub use crate::graphql::lists::{ActivityConnection, ActivityEdge, ActivityQuery};
 pub use filter::{ActivityFilter, ActivityOrder, ActivityOrderField};
 pub use mutation::*;
 
@@ -157,26 +156,5 @@ impl Activity {
             delete: self.can(ctx, action::DELETE),
             complete: self.can(ctx, action::COMPLETE),
         }
-    }
-}
-
-/// Activity queries.
-#[derive(Default)]
-pub struct ActivityQuery;
-
-#[Object]
-impl ActivityQuery {
-    /// An activity by ID; `null` when it does not exist or the viewer may not read it.
-    async fn activity(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The activity's ID.")] id: ID,
-    ) -> Result<Option<Activity>> {
-        let viewer = &actor(ctx)?.viewer;
-        let id = parse_id(&id, "id").map_err(gql)?;
-        Ok(
-            or_none(crate::service::activity::get(deps(ctx), viewer, id).await)?
-                .map(|row| Activity::new(row, viewer)),
-        )
     }
 }

@@ -15,11 +15,9 @@ use crate::graphql::deal::DealConnection;
 use crate::graphql::enums::{CompanySize, Industry};
 use crate::graphql::loaders::Parent;
 use crate::graphql::record::record_node;
-use crate::graphql::{actor, deps, gql, or_none, parse_id};
-use crate::service;
 use crate::service::company::CompanyRow;
 
-pub use crate::graphql::lists::{CompanyConnection, CompanyEdge, CompanyListQuery};
+pub use crate::graphql::lists::{CompanyConnection, CompanyEdge, CompanyQuery};
 pub use filter::{CompanyFilter, CompanyOrder, CompanyOrderField};
 pub use mutation::*;
 
@@ -158,24 +156,5 @@ impl Company {
             update: self.can(ctx, action::UPDATE),
             delete: self.can(ctx, action::DELETE),
         }
-    }
-}
-
-/// Company queries.
-#[derive(Default)]
-pub struct CompanyQuery;
-
-#[Object]
-impl CompanyQuery {
-    /// A company by ID; `null` when it does not exist or the viewer may not read it.
-    async fn company(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The company's ID.")] id: ID,
-    ) -> Result<Option<Company>> {
-        let viewer = &actor(ctx)?.viewer;
-        let id = parse_id(&id, "id").map_err(gql)?;
-        Ok(or_none(service::company::get(deps(ctx), viewer, id).await)?
-            .map(|row| Company::new(row, viewer)))
     }
 }

@@ -14,11 +14,9 @@ use crate::graphql::deal::DealConnection;
 use crate::graphql::enums::Department;
 use crate::graphql::loaders::Parent;
 use crate::graphql::record::record_node;
-use crate::graphql::{actor, deps, gql, or_none, parse_id};
-use crate::service;
 use crate::service::contact::ContactRow;
 
-pub use crate::graphql::lists::{ContactConnection, ContactEdge, ContactListQuery};
+pub use crate::graphql::lists::{ContactConnection, ContactEdge, ContactQuery};
 pub use filter::{ContactFilter, ContactOrder, ContactOrderField};
 pub use mutation::*;
 
@@ -162,24 +160,5 @@ impl Contact {
             delete: self.can(ctx, action::DELETE),
             update_notes: self.can(ctx, action::UPDATE_NOTES),
         }
-    }
-}
-
-/// Contact queries.
-#[derive(Default)]
-pub struct ContactQuery;
-
-#[Object]
-impl ContactQuery {
-    /// A contact by ID; `null` when it does not exist or the viewer may not read it.
-    async fn contact(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The contact's ID.")] id: ID,
-    ) -> Result<Option<Contact>> {
-        let viewer = &actor(ctx)?.viewer;
-        let id = parse_id(&id, "id").map_err(gql)?;
-        Ok(or_none(service::contact::get(deps(ctx), viewer, id).await)?
-            .map(|row| Contact::new(row, viewer)))
     }
 }

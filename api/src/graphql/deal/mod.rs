@@ -9,16 +9,16 @@ use chrono::{DateTime, Utc};
 use entity::deal;
 
 use crate::authz::{Kind, action};
+use crate::graphql::User;
 use crate::graphql::activity::ActivityConnection;
 use crate::graphql::enums::{DealSource, DealStage, Priority};
 use crate::graphql::loaders::Parent;
 use crate::graphql::record::record_node;
 use crate::graphql::scalars::{Date, Decimal};
-use crate::graphql::{User, actor, deps, gql, or_none, parse_id};
 use crate::service::deal::DealRow;
 use crate::service::money::from_cents;
 
-pub use crate::graphql::lists::{DealConnection, DealEdge, DealListQuery};
+pub use crate::graphql::lists::{DealConnection, DealEdge, DealQuery};
 pub use filter::{DealFilter, DealOrder, DealOrderField};
 pub use mutation::{CreateDealInput, DealMutation, DealShare, UpdateDealInput};
 
@@ -179,26 +179,5 @@ impl Deal {
             read_amount: self.can(ctx, action::READ_AMOUNT),
             update_amount: self.can(ctx, action::UPDATE_AMOUNT),
         }
-    }
-}
-
-/// Deal queries.
-#[derive(Default)]
-pub struct DealQuery;
-
-#[Object]
-impl DealQuery {
-    /// A deal by ID; `null` when it does not exist or the viewer may not read it.
-    async fn deal(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The deal's ID.")] id: ID,
-    ) -> Result<Option<Deal>> {
-        let viewer = &actor(ctx)?.viewer;
-        let id = parse_id(&id, "id").map_err(gql)?;
-        Ok(
-            or_none(crate::service::deal::get(deps(ctx), viewer, id).await)?
-                .map(|row| Deal::new(row, viewer)),
-        )
     }
 }
