@@ -357,7 +357,7 @@ impl Row<'_> {
                 for &(value, bit) in arms {
                     case = case.case(col(l, lookup.column).eq(value), Expr::val(bit));
                 }
-                Expr::from(case.finally(Expr::val(0)))
+                case.finally(Expr::val(0)).into()
             }
             None => Expr::val(0),
         };

@@ -8,7 +8,7 @@ use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 use sea_orm::{Condition, Value};
 use uuid::Uuid;
 
-use crate::authz::{Kind, Viewer, action};
+use crate::authz::{ActivityAction, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::graphql::connection::{connection, list_page};
 use crate::graphql::enums::ActivityType;
@@ -38,10 +38,10 @@ impl Activity {
         &self.row.model
     }
 
-    fn can(&self, ctx: &Context<'_>, action: &str) -> bool {
+    fn can(&self, ctx: &Context<'_>, action: ActivityAction) -> bool {
         deps(ctx)
             .authz
-            .decide(self.viewer.role, Kind::Activity, action, self.row.facts)
+            .decide(self.viewer.role, action, self.row.facts)
     }
 }
 
@@ -165,9 +165,9 @@ impl Activity {
     /// What the viewer may do with this activity.
     async fn viewer_can(&self, ctx: &Context<'_>) -> ActivityViewerCan {
         ActivityViewerCan {
-            update: self.can(ctx, action::UPDATE),
-            delete: self.can(ctx, action::DELETE),
-            complete: self.can(ctx, action::COMPLETE),
+            update: self.can(ctx, ActivityAction::Update),
+            delete: self.can(ctx, ActivityAction::Delete),
+            complete: self.can(ctx, ActivityAction::Complete),
         }
     }
 }

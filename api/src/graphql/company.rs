@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::company;
 use sea_orm::{Condition, Value};
 
-use crate::authz::{Kind, Viewer, action};
+use crate::authz::{CompanyAction, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{connection, list_page};
 use crate::graphql::enums::{CompanySize, Industry};
@@ -45,10 +45,10 @@ impl Company {
         &self.row.model
     }
 
-    fn can(&self, ctx: &Context<'_>, action: &str) -> bool {
+    fn can(&self, ctx: &Context<'_>, action: CompanyAction) -> bool {
         deps(ctx)
             .authz
-            .decide(self.viewer.role, Kind::Company, action, self.row.facts)
+            .decide(self.viewer.role, action, self.row.facts)
     }
 }
 
@@ -168,8 +168,8 @@ impl Company {
     /// What the viewer may do with this company.
     async fn viewer_can(&self, ctx: &Context<'_>) -> CompanyViewerCan {
         CompanyViewerCan {
-            update: self.can(ctx, action::UPDATE),
-            delete: self.can(ctx, action::DELETE),
+            update: self.can(ctx, CompanyAction::Update),
+            delete: self.can(ctx, CompanyAction::Delete),
         }
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::contact;
 use sea_orm::{Condition, Value};
 
-use crate::authz::{Kind, Viewer, action};
+use crate::authz::{ContactAction, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{connection, list_page};
 use crate::graphql::enums::Department;
@@ -47,10 +47,10 @@ impl Contact {
         &self.row.model
     }
 
-    fn can(&self, ctx: &Context<'_>, action: &str) -> bool {
+    fn can(&self, ctx: &Context<'_>, action: ContactAction) -> bool {
         deps(ctx)
             .authz
-            .decide(self.viewer.role, Kind::Contact, action, self.row.facts)
+            .decide(self.viewer.role, action, self.row.facts)
     }
 }
 
@@ -178,9 +178,9 @@ impl Contact {
     /// What the viewer may do with this contact.
     async fn viewer_can(&self, ctx: &Context<'_>) -> ContactViewerCan {
         ContactViewerCan {
-            update: self.can(ctx, action::UPDATE),
-            delete: self.can(ctx, action::DELETE),
-            update_notes: self.can(ctx, action::UPDATE_NOTES),
+            update: self.can(ctx, ContactAction::Update),
+            delete: self.can(ctx, ContactAction::Delete),
+            update_notes: self.can(ctx, ContactAction::UpdateNotes),
         }
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::deal;
 use sea_orm::{Condition, Value};
 
-use crate::authz::{Kind, Viewer, action};
+use crate::authz::{DealAction, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::{connection, list_page};
 use crate::graphql::enums::SharePermission;
@@ -83,10 +83,10 @@ impl Deal {
         &self.row.model
     }
 
-    fn can(&self, ctx: &Context<'_>, action: &str) -> bool {
+    fn can(&self, ctx: &Context<'_>, action: DealAction) -> bool {
         deps(ctx)
             .authz
-            .decide(self.viewer.role, Kind::Deal, action, self.row.facts)
+            .decide(self.viewer.role, action, self.row.facts)
     }
 }
 
@@ -120,7 +120,7 @@ impl Deal {
     }
     /// The value, exact; `null` when the viewer may not see it (see `viewerCan.readAmount`).
     async fn amount(&self, ctx: &Context<'_>) -> Option<Decimal> {
-        self.can(ctx, action::READ_AMOUNT)
+        self.can(ctx, DealAction::ReadAmount)
             .then(|| Decimal(from_cents(self.m().amount_cents)))
     }
     /// ISO 4217 currency code of the amount.
@@ -203,7 +203,7 @@ impl Deal {
     /// Who else has access through a share. Listed only for viewers who may share the deal
     /// (`viewerCan.share`); empty for everyone else.
     async fn shares(&self, ctx: &Context<'_>) -> Result<Vec<DealShare>> {
-        if !self.can(ctx, action::SHARE) {
+        if !self.can(ctx, DealAction::Share) {
             return Ok(Vec::new());
         }
         Ok(crate::graphql::loaders::shares(ctx, self.m().id)
@@ -227,12 +227,12 @@ impl Deal {
     /// What the viewer may do with this deal.
     async fn viewer_can(&self, ctx: &Context<'_>) -> DealViewerCan {
         DealViewerCan {
-            update: self.can(ctx, action::UPDATE),
-            delete: self.can(ctx, action::DELETE),
-            reassign: self.can(ctx, action::REASSIGN),
-            share: self.can(ctx, action::SHARE),
-            read_amount: self.can(ctx, action::READ_AMOUNT),
-            update_amount: self.can(ctx, action::UPDATE_AMOUNT),
+            update: self.can(ctx, DealAction::Update),
+            delete: self.can(ctx, DealAction::Delete),
+            reassign: self.can(ctx, DealAction::Reassign),
+            share: self.can(ctx, DealAction::Share),
+            read_amount: self.can(ctx, DealAction::ReadAmount),
+            update_amount: self.can(ctx, DealAction::UpdateAmount),
         }
     }
 }

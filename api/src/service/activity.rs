@@ -15,7 +15,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
+use crate::authz::{
+    ActivityAction, ActivityFacts, CompanyAction, ContactAction, DealAction, FACTS_COLUMN, Kind,
+    Viewer,
+};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
@@ -45,7 +48,7 @@ pub enum ActivitySort {
 /// The base query: readable activities with their facts.
 pub fn readable(deps: &Deps, viewer: &Viewer) -> Select<activity::Entity> {
     activity::Entity::find()
-        .filter(deps.authz.scope(viewer, Kind::Activity, action::READ))
+        .filter(deps.authz.scope(viewer, ActivityAction::Read))
         .column_as(deps.authz.facts_expr(viewer, Kind::Activity), FACTS_COLUMN)
 }
 
@@ -97,10 +100,7 @@ pub async fn list(
 /// How many activities the viewer may read match `filter` (the `totalCount` of the list).
 pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
     Ok(activity::Entity::find()
-        .filter(
-            deps.authz
-                .aggregate_scope(viewer, Kind::Activity, action::READ),
-        )
+        .filter(deps.authz.aggregate_scope(viewer, ActivityAction::Read))
         .filter(filter)
         .count(&deps.db)
         .await?)
@@ -228,13 +228,12 @@ async fn link_is_readable(
     kind: Kind,
     id: Uuid,
 ) -> ApiResult<bool> {
-    let scope = deps.authz.scope(viewer, kind, action::READ);
     let found = match kind {
         Kind::Deal => {
             deal::Entity::find()
                 .select_only()
                 .column(deal::Column::Id)
-                .filter(scope)
+                .filter(deps.authz.scope(viewer, DealAction::Read))
                 .filter(deal::Column::Id.eq(id))
                 .into_tuple::<Uuid>()
                 .one(db)
@@ -244,7 +243,7 @@ async fn link_is_readable(
             company::Entity::find()
                 .select_only()
                 .column(company::Column::Id)
-                .filter(scope)
+                .filter(deps.authz.scope(viewer, CompanyAction::Read))
                 .filter(company::Column::Id.eq(id))
                 .into_tuple::<Uuid>()
                 .one(db)
@@ -254,7 +253,7 @@ async fn link_is_readable(
             contact::Entity::find()
                 .select_only()
                 .column(contact::Column::Id)
-                .filter(scope)
+                .filter(deps.authz.scope(viewer, ContactAction::Read))
                 .filter(contact::Column::Id.eq(id))
                 .into_tuple::<Uuid>()
                 .one(db)
@@ -333,9 +332,9 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
     // Authorize, as far as possible before validating: may this role create any activity?
     if !deps
         .authz
-        .allowed_for_some(viewer.role, Kind::Activity, action::CREATE)
+        .allowed_for_some(viewer.role, ActivityAction::Create)
     {
-        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, kind = ?Kind::Activity, action = action::CREATE, "denied by policy");
+        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, kind = ?Kind::Activity, action = ActivityAction::Create.polar(), "denied by policy");
         return Err(ApiError::Forbidden { field: None });
     }
     let txn = begin_write(deps).await?;
@@ -374,14 +373,14 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
     };
     // Authorize: the policy decides about the activity as it would be.
     let on_readable_record = links.iter().any(|(_, id)| id.is_some());
-    let facts = viewer.facts_of_activity(
-        creator,
-        creator_team,
-        Some(assignee),
-        assignee_team,
+    let facts = viewer.facts(&ActivityFacts {
+        created_by: creator,
+        creator_team_id: creator_team,
+        assigned_to: Some(assignee),
+        assignee_team_id: assignee_team,
         on_readable_record,
-    );
-    require_allowed(deps, viewer, Kind::Activity, action::CREATE, facts)?;
+    });
+    require_allowed(deps, viewer, ActivityAction::Create, facts)?;
     // Act.
     let now = Utc::now();
     let id = Uuid::new_v4();
@@ -424,16 +423,10 @@ pub async fn update(
     // Load.
     let current = record::find::<activity::Entity>(deps, viewer, &txn, id).await?;
     // Authorize.
-    require_allowed(deps, viewer, Kind::Activity, action::UPDATE, current.facts)?;
+    require_allowed(deps, viewer, ActivityAction::Update, current.facts)?;
     let completion = changes.completed.filter(|c| *c != current.model.completed);
     if completion.is_some() {
-        require_allowed(
-            deps,
-            viewer,
-            Kind::Activity,
-            action::COMPLETE,
-            current.facts,
-        )?;
+        require_allowed(deps, viewer, ActivityAction::Complete, current.facts)?;
     }
     check_version(changes.expected_version, current.model.version)?;
     // Validate: every problem at once.
@@ -516,13 +509,7 @@ pub async fn complete(
     // Load.
     let current = record::find::<activity::Entity>(deps, viewer, &txn, id).await?;
     // Authorize.
-    require_allowed(
-        deps,
-        viewer,
-        Kind::Activity,
-        action::COMPLETE,
-        current.facts,
-    )?;
+    require_allowed(deps, viewer, ActivityAction::Complete, current.facts)?;
     check_version(expected_version, current.model.version)?;
     if current.model.completed {
         return Ok(current);
@@ -547,7 +534,7 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     // Load.
     let current = record::find::<activity::Entity>(deps, viewer, &txn, id).await?;
     // Authorize.
-    require_allowed(deps, viewer, Kind::Activity, action::DELETE, current.facts)?;
+    require_allowed(deps, viewer, ActivityAction::Delete, current.facts)?;
     // Act.
     activity::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;

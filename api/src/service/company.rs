@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
+use crate::authz::{CompanyAction, CompanyFacts, DealAction, FACTS_COLUMN, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::service::filter::{Op, condition};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
@@ -56,7 +56,7 @@ fn with_facts(deps: &Deps, viewer: &Viewer) -> Select<company::Entity> {
 
 /// The base query: readable companies with their facts.
 pub fn readable(deps: &Deps, viewer: &Viewer) -> Select<company::Entity> {
-    with_facts(deps, viewer).filter(deps.authz.scope(viewer, Kind::Company, action::READ))
+    with_facts(deps, viewer).filter(deps.authz.scope(viewer, CompanyAction::Read))
 }
 
 /// `search`: the name or the domain contains `text`, ignoring case.
@@ -128,10 +128,7 @@ pub async fn list(
 /// How many companies the viewer may read match `filter` (the `totalCount` of the list).
 pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
     Ok(company::Entity::find()
-        .filter(
-            deps.authz
-                .aggregate_scope(viewer, Kind::Company, action::READ),
-        )
+        .filter(deps.authz.aggregate_scope(viewer, CompanyAction::Read))
         .filter(filter)
         .count(&deps.db)
         .await?)
@@ -164,7 +161,7 @@ pub async fn is_readable(
     id: Uuid,
 ) -> ApiResult<bool> {
     Ok(company::Entity::find()
-        .filter(deps.authz.scope(viewer, Kind::Company, action::READ))
+        .filter(deps.authz.scope(viewer, CompanyAction::Read))
         .filter(company::Column::Id.eq(id))
         .count(db)
         .await?
@@ -339,8 +336,12 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
         ));
     };
     // Authorize the company as it would be.
-    let facts = viewer.facts_of_company(owner_id, owner_team, false);
-    require_allowed(deps, viewer, Kind::Company, action::CREATE, facts)?;
+    let facts = viewer.facts(&CompanyFacts {
+        owner_id,
+        owner_team_id: owner_team,
+        linked_to_readable_deal: false,
+    });
+    require_allowed(deps, viewer, CompanyAction::Create, facts)?;
     check_unique(&txn, Some(&name), domain.as_deref(), None).await?;
     // Act.
     let now = Utc::now();
@@ -385,7 +386,8 @@ pub async fn update(
 ) -> ApiResult<CompanyRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = record::load_for::<company::Entity>(deps, viewer, &txn, id, action::UPDATE).await?;
+    let row =
+        record::load_for::<company::Entity>(deps, viewer, &txn, id, CompanyAction::Update).await?;
     check_version(changes.expected_version, row.model.version)?;
     let current = &row.model;
     // Validate: every problem at once.
@@ -419,11 +421,12 @@ pub async fn update(
     errors.finish()?;
     // Authorize the hand-over: the company as it would be.
     if let Some((owner, team)) = new_owner {
-        let after = viewer.facts_of_company(owner, team, false);
-        if !deps
-            .authz
-            .decide(viewer.role, Kind::Company, action::CREATE, after)
-        {
+        let after = viewer.facts(&CompanyFacts {
+            owner_id: owner,
+            owner_team_id: team,
+            linked_to_readable_deal: false,
+        });
+        if !deps.authz.decide(viewer.role, CompanyAction::Create, after) {
             tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, company_id = %id, new_owner = %owner, "company owner change denied by policy");
             return Err(ApiError::Forbidden {
                 field: Some("ownerId".into()),
@@ -481,7 +484,7 @@ pub async fn update(
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    record::load_for::<company::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
+    record::load_for::<company::Entity>(deps, viewer, &txn, id, CompanyAction::Delete).await?;
     // Check what blocks it. The count names only deals the viewer may read.
     let deals = deal::Entity::find()
         .filter(deal::Column::CompanyId.eq(id))
@@ -489,7 +492,7 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
         .await?;
     if deals > 0 {
         let visible = deal::Entity::find()
-            .filter(deps.authz.scope(viewer, Kind::Deal, action::READ))
+            .filter(deps.authz.scope(viewer, DealAction::Read))
             .filter(deal::Column::CompanyId.eq(id))
             .count(&txn)
             .await?;

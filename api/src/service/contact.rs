@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{FACTS_COLUMN, FactMask, Kind, Viewer, action};
+use crate::authz::{ContactAction, ContactFacts, FACTS_COLUMN, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::service::begin_write;
 use crate::service::company::{active_user_team, map_unique};
@@ -63,7 +63,7 @@ fn with_facts(deps: &Deps, viewer: &Viewer) -> Select<contact::Entity> {
 
 /// The base query: readable contacts with their facts.
 pub fn readable(deps: &Deps, viewer: &Viewer) -> Select<contact::Entity> {
-    with_facts(deps, viewer).filter(deps.authz.scope(viewer, Kind::Contact, action::READ))
+    with_facts(deps, viewer).filter(deps.authz.scope(viewer, ContactAction::Read))
 }
 
 /// `search`: the full name or the email contains `text`, ignoring case.
@@ -148,10 +148,7 @@ pub async fn list(
 /// How many contacts the viewer may read match `filter` (the `totalCount` of the list).
 pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
     Ok(contact::Entity::find()
-        .filter(
-            deps.authz
-                .aggregate_scope(viewer, Kind::Contact, action::READ),
-        )
+        .filter(deps.authz.aggregate_scope(viewer, ContactAction::Read))
         .filter(filter)
         .count(&deps.db)
         .await?)
@@ -306,11 +303,11 @@ fn name_part(field: &'static str) -> impl Fn(String) -> Result<String, crate::er
 fn require_notes(deps: &Deps, viewer: &Viewer, facts: FactMask) -> ApiResult<()> {
     if deps
         .authz
-        .decide(viewer.role, Kind::Contact, action::UPDATE_NOTES, facts)
+        .decide(viewer.role, ContactAction::UpdateNotes, facts)
     {
         Ok(())
     } else {
-        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, action = action::UPDATE_NOTES, "contact notes write denied by policy");
+        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, action = ContactAction::UpdateNotes.polar(), "contact notes write denied by policy");
         Err(ApiError::Forbidden {
             field: Some("notes".into()),
         })
@@ -357,8 +354,12 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         ));
     };
     // Authorize the contact as it would be.
-    let facts = viewer.facts_of_contact(owner_id, owner_team, false);
-    require_allowed(deps, viewer, Kind::Contact, action::CREATE, facts)?;
+    let facts = viewer.facts(&ContactFacts {
+        owner_id,
+        owner_team_id: owner_team,
+        linked_to_readable_deal: false,
+    });
+    require_allowed(deps, viewer, ContactAction::Create, facts)?;
     if notes.is_some() {
         require_notes(deps, viewer, facts)?;
     }
@@ -411,7 +412,8 @@ pub async fn update(
 ) -> ApiResult<ContactRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = record::load_for::<contact::Entity>(deps, viewer, &txn, id, action::UPDATE).await?;
+    let row =
+        record::load_for::<contact::Entity>(deps, viewer, &txn, id, ContactAction::Update).await?;
     check_version(changes.expected_version, row.model.version)?;
     let current = &row.model;
     // Validate: every problem at once.
@@ -471,11 +473,12 @@ pub async fn update(
         ..Default::default()
     };
     if let Some((owner, team)) = new_owner {
-        let after = viewer.facts_of_contact(owner, team, false);
-        if !deps
-            .authz
-            .decide(viewer.role, Kind::Contact, action::CREATE, after)
-        {
+        let after = viewer.facts(&ContactFacts {
+            owner_id: owner,
+            owner_team_id: team,
+            linked_to_readable_deal: false,
+        });
+        if !deps.authz.decide(viewer.role, ContactAction::Create, after) {
             tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, contact_id = %id, new_owner = %owner, "contact owner change denied by policy");
             return Err(ApiError::Forbidden {
                 field: Some("ownerId".into()),
@@ -536,7 +539,7 @@ pub async fn update(
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    record::load_for::<contact::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
+    record::load_for::<contact::Entity>(deps, viewer, &txn, id, ContactAction::Delete).await?;
     // Act.
     contact::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;

@@ -12,7 +12,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{FACTS_COLUMN, Fact, FactMask, Kind, Viewer, action};
+use crate::authz::{
+    CompanyAction, ContactAction, DealAction, DealFacts, FACTS_COLUMN, Fact, FactMask, Kind, Viewer,
+};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
 use crate::service::list::{
@@ -48,9 +50,7 @@ pub fn col(c: deal::Column) -> SimpleExpr {
 /// The amount as the viewer may see it: `amount_cents` where the policy lets them read it,
 /// NULL elsewhere. Filters and sorts on amount use this, so they reveal nothing hidden.
 pub fn visible_amount(deps: &Deps, viewer: &Viewer) -> SimpleExpr {
-    let cond = deps
-        .authz
-        .field_condition(viewer, Kind::Deal, action::READ_AMOUNT);
+    let cond = deps.authz.field_condition(viewer, DealAction::ReadAmount);
     Expr::case(cond, col(deal::Column::AmountCents))
         .finally(Expr::val(Option::<i64>::None))
         .into()
@@ -90,14 +90,14 @@ fn stage_rank_of(stage: DealStage) -> i64 {
 /// The base query: readable deals with their facts.
 pub fn readable(deps: &Deps, viewer: &Viewer) -> Select<deal::Entity> {
     deal::Entity::find()
-        .filter(deps.authz.scope(viewer, Kind::Deal, action::READ))
+        .filter(deps.authz.scope(viewer, DealAction::Read))
         .column_as(deps.authz.facts_expr(viewer, Kind::Deal), FACTS_COLUMN)
 }
 
 /// Whether the viewer may read this row's amount.
 pub fn can_read_amount(deps: &Deps, viewer: &Viewer, facts: FactMask) -> bool {
     deps.authz
-        .decide(viewer.role, Kind::Deal, action::READ_AMOUNT, facts)
+        .decide(viewer.role, DealAction::ReadAmount, facts)
 }
 
 /// One page of the deals the viewer may read, matching `filter`, in `order` (then id).
@@ -157,7 +157,7 @@ pub async fn list(
 /// How many deals the viewer may read match `filter` (the `totalCount` of the list).
 pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
     Ok(deal::Entity::find()
-        .filter(deps.authz.aggregate_scope(viewer, Kind::Deal, action::READ))
+        .filter(deps.authz.aggregate_scope(viewer, DealAction::Read))
         .filter(filter)
         .count(&deps.db)
         .await?)
@@ -305,7 +305,7 @@ async fn check_links(
     errors: &mut Vec<FieldError>,
 ) -> ApiResult<()> {
     let company_ok = company::Entity::find_by_id(company_id)
-        .filter(deps.authz.scope(viewer, Kind::Company, action::READ))
+        .filter(deps.authz.scope(viewer, CompanyAction::Read))
         .one(db)
         .await?
         .is_some();
@@ -314,7 +314,7 @@ async fn check_links(
     }
     if let Some(contact_id) = contact_id {
         match contact::Entity::find_by_id(contact_id)
-            .filter(deps.authz.scope(viewer, Kind::Contact, action::READ))
+            .filter(deps.authz.scope(viewer, ContactAction::Read))
             .one(db)
             .await?
         {
@@ -400,12 +400,16 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
         return Err(ApiError::BadUserInput(errors));
     }
     // Authorize the deal as it would be.
-    let facts = viewer.facts_of_deal(owner_id, owner_team, None);
-    require_allowed(deps, viewer, Kind::Deal, action::CREATE, facts)?;
+    let facts = viewer.facts(&DealFacts {
+        owner_id,
+        owner_team_id: owner_team,
+        share: None,
+    });
+    require_allowed(deps, viewer, DealAction::Create, facts)?;
     if input.amount.is_some()
         && !deps
             .authz
-            .decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, facts)
+            .decide(viewer.role, DealAction::UpdateAmount, facts)
     {
         return Err(ApiError::Forbidden {
             field: Some("amount".into()),
@@ -466,12 +470,12 @@ pub async fn update(
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::UPDATE).await?;
+    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Update).await?;
     check_version(changes.expected_version, row.model.version)?;
     if changes.amount.is_some()
         && !deps
             .authz
-            .decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, row.facts)
+            .decide(viewer.role, DealAction::UpdateAmount, row.facts)
     {
         return Err(ApiError::Forbidden {
             field: Some("amount".into()),
@@ -563,7 +567,8 @@ pub async fn reassign(
     expected_version: Option<i32>,
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::REASSIGN).await?;
+    let row =
+        record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Reassign).await?;
     check_version(expected_version, row.model.version)?;
     let mut errors = Vec::new();
     let team = active_user_team(&txn, new_owner, "ownerId", &mut errors).await?;
@@ -577,11 +582,12 @@ pub async fn reassign(
     } else {
         None
     };
-    let after = viewer.facts_of_deal(new_owner, team, share);
-    if !deps
-        .authz
-        .decide(viewer.role, Kind::Deal, action::REASSIGN, after)
-    {
+    let after = viewer.facts(&DealFacts {
+        owner_id: new_owner,
+        owner_team_id: team,
+        share,
+    });
+    if !deps.authz.decide(viewer.role, DealAction::Reassign, after) {
         return Err(ApiError::Forbidden {
             field: Some("ownerId".into()),
         });
@@ -612,7 +618,7 @@ pub async fn share(
     permission: SharePermission,
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::SHARE).await?;
+    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Share).await?;
     let mut errors = Vec::new();
     active_user_team(&txn, user_id, "userId", &mut errors).await?;
     if row.model.owner_id == user_id {
@@ -646,7 +652,7 @@ pub async fn share(
 /// `unshareDeal`: removes a user's share (idempotent).
 pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::SHARE).await?;
+    record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Share).await?;
     deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))
         .filter(deal_share::Column::UserId.eq(user_id))
@@ -660,7 +666,7 @@ pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> A
 /// `deleteDeal`: its shares and activities go with it.
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
-    record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
+    record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Delete).await?;
     deal::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deal.deleted", user_id = %viewer.user_id, deal_id = %id, "deal deleted");

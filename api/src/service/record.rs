@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{Kind, Viewer};
+use crate::authz::{Action, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::service::list::WithFacts;
 use crate::service::{Deps, require_allowed};
@@ -16,8 +16,8 @@ use crate::service::{Deps, require_allowed};
 /// A record kind whose rows are guarded by the policy and written with optimistic
 /// concurrency (`version`, `updated_at`).
 pub(crate) trait Record: EntityTrait {
-    /// The policy's resource kind.
-    const KIND: Kind;
+    /// The policy's actions on it (and thereby its resource kind).
+    type Action: Into<Action>;
     /// The GraphQL type name, for `NOT_FOUND`.
     const NAME: &'static str;
     /// Its `id` column.
@@ -31,9 +31,9 @@ pub(crate) trait Record: EntityTrait {
 }
 
 macro_rules! record {
-    ($module:ident, $kind:ident, $name:literal) => {
+    ($module:ident, $action:ident, $name:literal) => {
         impl Record for entity::$module::Entity {
-            const KIND: Kind = Kind::$kind;
+            type Action = crate::authz::$action;
             const NAME: &'static str = $name;
             const ID: Self::Column = entity::$module::Column::Id;
             const VERSION: Self::Column = entity::$module::Column::Version;
@@ -45,10 +45,10 @@ macro_rules! record {
     };
 }
 
-record!(deal, Deal, "Deal");
-record!(company, Company, "Company");
-record!(contact, Contact, "Contact");
-record!(activity, Activity, "Activity");
+record!(deal, DealAction, "Deal");
+record!(company, CompanyAction, "Company");
+record!(contact, ContactAction, "Contact");
+record!(activity, ActivityAction, "Activity");
 
 /// Row `id` with its facts, if the viewer may read it; missing and unreadable are the same
 /// `NOT_FOUND`. `db` is the pool or a write's transaction.
@@ -77,14 +77,14 @@ pub(crate) async fn load_for<E>(
     viewer: &Viewer,
     db: &impl ConnectionTrait,
     id: Uuid,
-    action: &str,
+    action: E::Action,
 ) -> ApiResult<WithFacts<E::Model>>
 where
     E: Record,
     E::Model: Sync,
 {
     let row = find::<E>(deps, viewer, db, id).await?;
-    require_allowed(deps, viewer, E::KIND, action, row.facts)?;
+    require_allowed(deps, viewer, action, row.facts)?;
     Ok(row)
 }
 

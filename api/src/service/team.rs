@@ -7,7 +7,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use uuid::Uuid;
 
 use crate::auth::Actor;
-use crate::authz::{Kind, Viewer};
+use crate::authz::{TeamAction, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, fetch_page};
 use crate::service::{Deps, require_role_permission};
@@ -67,10 +67,7 @@ pub enum TeamSort {
 
 /// The teams condition the viewer's role allows (teams are role-only in the policy).
 fn readable(deps: &Deps, viewer: &Viewer) -> Select<team::Entity> {
-    team::Entity::find().filter(
-        deps.authz
-            .scope(viewer, Kind::Team, crate::authz::action::READ),
-    )
+    team::Entity::find().filter(deps.authz.scope(viewer, TeamAction::Read))
 }
 
 /// One page of the teams the viewer may read, matching `filter`.
@@ -127,7 +124,7 @@ pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult
 
 /// A team the actor may read, or `NOT_FOUND`.
 pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, Kind::Team, "read")
+    require_role_permission(deps, actor, TeamAction::Read)
         .map_err(|_| ApiError::NotFound { entity: "Team" })?;
     team::Entity::find_by_id(id)
         .one(&deps.db)
@@ -137,7 +134,7 @@ pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<team::Model>
 
 /// `createTeam` (admin).
 pub async fn create(deps: &Deps, actor: &Actor, input: TeamInput) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, Kind::Team, "create")?;
+    require_role_permission(deps, actor, TeamAction::Create)?;
     let name = validate(&deps.db, &input, true).await?.unwrap_or_default();
     let now = Utc::now();
     let team = team::ActiveModel {
@@ -160,7 +157,7 @@ pub async fn update(
     id: Uuid,
     input: TeamInput,
 ) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, Kind::Team, "update")?;
+    require_role_permission(deps, actor, TeamAction::Update)?;
     let team = team::Entity::find_by_id(id)
         .one(&deps.db)
         .await?

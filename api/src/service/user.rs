@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Actor;
 use crate::auth::password::{hash_password, validate_password};
-use crate::authz::{Kind, Viewer};
+use crate::authz::{UserAction, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::list::{CursorValue, Page, PageArgs, SortKey, fetch_page};
 use crate::service::{Deps, auth, begin_write, require_role_permission, unique_violation};
@@ -110,10 +110,7 @@ pub async fn list(
         .collect();
     keys.push(SortKey::column(user::Column::Id, false));
     let select = user::Entity::find()
-        .filter(
-            deps.authz
-                .scope(viewer, Kind::User, crate::authz::action::READ),
-        )
+        .filter(deps.authz.scope(viewer, UserAction::Read))
         .filter(filter);
     fetch_page(&deps.db, select, &keys, page, |m: &user::Model| {
         let mut v: Vec<CursorValue> = order
@@ -133,10 +130,7 @@ pub async fn list(
 /// How many directory entries the viewer may read match `filter`.
 pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
     Ok(user::Entity::find()
-        .filter(
-            deps.authz
-                .scope(viewer, Kind::User, crate::authz::action::READ),
-        )
+        .filter(deps.authz.scope(viewer, UserAction::Read))
         .filter(filter)
         .count(&deps.db)
         .await?)
@@ -146,13 +140,7 @@ pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult
 pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<user::Model> {
     let found = user::Entity::find_by_id(id).one(&deps.db).await?;
     match found {
-        Some(u)
-            if deps
-                .authz
-                .decide_user(&actor.viewer, crate::authz::action::READ, &u) =>
-        {
-            Ok(u)
-        }
+        Some(u) if deps.authz.decide_user(&actor.viewer, UserAction::Read, &u) => Ok(u),
         _ => Err(ApiError::NotFound { entity: "User" }),
     }
 }
@@ -160,7 +148,7 @@ pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<user::Model>
 /// `createUser` (admin).
 pub async fn create(deps: &Deps, actor: &Actor, input: NewUser) -> ApiResult<user::Model> {
     // Authorize.
-    require_role_permission(deps, actor, Kind::User, "create")?;
+    require_role_permission(deps, actor, UserAction::Create)?;
     // Validate: every problem at once.
     let email = input.email.trim().to_lowercase();
     let name = input.name.trim().to_owned();
@@ -213,7 +201,7 @@ pub async fn update(
     changes: UserChanges,
 ) -> ApiResult<user::Model> {
     // Authorize first: non-admins learn nothing about the target.
-    require_role_permission(deps, actor, Kind::User, "update")?;
+    require_role_permission(deps, actor, UserAction::Update)?;
     let txn = begin_write(deps).await?;
     // Lock: a change of role or activity may take the last admin away, and two admins
     // demoting each other at once must not both see the other one still active.
@@ -318,7 +306,7 @@ pub async fn reset_password(
     actor: &Actor,
     id: Uuid,
 ) -> ApiResult<(user::Model, String)> {
-    require_role_permission(deps, actor, Kind::User, "reset_password")?;
+    require_role_permission(deps, actor, UserAction::ResetPassword)?;
     let user = user::Entity::find_by_id(id)
         .one(&deps.db)
         .await?
