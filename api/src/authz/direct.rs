@@ -1,7 +1,8 @@
 //! Direct Oso queries on real data: the reference the compiled fast path is tested against.
 //!
-//! Here every fact is computed by the Polar classes from real data (owner ids, teams, shares)
-//! and every decision is an `Oso::is_allowed` call. Facts that are themselves decisions
+//! Here every fact is computed by the Polar classes (with the Rust checks of the fact tables)
+//! from real data (owner ids, teams, the actor's share) and every decision is an
+//! `Oso::is_allowed` call. Facts that are themselves decisions
 //! (`linked_to_readable_deal`, `on_readable_record`) are answered by asking Oso whether the
 //! related record is readable. This is slow (hundreds of microseconds per question) and is
 //! only for tests and benchmarks.

@@ -133,6 +133,33 @@ pub trait RecordFacts: Clone + fmt::Debug + Send + Sync + 'static {
     const FACTS: &'static [FactDef<Self>];
 }
 
+/// A record with an owner (deal, company, contact): its `owned_by` and `in_team_of` facts are
+/// about the owner, the same for each such kind.
+pub(crate) trait Owned {
+    /// The owner and the owner's team.
+    fn owner(&self) -> (Uuid, Option<Uuid>);
+}
+
+/// `x.owned_by(user)` of an owned record: its owner is the user.
+const fn owned_by<R: Owned>() -> FactDef<R> {
+    FactDef {
+        fact: Fact::OwnedBy,
+        polar: PolarForm::Method("owned_by"),
+        sql: SqlDef::Expr(|row| row.is_viewer("owner_id")),
+        holds: |record, viewer| record.owner().0 == viewer.user_id,
+    }
+}
+
+/// `x.in_team_of(user)` of an owned record: its owner is a member of one of the user's teams.
+const fn owner_in_team_of<R: Owned>() -> FactDef<R> {
+    FactDef {
+        fact: Fact::InTeamOf,
+        polar: PolarForm::Method("in_team_of"),
+        sql: SqlDef::Expr(|row| row.user_in_viewer_teams("owner_id")),
+        holds: |record, viewer| viewer.has_team(record.owner().1),
+    }
+}
+
 /// The deal shares of the viewer: at most one per deal and user
 /// (`ux_deal_shares_deal_id_user_id`).
 const DEAL_SHARE: Lookup = Lookup {
@@ -154,21 +181,17 @@ pub struct DealFacts {
     pub share: Option<SharePermission>,
 }
 
+impl Owned for DealFacts {
+    fn owner(&self) -> (Uuid, Option<Uuid>) {
+        (self.owner_id, self.owner_team_id)
+    }
+}
+
 impl RecordFacts for DealFacts {
     const KIND: Kind = Kind::Deal;
     const FACTS: &'static [FactDef<Self>] = &[
-        FactDef {
-            fact: Fact::OwnedBy,
-            polar: PolarForm::Method("owned_by"),
-            sql: SqlDef::Expr(|row| row.is_viewer("owner_id")),
-            holds: |deal, viewer| deal.owner_id == viewer.user_id,
-        },
-        FactDef {
-            fact: Fact::InTeamOf,
-            polar: PolarForm::Method("in_team_of"),
-            sql: SqlDef::Expr(|row| row.user_in_viewer_teams("owner_id")),
-            holds: |deal, viewer| viewer.has_team(deal.owner_team_id),
-        },
+        owned_by(),
+        owner_in_team_of(),
         FactDef {
             fact: Fact::SharedView,
             polar: PolarForm::MethodWith {
@@ -204,21 +227,17 @@ pub struct CompanyFacts {
     pub linked_to_readable_deal: bool,
 }
 
+impl Owned for CompanyFacts {
+    fn owner(&self) -> (Uuid, Option<Uuid>) {
+        (self.owner_id, self.owner_team_id)
+    }
+}
+
 impl RecordFacts for CompanyFacts {
     const KIND: Kind = Kind::Company;
     const FACTS: &'static [FactDef<Self>] = &[
-        FactDef {
-            fact: Fact::OwnedBy,
-            polar: PolarForm::Method("owned_by"),
-            sql: SqlDef::Expr(|row| row.is_viewer("owner_id")),
-            holds: |company, viewer| company.owner_id == viewer.user_id,
-        },
-        FactDef {
-            fact: Fact::InTeamOf,
-            polar: PolarForm::Method("in_team_of"),
-            sql: SqlDef::Expr(|row| row.user_in_viewer_teams("owner_id")),
-            holds: |company, viewer| viewer.has_team(company.owner_team_id),
-        },
+        owned_by(),
+        owner_in_team_of(),
         FactDef {
             fact: Fact::LinkedToReadableDeal,
             polar: PolarForm::Method("linked_to_readable_deal"),
@@ -240,21 +259,17 @@ pub struct ContactFacts {
     pub linked_to_readable_deal: bool,
 }
 
+impl Owned for ContactFacts {
+    fn owner(&self) -> (Uuid, Option<Uuid>) {
+        (self.owner_id, self.owner_team_id)
+    }
+}
+
 impl RecordFacts for ContactFacts {
     const KIND: Kind = Kind::Contact;
     const FACTS: &'static [FactDef<Self>] = &[
-        FactDef {
-            fact: Fact::OwnedBy,
-            polar: PolarForm::Method("owned_by"),
-            sql: SqlDef::Expr(|row| row.is_viewer("owner_id")),
-            holds: |contact, viewer| contact.owner_id == viewer.user_id,
-        },
-        FactDef {
-            fact: Fact::InTeamOf,
-            polar: PolarForm::Method("in_team_of"),
-            sql: SqlDef::Expr(|row| row.user_in_viewer_teams("owner_id")),
-            holds: |contact, viewer| viewer.has_team(contact.owner_team_id),
-        },
+        owned_by(),
+        owner_in_team_of(),
         FactDef {
             fact: Fact::LinkedToReadableDeal,
             polar: PolarForm::Method("linked_to_readable_deal"),
