@@ -13,7 +13,7 @@ use entity::{deal_share, team, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::authz::{Kind, Viewer, action};
+use crate::authz::{TeamAction, UserAction, Viewer};
 use crate::batch::BatchLoader;
 use crate::error::ApiError;
 use crate::graphql::connection::Total;
@@ -81,7 +81,11 @@ impl Loader<UserById> for Loaders {
             .map_err(from_db)?;
         Ok(users
             .into_iter()
-            .filter(|u| self.deps.authz.decide_user(&self.viewer, action::READ, u))
+            .filter(|u| {
+                self.deps
+                    .authz
+                    .decide_user(&self.viewer, UserAction::Read, u)
+            })
             .map(|u| (UserById(u.id), u))
             .collect())
     }
@@ -99,7 +103,7 @@ impl Loader<TeamById> for Loaders {
         if !self
             .deps
             .authz
-            .allowed_without_facts(self.viewer.role, Kind::Team, action::READ)
+            .allowed_without_facts(self.viewer.role, TeamAction::Read)
         {
             return Ok(HashMap::new());
         }
@@ -135,7 +139,10 @@ impl Loader<MembersOfTeam> for Loaders {
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for u in users {
             if let Some(team) = u.team_id
-                && self.deps.authz.decide_user(&self.viewer, action::READ, &u)
+                && self
+                    .deps
+                    .authz
+                    .decide_user(&self.viewer, UserAction::Read, &u)
             {
                 out.entry(MembersOfTeam(team)).or_default().push(u);
             }

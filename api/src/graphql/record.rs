@@ -29,7 +29,7 @@ impl FromRow for crate::graphql::Team {
 /// Declares the node type of a guarded kind: the row with its facts and the viewer it was
 /// read for; `can` decides an action on it from the facts, without a query.
 macro_rules! record_node {
-    ($(#[$meta:meta])* $name:ident, $row:ty, $model:ty, $kind:expr) => {
+    ($(#[$meta:meta])* $name:ident, $row:ty, $model:ty, $action:ty) => {
         $(#[$meta])*
         pub struct $name {
             row: $row,
@@ -56,13 +56,10 @@ macro_rules! record_node {
             }
 
             /// Whether the policy lets the viewer do `action` on this row.
-            fn can(&self, ctx: &async_graphql::Context<'_>, action: &str) -> bool {
-                $crate::graphql::deps(ctx).authz.decide(
-                    self.viewer.role,
-                    $kind,
-                    action,
-                    self.row.facts,
-                )
+            fn can(&self, ctx: &async_graphql::Context<'_>, action: $action) -> bool {
+                $crate::graphql::deps(ctx)
+                    .authz
+                    .decide(self.viewer.role, action, self.row.facts)
             }
         }
 

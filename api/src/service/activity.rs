@@ -12,7 +12,7 @@ use entity::{activity, company, contact, deal, user};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QuerySelect, Set};
 use uuid::Uuid;
 
-use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
+use crate::authz::{ActivityAction, ActivityFacts, FACTS_COLUMN, Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Env, Scalar};
@@ -54,6 +54,8 @@ activity_sort_keys!(sort_enum);
 
 impl Record for activity::Entity {
     const KIND: Kind = Kind::Activity;
+    type Action = ActivityAction;
+    const READ: ActivityAction = ActivityAction::Read;
     const ID: activity::Column = activity::Column::Id;
     const SEARCH: &'static [activity::Column] = &[activity::Column::Subject];
     const DEFAULT_ORDER: (ActivitySort, bool) = (ActivitySort::DueAt, false);
@@ -84,6 +86,8 @@ impl Record for activity::Entity {
 }
 
 impl Versioned for activity::Entity {
+    const CREATE: ActivityAction = ActivityAction::Create;
+    const DELETE: ActivityAction = ActivityAction::Delete;
     const VERSION: activity::Column = activity::Column::Version;
     const UPDATED_AT: activity::Column = activity::Column::UpdatedAt;
 }
@@ -256,9 +260,9 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
     // Authorize, as far as possible before validating: may this role create any activity?
     if !deps
         .authz
-        .allowed_for_some(viewer.role, Kind::Activity, action::CREATE)
+        .allowed_for_some(viewer.role, ActivityAction::Create)
     {
-        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, kind = ?Kind::Activity, action = action::CREATE, "denied by policy");
+        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, kind = ?Kind::Activity, action = ActivityAction::Create.polar(), "denied by policy");
         return Err(ApiError::Forbidden { field: None });
     }
     let txn = begin_write(deps).await?;
@@ -299,14 +303,14 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
     };
     // Authorize: the policy decides about the activity as it would be.
     let on_readable_record = links.iter().any(|(_, id)| id.is_some());
-    let facts = viewer.facts_of_activity(
-        creator,
-        creator_team,
-        Some(assignee),
-        assignee_team,
-        on_readable_record,
-    );
-    require_allowed(deps, viewer, Kind::Activity, action::CREATE, facts)?;
+    let facts = viewer.facts(&ActivityFacts {
+        created_by: creator,
+        creator_team_id: creator_team,
+        assigned_to: Some(assignee),
+        assignee_team_id: assignee_team,
+        on_readable_record: on_readable_record,
+    });
+    require_allowed(deps, viewer, ActivityAction::Create, facts)?;
     // Act.
     let now = Utc::now();
     let id = Uuid::new_v4();
@@ -347,18 +351,18 @@ pub async fn update(
 ) -> ApiResult<ActivityRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let current =
-        record::load_for_change::<activity::Entity>(deps, viewer, &txn, id, action::UPDATE, None)
-            .await?;
+    let current = record::load_for_change::<activity::Entity>(
+        deps,
+        viewer,
+        &txn,
+        id,
+        ActivityAction::Update,
+        None,
+    )
+    .await?;
     let completion = changes.completed.filter(|c| *c != current.model.completed);
     if completion.is_some() {
-        require_allowed(
-            deps,
-            viewer,
-            Kind::Activity,
-            action::COMPLETE,
-            current.facts,
-        )?;
+        require_allowed(deps, viewer, ActivityAction::Complete, current.facts)?;
     }
     check_version(changes.expected_version, current.model.version)?;
     // Validate: every problem at once.
@@ -444,7 +448,7 @@ pub async fn complete(
         viewer,
         &txn,
         id,
-        action::COMPLETE,
+        ActivityAction::Complete,
         expected_version,
     )
     .await?;

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{Kind, Viewer, action};
+use crate::authz::{CompanyAction, CompanyFacts, DealAction, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
@@ -58,6 +58,8 @@ company_sort_keys!(sort_enum);
 
 impl Record for company::Entity {
     const KIND: Kind = Kind::Company;
+    type Action = CompanyAction;
+    const READ: CompanyAction = CompanyAction::Read;
     const ID: company::Column = company::Column::Id;
     const SEARCH: &'static [company::Column] = &[company::Column::Name, company::Column::Domain];
     const DEFAULT_ORDER: (CompanySort, bool) = (CompanySort::Name, false);
@@ -91,6 +93,8 @@ impl Record for company::Entity {
 }
 
 impl Versioned for company::Entity {
+    const CREATE: CompanyAction = CompanyAction::Create;
+    const DELETE: CompanyAction = CompanyAction::Delete;
     const VERSION: company::Column = company::Column::Version;
     const UPDATED_AT: company::Column = company::Column::UpdatedAt;
 }
@@ -249,8 +253,12 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
         ));
     };
     // Authorize the company as it would be.
-    let facts = viewer.facts_of_company(owner_id, owner_team, false);
-    require_allowed(deps, viewer, Kind::Company, action::CREATE, facts)?;
+    let facts = viewer.facts(&CompanyFacts {
+        owner_id: owner_id,
+        owner_team_id: owner_team,
+        linked_to_readable_deal: false,
+    });
+    require_allowed(deps, viewer, CompanyAction::Create, facts)?;
     check_unique(&txn, Some(&name), domain.as_deref(), None).await?;
     // Act.
     let now = Utc::now();
@@ -297,7 +305,7 @@ pub async fn update(
         viewer,
         &txn,
         id,
-        action::UPDATE,
+        CompanyAction::Update,
         changes.expected_version,
     )
     .await?;
@@ -325,7 +333,11 @@ pub async fn update(
     errors.finish()?;
     // Authorize the hand-over: the company as it would be.
     if let Some((owner, team)) = new_owner {
-        let after = viewer.facts_of_company(owner, team, false);
+        let after = viewer.facts(&CompanyFacts {
+            owner_id: owner,
+            owner_team_id: team,
+            linked_to_readable_deal: false,
+        });
         record::require_handover::<company::Entity>(deps, viewer, id, after)?;
     }
     check_unique(
@@ -360,7 +372,7 @@ pub async fn update(
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    record::load_for::<company::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
+    record::load_for::<company::Entity>(deps, viewer, &txn, id, CompanyAction::Delete).await?;
     // Check what blocks it. The count names only deals the viewer may read.
     let deals = deal::Entity::find()
         .filter(deal::Column::CompanyId.eq(id))
@@ -368,7 +380,7 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
         .await?;
     if deals > 0 {
         let visible = deal::Entity::find()
-            .filter(deps.authz.scope(viewer, Kind::Deal, action::READ))
+            .filter(deps.authz.scope(viewer, DealAction::Read))
             .filter(deal::Column::CompanyId.eq(id))
             .count(&txn)
             .await?;

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{FactMask, Kind, Viewer, action};
+use crate::authz::{ContactAction, ContactFacts, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::service::begin_write;
 use crate::service::company::map_unique;
@@ -65,6 +65,8 @@ contact_sort_keys!(sort_enum);
 
 impl Record for contact::Entity {
     const KIND: Kind = Kind::Contact;
+    type Action = ContactAction;
+    const READ: ContactAction = ContactAction::Read;
     const ID: contact::Column = contact::Column::Id;
     const SEARCH: &'static [contact::Column] = &[contact::Column::FullName, contact::Column::Email];
     const DEFAULT_ORDER: (ContactSort, bool) = (ContactSort::FullName, false);
@@ -108,6 +110,8 @@ impl Record for contact::Entity {
 }
 
 impl Versioned for contact::Entity {
+    const CREATE: ContactAction = ContactAction::Create;
+    const DELETE: ContactAction = ContactAction::Delete;
     const VERSION: contact::Column = contact::Column::Version;
     const UPDATED_AT: contact::Column = contact::Column::UpdatedAt;
 }
@@ -246,11 +250,11 @@ fn name_part(field: &'static str) -> impl Fn(String) -> Result<String, crate::er
 fn require_notes(deps: &Deps, viewer: &Viewer, facts: FactMask) -> ApiResult<()> {
     if deps
         .authz
-        .decide(viewer.role, Kind::Contact, action::UPDATE_NOTES, facts)
+        .decide(viewer.role, ContactAction::UpdateNotes, facts)
     {
         Ok(())
     } else {
-        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, action = action::UPDATE_NOTES, "contact notes write denied by policy");
+        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, action = ContactAction::UpdateNotes.polar(), "contact notes write denied by policy");
         Err(ApiError::Forbidden {
             field: Some("notes".into()),
         })
@@ -297,8 +301,12 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         ));
     };
     // Authorize the contact as it would be.
-    let facts = viewer.facts_of_contact(owner_id, owner_team, false);
-    require_allowed(deps, viewer, Kind::Contact, action::CREATE, facts)?;
+    let facts = viewer.facts(&ContactFacts {
+        owner_id: owner_id,
+        owner_team_id: owner_team,
+        linked_to_readable_deal: false,
+    });
+    require_allowed(deps, viewer, ContactAction::Create, facts)?;
     if notes.is_some() {
         require_notes(deps, viewer, facts)?;
     }
@@ -353,7 +361,7 @@ pub async fn update(
         viewer,
         &txn,
         id,
-        action::UPDATE,
+        ContactAction::Update,
         changes.expected_version,
     )
     .await?;
@@ -407,7 +415,11 @@ pub async fn update(
         require_notes(deps, viewer, row.facts)?;
     }
     if let Some((owner, team)) = new_owner {
-        let after = viewer.facts_of_contact(owner, team, false);
+        let after = viewer.facts(&ContactFacts {
+            owner_id: owner,
+            owner_team_id: team,
+            linked_to_readable_deal: false,
+        });
         record::require_handover::<contact::Entity>(deps, viewer, id, after)?;
     }
     if let Some(Some(e)) = &email {

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{Fact, FactMask, Kind, Viewer, action};
+use crate::authz::{DealAction, DealFacts, Fact, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Env, Field, Scalar};
@@ -58,9 +58,7 @@ pub fn col(c: deal::Column) -> SimpleExpr {
 /// The amount as the viewer may see it: `amount_cents` where the policy lets them read it,
 /// NULL elsewhere. Filters and sorts on amount use this, so they reveal nothing hidden.
 pub fn visible_amount(deps: &Deps, viewer: &Viewer) -> SimpleExpr {
-    let cond = deps
-        .authz
-        .field_condition(viewer, Kind::Deal, action::READ_AMOUNT);
+    let cond = deps.authz.field_condition(viewer, DealAction::ReadAmount);
     Expr::case(cond, col(deal::Column::AmountCents))
         .finally(Expr::val(Option::<i64>::None))
         .into()
@@ -100,11 +98,13 @@ fn stage_rank_of(stage: DealStage) -> i64 {
 /// Whether the viewer may read this row's amount.
 pub fn can_read_amount(deps: &Deps, viewer: &Viewer, facts: FactMask) -> bool {
     deps.authz
-        .decide(viewer.role, Kind::Deal, action::READ_AMOUNT, facts)
+        .decide(viewer.role, DealAction::ReadAmount, facts)
 }
 
 impl Record for deal::Entity {
     const KIND: Kind = Kind::Deal;
+    type Action = DealAction;
+    const READ: DealAction = DealAction::Read;
     const ID: deal::Column = deal::Column::Id;
     const SEARCH: &'static [deal::Column] = &[deal::Column::Title];
     const DEFAULT_ORDER: (DealSort, bool) = (DealSort::CreatedAt, true);
@@ -150,6 +150,8 @@ impl Record for deal::Entity {
 }
 
 impl Versioned for deal::Entity {
+    const CREATE: DealAction = DealAction::Create;
+    const DELETE: DealAction = DealAction::Delete;
     const VERSION: deal::Column = deal::Column::Version;
     const UPDATED_AT: deal::Column = deal::Column::UpdatedAt;
 }
@@ -366,12 +368,16 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
         return Err(ApiError::BadUserInput(errors));
     }
     // Authorize the deal as it would be.
-    let facts = viewer.facts_of_deal(owner_id, owner_team, None);
-    require_allowed(deps, viewer, Kind::Deal, action::CREATE, facts)?;
+    let facts = viewer.facts(&DealFacts {
+        owner_id: owner_id,
+        owner_team_id: owner_team,
+        share: None,
+    });
+    require_allowed(deps, viewer, DealAction::Create, facts)?;
     if input.amount.is_some()
         && !deps
             .authz
-            .decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, facts)
+            .decide(viewer.role, DealAction::UpdateAmount, facts)
     {
         return Err(ApiError::Forbidden {
             field: Some("amount".into()),
@@ -434,14 +440,14 @@ pub async fn update(
         viewer,
         &txn,
         id,
-        action::UPDATE,
+        DealAction::Update,
         changes.expected_version,
     )
     .await?;
     if changes.amount.is_some()
         && !deps
             .authz
-            .decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, row.facts)
+            .decide(viewer.role, DealAction::UpdateAmount, row.facts)
     {
         return Err(ApiError::Forbidden {
             field: Some("amount".into()),
@@ -515,7 +521,7 @@ pub async fn reassign(
         viewer,
         &txn,
         id,
-        action::REASSIGN,
+        DealAction::Reassign,
         expected_version,
     )
     .await?;
@@ -533,11 +539,12 @@ pub async fn reassign(
     } else {
         None
     };
-    let after = viewer.facts_of_deal(new_owner, team, share);
-    if !deps
-        .authz
-        .decide(viewer.role, Kind::Deal, action::REASSIGN, after)
-    {
+    let after = viewer.facts(&DealFacts {
+        owner_id: new_owner,
+        owner_team_id: team,
+        share: share,
+    });
+    if !deps.authz.decide(viewer.role, DealAction::Reassign, after) {
         return Err(ApiError::Forbidden {
             field: Some("ownerId".into()),
         });
@@ -566,7 +573,7 @@ pub async fn share(
     permission: SharePermission,
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::SHARE).await?;
+    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Share).await?;
     let mut errors = Vec::new();
     record::active_user_team(&txn, user_id, "userId", &mut errors).await?;
     if row.model.owner_id == user_id {
@@ -598,7 +605,7 @@ pub async fn share(
 /// `unshareDeal`: removes a user's share (idempotent).
 pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::SHARE).await?;
+    record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Share).await?;
     deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))
         .filter(deal_share::Column::UserId.eq(user_id))

@@ -19,7 +19,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
+use crate::authz::{Action, FACTS_COLUMN, Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::filter::{Env, Field, Filter, Scalar};
 use crate::service::list::{CursorKind, Page, PageArgs, SortKey, fetch_page};
@@ -65,6 +65,10 @@ impl<'a, R> SortSpec<'a, R> {
 pub trait Record: EntityTrait {
     /// The policy's resource kind.
     const KIND: Kind;
+    /// The kind's actions.
+    type Action: Copy + Into<Action> + Send + Sync + 'static;
+    /// Seeing a row (and listing it).
+    const READ: Self::Action;
     /// The GraphQL type name, for `NOT_FOUND` (the policy's class name).
     const NAME: &'static str = Self::KIND.polar_class();
     /// Its `id` column.
@@ -87,7 +91,7 @@ pub trait Record: EntityTrait {
 
     /// The same rows for counting: no facts, and the scope shaped for aggregates.
     fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-        Self::find().filter(deps.authz.aggregate_scope(viewer, Self::KIND, action::READ))
+        Self::find().filter(deps.authz.aggregate_scope(viewer, Self::READ))
     }
 
     /// The ordering keys of one sort field (usually one; a name may be two).
@@ -241,7 +245,7 @@ where
     R::Model: Sync,
 {
     Ok(R::find()
-        .filter(deps.authz.scope(viewer, R::KIND, action::READ))
+        .filter(deps.authz.scope(viewer, R::READ))
         .filter(R::ID.eq(id))
         .count(db)
         .await?
@@ -317,6 +321,10 @@ pub fn default_cursor<R: Record>(deps: &Deps, viewer: &Viewer, row: &R::Row) -> 
 /// A kind whose rows are guarded by the policy and written with optimistic concurrency
 /// (`version`, `updated_at`).
 pub trait Versioned: Record {
+    /// Creating a record (asked about the record as it would be).
+    const CREATE: Self::Action;
+    /// Deleting a record.
+    const DELETE: Self::Action;
     /// Its `version` column.
     const VERSION: Self::Column;
     /// Its `updated_at` column.
@@ -330,13 +338,13 @@ pub(crate) async fn load_for<E>(
     viewer: &Viewer,
     db: &impl ConnectionTrait,
     id: Uuid,
-    action: &str,
+    action: E::Action,
 ) -> ApiResult<crate::service::list::WithFacts<E::Model>>
 where
     E: Versioned<Row = crate::service::list::WithFacts<<E as EntityTrait>::Model>>,
 {
     let row = find::<E>(deps, viewer, db, id).await?;
-    require_allowed(deps, viewer, E::KIND, action, row.facts)?;
+    require_allowed(deps, viewer, action, row.facts)?;
     Ok(row)
 }
 
@@ -398,7 +406,7 @@ pub(crate) async fn active_user_team(
 /// The rows of a guarded kind the viewer may read, each with its facts column.
 pub(crate) fn guarded<E: Record>(deps: &Deps, viewer: &Viewer) -> Select<E> {
     E::find()
-        .filter(deps.authz.scope(viewer, E::KIND, action::READ))
+        .filter(deps.authz.scope(viewer, E::READ))
         .column_as(deps.authz.facts_expr(viewer, E::KIND), FACTS_COLUMN)
 }
 
@@ -464,16 +472,13 @@ pub(crate) async fn owner_change(
 /// A hand-over to another owner is allowed when the viewer could create the record for
 /// them: `create` on the record as it would be (`after`, its facts with the new owner).
 /// Otherwise `FORBIDDEN` on `ownerId`.
-pub(crate) fn require_handover<R: Record>(
+pub(crate) fn require_handover<R: Versioned>(
     deps: &Deps,
     viewer: &Viewer,
     id: Uuid,
     after: crate::authz::FactMask,
 ) -> ApiResult<()> {
-    if deps
-        .authz
-        .decide(viewer.role, R::KIND, action::CREATE, after)
-    {
+    if deps.authz.decide(viewer.role, R::CREATE, after) {
         Ok(())
     } else {
         tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, kind = R::NAME, record_id = %id, "owner change denied by policy");
@@ -491,7 +496,7 @@ pub(crate) async fn load_for_change<E>(
     viewer: &Viewer,
     db: &impl ConnectionTrait,
     id: Uuid,
-    action: &str,
+    action: E::Action,
     expected: Option<i32>,
 ) -> ApiResult<crate::service::list::WithFacts<E::Model>>
 where
@@ -513,7 +518,7 @@ where
     E: Versioned<Row = crate::service::list::WithFacts<<E as EntityTrait>::Model>>,
 {
     let txn = crate::service::begin_write(deps).await?;
-    load_for::<E>(deps, viewer, &txn, id, action::DELETE).await?;
+    load_for::<E>(deps, viewer, &txn, id, E::DELETE).await?;
     E::delete_many().filter(E::ID.eq(id)).exec(&txn).await?;
     txn.commit().await?;
     tracing::info!(target: "audit", event = "deleted", user_id = %viewer.user_id, kind = E::NAME, record_id = %id, "record deleted");

@@ -33,7 +33,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{Kind, Viewer, action};
+use crate::authz::{CompanyAction, DealAction, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::service::deal::{DealRow, col};
 use crate::service::filter::{Env, Filter};
@@ -388,9 +388,7 @@ fn currency_condition(code: &str) -> ApiResult<Condition> {
 /// `amount_cents` where the viewer may read it, 0 elsewhere, in [`Parts`]: the only way
 /// amounts enter a sum.
 fn visible_cents(deps: &Deps, viewer: &Viewer) -> Parts {
-    let cond = deps
-        .authz
-        .field_condition(viewer, Kind::Deal, action::READ_AMOUNT);
+    let cond = deps.authz.field_condition(viewer, DealAction::ReadAmount);
     Parts::of(when(cond, col(deal::Column::AmountCents)))
 }
 
@@ -498,7 +496,7 @@ fn readable_deals(deps: &Deps, viewer: &Viewer, filter: &DealSet) -> SelectState
         .from(Alias::new("deals"))
         .cond_where(
             Condition::all()
-                .add(deps.authz.aggregate_scope(viewer, Kind::Deal, action::READ))
+                .add(deps.authz.aggregate_scope(viewer, DealAction::Read))
                 .add(filter.0.clone()),
         )
         .to_owned()
@@ -567,11 +565,7 @@ async fn stage_totals(
         select.cond_where(stage_in(stages));
     }
     let mut totals: Vec<StageTotal> = stages.iter().map(|s| StageTotal::zero(*s)).collect();
-    if deps
-        .authz
-        .scope(viewer, Kind::Deal, action::READ)
-        .is_empty()
-    {
+    if deps.authz.scope(viewer, DealAction::Read).is_empty() {
         select
             .expr_as(col(deal::Column::Stage), Alias::new("stage"))
             .expr_as(count_all(), Alias::new("n"));
@@ -774,10 +768,7 @@ pub async fn top_companies(
             Expr::col((companies.clone(), Alias::new("id")))
                 .equals((totals.clone(), Alias::new("company_id"))),
         )
-        .cond_where(
-            deps.authz
-                .aggregate_scope(viewer, Kind::Company, action::READ),
-        )
+        .cond_where(deps.authz.aggregate_scope(viewer, CompanyAction::Read))
         .column((totals.clone(), Alias::new("company_id")))
         .column((companies, Alias::new("name")))
         .column((totals.clone(), Alias::new("n")))
@@ -813,10 +804,7 @@ pub async fn owners(deps: &Deps, viewer: &Viewer, filter: &DealSet) -> ApiResult
     // testing the scope on each, where the expression leaves it free to read only the
     // scope's rows (a multi-index `OR`) and group them in a temporary B-tree — 50-60 ms
     // against under 10 ms for a rep at 100,000 deals.
-    let restricted = !deps
-        .authz
-        .scope(viewer, Kind::Deal, action::READ)
-        .is_empty();
+    let restricted = !deps.authz.scope(viewer, DealAction::Read).is_empty();
     let owner: Expr = if restricted && deps.db.get_database_backend() == DbBackend::Sqlite {
         Expr::cust("+\"deals\".\"owner_id\"")
     } else {

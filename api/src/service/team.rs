@@ -7,7 +7,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use uuid::Uuid;
 
 use crate::auth::Actor;
-use crate::authz::{Kind, Viewer, action};
+use crate::authz::{Kind, TeamAction, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::filter::{Env, Scalar};
 use crate::service::record::{Record, SortSpec, sort_enum};
@@ -79,6 +79,8 @@ team_sort_keys!(sort_enum);
 
 impl Record for team::Entity {
     const KIND: Kind = Kind::Team;
+    type Action = TeamAction;
+    const READ: TeamAction = TeamAction::Read;
     const ID: team::Column = team::Column::Id;
     const SEARCH: &'static [team::Column] = &[team::Column::Name];
     const DEFAULT_ORDER: (TeamSort, bool) = (TeamSort::Name, false);
@@ -87,7 +89,7 @@ impl Record for team::Entity {
 
     /// The teams the viewer's role may read (teams are role-only in the policy).
     fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-        team::Entity::find().filter(deps.authz.scope(viewer, Kind::Team, action::READ))
+        team::Entity::find().filter(deps.authz.scope(viewer, TeamAction::Read))
     }
 
     fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
@@ -114,7 +116,7 @@ crate::plain_fields!(team::Column);
 
 /// A team the actor may read, or `NOT_FOUND`.
 pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, Kind::Team, "read")
+    require_role_permission(deps, actor, TeamAction::Read)
         .map_err(|_| ApiError::NotFound { entity: "Team" })?;
     team::Entity::find_by_id(id)
         .one(&deps.db)
@@ -124,7 +126,7 @@ pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<team::Model>
 
 /// `createTeam` (admin).
 pub async fn create(deps: &Deps, actor: &Actor, input: TeamInput) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, Kind::Team, "create")?;
+    require_role_permission(deps, actor, TeamAction::Create)?;
     let name = validate(&deps.db, &input, true).await?.unwrap_or_default();
     let now = Utc::now();
     let team = team::ActiveModel {
@@ -147,7 +149,7 @@ pub async fn update(
     id: Uuid,
     input: TeamInput,
 ) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, Kind::Team, "update")?;
+    require_role_permission(deps, actor, TeamAction::Update)?;
     let team = team::Entity::find_by_id(id)
         .one(&deps.db)
         .await?

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Actor;
 use crate::auth::password::{hash_password, validate_password};
-use crate::authz::{Kind, Viewer, action};
+use crate::authz::{Kind, UserAction, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::filter::{Env, Scalar};
 use crate::service::record::{Record, SortSpec, sort_enum};
@@ -98,6 +98,8 @@ user_sort_keys!(sort_enum);
 
 impl Record for user::Entity {
     const KIND: Kind = Kind::User;
+    type Action = UserAction;
+    const READ: UserAction = UserAction::Read;
     const ID: user::Column = user::Column::Id;
     const SEARCH: &'static [user::Column] = &[user::Column::Name, user::Column::Email];
     const DEFAULT_ORDER: (UserSort, bool) = (UserSort::Name, false);
@@ -106,7 +108,7 @@ impl Record for user::Entity {
 
     /// The directory entries the viewer may read.
     fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-        user::Entity::find().filter(deps.authz.scope(viewer, Kind::User, action::READ))
+        user::Entity::find().filter(deps.authz.scope(viewer, UserAction::Read))
     }
 
     fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
@@ -139,13 +141,7 @@ crate::plain_fields!(user::Column);
 pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<user::Model> {
     let found = user::Entity::find_by_id(id).one(&deps.db).await?;
     match found {
-        Some(u)
-            if deps
-                .authz
-                .decide_user(&actor.viewer, crate::authz::action::READ, &u) =>
-        {
-            Ok(u)
-        }
+        Some(u) if deps.authz.decide_user(&actor.viewer, UserAction::Read, &u) => Ok(u),
         _ => Err(ApiError::NotFound { entity: "User" }),
     }
 }
@@ -153,7 +149,7 @@ pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<user::Model>
 /// `createUser` (admin).
 pub async fn create(deps: &Deps, actor: &Actor, input: NewUser) -> ApiResult<user::Model> {
     // Authorize.
-    require_role_permission(deps, actor, Kind::User, "create")?;
+    require_role_permission(deps, actor, UserAction::Create)?;
     // Validate: every problem at once.
     let email = input.email.trim().to_lowercase();
     let name = input.name.trim().to_owned();
@@ -206,7 +202,7 @@ pub async fn update(
     changes: UserChanges,
 ) -> ApiResult<user::Model> {
     // Authorize first: non-admins learn nothing about the target.
-    require_role_permission(deps, actor, Kind::User, "update")?;
+    require_role_permission(deps, actor, UserAction::Update)?;
     let txn = begin_write(deps).await?;
     // Lock: a change of role or activity may take the last admin away, and two admins
     // demoting each other at once must not both see the other one still active.
@@ -311,7 +307,7 @@ pub async fn reset_password(
     actor: &Actor,
     id: Uuid,
 ) -> ApiResult<(user::Model, String)> {
-    require_role_permission(deps, actor, Kind::User, "reset_password")?;
+    require_role_permission(deps, actor, UserAction::ResetPassword)?;
     let user = user::Entity::find_by_id(id)
         .one(&deps.db)
         .await?

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use entity::activity;
 use uuid::Uuid;
 
-use crate::authz::{Kind, action};
+use crate::authz::ActivityAction;
 use crate::graphql::enums::ActivityType;
 use crate::graphql::record::record_node;
 use crate::service::activity::ActivityRow;
@@ -23,7 +23,7 @@ record_node!(
     Activity,
     ActivityRow,
     activity::Model,
-    Kind::Activity
+    ActivityAction
 );
 
 fn id_of(id: Uuid) -> ID {
@@ -152,9 +152,9 @@ impl Activity {
     /// What the viewer may do with this activity.
     async fn viewer_can(&self, ctx: &Context<'_>) -> ActivityViewerCan {
         ActivityViewerCan {
-            update: self.can(ctx, action::UPDATE),
-            delete: self.can(ctx, action::DELETE),
-            complete: self.can(ctx, action::COMPLETE),
+            update: self.can(ctx, ActivityAction::Update),
+            delete: self.can(ctx, ActivityAction::Delete),
+            complete: self.can(ctx, ActivityAction::Complete),
         }
     }
 }

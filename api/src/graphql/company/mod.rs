@@ -8,7 +8,7 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::company;
 
-use crate::authz::{Kind, action};
+use crate::authz::CompanyAction;
 use crate::graphql::activity::ActivityConnection;
 use crate::graphql::contact::ContactConnection;
 use crate::graphql::deal::DealConnection;
@@ -26,7 +26,7 @@ record_node!(
     Company,
     CompanyRow,
     company::Model,
-    Kind::Company
+    CompanyAction
 );
 
 /// What the viewer may do with a company, as decided by the policy.
@@ -153,8 +153,8 @@ impl Company {
     /// What the viewer may do with this company.
     async fn viewer_can(&self, ctx: &Context<'_>) -> CompanyViewerCan {
         CompanyViewerCan {
-            update: self.can(ctx, action::UPDATE),
-            delete: self.can(ctx, action::DELETE),
+            update: self.can(ctx, CompanyAction::Update),
+            delete: self.can(ctx, CompanyAction::Delete),
         }
     }
 }

@@ -8,7 +8,7 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::contact;
 
-use crate::authz::{Kind, action};
+use crate::authz::ContactAction;
 use crate::graphql::activity::ActivityConnection;
 use crate::graphql::deal::DealConnection;
 use crate::graphql::enums::Department;
@@ -25,7 +25,7 @@ record_node!(
     Contact,
     ContactRow,
     contact::Model,
-    Kind::Contact
+    ContactAction
 );
 
 /// What the viewer may do with a contact, as decided by the policy.
@@ -156,9 +156,9 @@ impl Contact {
     /// What the viewer may do with this contact.
     async fn viewer_can(&self, ctx: &Context<'_>) -> ContactViewerCan {
         ContactViewerCan {
-            update: self.can(ctx, action::UPDATE),
-            delete: self.can(ctx, action::DELETE),
-            update_notes: self.can(ctx, action::UPDATE_NOTES),
+            update: self.can(ctx, ContactAction::Update),
+            delete: self.can(ctx, ContactAction::Delete),
+            update_notes: self.can(ctx, ContactAction::UpdateNotes),
         }
     }
 }

@@ -8,7 +8,7 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::deal;
 
-use crate::authz::{Kind, action};
+use crate::authz::DealAction;
 use crate::graphql::User;
 use crate::graphql::activity::ActivityConnection;
 use crate::graphql::enums::{DealSource, DealStage, Priority};
@@ -27,7 +27,7 @@ record_node!(
     Deal,
     DealRow,
     deal::Model,
-    Kind::Deal
+    DealAction
 );
 
 /// What the viewer may do with a deal, as decided by the policy.
@@ -60,7 +60,7 @@ impl Deal {
     }
     /// The value, exact; `null` when the viewer may not see it (see `viewerCan.readAmount`).
     async fn amount(&self, ctx: &Context<'_>) -> Option<Decimal> {
-        self.can(ctx, action::READ_AMOUNT)
+        self.can(ctx, DealAction::ReadAmount)
             .then(|| Decimal(from_cents(self.model().amount_cents)))
     }
     /// ISO 4217 currency code of the amount.
@@ -148,7 +148,7 @@ impl Deal {
     /// Who else has access through a share. Listed only for viewers who may share the deal
     /// (`viewerCan.share`); empty for everyone else.
     async fn shares(&self, ctx: &Context<'_>) -> Result<Vec<DealShare>> {
-        if !self.can(ctx, action::SHARE) {
+        if !self.can(ctx, DealAction::Share) {
             return Ok(Vec::new());
         }
         Ok(crate::graphql::loaders::shares(ctx, self.model().id)
@@ -172,12 +172,12 @@ impl Deal {
     /// What the viewer may do with this deal.
     async fn viewer_can(&self, ctx: &Context<'_>) -> DealViewerCan {
         DealViewerCan {
-            update: self.can(ctx, action::UPDATE),
-            delete: self.can(ctx, action::DELETE),
-            reassign: self.can(ctx, action::REASSIGN),
-            share: self.can(ctx, action::SHARE),
-            read_amount: self.can(ctx, action::READ_AMOUNT),
-            update_amount: self.can(ctx, action::UPDATE_AMOUNT),
+            update: self.can(ctx, DealAction::Update),
+            delete: self.can(ctx, DealAction::Delete),
+            reassign: self.can(ctx, DealAction::Reassign),
+            share: self.can(ctx, DealAction::Share),
+            read_amount: self.can(ctx, DealAction::ReadAmount),
+            update_amount: self.can(ctx, DealAction::UpdateAmount),
         }
     }
 }
