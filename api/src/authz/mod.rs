@@ -59,6 +59,9 @@ pub use viewer::Viewer;
 use compile::Compiled;
 use model::role_name;
 
+/// Ids of compiled policies, for viewers' caches.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The name of the facts-mask column services select next to a row (see
 /// [`Authorizer::facts_expr`]).
 pub const FACTS_COLUMN: &str = "authz_facts";
@@ -68,6 +71,8 @@ pub const FACTS_COLUMN: &str = "authz_facts";
 #[derive(Clone)]
 pub struct Authorizer {
     inner: Arc<Compiled>,
+    /// Distinguishes this compiled policy in viewers' caches of built SQL.
+    id: u64,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -107,6 +112,7 @@ impl Authorizer {
     fn compile(sources: Vec<PolicySource>) -> Result<Self, PolicyError> {
         Ok(Self {
             inner: compile::compile_sources(sources)?,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -186,6 +192,13 @@ impl Authorizer {
     }
 
     fn shaped_scope(&self, viewer: &Viewer, action: Action, shape: Shape) -> Condition {
+        let key = viewer::BuiltKey::Scope(self.id, action, shape);
+        viewer
+            .built
+            .condition(key, || self.build_scope(viewer, action, shape))
+    }
+
+    fn build_scope(&self, viewer: &Viewer, action: Action, shape: Shape) -> Condition {
         match action.kind().table() {
             Some(table) => {
                 sql::scope(&self.inner.tables, viewer, action, table, shape).into_condition()
@@ -210,10 +223,11 @@ impl Authorizer {
     /// (it is an SQL `integer` on every backend). Only facts some decision of the viewer's
     /// role depends on are computed ([`Authorizer::relevant_facts`]); the others read 0.
     pub fn facts_expr(&self, viewer: &Viewer, kind: Kind) -> Expr {
-        match kind.table() {
+        let key = viewer::BuiltKey::Facts(self.id, kind);
+        viewer.built.expr(key, || match kind.table() {
             Some(table) => sql::facts_mask(&self.inner.tables, viewer, kind, table),
             None => Expr::val(0).cast_as("integer"),
-        }
+        })
     }
 
     /// The facts at least one decision of `role` on `kind` depends on. Masks selected with

@@ -90,6 +90,7 @@ static NOBODY: Viewer = Viewer {
     user_id: Uuid::nil(),
     role: Role::SalesRep,
     team_ids: Vec::new(),
+    built: super::viewer::Built::NONE,
 };
 
 /// Registers the facts of `R`'s table on a class: each method answers with

@@ -72,7 +72,7 @@ impl Sql {
 }
 
 /// How facts that look into another table are written; both shapes select the same rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Shape {
     /// Correlated `EXISTS (… WHERE s.deal_id = deals.id …)`: for ordered pages with a
     /// `LIMIT`, where the planner should walk the order index and probe each row — cheap

@@ -346,3 +346,32 @@ fn related_readability_nests_the_related_read_scope() {
         );
     }
 }
+
+#[test]
+fn a_request_viewer_builds_each_scope_once_and_per_policy() {
+    use sea_orm::sea_query::{Alias, PostgresQueryBuilder, Query};
+    let sql = |c: Condition| {
+        Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new("deals"))
+            .cond_where(c)
+            .to_string(PostgresQueryBuilder)
+    };
+    let policy = default_policy();
+    let viewer = Viewer::new(uuid::Uuid::new_v4(), Role::SalesRep, [uuid::Uuid::new_v4()]);
+    let first = sql(policy.scope(&viewer, DealAction::Read));
+    assert_eq!(viewer.built.len(), 1);
+    // A clone is the same request's viewer: nothing new is built, the same SQL comes back.
+    let again = sql(policy.scope(&viewer.clone(), DealAction::Read));
+    assert_eq!((viewer.built.len(), &again), (1, &first));
+    policy.aggregate_scope(&viewer, DealAction::Read);
+    policy.facts_expr(&viewer, Kind::Deal);
+    assert_eq!(viewer.built.len(), 3);
+    // Another policy asked about the same viewer builds its own scope.
+    let owners_only = tiny("deal.owned_by(user)");
+    let other = sql(owners_only.scope(&viewer, DealAction::Read));
+    assert_ne!(other, first);
+    assert_eq!(viewer.built.len(), 4);
+    // A new viewer (a new request) starts empty.
+    assert_eq!(Viewer::new(viewer.user_id, viewer.role, []).built.len(), 0);
+}

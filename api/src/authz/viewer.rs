@@ -5,8 +5,15 @@ use entity::team;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sea_orm::sea_query::{Condition, Expr};
+
+use super::actions::Action;
 use super::facts::RecordFacts;
-use super::model::FactMask;
+use super::model::{FactMask, Kind};
+use super::sql::Shape;
 
 /// The user a decision is about, with what facts are relative to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,6 +24,89 @@ pub struct Viewer {
     pub role: Role,
     /// "Their teams": the user's own team plus every team they manage, sorted, no duplicates.
     pub team_ids: Vec<Uuid>,
+    /// The SQL already built for this viewer: a request's viewer (and its clones) builds
+    /// each scope and facts expression once.
+    pub(crate) built: Built,
+}
+
+/// What a compiled SQL piece is for: one authorizer's scope of an action in a shape, or its
+/// facts expression of a kind.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum BuiltKey {
+    /// `Authorizer::scope` / `aggregate_scope`.
+    Scope(u64, Action, Shape),
+    /// `Authorizer::facts_expr`.
+    Facts(u64, Kind),
+}
+
+/// The viewer's built SQL, shared by clones (`None` for a viewer made in a `const`).
+#[derive(Clone, Default)]
+pub(crate) struct Built(Option<Arc<Mutex<HashMap<BuiltKey, BuiltSql>>>>);
+
+#[derive(Clone)]
+enum BuiltSql {
+    Condition(Condition),
+    Expr(Expr),
+}
+
+impl Built {
+    /// Nothing built yet.
+    pub(crate) const NONE: Built = Built(None);
+
+    fn fresh() -> Self {
+        Self(Some(Arc::default()))
+    }
+
+    fn get_or(&self, key: BuiltKey, build: impl FnOnce() -> BuiltSql) -> BuiltSql {
+        let Some(map) = &self.0 else {
+            return build();
+        };
+        if let Some(found) = map.lock().expect("viewer cache").get(&key) {
+            return found.clone();
+        }
+        let built = build();
+        map.lock().expect("viewer cache").insert(key, built.clone());
+        built
+    }
+
+    /// How many pieces are built (for tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.0
+            .as_ref()
+            .map_or(0, |m| m.lock().expect("viewer cache").len())
+    }
+
+    /// The condition under `key`, built once.
+    pub(crate) fn condition(&self, key: BuiltKey, build: impl FnOnce() -> Condition) -> Condition {
+        match self.get_or(key, || BuiltSql::Condition(build())) {
+            BuiltSql::Condition(c) => c,
+            BuiltSql::Expr(_) => unreachable!("scope keys hold conditions"),
+        }
+    }
+
+    /// The expression under `key`, built once.
+    pub(crate) fn expr(&self, key: BuiltKey, build: impl FnOnce() -> Expr) -> Expr {
+        match self.get_or(key, || BuiltSql::Expr(build())) {
+            BuiltSql::Expr(e) => e,
+            BuiltSql::Condition(_) => unreachable!("facts keys hold expressions"),
+        }
+    }
+}
+
+/// The cache is not part of who the viewer is.
+impl PartialEq for Built {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Built {}
+
+impl std::fmt::Debug for Built {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Built")
+    }
 }
 
 impl Viewer {
@@ -29,6 +119,7 @@ impl Viewer {
             user_id,
             role,
             team_ids,
+            built: Built::fresh(),
         }
     }
 
