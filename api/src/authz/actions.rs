@@ -96,106 +96,52 @@ macro_rules! actions {
     };
 }
 
+// Each kind's actions as `Variant = "how the policy spells it"`; the type's doc says what
+// each one means.
 actions! {
-    /// What may be done with a deal.
+    /// What may be done with a deal: see (and list) it; create it (asked about the deal as it
+    /// would be created: its owner); change; delete; give it to another owner (asked about the
+    /// deal before and after); share it with another user; include it in a bulk (CSV) export;
+    /// see its `amount` (and have it count in money sums); change its `amount`.
     Deal => DealAction {
-        /// See the deal (and be able to list it).
-        Read = "read",
-        /// Create it; asked about the deal as it would be created (its owner).
-        Create = "create",
-        /// Change it.
-        Update = "update",
-        /// Delete it.
-        Delete = "delete",
-        /// Give it to another owner; asked about the deal before and after the change.
-        Reassign = "reassign",
-        /// Share it with another user.
-        Share = "share",
-        /// Include it in a bulk (CSV) export.
-        Export = "export",
-        /// See its `amount` (and have it count in money sums).
-        ReadAmount = "read:amount",
-        /// Change its `amount`.
-        UpdateAmount = "update:amount",
+        Read = "read", Create = "create", Update = "update", Delete = "delete",
+        Reassign = "reassign", Share = "share", Export = "export",
+        ReadAmount = "read:amount", UpdateAmount = "update:amount",
     }
-    /// What may be done with a company.
+    /// What may be done with a company: see (and list), create (asked about the company as
+    /// it would be created: its owner), change, delete, include it in a bulk export.
     Company => CompanyAction {
-        /// See the company (and be able to list it).
-        Read = "read",
-        /// Create it; asked about the company as it would be created (its owner).
-        Create = "create",
-        /// Change it.
-        Update = "update",
-        /// Delete it.
-        Delete = "delete",
-        /// Include it in a bulk (CSV) export.
-        Export = "export",
+        Read = "read", Create = "create", Update = "update", Delete = "delete", Export = "export",
     }
-    /// What may be done with a contact.
+    /// What may be done with a contact: as with a company, and change its `notes`.
     Contact => ContactAction {
-        /// See the contact (and be able to list it).
-        Read = "read",
-        /// Create it; asked about the contact as it would be created (its owner).
-        Create = "create",
-        /// Change it.
-        Update = "update",
-        /// Delete it.
-        Delete = "delete",
-        /// Include it in a bulk (CSV) export.
-        Export = "export",
-        /// Change its `notes`.
+        Read = "read", Create = "create", Update = "update", Delete = "delete", Export = "export",
         UpdateNotes = "update:notes",
     }
-    /// What may be done with an activity.
+    /// What may be done with an activity: see (and list), log (asked about the activity as it
+    /// would be created), change, mark completed, delete, include it in a bulk export.
     Activity => ActivityAction {
-        /// See the activity (and be able to list it).
-        Read = "read",
-        /// Log it; asked about the activity as it would be created.
-        Create = "create",
-        /// Change it.
-        Update = "update",
-        /// Mark it completed.
-        Complete = "complete",
-        /// Delete it.
-        Delete = "delete",
-        /// Include it in a bulk (CSV) export.
-        Export = "export",
+        Read = "read", Create = "create", Update = "update", Complete = "complete",
+        Delete = "delete", Export = "export",
     }
-    /// What may be done with a user's directory record.
+    /// What may be done with a user's directory record: see (and list) them, create a user,
+    /// change the record, change their role, move them to another team, deactivate (or
+    /// reactivate) them, reset their password.
     User => UserAction {
-        /// See the user (and be able to list them).
-        Read = "read",
-        /// Create a user.
-        Create = "create",
-        /// Change the user's directory record.
-        Update = "update",
-        /// Change the user's role.
-        UpdateRole = "update_role",
-        /// Move the user to another team.
-        UpdateTeam = "update_team",
-        /// Deactivate (or reactivate) the user.
-        Deactivate = "deactivate",
-        /// Reset the user's password.
-        ResetPassword = "reset_password",
+        Read = "read", Create = "create", Update = "update", UpdateRole = "update_role",
+        UpdateTeam = "update_team", Deactivate = "deactivate", ResetPassword = "reset_password",
     }
-    /// What may be done with teams (decided by role alone).
+    /// What may be done with teams (decided by role alone): see, create, change.
     Team => TeamAction {
-        /// See teams.
-        Read = "read",
-        /// Create a team.
-        Create = "create",
-        /// Change a team.
-        Update = "update",
+        Read = "read", Create = "create", Update = "update",
     }
-    /// What may be done with the audit log (decided by role alone).
+    /// What may be done with the audit log (decided by role alone): read it.
     AuditLog => AuditLogAction {
-        /// Read it.
         Read = "read",
     }
     /// Bulk exports (decided by role alone; which rows an export contains is the `export`
-    /// action on each record kind).
+    /// action on each record kind): start one.
     Export => ExportAction {
-        /// Start an export.
         Create = "create",
     }
 }

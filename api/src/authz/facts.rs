@@ -215,69 +215,57 @@ impl RecordFacts for DealFacts {
     ];
 }
 
-/// A company as its facts read it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CompanyFacts {
-    /// The owner.
-    pub owner_id: Uuid,
-    /// The owner's team.
-    pub owner_team_id: Option<Uuid>,
-    /// Whether one of its deals is readable by the viewer (false for a company being
-    /// created).
-    pub linked_to_readable_deal: bool,
+/// Declares the facts input of a kind owned like a deal and linked from deals (companies,
+/// contacts): owned by, in the owner's team, linked to a readable deal through `$link`.
+macro_rules! linked_owned_facts {
+    ($(#[$meta:meta])* $name:ident, $kind:ident, $link:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $name {
+            /// The owner.
+            pub owner_id: Uuid,
+            /// The owner's team.
+            pub owner_team_id: Option<Uuid>,
+            /// Whether one of its deals is readable by the viewer (false for a record being
+            /// created).
+            pub linked_to_readable_deal: bool,
+        }
+
+        impl Owned for $name {
+            fn owner(&self) -> (Uuid, Option<Uuid>) {
+                (self.owner_id, self.owner_team_id)
+            }
+        }
+
+        impl RecordFacts for $name {
+            const KIND: Kind = Kind::$kind;
+            const FACTS: &'static [FactDef<Self>] = &[
+                owned_by(),
+                owner_in_team_of(),
+                FactDef {
+                    fact: Fact::LinkedToReadableDeal,
+                    polar: PolarForm::Method("linked_to_readable_deal"),
+                    sql: SqlDef::Expr(|row| row.referenced_by(DealAction::Read, $link)),
+                    holds: |record, _| record.linked_to_readable_deal,
+                },
+            ];
+        }
+    };
 }
 
-impl Owned for CompanyFacts {
-    fn owner(&self) -> (Uuid, Option<Uuid>) {
-        (self.owner_id, self.owner_team_id)
-    }
-}
+linked_owned_facts!(
+    /// A company as its facts read it.
+    CompanyFacts,
+    Company,
+    "company_id"
+);
 
-impl RecordFacts for CompanyFacts {
-    const KIND: Kind = Kind::Company;
-    const FACTS: &'static [FactDef<Self>] = &[
-        owned_by(),
-        owner_in_team_of(),
-        FactDef {
-            fact: Fact::LinkedToReadableDeal,
-            polar: PolarForm::Method("linked_to_readable_deal"),
-            sql: SqlDef::Expr(|row| row.referenced_by(DealAction::Read, "company_id")),
-            holds: |company, _| company.linked_to_readable_deal,
-        },
-    ];
-}
-
-/// A contact as its facts read it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ContactFacts {
-    /// The owner.
-    pub owner_id: Uuid,
-    /// The owner's team.
-    pub owner_team_id: Option<Uuid>,
-    /// Whether one of its deals is readable by the viewer (false for a contact being
-    /// created).
-    pub linked_to_readable_deal: bool,
-}
-
-impl Owned for ContactFacts {
-    fn owner(&self) -> (Uuid, Option<Uuid>) {
-        (self.owner_id, self.owner_team_id)
-    }
-}
-
-impl RecordFacts for ContactFacts {
-    const KIND: Kind = Kind::Contact;
-    const FACTS: &'static [FactDef<Self>] = &[
-        owned_by(),
-        owner_in_team_of(),
-        FactDef {
-            fact: Fact::LinkedToReadableDeal,
-            polar: PolarForm::Method("linked_to_readable_deal"),
-            sql: SqlDef::Expr(|row| row.referenced_by(DealAction::Read, "contact_id")),
-            holds: |contact, _| contact.linked_to_readable_deal,
-        },
-    ];
-}
+linked_owned_facts!(
+    /// A contact as its facts read it.
+    ContactFacts,
+    Contact,
+    "contact_id"
+);
 
 /// An activity as its facts read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

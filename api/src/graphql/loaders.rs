@@ -20,7 +20,7 @@ use crate::graphql::connection::Total;
 use crate::graphql::{Team, User, actor, gql};
 use crate::service::Deps;
 use crate::service::list::{Page, encode_cursor};
-use crate::service::record::{self, Record};
+use crate::service::record::{self, Identified, Record};
 
 /// The loaders of one request.
 pub struct Loaders {
@@ -252,10 +252,7 @@ impl<R: Record> Loader<ById<R>> for Loaders {
         let rows = record::by_ids::<R>(&self.deps, &self.viewer, &ids)
             .await
             .map_err(load_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (ById::new(R::id(&r)), r))
-            .collect())
+        Ok(rows.into_iter().map(|r| (ById::new(r.id()), r)).collect())
     }
 }
 

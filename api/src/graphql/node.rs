@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::graphql::{
     Activity, Company, Contact, Deal, Team, User, actor, deps, gql, loaders, parse_id,
 };
-use crate::service::record::{self, Record};
+use crate::service::record::{self, Identified, Record};
 use entity::{activity, company, contact, deal};
 
 /// Most ids one `nodes` call takes.
@@ -112,7 +112,7 @@ async fn lookup(ctx: &Context<'_>, ids: &[Uuid]) -> Result<HashMap<Uuid, Node>> 
                 .await
                 .map_err(gql)?
             {
-                found.insert(R::id(&row), node(row));
+                found.insert(row.id(), node(row));
             }
         }
         Ok(())

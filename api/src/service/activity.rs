@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
-use crate::service::record::{Record, SortSpec, Versioned, sort_enum};
+use crate::service::record::{Record, SortSpec, sort_enum};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
 /// An activity as the viewer sees it: the row and its facts.
@@ -79,18 +79,9 @@ impl Record for activity::Entity {
             }),
         }]
     }
-
-    fn id(row: &ActivityRow) -> Uuid {
-        row.model.id
-    }
 }
 
-impl Versioned for activity::Entity {
-    const CREATE: ActivityAction = ActivityAction::Create;
-    const DELETE: ActivityAction = ActivityAction::Delete;
-    const VERSION: activity::Column = activity::Column::Version;
-    const UPDATED_AT: activity::Column = activity::Column::UpdatedAt;
-}
+record::versioned!(activity, ActivityAction);
 
 crate::plain_fields!(activity::Column);
 
@@ -351,15 +342,9 @@ pub async fn update(
 ) -> ApiResult<ActivityRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let current = record::load_for_change::<activity::Entity>(
-        deps,
-        viewer,
-        &txn,
-        id,
-        ActivityAction::Update,
-        None,
-    )
-    .await?;
+    let current =
+        record::load_for::<activity::Entity>(deps, viewer, &txn, id, ActivityAction::Update)
+            .await?;
     let completion = changes.completed.filter(|c| *c != current.model.completed);
     if completion.is_some() {
         require_allowed(deps, viewer, ActivityAction::Complete, current.facts)?;

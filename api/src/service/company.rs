@@ -16,7 +16,7 @@ use crate::authz::{CompanyAction, CompanyFacts, DealAction, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
-use crate::service::record::{Record, SortSpec, Versioned, change, sort_enum};
+use crate::service::record::{Record, SortSpec, change, sort_enum};
 use crate::service::validate::{self, Errors};
 use crate::service::{Deps, begin_write, record, require_allowed, unique_violation};
 
@@ -86,18 +86,9 @@ impl Record for company::Entity {
             }),
         }]
     }
-
-    fn id(row: &CompanyRow) -> Uuid {
-        row.model.id
-    }
 }
 
-impl Versioned for company::Entity {
-    const CREATE: CompanyAction = CompanyAction::Create;
-    const DELETE: CompanyAction = CompanyAction::Delete;
-    const VERSION: company::Column = company::Column::Version;
-    const UPDATED_AT: company::Column = company::Column::UpdatedAt;
-}
+record::versioned!(company, CompanyAction);
 
 crate::plain_fields!(company::Column);
 

@@ -19,7 +19,7 @@ use crate::service::company::map_unique;
 use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
-use crate::service::record::{Record, SortSpec, Versioned, change, sort_enum};
+use crate::service::record::{Record, SortSpec, change, sort_enum};
 use crate::service::validate::{self, Errors};
 use crate::service::{Deps, record, require_allowed};
 
@@ -103,18 +103,9 @@ impl Record for contact::Entity {
             })],
         }
     }
-
-    fn id(row: &ContactRow) -> Uuid {
-        row.model.id
-    }
 }
 
-impl Versioned for contact::Entity {
-    const CREATE: ContactAction = ContactAction::Create;
-    const DELETE: ContactAction = ContactAction::Delete;
-    const VERSION: contact::Column = contact::Column::Version;
-    const UPDATED_AT: contact::Column = contact::Column::UpdatedAt;
-}
+record::versioned!(contact, ContactAction);
 
 crate::plain_fields!(contact::Column);
 

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Env, Field, Scalar};
 use crate::service::list::{CursorKind, WithFacts};
-use crate::service::record::{Record, SortSpec, Versioned, sort_enum};
+use crate::service::record::{Record, SortSpec, sort_enum};
 use crate::service::{Deps, begin_write, record, require_allowed};
 
 /// A deal as the viewer sees it: the row and its facts.
@@ -143,18 +143,9 @@ impl Record for deal::Entity {
             }),
         }]
     }
-
-    fn id(row: &DealRow) -> Uuid {
-        row.model.id
-    }
 }
 
-impl Versioned for deal::Entity {
-    const CREATE: DealAction = DealAction::Create;
-    const DELETE: DealAction = DealAction::Delete;
-    const VERSION: deal::Column = deal::Column::Version;
-    const UPDATED_AT: deal::Column = deal::Column::UpdatedAt;
-}
+record::versioned!(deal, DealAction);
 
 /// Filters see the amount as the viewer may: hidden amounts compare as empty.
 impl Field for deal::Column {
@@ -506,6 +497,11 @@ pub async fn update(
     record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.updated").await
 }
 
+/// `deleteDeal`: its shares and activities go with it.
+pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
+    record::delete::<deal::Entity>(deps, viewer, id).await
+}
+
 /// `reassignDeal`: allowed when the policy allows `reassign` on the deal both as it is and
 /// as it would be with the new owner (so managers reassign only within their teams).
 pub async fn reassign(
@@ -556,11 +552,7 @@ pub async fn reassign(
     };
     record::write_versioned(&txn, id, row.model.version, am, amount_limit).await?;
     // The new owner needs no share of their own deal.
-    deal_share::Entity::delete_many()
-        .filter(deal_share::Column::DealId.eq(id))
-        .filter(deal_share::Column::UserId.eq(new_owner))
-        .exec(&txn)
-        .await?;
+    remove_share(&txn, id, new_owner).await?;
     record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.reassigned").await
 }
 
@@ -606,17 +598,18 @@ pub async fn share(
 pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
     record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Share).await?;
-    deal_share::Entity::delete_many()
-        .filter(deal_share::Column::DealId.eq(id))
-        .filter(deal_share::Column::UserId.eq(user_id))
-        .exec(&txn)
-        .await?;
+    remove_share(&txn, id, user_id).await?;
     record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.unshared").await
 }
 
-/// `deleteDeal`: its shares and activities go with it.
-pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
-    record::delete::<deal::Entity>(deps, viewer, id).await
+/// Removes `user`'s share of deal `id`, if any.
+async fn remove_share(db: &impl ConnectionTrait, id: Uuid, user: Uuid) -> ApiResult<()> {
+    deal_share::Entity::delete_many()
+        .filter(deal_share::Column::DealId.eq(id))
+        .filter(deal_share::Column::UserId.eq(user))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Shares of deals (for the `shares` field), keyed by deal.

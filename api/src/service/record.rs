@@ -79,7 +79,7 @@ pub trait Record: EntityTrait {
     /// `true`.
     const DEFAULT_ORDER: (Self::Sort, bool);
     /// A row as read for a viewer (with its facts where the kind has them).
-    type Row: FromQueryResult + Clone + Send + Sync + 'static;
+    type Row: FromQueryResult + Identified + Clone + Send + Sync + 'static;
     /// What lists of this kind may be ordered by.
     type Sort: Copy + Send + Sync + 'static;
 
@@ -96,9 +96,6 @@ pub trait Record: EntityTrait {
 
     /// The ordering keys of one sort field (usually one; a name may be two).
     fn sort<'a>(sort: Self::Sort, env: &Env<'a>) -> Vec<SortSpec<'a, Self::Row>>;
-
-    /// The row's id.
-    fn id(row: &Self::Row) -> Uuid;
 }
 
 /// What a list shows: which rows (filter and search) in which order.
@@ -158,7 +155,10 @@ fn sort_specs<'a, R: Record>(
         .iter()
         .flat_map(|(sort, desc)| R::sort(*sort, env).into_iter().map(move |s| (s, *desc)))
         .collect();
-    specs.push((SortSpec::column(R::ID, |r| Scalar::Uuid(R::id(r))), false));
+    specs.push((
+        SortSpec::column(R::ID, |r: &R::Row| Scalar::Uuid(r.id())),
+        false,
+    ));
     specs
 }
 
@@ -317,6 +317,35 @@ pub fn default_cursor<R: Record>(deps: &Deps, viewer: &Viewer, row: &R::Row) -> 
         .map(|(s, _)| (s.value)(row))
         .collect()
 }
+
+/// A row's id.
+pub trait Identified {
+    /// The id.
+    fn id(&self) -> Uuid;
+}
+
+/// A guarded, versioned kind: its rows carry their facts, it is written with optimistic
+/// concurrency, created and deleted by the policy's `create` and `delete`.
+macro_rules! versioned {
+    ($module:ident, $action:ident) => {
+        impl $crate::service::record::Identified
+            for $crate::service::list::WithFacts<entity::$module::Model>
+        {
+            fn id(&self) -> uuid::Uuid {
+                self.model.id
+            }
+        }
+
+        impl $crate::service::record::Versioned for entity::$module::Entity {
+            const CREATE: $action = $action::Create;
+            const DELETE: $action = $action::Delete;
+            const VERSION: entity::$module::Column = entity::$module::Column::Version;
+            const UPDATED_AT: entity::$module::Column = entity::$module::Column::UpdatedAt;
+        }
+    };
+}
+
+pub(crate) use versioned;
 
 /// A kind whose rows are guarded by the policy and written with optimistic concurrency
 /// (`version`, `updated_at`).

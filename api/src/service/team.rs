@@ -106,13 +106,15 @@ impl Record for team::Entity {
             }),
         }]
     }
-
-    fn id(row: &team::Model) -> Uuid {
-        row.id
-    }
 }
 
 crate::plain_fields!(team::Column);
+
+impl crate::service::record::Identified for team::Model {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
 
 /// A team the actor may read, or `NOT_FOUND`.
 pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<team::Model> {

@@ -129,13 +129,15 @@ impl Record for user::Entity {
             }
         }]
     }
-
-    fn id(row: &user::Model) -> Uuid {
-        row.id
-    }
 }
 
 crate::plain_fields!(user::Column);
+
+impl crate::service::record::Identified for user::Model {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
 
 /// A directory entry the actor may read, or `NOT_FOUND`.
 pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<user::Model> {
