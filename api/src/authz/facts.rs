@@ -231,6 +231,18 @@ macro_rules! linked_owned_facts {
             pub linked_to_readable_deal: bool,
         }
 
+        impl $name {
+            /// A record owned by `owner_id` (of `owner_team_id`), as about to be created or
+            /// handed over: not yet linked to any deal.
+            pub fn owned(owner_id: Uuid, owner_team_id: Option<Uuid>) -> Self {
+                Self {
+                    owner_id,
+                    owner_team_id,
+                    linked_to_readable_deal: false,
+                }
+            }
+        }
+
         impl Owned for $name {
             fn owner(&self) -> (Uuid, Option<Uuid>) {
                 (self.owner_id, self.owner_team_id)

@@ -329,7 +329,9 @@ impl<R: Record> Loader<ChildrenOf<R>> for Loaders {
         &self,
         keys: &[ChildrenOf<R>],
     ) -> Result<HashMap<ChildrenOf<R>, ChildPage<R::Row>>, LoadError> {
-        let mut groups: Vec<((Parent, u64), Vec<ChildrenOf<R>>)> = Vec::new();
+        // (parent kind and page size, keys): one statement each.
+        type Group<R> = ((Parent, u64), Vec<ChildrenOf<R>>);
+        let mut groups: Vec<Group<R>> = Vec::new();
         for k in keys {
             match groups
                 .iter_mut()

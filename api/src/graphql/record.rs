@@ -118,6 +118,7 @@ macro_rules! record_list {
                 #[graphql(desc = $order_desc)] order_by: Option<Vec<$order>>,
             ) -> async_graphql::Result<$conn> {
                 let viewer = &$crate::graphql::actor(ctx)?.viewer;
+                $crate::graphql::record::record_list!(@no_search search $($search_desc)?);
                 let args = $crate::graphql::connection::ListArgs {
                     page: $crate::service::list::PageArgs {
                         first,
@@ -126,7 +127,7 @@ macro_rules! record_list {
                         before,
                     },
                     filter,
-                    search: $crate::graphql::record::record_list!(@search search $($search_desc)?),
+                    search,
                     order_by,
                 };
                 $conn::list::<$entity, _, _>(ctx, args, viewer).await
@@ -150,11 +151,9 @@ macro_rules! record_list {
             )?
         }
     };
-    (@search $search:ident $desc:literal) => {
-        $search
-    };
-    (@search $search:ident) => {
-        None
+    (@no_search $search:ident $desc:literal) => {};
+    (@no_search $search:ident) => {
+        let $search: Option<String> = None;
     };
 }
 

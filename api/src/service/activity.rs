@@ -299,7 +299,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
         creator_team_id: creator_team,
         assigned_to: Some(assignee),
         assignee_team_id: assignee_team,
-        on_readable_record: on_readable_record,
+        on_readable_record,
     });
     require_allowed(deps, viewer, ActivityAction::Create, facts)?;
     // Act.

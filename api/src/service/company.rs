@@ -237,18 +237,14 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
     let phone = validate::optional(&mut errors, input.phone, |v| validate::phone("phone", v));
     let website = validate::optional(&mut errors, input.website, |v| validate::url("website", v));
     errors.finish()?;
-    let (Some(name), Some(owner_team)) = (name, owner_team) else {
+    let Some(name) = name else {
         return Err(ApiError::internal(
             "company create",
-            "validation passed without values",
+            "validation passed without a name",
         ));
     };
     // Authorize the company as it would be.
-    let facts = viewer.facts(&CompanyFacts {
-        owner_id: owner_id,
-        owner_team_id: owner_team,
-        linked_to_readable_deal: false,
-    });
+    let facts = viewer.facts(&CompanyFacts::owned(owner_id, owner_team));
     require_allowed(deps, viewer, CompanyAction::Create, facts)?;
     check_unique(&txn, Some(&name), domain.as_deref(), None).await?;
     // Act.
@@ -324,11 +320,7 @@ pub async fn update(
     errors.finish()?;
     // Authorize the hand-over: the company as it would be.
     if let Some((owner, team)) = new_owner {
-        let after = viewer.facts(&CompanyFacts {
-            owner_id: owner,
-            owner_team_id: team,
-            linked_to_readable_deal: false,
-        });
+        let after = viewer.facts(&CompanyFacts::owned(owner, team));
         record::require_handover::<company::Entity>(deps, viewer, id, after)?;
     }
     check_unique(

@@ -285,18 +285,8 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         check_company(deps, viewer, &txn, company_id, &mut errors).await?;
     }
     errors.finish()?;
-    let Some(owner_team) = owner_team else {
-        return Err(ApiError::internal(
-            "contact create",
-            "validation passed without an owner",
-        ));
-    };
     // Authorize the contact as it would be.
-    let facts = viewer.facts(&ContactFacts {
-        owner_id: owner_id,
-        owner_team_id: owner_team,
-        linked_to_readable_deal: false,
-    });
+    let facts = viewer.facts(&ContactFacts::owned(owner_id, owner_team));
     require_allowed(deps, viewer, ContactAction::Create, facts)?;
     if notes.is_some() {
         require_notes(deps, viewer, facts)?;
@@ -406,11 +396,7 @@ pub async fn update(
         require_notes(deps, viewer, row.facts)?;
     }
     if let Some((owner, team)) = new_owner {
-        let after = viewer.facts(&ContactFacts {
-            owner_id: owner,
-            owner_team_id: team,
-            linked_to_readable_deal: false,
-        });
+        let after = viewer.facts(&ContactFacts::owned(owner, team));
         record::require_handover::<contact::Entity>(deps, viewer, id, after)?;
     }
     if let Some(Some(e)) = &email {

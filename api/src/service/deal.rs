@@ -335,7 +335,6 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
     // Validate.
     let (owner_id, owner_team) =
         record::new_owner(&txn, viewer, input.owner_id, &mut errors).await?;
-    let owner_team = owner_team.flatten();
     let title = title(&input.title, &mut errors);
     let cents = input.amount.as_ref().map_or(0, |a| amount(a, &mut errors));
     let currency = currency(input.currency.as_deref().unwrap_or("USD"), &mut errors);
@@ -360,7 +359,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
     }
     // Authorize the deal as it would be.
     let facts = viewer.facts(&DealFacts {
-        owner_id: owner_id,
+        owner_id,
         owner_team_id: owner_team,
         share: None,
     });
@@ -538,7 +537,7 @@ pub async fn reassign(
     let after = viewer.facts(&DealFacts {
         owner_id: new_owner,
         owner_team_id: team,
-        share: share,
+        share,
     });
     if !deps.authz.decide(viewer.role, DealAction::Reassign, after) {
         return Err(ApiError::Forbidden {

@@ -470,16 +470,17 @@ pub(crate) async fn commit<R: Record>(
     find::<R>(deps, viewer, &deps.db, id).await
 }
 
-/// The owner of a record about to be created (`requested`, or the viewer) and their team;
-/// the team is `None` after "no such active user" was recorded on `ownerId`.
+/// The owner of a record about to be created (`requested`, or the viewer) and their team
+/// (`None` also when "no such active user" was recorded on `ownerId`).
 pub(crate) async fn new_owner(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     requested: Option<Uuid>,
     errors: &mut impl Extend<FieldError>,
-) -> ApiResult<(Uuid, Option<Option<Uuid>>)> {
+) -> ApiResult<(Uuid, Option<Uuid>)> {
     let owner = requested.unwrap_or(viewer.user_id);
-    Ok((owner, active_user_team(db, owner, "ownerId", errors).await?))
+    let team = active_user_team(db, owner, "ownerId", errors).await?;
+    Ok((owner, team.flatten()))
 }
 
 /// A change of owner to `requested` when it differs from `current`: the new owner and
