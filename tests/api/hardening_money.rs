@@ -6,6 +6,7 @@
 //! PostgreSQL with `TEST_DATABASE_URL`.
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
+use crm_testkit::Org;
 use entity::enums::{DealStage, Role};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::Value;
@@ -62,8 +63,10 @@ fn percent(part: i128, whole: i128) -> Json {
     }))
 }
 
-struct Org {
+struct Fixture {
     app: TestApp,
+    /// The rows built so far (tests add more).
+    org: Org,
     rep: Uuid,
     teammate: Uuid,
     west_rep: Uuid,
@@ -75,27 +78,56 @@ struct Org {
 
 /// East (manager `m`, reps `r1`, `r2`), West (`r3`, no manager), an admin; three companies
 /// owned by `r1`.
-async fn org() -> Org {
+async fn org() -> Fixture {
     let app = TestApp::new().await;
-    let m = app.user("m@example.com", Role::Manager, None).await;
-    let east = app.team("East", Some(m.id)).await;
-    let west = app.team("West", None).await;
-    let r1 = app
-        .user("r1@example.com", Role::SalesRep, Some(east.id))
+    let mut org = Org::new();
+    let m = org
+        .user()
+        .email("m@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let r2 = app
-        .user("r2@example.com", Role::SalesRep, Some(east.id))
+    let east = org.team().name("East").manager(m.id).insert(&app.db).await;
+    let west = org.team().name("West").insert(&app.db).await;
+    let r1 = org
+        .user()
+        .email("r1@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    let r3 = app
-        .user("r3@example.com", Role::SalesRep, Some(west.id))
+    let r2 = org
+        .user()
+        .email("r2@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    app.user("admin@example.com", Role::Admin, None).await;
+    let r3 = org
+        .user()
+        .email("r3@example.com")
+        .role(Role::SalesRep)
+        .team(west.id)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
     let mut companies = Vec::new();
     for name in ["Acme", "Globex", "Initech"] {
-        companies.push(app.company(name, r1.id).await.id);
+        companies.push(
+            org.company()
+                .name(name)
+                .owner(r1.id)
+                .insert(&app.db)
+                .await
+                .id,
+        );
     }
     companies.sort();
-    Org {
+    Fixture {
         rep_token: app.login("r1@example.com", PASSWORD).await.0,
         manager_token: app.login("m@example.com", PASSWORD).await.0,
         admin_token: app.login("admin@example.com", PASSWORD).await.0,
@@ -104,6 +136,7 @@ async fn org() -> Org {
         west_rep: r3.id,
         companies,
         app,
+        org,
     }
 }
 
@@ -119,7 +152,7 @@ async fn deal_count(app: &TestApp) -> u64 {
 }
 
 /// `createDeal` of a won deal at `amount` by the rep.
-async fn create_won(o: &Org, amount: &str) -> Json {
+async fn create_won(o: &Fixture, amount: &str) -> Json {
     let input = json!({
         "companyId": o.companies[0], "title": "Big", "amount": amount, "stage": "CLOSED_WON",
     });
@@ -222,9 +255,15 @@ async fn deal_amounts_above_the_maximum_are_bad_user_input() {
 
 #[tokio::test]
 async fn amount_filters_out_of_range_are_bad_user_input_not_internal() {
-    let o = org().await;
-    o.app
-        .deal(o.companies[0], o.rep, "Max", MAX, DealStage::Proposal)
+    let mut o = org().await;
+    o.org
+        .deal()
+        .company(o.companies[0])
+        .owner(o.rep)
+        .title("Max")
+        .amount_cents(MAX)
+        .stage(DealStage::Proposal)
+        .insert(&o.app.db)
         .await;
     let deals = "query($f: DealFilter) { deals(filter: $f) { totalCount } }";
     let pipeline = "query($f: DealFilter) { pipeline(filter: $f) { stage count } }";
@@ -362,7 +401,7 @@ const SOURCES: [(&str, &str); 5] = [
 
 /// 3,000 deals at the maximum amount, 60 % won (this month and last), the rest spread over
 /// the other stages; owned by the rep, their teammate and a rep of another team.
-fn generate(o: &Org, as_of: NaiveDate) -> Vec<Row> {
+fn generate(o: &Fixture, as_of: NaiveDate) -> Vec<Row> {
     let last_month = as_of.checked_sub_months(Months::new(1)).unwrap();
     (0..3_000usize)
         .map(|i| {
