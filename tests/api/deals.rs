@@ -7,7 +7,7 @@ use entity::enums::{DealStage, Role, SharePermission};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, error_code};
+use crate::helpers::{PASSWORD, TestApp, error_code, snapshot_settings};
 
 struct Fixture {
     app: TestApp,
@@ -177,6 +177,8 @@ fn node(deals: &Value, id: Uuid) -> &Value {
 async fn a_rep_lists_own_teammates_and_shared_deals_only() {
     let o = org().await;
     let deals = list(&o.app, &o.rep, json!({})).await;
+    // The whole page, newest first: hidden amounts are null, viewerCan per row.
+    snapshot_settings().bind(|| insta::assert_json_snapshot!("rep_deal_list", deals));
     assert_eq!(deals["totalCount"], 4);
     let mut got = ids(&deals);
     got.sort();

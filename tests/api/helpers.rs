@@ -251,3 +251,69 @@ impl TestApp {
 pub fn error_code(json: &Json) -> Option<&str> {
     json["errors"][0]["extensions"]["code"].as_str()
 }
+
+/// Snapshot settings for GraphQL responses: what differs from run to run is replaced by a
+/// placeholder — ids (`id`, `…Id`) by `[id]`, cursors by `[cursor]`, tokens by `[token]`,
+/// timestamps by `[timestamp]` — only after checking that it is one. A value of the wrong
+/// kind stays as it is, so the snapshot no longer matches and the test fails.
+///
+/// `snapshot_settings().bind(|| insta::assert_json_snapshot!("name", value))`.
+pub fn snapshot_settings() -> insta::Settings {
+    use insta::internals::Content;
+
+    fn check(
+        placeholder: &'static str,
+        is_one: fn(&str) -> bool,
+    ) -> impl Fn(Content, insta::internals::ContentPath<'_>) -> Content + Send + Sync + 'static
+    {
+        move |value, _| match value.as_str() {
+            Some(s) if is_one(s) => Content::String(placeholder.to_owned()),
+            _ => value,
+        }
+    }
+    let is_id = |s: &str| uuid::Uuid::parse_str(s).is_ok();
+    let is_cursor = |s: &str| !s.is_empty();
+    let is_token = |s: &str| s.len() >= 20;
+    let is_timestamp = |s: &str| chrono::DateTime::parse_from_rfc3339(s).is_ok();
+
+    let mut settings = insta::Settings::clone_current();
+    for key in [
+        "id",
+        "ownerId",
+        "companyId",
+        "contactId",
+        "dealId",
+        "createdById",
+        "assignedToId",
+    ] {
+        settings.add_redaction(
+            &format!(".**.{key}"),
+            insta::dynamic_redaction(check("[id]", is_id)),
+        );
+    }
+    for key in ["cursor", "startCursor", "endCursor"] {
+        settings.add_redaction(
+            &format!(".**.{key}"),
+            insta::dynamic_redaction(check("[cursor]", is_cursor)),
+        );
+    }
+    for key in ["accessToken", "refreshToken"] {
+        settings.add_redaction(
+            &format!(".**.{key}"),
+            insta::dynamic_redaction(check("[token]", is_token)),
+        );
+    }
+    for key in [
+        "expiresAt",
+        "createdAt",
+        "updatedAt",
+        "dueAt",
+        "completedAt",
+    ] {
+        settings.add_redaction(
+            &format!(".**.{key}"),
+            insta::dynamic_redaction(check("[timestamp]", is_timestamp)),
+        );
+    }
+    settings
+}
