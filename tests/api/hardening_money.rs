@@ -7,9 +7,9 @@
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use crm_testkit::Org;
-use entity::enums::{DealStage, Role};
+use entity::enums::{DealSource, DealStage, Role};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::Value;
+use sea_orm::ActiveEnum;
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
@@ -437,50 +437,27 @@ fn generate(o: &Fixture, as_of: NaiveDate) -> Vec<Row> {
         .collect()
 }
 
-/// Bulk insert, 50 rows a statement.
-async fn insert_rows(app: &TestApp, rows: &[Row]) {
-    let now = Utc::now();
-    for chunk in rows.chunks(50) {
-        let mut sql = String::from(
-            "INSERT INTO deals (id, company_id, title, amount_cents, currency, stage, probability, \
-             expected_close_date, actual_close_date, source, priority, owner_id, version, created_at, updated_at) VALUES ",
-        );
-        let mut values: Vec<Value> = Vec::new();
-        for (k, r) in chunk.iter().enumerate() {
-            let b = k * 11;
-            if k > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, 'Max', ${}, 'USD', ${}, ${}, ${}, ${}, ${}, 'medium', ${}, 1, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9,
-                b + 10,
-                b + 11
-            ));
-            values.extend([
-                Uuid::new_v4().into(),
-                r.company.into(),
-                r.cents.into(),
-                r.stage.into(),
-                (r.probability as i16).into(),
-                r.expected.into(),
-                r.actual.into(),
-                r.source.map(str::to_owned).into(),
-                r.owner.into(),
-                now.into(),
-                now.into(),
-            ]);
-        }
-        app.raw(&sql, values).await.expect("bulk insert");
+/// Writes the rows, many a statement (stages and sources by their stored names).
+async fn insert_rows(o: &mut Fixture, rows: &[Row]) {
+    for r in rows {
+        let stage = DealStage::try_from_value(&r.stage.to_owned()).expect("stage");
+        let source = r
+            .source
+            .map(|s| DealSource::try_from_value(&s.to_owned()).expect("source"));
+        o.org
+            .deal()
+            .company(r.company)
+            .owner(r.owner)
+            .title("Max")
+            .amount_cents(r.cents)
+            .stage(stage)
+            .probability(r.probability as i16)
+            .expected_close(r.expected)
+            .closed_on(r.actual)
+            .source(source)
+            .add();
     }
+    o.org.insert(&o.app.db).await.expect("bulk insert");
 }
 
 const PIPELINE: &str = "{ pipeline { stage count totalAmount weightedAmount } }";
@@ -648,10 +625,10 @@ async fn reports(app: &TestApp, token: &str, as_of: NaiveDate) -> (Json, Json) {
 
 #[tokio::test]
 async fn reports_stay_exact_over_thousands_of_deals_at_the_maximum() {
-    let o = org().await;
+    let mut o = org().await;
     let as_of = NaiveDate::from_ymd_opt(2026, 3, 25).unwrap();
     let rows = generate(&o, as_of);
-    insert_rows(&o.app, &rows).await;
+    insert_rows(&mut o, &rows).await;
     assert_eq!(deal_count(&o.app).await, 3_000);
 
     // The sums this data produces are past what a 64-bit sum holds.
