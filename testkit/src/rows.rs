@@ -519,19 +519,19 @@ impl<'o> CompanyBuilder<'o> {
 
 setters!(CompanyBuilder {
     /// Sets the domain.
-    domain(value: &str) => domain = Some(value.to_owned());
+    domain(value: impl Into<String>) => domain = Some(value.into());
     /// Sets the industry.
     industry(value: Industry) => industry = Some(value);
     /// Sets the head-count bracket.
     size(value: CompanySize) => size = Some(value);
     /// Sets the city.
-    city(value: &str) => city = Some(value.to_owned());
+    city(value: impl Into<String>) => city = Some(value.into());
     /// Sets the country.
-    country(value: &str) => country = Some(value.to_owned());
+    country(value: impl Into<String>) => country = Some(value.into());
     /// Sets the phone number.
-    phone(value: &str) => phone = Some(value.to_owned());
+    phone(value: impl Into<String>) => phone = Some(value.into());
     /// Sets the website.
-    website(value: &str) => website = Some(value.to_owned());
+    website(value: impl Into<String>) => website = Some(value.into());
     /// Sets the version (default 1).
     version(value: i32) => version = value;
 });
@@ -553,14 +553,14 @@ pub struct ContactBuilder<'o> {
 
 impl<'o> ContactBuilder<'o> {
     /// Sets the first name.
-    pub fn first(mut self, first: &str) -> Self {
-        self.row.first_name = Some(first.to_owned());
+    pub fn first(mut self, first: impl Into<String>) -> Self {
+        self.row.first_name = Some(first.into());
         self
     }
 
     /// Sets the last name.
-    pub fn last(mut self, last: &str) -> Self {
-        self.row.last_name = Some(last.to_owned());
+    pub fn last(mut self, last: impl Into<String>) -> Self {
+        self.row.last_name = Some(last.into());
         self
     }
 
@@ -600,15 +600,15 @@ impl<'o> ContactBuilder<'o> {
 
 setters!(ContactBuilder {
     /// Sets the email.
-    email(value: &str) => email = Some(value.to_owned());
+    email(value: impl Into<String>) => email = Some(value.into());
     /// Sets the phone number.
-    phone(value: &str) => phone = Some(value.to_owned());
+    phone(value: impl Into<String>) => phone = Some(value.into());
     /// Sets the job title.
-    title(value: &str) => title = Some(value.to_owned());
+    title(value: impl Into<String>) => title = Some(value.into());
     /// Sets the department.
     department(value: Department) => department = Some(value);
     /// Sets the notes.
-    notes(value: &str) => notes = Some(value.to_owned());
+    notes(value: impl Into<String>) => notes = Some(value.into());
     /// Whether this is the company's primary contact.
     primary(value: bool) => is_primary = value;
     /// Sets the version (default 1).
@@ -713,7 +713,7 @@ setters!(DealBuilder {
     /// Sets the amount in cents (minor units).
     amount_cents(value: i64) => amount_cents = value;
     /// Sets the currency code (default `USD`).
-    currency(value: &str) => currency = value.to_owned();
+    currency(value: impl Into<String>) => currency = value.into();
     /// Sets (or clears) the expected close date.
     expected_close(value: impl Into<Option<NaiveDate>>) => expected_close_date = value.into();
     /// Sets (or clears) the source.
@@ -721,7 +721,7 @@ setters!(DealBuilder {
     /// Sets the priority (default medium).
     priority(value: Priority) => priority = value;
     /// Sets the notes.
-    notes(value: &str) => notes = Some(value.to_owned());
+    notes(value: impl Into<String>) => notes = Some(value.into());
     /// Sets the version (default 1).
     version(value: i32) => version = value;
 });
@@ -854,7 +854,7 @@ setters!(ActivityBuilder {
     /// Sets the type (default: task).
     kind(value: ActivityType) => kind = value;
     /// Sets the description.
-    description(value: &str) => description = Some(value.to_owned());
+    description(value: impl Into<String>) => description = Some(value.into());
     /// Sets (or clears) the due time.
     due_at(value: impl Into<Option<DateTime<Utc>>>) => due_at = value.into();
     /// Sets the version (default 1).

@@ -128,7 +128,7 @@ impl World {
         let k_rae = org
             .contact()
             .first("Rae Contact")
-            .notes(&format!("Notes about {}", "Rae Contact"))
+            .notes(format!("Notes about {}", "Rae Contact"))
             .owner(rae)
             .company(c_rae)
             .add()
@@ -136,7 +136,7 @@ impl World {
         let k_ray = org
             .contact()
             .first("Ray Contact")
-            .notes(&format!("Notes about {}", "Ray Contact"))
+            .notes(format!("Notes about {}", "Ray Contact"))
             .owner(ray)
             .company(c_ray)
             .add()
@@ -144,7 +144,7 @@ impl World {
         let k_wes = org
             .contact()
             .first("Wes Contact")
-            .notes(&format!("Notes about {}", "Wes Contact"))
+            .notes(format!("Notes about {}", "Wes Contact"))
             .owner(wes)
             .company(c_wes)
             .add()
@@ -152,7 +152,7 @@ impl World {
         let k_shared = org
             .contact()
             .first("Shared Contact")
-            .notes(&format!("Notes about {}", "Shared Contact"))
+            .notes(format!("Notes about {}", "Shared Contact"))
             .owner(wes)
             .company(c_shared)
             .add()
@@ -220,12 +220,10 @@ impl World {
             .id;
         org.share(d_view, rae)
             .permission(SharePermission::View)
-            .add()
-            .id;
+            .add();
         org.share(d_edit, rae)
             .permission(SharePermission::Edit)
-            .add()
-            .id;
+            .add();
 
         let a_by_rae = org
             .activity()

@@ -705,7 +705,7 @@ async fn keyset_pages_cover_every_row_once_in_both_directions() {
         .await;
     for i in 0..30 {
         org.company()
-            .name(&format!("Co {i:02}"))
+            .name(format!("Co {i:02}"))
             .owner(admin.id)
             .insert(&app.db)
             .await;

@@ -118,8 +118,8 @@ fn person<'o>(org: &'o mut Org, first: &str, last: &str) -> ContactBuilder<'o> {
     org.contact()
         .first(first)
         .last(last)
-        .email(&format!("{}@example.com", first.to_lowercase()))
-        .notes(&format!("notes on {first}"))
+        .email(format!("{}@example.com", first.to_lowercase()))
+        .notes(format!("notes on {first}"))
 }
 
 struct Fixture {

@@ -367,7 +367,7 @@ async fn keyset_pages_stay_exact_when_rows_arrive_between_pages() {
         org.deal()
             .company(company.id)
             .owner(rep.id)
-            .title(&format!("Deal {i:02}"))
+            .title(format!("Deal {i:02}"))
             .amount_cents(i * 100)
             .stage(DealStage::Proposal)
             .insert(&app.db)

@@ -222,7 +222,7 @@ async fn generated_documents_and_variables_never_crash_or_answer_internal() {
         org.deal()
             .company(company.id)
             .owner(rep.id)
-            .title(&format!("Deal {i}"))
+            .title(format!("Deal {i}"))
             .amount_cents(100_000)
             .stage(stage)
             .insert(&app.db)

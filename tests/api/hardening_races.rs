@@ -110,14 +110,14 @@ async fn concurrent_shares_of_one_deal_with_one_user_are_idempotent() {
             .deal()
             .company(company.id)
             .owner(owner.id)
-            .title(&format!("Deal {round}"))
+            .title(format!("Deal {round}"))
             .amount_cents(100)
             .stage(DealStage::Proposal)
             .insert(&app.db)
             .await;
         let target = org
             .user()
-            .email(&format!("target{round}@example.com"))
+            .email(format!("target{round}@example.com"))
             .role(Role::SalesRep)
             .insert(&app.db)
             .await;
@@ -174,7 +174,7 @@ async fn deleting_a_deal_while_activities_and_shares_are_added_never_answers_int
     for i in 0..2 {
         others.push(
             org.user()
-                .email(&format!("other{i}@example.com"))
+                .email(format!("other{i}@example.com"))
                 .role(Role::SalesRep)
                 .insert(&app.db)
                 .await
@@ -186,7 +186,7 @@ async fn deleting_a_deal_while_activities_and_shares_are_added_never_answers_int
             .deal()
             .company(company.id)
             .owner(owner.id)
-            .title(&format!("Deal {round}"))
+            .title(format!("Deal {round}"))
             .amount_cents(100)
             .stage(DealStage::Proposal)
             .insert(&app.db)
@@ -261,14 +261,14 @@ async fn deleting_companies_and_contacts_while_records_link_to_them_never_answer
     for round in 0..12 {
         let company = org
             .company()
-            .name(&format!("Acme {round}"))
+            .name(format!("Acme {round}"))
             .owner(owner.id)
             .insert(&app.db)
             .await;
         let contact = org
             .contact()
             .first("Race")
-            .last(&format!("Contact {round}"))
+            .last(format!("Contact {round}"))
             .owner(owner.id)
             .company(company.id)
             .insert(&app.db)
@@ -342,7 +342,7 @@ async fn concurrent_user_updates_wait_for_each_other_instead_of_failing() {
     for i in 0..10 {
         users.push(
             org.user()
-                .email(&format!("u{i}@example.com"))
+                .email(format!("u{i}@example.com"))
                 .role(Role::SalesRep)
                 .insert(&app.db)
                 .await
@@ -383,13 +383,13 @@ async fn two_admins_demoting_each_other_at_once_leave_an_active_admin() {
         .unwrap();
         let a = org
             .user()
-            .email(&format!("a{round}@example.com"))
+            .email(format!("a{round}@example.com"))
             .role(Role::Admin)
             .insert(&app.db)
             .await;
         let b = org
             .user()
-            .email(&format!("b{round}@example.com"))
+            .email(format!("b{round}@example.com"))
             .role(Role::Admin)
             .insert(&app.db)
             .await;
@@ -447,13 +447,13 @@ async fn an_admin_deactivating_the_other_admin_while_being_demoted_keeps_an_admi
         .unwrap();
         let a = org
             .user()
-            .email(&format!("a{round}@example.com"))
+            .email(format!("a{round}@example.com"))
             .role(Role::Admin)
             .insert(&app.db)
             .await;
         let b = org
             .user()
-            .email(&format!("b{round}@example.com"))
+            .email(format!("b{round}@example.com"))
             .role(Role::Admin)
             .insert(&app.db)
             .await;

@@ -513,7 +513,7 @@ fn organisation(seed: u64) -> (Org, Uuid, Uuid, Uuid) {
         } else {
             SharePermission::Edit
         };
-        org.share(deal, rep).permission(permission).add().id;
+        org.share(deal, rep).permission(permission).add();
     }
     (org, rep, manager, admin)
 }

@@ -34,14 +34,14 @@ async fn statements_for(rows: usize) -> usize {
     for t in 0..3 {
         let team = org
             .team()
-            .name(&format!("Team {t}"))
+            .name(format!("Team {t}"))
             .manager(manager.id)
             .insert(&app.db)
             .await;
         for r in 0..3 {
             owners.push(
                 org.user()
-                    .email(&format!("r{t}{r}@example.com"))
+                    .email(format!("r{t}{r}@example.com"))
                     .role(Role::SalesRep)
                     .team(team.id)
                     .insert(&app.db)
@@ -66,7 +66,7 @@ async fn statements_for(rows: usize) -> usize {
             .deal()
             .company(company.id)
             .owner(owner.id)
-            .title(&format!("Deal {i}"))
+            .title(format!("Deal {i}"))
             .amount_cents(100)
             .stage(DealStage::Proposal)
             .insert(&app.db)
@@ -141,21 +141,21 @@ async fn company_statements(rows: usize) -> usize {
         let owner = if i % 2 == 0 { &rep } else { &mate };
         let c = org
             .company()
-            .name(&format!("Company {i:03}"))
+            .name(format!("Company {i:03}"))
             .owner(owner.id)
             .insert(&app.db)
             .await;
         let ada = org
             .contact()
             .first("Ada")
-            .last(&format!("{i}"))
+            .last(format!("{i}"))
             .owner(owner.id)
             .company(c.id)
             .insert(&app.db)
             .await;
         org.contact()
             .first("Bob")
-            .last(&format!("{i}"))
+            .last(format!("{i}"))
             .owner(owner.id)
             .company(c.id)
             .insert(&app.db)
@@ -165,7 +165,7 @@ async fn company_statements(rows: usize) -> usize {
                 .deal()
                 .company(c.id)
                 .owner(owner.id)
-                .title(&format!("Deal {i}-{k}"))
+                .title(format!("Deal {i}-{k}"))
                 .amount_cents(100)
                 .stage(DealStage::Proposal)
                 .insert(&app.db)
