@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use api::AppState;
 use api::auth::Actor;
-use api::authz::{Authorizer, PolarDeal, PolarResource, PolarUser, RealDeal, RealUser};
+use api::authz::{
+    Authorizer, DealAction, DealFacts, PolarDeal, PolarResource, PolarUser, RealUser,
+};
 use api::config::Config;
 use chrono::Utc;
 use crm_testkit::Org;
@@ -191,10 +193,10 @@ async fn main() {
         active: true,
     };
     let polar_rep = PolarUser::real(rep);
-    let deal = PolarResource::Deal(PolarDeal::real(RealDeal {
+    let deal = PolarResource::Deal(PolarDeal::real(DealFacts {
         owner_id: Uuid::new_v4(),
         owner_team_id: org.rep.team_id,
-        shares: vec![],
+        share: None,
     }));
     let calls = 2_000;
     let start = Instant::now();
@@ -209,10 +211,14 @@ async fn main() {
         let start = Instant::now();
         let mut allowed = 0u32;
         for i in 0..n {
-            let action = ["read", "update", "read:amount", "delete"][(i % 4) as usize];
+            let action = [
+                DealAction::Read,
+                DealAction::Update,
+                DealAction::ReadAmount,
+                DealAction::Delete,
+            ][(i % 4) as usize];
             allowed += u32::from(authz.decide(
                 Role::SalesRep,
-                api::authz::Kind::Deal,
                 std::hint::black_box(action),
                 std::hint::black_box(mask),
             ));

@@ -193,7 +193,7 @@ fn ms(d: Duration) -> String {
 }
 
 async fn readable_count(deps: &Deps, actor: &Actor) -> u64 {
-    report::pipeline(deps, &actor.viewer, &sea_orm::Condition::all())
+    report::pipeline(deps, &actor.viewer, &report::DealSet::everything())
         .await
         .unwrap()
         .iter()
@@ -293,7 +293,7 @@ const PANELS: [&str; 9] = [
 
 /// Runs panel `i` of [`PANELS`] once.
 async fn run_panel(i: usize, deps: &Deps, v: &Viewer, period: &Period) {
-    let all = &sea_orm::Condition::all();
+    let all = &report::DealSet::everything();
     match i {
         0 => drop(report::pipeline(deps, v, all).await.unwrap()),
         1 => drop(report::revenue(deps, v, all, period).await.unwrap()),

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod db;

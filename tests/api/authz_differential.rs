@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use api::authz::direct::Oracle;
 use api::authz::testkit::{Org, Shape};
-use api::authz::{Authorizer, FactMask, Kind, Viewer};
+use api::authz::{Action, Authorizer, DealFacts, FactMask, Kind, UserFacts, Viewer};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -28,7 +28,7 @@ const ROLE_ONLY_KINDS: [Kind; 3] = [Kind::Team, Kind::AuditLog, Kind::Export];
 struct SqlView {
     viewer: Viewer,
     masks: HashMap<Kind, HashMap<Uuid, FactMask>>,
-    scopes: HashMap<(Kind, &'static str), HashSet<Uuid>>,
+    scopes: HashMap<Action, HashSet<Uuid>>,
 }
 
 fn record_ids(org: &Org, kind: Kind) -> Vec<Uuid> {
@@ -61,10 +61,8 @@ async fn sql_view(db: &DatabaseConnection, authz: &Authorizer, org: &Org, user: 
         view.masks
             .insert(kind, masks(db, authz, &view.viewer, kind).await);
         for &action in kind.actions() {
-            view.scopes.insert(
-                (kind, action),
-                scoped_ids(db, authz, &view.viewer, kind, action).await,
-            );
+            view.scopes
+                .insert(action, scoped_ids(db, authz, &view.viewer, action).await);
         }
     }
     view
@@ -86,7 +84,11 @@ fn rust_facts_agree(authz: &Authorizer, org: &Org, view: &SqlView) -> Vec<String
             .map(|s| s.permission);
         let rust = only(
             Kind::Deal,
-            v.facts_of_deal(d.owner_id, org.team_of(d.owner_id), share),
+            v.facts(&DealFacts {
+                owner_id: d.owner_id,
+                owner_team_id: org.team_of(d.owner_id),
+                share,
+            }),
         );
         let sql = view.masks[&Kind::Deal][&d.id];
         if rust != sql {
@@ -94,7 +96,7 @@ fn rust_facts_agree(authz: &Authorizer, org: &Org, view: &SqlView) -> Vec<String
         }
     }
     for u in &org.users {
-        let rust = only(Kind::User, v.facts_of_user(u.id, u.team_id, u.active));
+        let rust = only(Kind::User, v.facts(&UserFacts::from(u)));
         let sql = view.masks[&Kind::User][&u.id];
         if rust != sql {
             wrong.push(format!("user {} facts: Rust {rust:?}, SQL {sql:?}", u.id));
@@ -114,10 +116,10 @@ fn compare(authz: &Authorizer, org: &Org, view: &SqlView) -> (usize, Vec<String>
             let mask = view.masks[&kind][&id];
             for &action in kind.actions() {
                 let direct = oracle
-                    .is_allowed(kind, id, action)
+                    .is_allowed(id, action)
                     .unwrap_or_else(|e| panic!("direct query failed: {e}"));
-                let listed = view.scopes[&(kind, action)].contains(&id);
-                let decided = authz.decide(role, kind, action, mask);
+                let listed = view.scopes[&action].contains(&id);
+                let decided = authz.decide(role, action, mask);
                 decisions += 1;
                 if listed != direct || decided != direct {
                     wrong.push(format!(
@@ -132,10 +134,10 @@ fn compare(authz: &Authorizer, org: &Org, view: &SqlView) -> (usize, Vec<String>
     for kind in ROLE_ONLY_KINDS {
         for &action in kind.actions() {
             let direct = oracle
-                .is_allowed(kind, Uuid::nil(), action)
+                .is_allowed(Uuid::nil(), action)
                 .unwrap_or_else(|e| panic!("direct query failed: {e}"));
             decisions += 1;
-            if authz.allowed_without_facts(role, kind, action) != direct {
+            if authz.allowed_without_facts(role, action) != direct {
                 wrong.push(format!("{role:?} {action:?} on {kind}: Oso {direct}"));
             }
         }

@@ -1,7 +1,7 @@
 //! A policy edited in memory changes the SQL scopes, the field conditions and the per-row
 //! decisions, with no code change.
 
-use api::authz::{Authorizer, Kind, Viewer, action};
+use api::authz::{Authorizer, DealAction, Viewer};
 use crm_testkit::Org;
 use entity::enums::Role;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
@@ -94,7 +94,7 @@ async fn team() -> Team {
 /// The sum of the amounts `viewer` may read, over the deals they may read.
 async fn amount_sum(db: &DatabaseConnection, authz: &Authorizer, viewer: &Viewer) -> i64 {
     let readable_amount = Expr::case(
-        authz.field_condition(viewer, Kind::Deal, action::READ_AMOUNT),
+        authz.field_condition(viewer, DealAction::ReadAmount),
         Expr::col(("deals", "amount_cents")),
     )
     .finally(0);
@@ -102,7 +102,7 @@ async fn amount_sum(db: &DatabaseConnection, authz: &Authorizer, viewer: &Viewer
     let select = Query::select()
         .expr_as(readable_amount.sum().cast_as("bigint"), Alias::new("total"))
         .from("deals")
-        .cond_where(authz.scope(viewer, Kind::Deal, action::READ))
+        .cond_where(authz.scope(viewer, DealAction::Read))
         .to_owned();
     let row = db.query_one(&select).await.expect("sum").expect("row");
     row.try_get::<Option<i64>>("", "total")
@@ -117,75 +117,25 @@ async fn letting_reps_read_teammates_amounts_changes_field_decisions_and_sums() 
     let edited = edited_policy("deal.polar", "", TEAMMATES_AMOUNTS);
 
     // Before: Rae reads Ray's deal but not its amount.
-    assert!(fast_path(db, &DEFAULT, &t.rae, Kind::Deal, action::READ, t.d_ray).await);
-    assert!(
-        !fast_path(
-            db,
-            &DEFAULT,
-            &t.rae,
-            Kind::Deal,
-            action::READ_AMOUNT,
-            t.d_ray
-        )
-        .await
-    );
+    assert!(fast_path(db, &DEFAULT, &t.rae, DealAction::Read, t.d_ray).await);
+    assert!(!fast_path(db, &DEFAULT, &t.rae, DealAction::ReadAmount, t.d_ray).await);
     assert_eq!(amount_sum(db, &DEFAULT, &t.rae).await, 100);
     assert_eq!(
-        DEFAULT.describe(Role::SalesRep, Kind::Deal, action::READ_AMOUNT),
+        DEFAULT.describe(Role::SalesRep, DealAction::ReadAmount),
         "owned_by(user) or shared_with(user, \"edit\")"
     );
 
     // After: the amount is readable, the sum includes it; other teams' still are not.
-    assert!(
-        fast_path(
-            db,
-            &edited,
-            &t.rae,
-            Kind::Deal,
-            action::READ_AMOUNT,
-            t.d_ray
-        )
-        .await
-    );
-    assert!(
-        fast_path(
-            db,
-            &edited,
-            &t.rae,
-            Kind::Deal,
-            action::READ_AMOUNT,
-            t.d_rae
-        )
-        .await
-    );
-    assert!(
-        !fast_path(
-            db,
-            &edited,
-            &t.rae,
-            Kind::Deal,
-            action::READ_AMOUNT,
-            t.d_wes
-        )
-        .await
-    );
+    assert!(fast_path(db, &edited, &t.rae, DealAction::ReadAmount, t.d_ray).await);
+    assert!(fast_path(db, &edited, &t.rae, DealAction::ReadAmount, t.d_rae).await);
+    assert!(!fast_path(db, &edited, &t.rae, DealAction::ReadAmount, t.d_wes).await);
     assert_eq!(amount_sum(db, &edited, &t.rae).await, 300);
     assert_eq!(
-        edited.describe(Role::SalesRep, Kind::Deal, action::READ_AMOUNT),
+        edited.describe(Role::SalesRep, DealAction::ReadAmount),
         "owned_by(user) or in_team_of(user) or shared_with(user, \"edit\")"
     );
     // Writing stays as it was.
-    assert!(
-        !fast_path(
-            db,
-            &edited,
-            &t.rae,
-            Kind::Deal,
-            action::UPDATE_AMOUNT,
-            t.d_ray
-        )
-        .await
-    );
+    assert!(!fast_path(db, &edited, &t.rae, DealAction::UpdateAmount, t.d_ray).await);
 }
 
 #[tokio::test]
@@ -197,11 +147,11 @@ async fn removing_the_teammates_rule_narrows_the_sql_scope() {
         "has_role(user: User, \"viewer\", deal: Deal) if\n    user.role = \"sales_rep\" and deal.in_team_of(user);",
         "",
     );
-    let before = scoped_ids(db, &DEFAULT, &t.rae, Kind::Deal, action::READ).await;
-    let after = scoped_ids(db, &edited, &t.rae, Kind::Deal, action::READ).await;
+    let before = scoped_ids(db, &DEFAULT, &t.rae, DealAction::Read).await;
+    let after = scoped_ids(db, &edited, &t.rae, DealAction::Read).await;
     assert_eq!(before, [t.d_rae, t.d_ray].into_iter().collect());
     assert_eq!(after, [t.d_rae].into_iter().collect());
-    assert!(!fast_path(db, &edited, &t.rae, Kind::Deal, action::READ, t.d_ray).await);
+    assert!(!fast_path(db, &edited, &t.rae, DealAction::Read, t.d_ray).await);
 }
 
 #[tokio::test]

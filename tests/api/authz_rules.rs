@@ -6,7 +6,10 @@
 //! The world: teams East (manager Mia, reps Rae, Ray and the deactivated Ivy), West (manager
 //! Walt, rep Wes) and North (rep Nora, also managed by Mia); admin Ada has no team.
 
-use api::authz::{Kind, Viewer, action};
+use api::authz::{
+    Action, ActivityAction, AuditLogAction, CompanyAction, CompanyFacts, ContactAction,
+    ContactFacts, DealAction, DealFacts, ExportAction, Kind, TeamAction, UserAction, Viewer,
+};
 use crm_testkit::Org;
 use entity::deal_share;
 use entity::enums::{Role, SharePermission};
@@ -321,22 +324,43 @@ impl World {
     }
 
     /// May `user` do `action` on an existing record? (SQL scope and mask, which must agree.)
-    async fn can(&self, user: Uuid, kind: Kind, action: &str, id: Uuid) -> bool {
+    async fn can(&self, user: Uuid, action: impl Into<Action>, id: Uuid) -> bool {
         let viewer = self.viewer(user).await;
-        fast_path(&self.app.db, &DEFAULT, &viewer, kind, action, id).await
+        fast_path(&self.app.db, &DEFAULT, &viewer, action, id).await
     }
 
     /// May `user` create a deal (or company, contact) owned by `owner`?
     async fn can_create(&self, user: Uuid, kind: Kind, owner: Uuid) -> bool {
         let viewer = self.viewer(user).await;
         let team = self.team_of(owner);
-        let facts = match kind {
-            Kind::Deal => viewer.facts_of_deal(owner, team, None),
-            Kind::Company => viewer.facts_of_company(owner, team, false),
-            Kind::Contact => viewer.facts_of_contact(owner, team, false),
+        let (create, facts): (Action, _) = match kind {
+            Kind::Deal => (
+                DealAction::Create.into(),
+                viewer.facts(&DealFacts {
+                    owner_id: owner,
+                    owner_team_id: team,
+                    share: None,
+                }),
+            ),
+            Kind::Company => (
+                CompanyAction::Create.into(),
+                viewer.facts(&CompanyFacts {
+                    owner_id: owner,
+                    owner_team_id: team,
+                    linked_to_readable_deal: false,
+                }),
+            ),
+            Kind::Contact => (
+                ContactAction::Create.into(),
+                viewer.facts(&ContactFacts {
+                    owner_id: owner,
+                    owner_team_id: team,
+                    linked_to_readable_deal: false,
+                }),
+            ),
             _ => panic!("not an owned kind"),
         };
-        DEFAULT.decide(viewer.role, kind, action::CREATE, facts)
+        DEFAULT.decide(viewer.role, create, facts)
     }
 
     /// May `user` give `deal` to `new_owner`? Asked about the deal as it is and as it would be.
@@ -349,15 +373,19 @@ impl World {
             .await
             .expect("share")
             .map(|s| s.permission);
-        let after = viewer.facts_of_deal(new_owner, self.team_of(new_owner), share);
-        self.can(user, Kind::Deal, action::REASSIGN, deal).await
-            && DEFAULT.decide(viewer.role, Kind::Deal, action::REASSIGN, after)
+        let after = viewer.facts(&DealFacts {
+            owner_id: new_owner,
+            owner_team_id: self.team_of(new_owner),
+            share,
+        });
+        self.can(user, DealAction::Reassign, deal).await
+            && DEFAULT.decide(viewer.role, DealAction::Reassign, after)
     }
 
     /// A role-only decision (Team, AuditLog, Export, creating users).
-    fn role_may(&self, user: Uuid, kind: Kind, action: &str) -> bool {
+    fn role_may(&self, user: Uuid, action: impl Into<Action>) -> bool {
         let role = self.org.find_user(user).expect("user").role;
-        DEFAULT.allowed_without_facts(role, kind, action)
+        DEFAULT.allowed_without_facts(role, action)
     }
 }
 
@@ -367,56 +395,56 @@ impl World {
 #[tokio::test]
 async fn rep_reads_own_deal() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Deal, action::READ, w.d_rae).await);
+    assert!(w.can(w.rae, DealAction::Read, w.d_rae).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_read_other_teams_deal() {
     let w = World::new().await;
-    assert!(!w.can(w.rae, Kind::Deal, action::READ, w.d_wes).await);
-    assert!(!w.can(w.rae, Kind::Deal, action::READ, w.d_nora).await);
+    assert!(!w.can(w.rae, DealAction::Read, w.d_wes).await);
+    assert!(!w.can(w.rae, DealAction::Read, w.d_nora).await);
 }
 
 #[tokio::test]
 async fn rep_reads_teammates_deal() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Deal, action::READ, w.d_ray).await);
-    assert!(w.can(w.rae, Kind::Deal, action::READ, w.d_mia).await);
+    assert!(w.can(w.rae, DealAction::Read, w.d_ray).await);
+    assert!(w.can(w.rae, DealAction::Read, w.d_mia).await);
 }
 
 #[tokio::test]
 async fn rep_reads_deal_shared_with_them() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Deal, action::READ, w.d_view).await);
-    assert!(w.can(w.rae, Kind::Deal, action::READ, w.d_edit).await);
+    assert!(w.can(w.rae, DealAction::Read, w.d_view).await);
+    assert!(w.can(w.rae, DealAction::Read, w.d_edit).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_read_deal_shared_with_someone_else() {
     let w = World::new().await;
-    assert!(!w.can(w.ray, Kind::Deal, action::READ, w.d_view).await);
+    assert!(!w.can(w.ray, DealAction::Read, w.d_view).await);
 }
 
 #[tokio::test]
 async fn manager_reads_deals_of_all_their_teams_and_own() {
     let w = World::new().await;
     for deal in [w.d_rae, w.d_ray, w.d_nora, w.d_mia] {
-        assert!(w.can(w.mia, Kind::Deal, action::READ, deal).await);
+        assert!(w.can(w.mia, DealAction::Read, deal).await);
     }
 }
 
 #[tokio::test]
 async fn manager_cannot_read_other_teams_deal() {
     let w = World::new().await;
-    assert!(!w.can(w.mia, Kind::Deal, action::READ, w.d_wes).await);
-    assert!(!w.can(w.walt, Kind::Deal, action::READ, w.d_rae).await);
+    assert!(!w.can(w.mia, DealAction::Read, w.d_wes).await);
+    assert!(!w.can(w.walt, DealAction::Read, w.d_rae).await);
 }
 
 #[tokio::test]
 async fn admin_reads_every_deal() {
     let w = World::new().await;
     for d in &w.org.deals {
-        assert!(w.can(w.ada, Kind::Deal, action::READ, d.id).await);
+        assert!(w.can(w.ada, DealAction::Read, d.id).await);
     }
 }
 
@@ -425,8 +453,7 @@ async fn rep_lists_exactly_the_deals_they_may_read() {
     let w = World::new().await;
     let viewer = w.viewer(w.rae).await;
     let listed =
-        crate::authz_support::scoped_ids(&w.app.db, &DEFAULT, &viewer, Kind::Deal, action::READ)
-            .await;
+        crate::authz_support::scoped_ids(&w.app.db, &DEFAULT, &viewer, DealAction::Read).await;
     let expected = [w.d_rae, w.d_ray, w.d_mia, w.d_view, w.d_edit]
         .into_iter()
         .collect();
@@ -474,44 +501,44 @@ async fn admin_creates_deal_for_anyone() {
 #[tokio::test]
 async fn rep_updates_own_deal() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Deal, action::UPDATE, w.d_rae).await);
+    assert!(w.can(w.rae, DealAction::Update, w.d_rae).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_update_teammates_deal() {
     let w = World::new().await;
-    assert!(!w.can(w.rae, Kind::Deal, action::UPDATE, w.d_ray).await);
+    assert!(!w.can(w.rae, DealAction::Update, w.d_ray).await);
 }
 
 #[tokio::test]
 async fn rep_updates_deal_shared_with_edit() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Deal, action::UPDATE, w.d_edit).await);
+    assert!(w.can(w.rae, DealAction::Update, w.d_edit).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_update_deal_shared_with_view() {
     let w = World::new().await;
-    assert!(!w.can(w.rae, Kind::Deal, action::UPDATE, w.d_view).await);
+    assert!(!w.can(w.rae, DealAction::Update, w.d_view).await);
 }
 
 #[tokio::test]
 async fn manager_updates_team_deal() {
     let w = World::new().await;
-    assert!(w.can(w.mia, Kind::Deal, action::UPDATE, w.d_ray).await);
-    assert!(w.can(w.mia, Kind::Deal, action::UPDATE, w.d_nora).await);
+    assert!(w.can(w.mia, DealAction::Update, w.d_ray).await);
+    assert!(w.can(w.mia, DealAction::Update, w.d_nora).await);
 }
 
 #[tokio::test]
 async fn manager_cannot_update_other_teams_deal() {
     let w = World::new().await;
-    assert!(!w.can(w.mia, Kind::Deal, action::UPDATE, w.d_wes).await);
+    assert!(!w.can(w.mia, DealAction::Update, w.d_wes).await);
 }
 
 #[tokio::test]
 async fn admin_updates_any_deal() {
     let w = World::new().await;
-    assert!(w.can(w.ada, Kind::Deal, action::UPDATE, w.d_wes).await);
+    assert!(w.can(w.ada, DealAction::Update, w.d_wes).await);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -520,37 +547,34 @@ async fn admin_updates_any_deal() {
 #[tokio::test]
 async fn rep_never_deletes() {
     let w = World::new().await;
-    assert!(!w.can(w.rae, Kind::Deal, action::DELETE, w.d_rae).await);
-    assert!(!w.can(w.rae, Kind::Deal, action::DELETE, w.d_edit).await);
-    assert!(!w.can(w.rae, Kind::Company, action::DELETE, w.c_rae).await);
-    assert!(!w.can(w.rae, Kind::Contact, action::DELETE, w.k_rae).await);
-    assert!(
-        !w.can(w.rae, Kind::Activity, action::DELETE, w.a_by_rae)
-            .await
-    );
-    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, Kind::Deal, action::DELETE));
-    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, Kind::Company, action::DELETE));
-    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, Kind::Contact, action::DELETE));
-    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, Kind::Activity, action::DELETE));
+    assert!(!w.can(w.rae, DealAction::Delete, w.d_rae).await);
+    assert!(!w.can(w.rae, DealAction::Delete, w.d_edit).await);
+    assert!(!w.can(w.rae, CompanyAction::Delete, w.c_rae).await);
+    assert!(!w.can(w.rae, ContactAction::Delete, w.k_rae).await);
+    assert!(!w.can(w.rae, ActivityAction::Delete, w.a_by_rae).await);
+    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, DealAction::Delete));
+    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, CompanyAction::Delete));
+    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, ContactAction::Delete));
+    assert!(!DEFAULT.allowed_for_some(Role::SalesRep, ActivityAction::Delete));
 }
 
 #[tokio::test]
 async fn manager_deletes_team_deal() {
     let w = World::new().await;
-    assert!(w.can(w.mia, Kind::Deal, action::DELETE, w.d_ray).await);
-    assert!(w.can(w.mia, Kind::Deal, action::DELETE, w.d_mia).await);
+    assert!(w.can(w.mia, DealAction::Delete, w.d_ray).await);
+    assert!(w.can(w.mia, DealAction::Delete, w.d_mia).await);
 }
 
 #[tokio::test]
 async fn manager_cannot_delete_other_teams_deal() {
     let w = World::new().await;
-    assert!(!w.can(w.mia, Kind::Deal, action::DELETE, w.d_wes).await);
+    assert!(!w.can(w.mia, DealAction::Delete, w.d_wes).await);
 }
 
 #[tokio::test]
 async fn admin_deletes_any_deal() {
     let w = World::new().await;
-    assert!(w.can(w.ada, Kind::Deal, action::DELETE, w.d_wes).await);
+    assert!(w.can(w.ada, DealAction::Delete, w.d_wes).await);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -592,32 +616,32 @@ async fn admin_reassigns_to_anyone() {
 #[tokio::test]
 async fn rep_shares_own_deal() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Deal, action::SHARE, w.d_rae).await);
+    assert!(w.can(w.rae, DealAction::Share, w.d_rae).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_share_deal_they_do_not_own() {
     let w = World::new().await;
-    assert!(!w.can(w.rae, Kind::Deal, action::SHARE, w.d_ray).await);
-    assert!(!w.can(w.rae, Kind::Deal, action::SHARE, w.d_edit).await);
+    assert!(!w.can(w.rae, DealAction::Share, w.d_ray).await);
+    assert!(!w.can(w.rae, DealAction::Share, w.d_edit).await);
 }
 
 #[tokio::test]
 async fn manager_shares_team_deal() {
     let w = World::new().await;
-    assert!(w.can(w.mia, Kind::Deal, action::SHARE, w.d_ray).await);
+    assert!(w.can(w.mia, DealAction::Share, w.d_ray).await);
 }
 
 #[tokio::test]
 async fn manager_cannot_share_other_teams_deal() {
     let w = World::new().await;
-    assert!(!w.can(w.mia, Kind::Deal, action::SHARE, w.d_wes).await);
+    assert!(!w.can(w.mia, DealAction::Share, w.d_wes).await);
 }
 
 #[tokio::test]
 async fn admin_shares_any_deal() {
     let w = World::new().await;
-    assert!(w.can(w.ada, Kind::Deal, action::SHARE, w.d_wes).await);
+    assert!(w.can(w.ada, DealAction::Share, w.d_wes).await);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -626,73 +650,49 @@ async fn admin_shares_any_deal() {
 #[tokio::test]
 async fn rep_reads_and_writes_amount_of_own_deal() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_rae).await);
-    assert!(
-        w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_rae)
-            .await
-    );
+    assert!(w.can(w.rae, DealAction::ReadAmount, w.d_rae).await);
+    assert!(w.can(w.rae, DealAction::UpdateAmount, w.d_rae).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_read_or_write_amount_of_teammates_deal() {
     let w = World::new().await;
-    assert!(!w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_ray).await);
-    assert!(
-        !w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_ray)
-            .await
-    );
+    assert!(!w.can(w.rae, DealAction::ReadAmount, w.d_ray).await);
+    assert!(!w.can(w.rae, DealAction::UpdateAmount, w.d_ray).await);
 }
 
 #[tokio::test]
 async fn rep_reads_and_writes_amount_of_deal_shared_with_edit() {
     let w = World::new().await;
-    assert!(
-        w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_edit)
-            .await
-    );
-    assert!(
-        w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_edit)
-            .await
-    );
+    assert!(w.can(w.rae, DealAction::ReadAmount, w.d_edit).await);
+    assert!(w.can(w.rae, DealAction::UpdateAmount, w.d_edit).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_read_amount_of_deal_shared_with_view() {
     let w = World::new().await;
-    assert!(
-        !w.can(w.rae, Kind::Deal, action::READ_AMOUNT, w.d_view)
-            .await
-    );
-    assert!(
-        !w.can(w.rae, Kind::Deal, action::UPDATE_AMOUNT, w.d_view)
-            .await
-    );
+    assert!(!w.can(w.rae, DealAction::ReadAmount, w.d_view).await);
+    assert!(!w.can(w.rae, DealAction::UpdateAmount, w.d_view).await);
 }
 
 #[tokio::test]
 async fn manager_reads_and_writes_amount_of_team_deal() {
     let w = World::new().await;
-    assert!(w.can(w.mia, Kind::Deal, action::READ_AMOUNT, w.d_ray).await);
-    assert!(
-        w.can(w.mia, Kind::Deal, action::UPDATE_AMOUNT, w.d_nora)
-            .await
-    );
+    assert!(w.can(w.mia, DealAction::ReadAmount, w.d_ray).await);
+    assert!(w.can(w.mia, DealAction::UpdateAmount, w.d_nora).await);
 }
 
 #[tokio::test]
 async fn manager_cannot_read_amount_of_other_teams_deal() {
     let w = World::new().await;
-    assert!(!w.can(w.mia, Kind::Deal, action::READ_AMOUNT, w.d_wes).await);
+    assert!(!w.can(w.mia, DealAction::ReadAmount, w.d_wes).await);
 }
 
 #[tokio::test]
 async fn admin_reads_every_amount() {
     let w = World::new().await;
-    assert!(w.can(w.ada, Kind::Deal, action::READ_AMOUNT, w.d_wes).await);
-    assert!(
-        w.can(w.ada, Kind::Deal, action::UPDATE_AMOUNT, w.d_wes)
-            .await
-    );
+    assert!(w.can(w.ada, DealAction::ReadAmount, w.d_wes).await);
+    assert!(w.can(w.ada, DealAction::UpdateAmount, w.d_wes).await);
 }
 
 /// `SUM(CASE WHEN <read:amount> THEN amount_cents ELSE 0 END)` over the readable deals.
@@ -700,7 +700,7 @@ async fn readable_amount_sum(w: &World, user: Uuid) -> (i64, i64) {
     let viewer = w.viewer(user).await;
     let amount = Expr::col(("deals", "amount_cents"));
     let readable_amount = Expr::case(
-        DEFAULT.field_condition(&viewer, Kind::Deal, action::READ_AMOUNT),
+        DEFAULT.field_condition(&viewer, DealAction::ReadAmount),
         amount,
     )
     .finally(0);
@@ -709,7 +709,7 @@ async fn readable_amount_sum(w: &World, user: Uuid) -> (i64, i64) {
         .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
         .expr_as(readable_amount.sum().cast_as("bigint"), Alias::new("total"))
         .from("deals")
-        .cond_where(DEFAULT.scope(&viewer, Kind::Deal, action::READ))
+        .cond_where(DEFAULT.scope(&viewer, DealAction::Read))
         .to_owned();
     let row = w
         .app
@@ -743,52 +743,52 @@ async fn sums_count_only_amounts_the_viewer_may_read() {
 #[tokio::test]
 async fn rep_reads_own_company_and_contact() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Company, action::READ, w.c_rae).await);
-    assert!(w.can(w.rae, Kind::Contact, action::READ, w.k_rae).await);
+    assert!(w.can(w.rae, CompanyAction::Read, w.c_rae).await);
+    assert!(w.can(w.rae, ContactAction::Read, w.k_rae).await);
 }
 
 #[tokio::test]
 async fn rep_reads_teammates_company_and_contact() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Company, action::READ, w.c_ray).await);
-    assert!(w.can(w.rae, Kind::Contact, action::READ, w.k_ray).await);
+    assert!(w.can(w.rae, CompanyAction::Read, w.c_ray).await);
+    assert!(w.can(w.rae, ContactAction::Read, w.k_ray).await);
 }
 
 #[tokio::test]
 async fn rep_reads_company_and_contact_linked_to_readable_deal() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Company, action::READ, w.c_shared).await);
-    assert!(w.can(w.rae, Kind::Contact, action::READ, w.k_shared).await);
+    assert!(w.can(w.rae, CompanyAction::Read, w.c_shared).await);
+    assert!(w.can(w.rae, ContactAction::Read, w.k_shared).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_read_other_teams_company_or_contact() {
     let w = World::new().await;
     // Linked only to a deal Rae cannot read.
-    assert!(!w.can(w.rae, Kind::Company, action::READ, w.c_wes).await);
-    assert!(!w.can(w.rae, Kind::Contact, action::READ, w.k_wes).await);
-    assert!(!w.can(w.rae, Kind::Company, action::READ, w.c_nora).await);
+    assert!(!w.can(w.rae, CompanyAction::Read, w.c_wes).await);
+    assert!(!w.can(w.rae, ContactAction::Read, w.k_wes).await);
+    assert!(!w.can(w.rae, CompanyAction::Read, w.c_nora).await);
 }
 
 #[tokio::test]
 async fn manager_reads_team_companies_and_contacts() {
     let w = World::new().await;
-    assert!(w.can(w.mia, Kind::Company, action::READ, w.c_nora).await);
-    assert!(w.can(w.mia, Kind::Contact, action::READ, w.k_ray).await);
+    assert!(w.can(w.mia, CompanyAction::Read, w.c_nora).await);
+    assert!(w.can(w.mia, ContactAction::Read, w.k_ray).await);
 }
 
 #[tokio::test]
 async fn manager_cannot_read_other_teams_company_or_contact() {
     let w = World::new().await;
-    assert!(!w.can(w.mia, Kind::Company, action::READ, w.c_wes).await);
-    assert!(!w.can(w.mia, Kind::Contact, action::READ, w.k_wes).await);
+    assert!(!w.can(w.mia, CompanyAction::Read, w.c_wes).await);
+    assert!(!w.can(w.mia, ContactAction::Read, w.k_wes).await);
 }
 
 #[tokio::test]
 async fn admin_reads_every_company_and_contact() {
     let w = World::new().await;
-    assert!(w.can(w.ada, Kind::Company, action::READ, w.c_wes).await);
-    assert!(w.can(w.ada, Kind::Contact, action::READ, w.k_wes).await);
+    assert!(w.can(w.ada, CompanyAction::Read, w.c_wes).await);
+    assert!(w.can(w.ada, ContactAction::Read, w.k_wes).await);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -825,57 +825,51 @@ async fn manager_cannot_create_company_or_contact_for_other_team() {
 #[tokio::test]
 async fn rep_updates_own_company_and_contact() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Company, action::UPDATE, w.c_rae).await);
-    assert!(w.can(w.rae, Kind::Contact, action::UPDATE, w.k_rae).await);
+    assert!(w.can(w.rae, CompanyAction::Update, w.c_rae).await);
+    assert!(w.can(w.rae, ContactAction::Update, w.k_rae).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_update_company_or_contact_they_only_read() {
     let w = World::new().await;
-    assert!(!w.can(w.rae, Kind::Company, action::UPDATE, w.c_ray).await);
-    assert!(
-        !w.can(w.rae, Kind::Company, action::UPDATE, w.c_shared)
-            .await
-    );
-    assert!(
-        !w.can(w.rae, Kind::Contact, action::UPDATE, w.k_shared)
-            .await
-    );
+    assert!(!w.can(w.rae, CompanyAction::Update, w.c_ray).await);
+    assert!(!w.can(w.rae, CompanyAction::Update, w.c_shared).await);
+    assert!(!w.can(w.rae, ContactAction::Update, w.k_shared).await);
 }
 
 #[tokio::test]
 async fn manager_updates_team_company_and_contact() {
     let w = World::new().await;
-    assert!(w.can(w.mia, Kind::Company, action::UPDATE, w.c_ray).await);
-    assert!(w.can(w.mia, Kind::Contact, action::UPDATE, w.k_rae).await);
+    assert!(w.can(w.mia, CompanyAction::Update, w.c_ray).await);
+    assert!(w.can(w.mia, ContactAction::Update, w.k_rae).await);
 }
 
 #[tokio::test]
 async fn manager_cannot_update_other_teams_company_or_contact() {
     let w = World::new().await;
-    assert!(!w.can(w.walt, Kind::Company, action::UPDATE, w.c_ray).await);
-    assert!(!w.can(w.walt, Kind::Contact, action::UPDATE, w.k_rae).await);
+    assert!(!w.can(w.walt, CompanyAction::Update, w.c_ray).await);
+    assert!(!w.can(w.walt, ContactAction::Update, w.k_rae).await);
 }
 
 #[tokio::test]
 async fn manager_deletes_team_company_and_contact() {
     let w = World::new().await;
-    assert!(w.can(w.mia, Kind::Company, action::DELETE, w.c_ray).await);
-    assert!(w.can(w.mia, Kind::Contact, action::DELETE, w.k_ray).await);
+    assert!(w.can(w.mia, CompanyAction::Delete, w.c_ray).await);
+    assert!(w.can(w.mia, ContactAction::Delete, w.k_ray).await);
 }
 
 #[tokio::test]
 async fn manager_cannot_delete_other_teams_company_or_contact() {
     let w = World::new().await;
-    assert!(!w.can(w.mia, Kind::Company, action::DELETE, w.c_wes).await);
-    assert!(!w.can(w.mia, Kind::Contact, action::DELETE, w.k_wes).await);
+    assert!(!w.can(w.mia, CompanyAction::Delete, w.c_wes).await);
+    assert!(!w.can(w.mia, ContactAction::Delete, w.k_wes).await);
 }
 
 #[tokio::test]
 async fn admin_changes_any_company_and_contact() {
     let w = World::new().await;
-    assert!(w.can(w.ada, Kind::Company, action::UPDATE, w.c_wes).await);
-    assert!(w.can(w.ada, Kind::Contact, action::DELETE, w.k_wes).await);
+    assert!(w.can(w.ada, CompanyAction::Update, w.c_wes).await);
+    assert!(w.can(w.ada, ContactAction::Delete, w.k_wes).await);
     assert!(w.can_create(w.ada, Kind::Company, w.wes).await);
 }
 
@@ -885,40 +879,25 @@ async fn admin_changes_any_company_and_contact() {
 #[tokio::test]
 async fn contact_notes_writable_by_owner_only() {
     let w = World::new().await;
-    assert!(
-        w.can(w.rae, Kind::Contact, action::UPDATE_NOTES, w.k_rae)
-            .await
-    );
-    assert!(
-        w.can(w.wes, Kind::Contact, action::UPDATE_NOTES, w.k_wes)
-            .await
-    );
+    assert!(w.can(w.rae, ContactAction::UpdateNotes, w.k_rae).await);
+    assert!(w.can(w.wes, ContactAction::UpdateNotes, w.k_wes).await);
 }
 
 #[tokio::test]
 async fn readers_cannot_write_contact_notes() {
     let w = World::new().await;
     // Rae reads Ray's contact (and its notes) but cannot edit the notes.
-    assert!(w.can(w.rae, Kind::Contact, action::READ, w.k_ray).await);
-    assert!(
-        !w.can(w.rae, Kind::Contact, action::UPDATE_NOTES, w.k_ray)
-            .await
-    );
+    assert!(w.can(w.rae, ContactAction::Read, w.k_ray).await);
+    assert!(!w.can(w.rae, ContactAction::UpdateNotes, w.k_ray).await);
     // Nor can Ray's manager, who may update the rest of the contact.
-    assert!(w.can(w.mia, Kind::Contact, action::UPDATE, w.k_ray).await);
-    assert!(
-        !w.can(w.mia, Kind::Contact, action::UPDATE_NOTES, w.k_ray)
-            .await
-    );
+    assert!(w.can(w.mia, ContactAction::Update, w.k_ray).await);
+    assert!(!w.can(w.mia, ContactAction::UpdateNotes, w.k_ray).await);
 }
 
 #[tokio::test]
 async fn admin_writes_any_contact_notes() {
     let w = World::new().await;
-    assert!(
-        w.can(w.ada, Kind::Contact, action::UPDATE_NOTES, w.k_ray)
-            .await
-    );
+    assert!(w.can(w.ada, ContactAction::UpdateNotes, w.k_ray).await);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -927,103 +906,73 @@ async fn admin_writes_any_contact_notes() {
 #[tokio::test]
 async fn rep_reads_activity_they_created_or_are_assigned() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::Activity, action::READ, w.a_by_rae).await);
-    assert!(
-        w.can(w.rae, Kind::Activity, action::READ, w.a_for_rae)
-            .await
-    );
+    assert!(w.can(w.rae, ActivityAction::Read, w.a_by_rae).await);
+    assert!(w.can(w.rae, ActivityAction::Read, w.a_for_rae).await);
 }
 
 #[tokio::test]
 async fn rep_reads_activity_on_readable_record() {
     let w = World::new().await;
-    assert!(
-        w.can(w.rae, Kind::Activity, action::READ, w.a_on_view)
-            .await
-    );
+    assert!(w.can(w.rae, ActivityAction::Read, w.a_on_view).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_read_activity_on_unreadable_records() {
     let w = World::new().await;
-    assert!(!w.can(w.rae, Kind::Activity, action::READ, w.a_wes).await);
+    assert!(!w.can(w.rae, ActivityAction::Read, w.a_wes).await);
     // A teammate's activity on no record is not the rep's to see.
-    assert!(!w.can(w.rae, Kind::Activity, action::READ, w.a_ray).await);
+    assert!(!w.can(w.rae, ActivityAction::Read, w.a_ray).await);
 }
 
 #[tokio::test]
 async fn manager_reads_team_activities() {
     let w = World::new().await;
-    assert!(w.can(w.mia, Kind::Activity, action::READ, w.a_ray).await);
-    assert!(w.can(w.mia, Kind::Activity, action::READ, w.a_nora).await);
+    assert!(w.can(w.mia, ActivityAction::Read, w.a_ray).await);
+    assert!(w.can(w.mia, ActivityAction::Read, w.a_nora).await);
     // Created by, or assigned to, a member of the manager's team.
-    assert!(
-        w.can(w.walt, Kind::Activity, action::READ, w.a_for_rae)
-            .await
-    );
+    assert!(w.can(w.walt, ActivityAction::Read, w.a_for_rae).await);
 }
 
 #[tokio::test]
 async fn manager_cannot_read_other_teams_activity() {
     let w = World::new().await;
-    assert!(!w.can(w.mia, Kind::Activity, action::READ, w.a_wes).await);
-    assert!(!w.can(w.walt, Kind::Activity, action::READ, w.a_ray).await);
+    assert!(!w.can(w.mia, ActivityAction::Read, w.a_wes).await);
+    assert!(!w.can(w.walt, ActivityAction::Read, w.a_ray).await);
 }
 
 #[tokio::test]
 async fn rep_completes_activity_they_created_or_are_assigned() {
     let w = World::new().await;
-    assert!(
-        w.can(w.rae, Kind::Activity, action::COMPLETE, w.a_for_rae)
-            .await
-    );
-    assert!(
-        w.can(w.rae, Kind::Activity, action::UPDATE, w.a_by_rae)
-            .await
-    );
+    assert!(w.can(w.rae, ActivityAction::Complete, w.a_for_rae).await);
+    assert!(w.can(w.rae, ActivityAction::Update, w.a_by_rae).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_update_activity_they_only_read() {
     let w = World::new().await;
-    assert!(
-        w.can(w.rae, Kind::Activity, action::READ, w.a_on_view)
-            .await
-    );
-    assert!(
-        !w.can(w.rae, Kind::Activity, action::UPDATE, w.a_on_view)
-            .await
-    );
-    assert!(
-        !w.can(w.rae, Kind::Activity, action::COMPLETE, w.a_on_view)
-            .await
-    );
+    assert!(w.can(w.rae, ActivityAction::Read, w.a_on_view).await);
+    assert!(!w.can(w.rae, ActivityAction::Update, w.a_on_view).await);
+    assert!(!w.can(w.rae, ActivityAction::Complete, w.a_on_view).await);
 }
 
 #[tokio::test]
 async fn manager_updates_team_activity() {
     let w = World::new().await;
-    assert!(w.can(w.mia, Kind::Activity, action::UPDATE, w.a_ray).await);
-    assert!(
-        w.can(w.walt, Kind::Activity, action::COMPLETE, w.a_for_rae)
-            .await
-    );
+    assert!(w.can(w.mia, ActivityAction::Update, w.a_ray).await);
+    assert!(w.can(w.walt, ActivityAction::Complete, w.a_for_rae).await);
 }
 
 #[tokio::test]
 async fn manager_cannot_update_other_teams_activity() {
     let w = World::new().await;
-    assert!(!w.can(w.walt, Kind::Activity, action::UPDATE, w.a_ray).await);
-    assert!(
-        !w.can(w.mia, Kind::Activity, action::COMPLETE, w.a_wes)
-            .await
-    );
+    assert!(!w.can(w.walt, ActivityAction::Update, w.a_ray).await);
+    assert!(!w.can(w.mia, ActivityAction::Complete, w.a_wes).await);
 }
 
 #[tokio::test]
 async fn admin_updates_any_activity() {
     let w = World::new().await;
-    assert!(w.can(w.ada, Kind::Activity, action::UPDATE, w.a_wes).await);
+    assert!(w.can(w.ada, ActivityAction::Update, w.a_wes).await);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1032,35 +981,35 @@ async fn admin_updates_any_activity() {
 #[tokio::test]
 async fn rep_reads_active_users() {
     let w = World::new().await;
-    assert!(w.can(w.rae, Kind::User, action::READ, w.wes).await);
-    assert!(w.can(w.rae, Kind::User, action::READ, w.ada).await);
+    assert!(w.can(w.rae, UserAction::Read, w.wes).await);
+    assert!(w.can(w.rae, UserAction::Read, w.ada).await);
 }
 
 #[tokio::test]
 async fn rep_cannot_read_deactivated_users() {
     let w = World::new().await;
-    assert!(!w.can(w.rae, Kind::User, action::READ, w.ivy).await);
+    assert!(!w.can(w.rae, UserAction::Read, w.ivy).await);
 }
 
 #[tokio::test]
 async fn managers_and_admins_read_deactivated_users() {
     let w = World::new().await;
-    assert!(w.can(w.walt, Kind::User, action::READ, w.ivy).await);
-    assert!(w.can(w.ada, Kind::User, action::READ, w.ivy).await);
+    assert!(w.can(w.walt, UserAction::Read, w.ivy).await);
+    assert!(w.can(w.ada, UserAction::Read, w.ivy).await);
 }
 
 #[tokio::test]
 async fn admin_administers_users() {
     let w = World::new().await;
-    assert!(w.role_may(w.ada, Kind::User, action::CREATE));
+    assert!(w.role_may(w.ada, UserAction::Create));
     for a in [
-        action::UPDATE,
-        action::UPDATE_ROLE,
-        action::UPDATE_TEAM,
-        action::DEACTIVATE,
-        action::RESET_PASSWORD,
+        UserAction::Update,
+        UserAction::UpdateRole,
+        UserAction::UpdateTeam,
+        UserAction::Deactivate,
+        UserAction::ResetPassword,
     ] {
-        assert!(w.can(w.ada, Kind::User, a, w.rae).await, "{a}");
+        assert!(w.can(w.ada, a, w.rae).await, "{a}");
     }
 }
 
@@ -1068,17 +1017,17 @@ async fn admin_administers_users() {
 async fn reps_and_managers_never_administer_users() {
     let w = World::new().await;
     for user in [w.rae, w.mia] {
-        assert!(!w.role_may(user, Kind::User, action::CREATE));
+        assert!(!w.role_may(user, UserAction::Create));
         for a in [
-            action::UPDATE,
-            action::UPDATE_ROLE,
-            action::UPDATE_TEAM,
-            action::DEACTIVATE,
-            action::RESET_PASSWORD,
+            UserAction::Update,
+            UserAction::UpdateRole,
+            UserAction::UpdateTeam,
+            UserAction::Deactivate,
+            UserAction::ResetPassword,
         ] {
             // Not even on themselves, or on their own team.
-            assert!(!w.can(user, Kind::User, a, user).await, "{a}");
-            assert!(!w.can(user, Kind::User, a, w.ray).await, "{a}");
+            assert!(!w.can(user, a, user).await, "{a}");
+            assert!(!w.can(user, a, w.ray).await, "{a}");
         }
     }
 }
@@ -1089,8 +1038,8 @@ async fn deciding_on_a_loaded_user_matches_the_sql_path() {
     for user in [w.rae, w.mia, w.ada] {
         let viewer = w.viewer(user).await;
         for target in &w.org.users {
-            for &a in Kind::User.actions() {
-                let expected = w.can(user, Kind::User, a, target.id).await;
+            for &a in UserAction::ALL {
+                let expected = w.can(user, a, target.id).await;
                 assert_eq!(DEFAULT.decide_user(&viewer, a, target), expected, "{a}");
             }
         }
@@ -1104,62 +1053,62 @@ async fn deciding_on_a_loaded_user_matches_the_sql_path() {
 async fn everyone_reads_teams() {
     let w = World::new().await;
     for user in [w.rae, w.mia, w.ada] {
-        assert!(w.role_may(user, Kind::Team, action::READ));
+        assert!(w.role_may(user, TeamAction::Read));
     }
 }
 
 #[tokio::test]
 async fn only_admins_create_and_update_teams() {
     let w = World::new().await;
-    assert!(w.role_may(w.ada, Kind::Team, action::CREATE));
-    assert!(w.role_may(w.ada, Kind::Team, action::UPDATE));
+    assert!(w.role_may(w.ada, TeamAction::Create));
+    assert!(w.role_may(w.ada, TeamAction::Update));
     for user in [w.rae, w.mia] {
-        assert!(!w.role_may(user, Kind::Team, action::CREATE));
-        assert!(!w.role_may(user, Kind::Team, action::UPDATE));
+        assert!(!w.role_may(user, TeamAction::Create));
+        assert!(!w.role_may(user, TeamAction::Update));
     }
 }
 
 #[tokio::test]
 async fn admin_reads_audit_log() {
     let w = World::new().await;
-    assert!(w.role_may(w.ada, Kind::AuditLog, action::READ));
+    assert!(w.role_may(w.ada, AuditLogAction::Read));
 }
 
 #[tokio::test]
 async fn reps_and_managers_cannot_read_audit_log() {
     let w = World::new().await;
-    assert!(!w.role_may(w.rae, Kind::AuditLog, action::READ));
-    assert!(!w.role_may(w.mia, Kind::AuditLog, action::READ));
+    assert!(!w.role_may(w.rae, AuditLogAction::Read));
+    assert!(!w.role_may(w.mia, AuditLogAction::Read));
 }
 
 #[tokio::test]
 async fn manager_exports_team_data() {
     let w = World::new().await;
-    assert!(w.role_may(w.mia, Kind::Export, action::CREATE));
-    assert!(w.can(w.mia, Kind::Deal, action::EXPORT, w.d_ray).await);
-    assert!(w.can(w.mia, Kind::Company, action::EXPORT, w.c_nora).await);
-    assert!(w.can(w.mia, Kind::Activity, action::EXPORT, w.a_ray).await);
+    assert!(w.role_may(w.mia, ExportAction::Create));
+    assert!(w.can(w.mia, DealAction::Export, w.d_ray).await);
+    assert!(w.can(w.mia, CompanyAction::Export, w.c_nora).await);
+    assert!(w.can(w.mia, ActivityAction::Export, w.a_ray).await);
 }
 
 #[tokio::test]
 async fn manager_cannot_export_other_teams_data() {
     let w = World::new().await;
-    assert!(!w.can(w.mia, Kind::Deal, action::EXPORT, w.d_wes).await);
-    assert!(!w.can(w.mia, Kind::Contact, action::EXPORT, w.k_wes).await);
+    assert!(!w.can(w.mia, DealAction::Export, w.d_wes).await);
+    assert!(!w.can(w.mia, ContactAction::Export, w.k_wes).await);
 }
 
 #[tokio::test]
 async fn rep_never_exports() {
     let w = World::new().await;
-    assert!(!w.role_may(w.rae, Kind::Export, action::CREATE));
-    assert!(!w.can(w.rae, Kind::Deal, action::EXPORT, w.d_rae).await);
+    assert!(!w.role_may(w.rae, ExportAction::Create));
+    assert!(!w.can(w.rae, DealAction::Export, w.d_rae).await);
 }
 
 #[tokio::test]
 async fn admin_exports_everything() {
     let w = World::new().await;
-    assert!(w.role_may(w.ada, Kind::Export, action::CREATE));
-    assert!(w.can(w.ada, Kind::Deal, action::EXPORT, w.d_wes).await);
+    assert!(w.role_may(w.ada, ExportAction::Create));
+    assert!(w.can(w.ada, DealAction::Export, w.d_wes).await);
 }
 
 // ---------------------------------------------------------------------------------------

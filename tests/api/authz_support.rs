@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use api::authz::{Authorizer, FACTS_COLUMN, FactMask, Kind, Viewer};
+use api::authz::{Action, Authorizer, FACTS_COLUMN, FactMask, Kind, Viewer};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
@@ -61,17 +61,18 @@ pub async fn ids_where(db: &DatabaseConnection, kind: Kind, condition: Condition
         .collect()
 }
 
-/// Ids of the rows of `kind` in the SQL scope of (viewer, action).
+/// Ids of the rows (of the action's kind) in the SQL scope of (viewer, action).
 pub async fn scoped_ids(
     db: &DatabaseConnection,
     authz: &Authorizer,
     viewer: &Viewer,
-    kind: Kind,
-    action: &str,
+    action: impl Into<Action>,
 ) -> HashSet<Uuid> {
-    let ids = ids_where(db, kind, authz.scope(viewer, kind, action)).await;
+    let action = action.into();
+    let kind = action.kind();
+    let ids = ids_where(db, kind, authz.scope(viewer, action)).await;
     // Both shapes of the scope select the same rows.
-    let aggregate = ids_where(db, kind, authz.aggregate_scope(viewer, kind, action)).await;
+    let aggregate = ids_where(db, kind, authz.aggregate_scope(viewer, action)).await;
     assert_eq!(
         ids, aggregate,
         "{kind:?} {action}: page and aggregate scopes differ"
@@ -110,19 +111,16 @@ pub async fn fast_path(
     db: &DatabaseConnection,
     authz: &Authorizer,
     viewer: &Viewer,
-    kind: Kind,
-    action: &str,
+    action: impl Into<Action>,
     id: Uuid,
 ) -> bool {
+    let action = action.into();
+    let kind = action.kind();
     let t = table(kind);
     let only = Condition::all().add(Expr::col((t, "id")).eq(id));
-    let listed = !ids_where(
-        db,
-        kind,
-        only.clone().add(authz.scope(viewer, kind, action)),
-    )
-    .await
-    .is_empty();
+    let listed = !ids_where(db, kind, only.clone().add(authz.scope(viewer, action)))
+        .await
+        .is_empty();
     let select = Query::select()
         .expr_as(authz.facts_expr(viewer, kind), FACTS_COLUMN)
         .from(t)
@@ -134,7 +132,7 @@ pub async fn fast_path(
         .expect("mask query")
         .unwrap_or_else(|| panic!("no {kind} {id}"));
     let mask = FactMask::from_column(row.try_get::<i32>("", FACTS_COLUMN).expect("mask").into());
-    let decided = authz.decide(viewer.role, kind, action, mask);
+    let decided = authz.decide(viewer.role, action, mask);
     assert_eq!(
         listed, decided,
         "{kind} {id}, {action:?} for {:?}: the SQL scope says {listed}, the facts mask \

@@ -13,6 +13,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use entity::enums::Role;
 use oso::Oso;
 
+use super::facts;
 use super::minimize::{Dnf, minimize};
 use super::model::{FactMask, Kind, ROLES, role_index, role_name};
 use super::polar::{Misuse, PolarResource, PolarUser, Synthetic};
@@ -159,7 +160,7 @@ fn compile(oso: &Oso) -> Result<Tables, PolicyError> {
     for (i, result) in results {
         let job = jobs[i];
         let table = result?;
-        let vars = job.kind.facts().len();
+        let vars = job.kind.fact_count();
         let s = slot(job.role, job.kind, job.action);
         truth[s] = table;
         dnf[s] = minimize(table, vars);
@@ -176,7 +177,7 @@ fn compile(oso: &Oso) -> Result<Tables, PolicyError> {
 /// The truth table of one (role, kind, action).
 fn truth_table(oso: &Oso, job: Job) -> Result<u64, PolicyError> {
     let Job { role, kind, action } = job;
-    let action_name = kind.actions()[action];
+    let action_name = kind.actions()[action].polar();
     let actor = PolarUser::synthetic_actor(role);
     let mut table = 0u64;
     for bits in 0..kind.combinations() {
@@ -208,11 +209,10 @@ fn truth_table(oso: &Oso, job: Job) -> Result<u64, PolicyError> {
 
 /// `owned_by(user), shared_with(user, "view")`, or `no fact`.
 pub(crate) fn describe_facts(kind: Kind, facts: FactMask) -> String {
-    let held: Vec<&str> = kind
-        .facts()
-        .iter()
-        .filter(|f| facts.has(kind, **f))
-        .map(|f| f.polar())
+    let held: Vec<String> = (0..kind.fact_count())
+        .filter(|&bit| facts.bits() >> bit & 1 == 1)
+        .filter_map(|bit| facts::meaning(kind, bit))
+        .map(|m| m.polar.to_string())
         .collect();
     if held.is_empty() {
         "no fact".to_owned()

@@ -1,7 +1,8 @@
 //! Direct Oso queries on real data: the reference the compiled fast path is tested against.
 //!
-//! Here every fact is computed by the Polar classes from real data (owner ids, teams, shares)
-//! and every decision is an `Oso::is_allowed` call. Facts that are themselves decisions
+//! Here every fact is computed by the Polar classes (with the Rust checks of the fact tables)
+//! from real data (owner ids, teams, the actor's share) and every decision is an
+//! `Oso::is_allowed` call. Facts that are themselves decisions
 //! (`linked_to_readable_deal`, `on_readable_record`) are answered by asking Oso whether the
 //! related record is readable. This is slow (hundreds of microseconds per question) and is
 //! only for tests and benchmarks.
@@ -12,10 +13,11 @@ use oso::{Oso, OsoError};
 use uuid::Uuid;
 
 use super::Authorizer;
-use super::model::{Kind, action};
+use super::actions::{Action, CompanyAction, ContactAction, DealAction};
+use super::facts::{ActivityFacts, CompanyFacts, ContactFacts, DealFacts};
+use super::model::Kind;
 use super::polar::{
-    PolarActivity, PolarCompany, PolarContact, PolarDeal, PolarResource, PolarUser, RealActivity,
-    RealDeal, RealOwned, RealUser,
+    PolarActivity, PolarCompany, PolarContact, PolarDeal, PolarResource, PolarUser, RealUser,
 };
 use super::testkit::Org;
 
@@ -64,24 +66,26 @@ impl<'a> Oracle<'a> {
         &self.actor
     }
 
-    /// `is_allowed(actor, action, <record id of kind>)`, on real data. A record that does not
-    /// exist in the organisation is an error.
+    /// `is_allowed(actor, action, <record id of the action's kind>)`, on real data. A record
+    /// that does not exist in the organisation is an error.
     pub fn is_allowed(
         &mut self,
-        kind: Kind,
         id: Uuid,
-        action: &str,
+        action: impl Into<Action>,
     ) -> Result<bool, Box<OsoError>> {
-        let resource = self.resource(kind, id)?;
-        resource.is_allowed(self.oso, &self.polar_actor, action)
+        let action = action.into();
+        let resource = self.resource(action.kind(), id)?;
+        resource.is_allowed(self.oso, &self.polar_actor, action.polar())
     }
 
-    fn readable(&mut self, kind: Kind, id: Uuid) -> Result<bool, Box<OsoError>> {
-        if let Some(&known) = self.readable.get(&(kind, id)) {
+    /// Whether the record `id` allows `read` (the action `read` of its kind).
+    fn readable(&mut self, read: impl Into<Action>, id: Uuid) -> Result<bool, Box<OsoError>> {
+        let read = read.into();
+        if let Some(&known) = self.readable.get(&(read.kind(), id)) {
             return Ok(known);
         }
-        let answer = self.is_allowed(kind, id, action::READ)?;
-        self.readable.insert((kind, id), answer);
+        let answer = self.is_allowed(id, read)?;
+        self.readable.insert((read.kind(), id), answer);
         Ok(answer)
     }
 
@@ -96,15 +100,14 @@ impl<'a> Oracle<'a> {
         Ok(match kind {
             Kind::Deal => {
                 let d = org.deals.iter().find(|d| d.id == id).ok_or_else(missing)?;
-                PolarResource::Deal(PolarDeal::real(RealDeal {
+                PolarResource::Deal(PolarDeal::real(DealFacts {
                     owner_id: d.owner_id,
                     owner_team_id: org.team_of(d.owner_id),
-                    shares: org
+                    share: org
                         .shares
                         .iter()
-                        .filter(|s| s.deal_id == id)
-                        .map(|s| (s.user_id, s.permission))
-                        .collect(),
+                        .find(|s| s.deal_id == id && s.user_id == self.actor.id)
+                        .map(|s| s.permission),
                 }))
             }
             Kind::Company => {
@@ -114,7 +117,7 @@ impl<'a> Oracle<'a> {
                     .find(|c| c.id == id)
                     .ok_or_else(missing)?;
                 let linked = self.any_readable_deal(|d| d.company_id == id)?;
-                PolarResource::Company(PolarCompany::real(RealOwned {
+                PolarResource::Company(PolarCompany::real(CompanyFacts {
                     owner_id: c.owner_id,
                     owner_team_id: org.team_of(c.owner_id),
                     linked_to_readable_deal: linked,
@@ -127,7 +130,7 @@ impl<'a> Oracle<'a> {
                     .find(|c| c.id == id)
                     .ok_or_else(missing)?;
                 let linked = self.any_readable_deal(|d| d.contact_id == Some(id))?;
-                PolarResource::Contact(PolarContact::real(RealOwned {
+                PolarResource::Contact(PolarContact::real(ContactFacts {
                     owner_id: c.owner_id,
                     owner_team_id: org.team_of(c.owner_id),
                     linked_to_readable_deal: linked,
@@ -140,19 +143,19 @@ impl<'a> Oracle<'a> {
                     .find(|a| a.id == id)
                     .ok_or_else(missing)?;
                 let mut on_readable = false;
-                for (kind, related) in [
-                    (Kind::Deal, a.deal_id),
-                    (Kind::Company, a.company_id),
-                    (Kind::Contact, a.contact_id),
+                for (read, related) in [
+                    (Action::from(DealAction::Read), a.deal_id),
+                    (CompanyAction::Read.into(), a.company_id),
+                    (ContactAction::Read.into(), a.contact_id),
                 ] {
                     if let Some(related) = related
-                        && self.readable(kind, related)?
+                        && self.readable(read, related)?
                     {
                         on_readable = true;
                         break;
                     }
                 }
-                PolarResource::Activity(PolarActivity::real(RealActivity {
+                PolarResource::Activity(PolarActivity::real(ActivityFacts {
                     created_by: a.created_by,
                     creator_team_id: org.team_of(a.created_by),
                     assigned_to: a.assigned_to,
@@ -188,7 +191,7 @@ impl<'a> Oracle<'a> {
             .map(|d| d.id)
             .collect();
         for id in ids {
-            if self.readable(Kind::Deal, id)? {
+            if self.readable(DealAction::Read, id)? {
                 return Ok(true);
             }
         }

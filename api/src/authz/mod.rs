@@ -2,8 +2,9 @@
 //! SQL scopes.
 //!
 //! Every decision is a function of the viewer's role, the action and a few actor-relative
-//! boolean facts about the record (`deal.owned_by(user)`, `deal.in_team_of(user)`, …; see
-//! [`Fact`]). At load time the policy is asked about every role × kind × action × fact
+//! boolean facts about the record (`deal.owned_by(user)`, `deal.in_team_of(user)`, …). Each
+//! fact is defined once, in its kind's table in `facts.rs` (Polar spelling, SQL and Rust
+//! check side by side); each kind's actions are a type ([`DealAction`], …). At load time the policy is asked about every role × kind × action × fact
 //! combination with synthetic instances, and the answers are stored as truth tables. Then:
 //! - a per-row decision is a table lookup on the row's [`FactMask`] ([`Authorizer::decide`]);
 //! - a list's `WHERE` is the minimised table with each fact replaced by its SQL
@@ -15,11 +16,14 @@
 //! `docs/authorization.md` describes the facts a policy may use and how to add one.
 //!
 //! Fail closed: a policy that does not load, or that errors on any question while compiling,
-//! is not an `Authorizer`; an unknown action, or a mask that does not fit the kind, denies.
+//! is not an `Authorizer`; a mask that does not fit the kind denies (and an action the engine
+//! does not know cannot be written).
 
+mod actions;
 pub mod builtin;
 mod compile;
 pub mod direct;
+mod facts;
 mod minimize;
 mod model;
 mod polar;
@@ -35,17 +39,23 @@ use entity::enums::Role;
 use entity::user;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 
+pub use actions::{
+    Action, ActivityAction, AuditLogAction, CompanyAction, ContactAction, DealAction, ExportAction,
+    TeamAction, UserAction,
+};
+pub use facts::{
+    ActivityFacts, CompanyFacts, ContactFacts, DealFacts, Fact, FactDef, RecordFacts, UserFacts,
+};
 pub use minimize::{Cube, Dnf, minimize, table_of};
-pub use model::{Fact, FactMask, Kind, action};
+pub use model::{FactMask, Kind};
 pub use polar::{
     FactError, PolarActivity, PolarAuditLog, PolarCompany, PolarContact, PolarDeal, PolarExport,
-    PolarResource, PolarTeam, PolarUser, RealActivity, RealDeal, RealOwned, RealUser,
+    PolarRecord, PolarResource, PolarTeam, PolarUser, RealUser,
 };
 pub use policy::{PolicyError, PolicySource};
 pub use sql::Shape;
 pub use viewer::Viewer;
 
-use crate::auth::Actor;
 use compile::Compiled;
 use model::role_name;
 
@@ -110,13 +120,13 @@ impl Authorizer {
         &self.inner.files
     }
 
-    /// May a `role` do `action` on a `kind` record whose facts (relative to the viewer) are
-    /// `facts`? Unknown actions and masks that do not fit the kind deny.
-    pub fn decide(&self, role: Role, kind: Kind, action: &str, facts: FactMask) -> bool {
-        let Some(ai) = kind.action_index(action) else {
-            return false;
-        };
-        facts.fits(kind) && self.inner.tables.truth(role, kind, ai) >> facts.bits() & 1 == 1
+    /// May a `role` do `action` on a record (of the action's kind) whose facts (relative to
+    /// the viewer) are `facts`? Masks that do not fit the kind deny.
+    pub fn decide(&self, role: Role, action: impl Into<Action>, facts: FactMask) -> bool {
+        let action = action.into();
+        let kind = action.kind();
+        facts.fits(kind)
+            && self.inner.tables.truth(role, kind, action.index()) >> facts.bits() & 1 == 1
     }
 
     /// Like [`Authorizer::decide`] when some facts are unknown: allowed only if allowed
@@ -124,17 +134,17 @@ impl Authorizer {
     pub fn decide_regardless(
         &self,
         role: Role,
-        kind: Kind,
-        action: &str,
+        action: impl Into<Action>,
         facts: FactMask,
         unknown: FactMask,
     ) -> bool {
+        let action = action.into();
         let unknown = unknown.bits();
         let known = facts.bits() & !unknown;
         // Every sub-mask of `unknown`, including zero.
         let mut sub = unknown;
         loop {
-            if !self.decide(role, kind, action, FactMask::from_bits(known | sub)) {
+            if !self.decide(role, action, FactMask::from_bits(known | sub)) {
                 return false;
             }
             if sub == 0 {
@@ -146,24 +156,24 @@ impl Authorizer {
 
     /// The decision when no fact holds: the whole answer for the role-only kinds (`Team`,
     /// `AuditLog`, `Export`, and e.g. `create` on `User`).
-    pub fn allowed_without_facts(&self, role: Role, kind: Kind, action: &str) -> bool {
-        self.decide(role, kind, action, FactMask::NONE)
+    pub fn allowed_without_facts(&self, role: Role, action: impl Into<Action>) -> bool {
+        self.decide(role, action, FactMask::NONE)
     }
 
     /// Whether some record of `kind` could allow `action` to `role` (to decide whether to
     /// offer an action at all, e.g. a "New deal" button).
-    pub fn allowed_for_some(&self, role: Role, kind: Kind, action: &str) -> bool {
-        kind.action_index(action)
-            .is_some_and(|ai| self.inner.tables.truth(role, kind, ai) != 0)
+    pub fn allowed_for_some(&self, role: Role, action: impl Into<Action>) -> bool {
+        let action = action.into();
+        self.inner.tables.truth(role, action.kind(), action.index()) != 0
     }
 
     /// The SQL `WHERE` part selecting the rows of `kind` on which `viewer` may do `action`
-    /// (`Entity::find().filter(authz.scope(&viewer, Kind::Deal, action::READ))`), shaped
+    /// (`Entity::find().filter(authz.scope(&viewer, DealAction::Read))`), shaped
     /// for pages: facts that look into another table are correlated `EXISTS` probes, so the
     /// planner can walk the page's order index and stop at its `LIMIT`. Written against the
     /// kind's table name, unaliased. All-allowed is an empty condition, all-denied `1 = 0`.
-    pub fn scope(&self, viewer: &Viewer, kind: Kind, action: &str) -> Condition {
-        self.shaped_scope(viewer, kind, action, Shape::Probe)
+    pub fn scope(&self, viewer: &Viewer, action: impl Into<Action>) -> Condition {
+        self.shaped_scope(viewer, action.into(), Shape::Probe)
     }
 
     /// The same rows as [`Authorizer::scope`], shaped for aggregates (counts, sums, reports)
@@ -171,17 +181,18 @@ impl Authorizer {
     /// `id IN (SELECT …)` read once, so every term of the scope can use an index and a
     /// viewer who sees few rows visits only those. (In a page ordered by another index,
     /// this shape makes SQLite collect and sort every readable row first: use `scope`.)
-    pub fn aggregate_scope(&self, viewer: &Viewer, kind: Kind, action: &str) -> Condition {
-        self.shaped_scope(viewer, kind, action, Shape::Set)
+    pub fn aggregate_scope(&self, viewer: &Viewer, action: impl Into<Action>) -> Condition {
+        self.shaped_scope(viewer, action.into(), Shape::Set)
     }
 
-    fn shaped_scope(&self, viewer: &Viewer, kind: Kind, action: &str, shape: Shape) -> Condition {
-        match kind.table() {
+    fn shaped_scope(&self, viewer: &Viewer, action: Action, shape: Shape) -> Condition {
+        match action.kind().table() {
             Some(table) => {
-                sql::scope(&self.inner.tables, viewer, kind, action, table, shape).into_condition()
+                sql::scope(&self.inner.tables, viewer, action, table, shape).into_condition()
             }
-            None => sql::Sql::Const(self.allowed_without_facts(viewer.role, kind, action))
-                .into_condition(),
+            None => {
+                sql::Sql::Const(self.allowed_without_facts(viewer.role, action)).into_condition()
+            }
         }
     }
 
@@ -190,8 +201,8 @@ impl Authorizer {
     /// amount filter or sort): `SUM(CASE WHEN <field_condition> THEN amount_cents ELSE 0
     /// END)`. Aggregate-shaped (the viewer's shares read once). Combine it with the `read`
     /// scope in the `WHERE`: a field is only ever shown on a readable row.
-    pub fn field_condition(&self, viewer: &Viewer, kind: Kind, field_action: &str) -> Condition {
-        self.aggregate_scope(viewer, kind, field_action)
+    pub fn field_condition(&self, viewer: &Viewer, field_action: impl Into<Action>) -> Condition {
+        self.aggregate_scope(viewer, field_action)
     }
 
     /// An integer SQL expression giving each row of `kind` its [`FactMask`] relative to
@@ -214,11 +225,10 @@ impl Authorizer {
 
     /// The compiled rule for (role, kind, action) in words, e.g.
     /// `owned_by(user) OR in_team_of(user)`; `always` / `never` for constants.
-    pub fn describe(&self, role: Role, kind: Kind, action: &str) -> String {
-        let Some(ai) = kind.action_index(action) else {
-            return "never (unknown action)".to_owned();
-        };
-        let dnf = self.inner.tables.dnf(role, kind, ai);
+    pub fn describe(&self, role: Role, action: impl Into<Action>) -> String {
+        let action = action.into();
+        let kind = action.kind();
+        let dnf = self.inner.tables.dnf(role, kind, action.index());
         if dnf.is_empty() {
             return "never".to_owned();
         }
@@ -231,9 +241,10 @@ impl Authorizer {
                 let lits: Vec<String> = cube
                     .iter()
                     .map(|(var, positive)| {
-                        let name = kind.facts()[var].polar();
+                        let name = facts::meaning(kind, var)
+                            .map_or_else(|| format!("fact {var}"), |m| m.polar.to_string());
                         if positive {
-                            name.to_owned()
+                            name
                         } else {
                             format!("not {name}")
                         }
@@ -255,13 +266,13 @@ impl Authorizer {
         let mut out = String::new();
         for role in model::ROLES {
             for kind in Kind::ALL {
-                for action in kind.actions() {
+                for &action in kind.actions() {
                     out.push_str(&format!(
                         "{:<9} {:<8} {:<14} {}\n",
                         role_name(role),
                         kind.polar_class(),
-                        action,
-                        self.describe(role, kind, action)
+                        action.polar(),
+                        self.describe(role, action)
                     ));
                 }
             }
@@ -270,14 +281,9 @@ impl Authorizer {
     }
 
     /// May `viewer` do `action` on the directory record `target`?
-    pub fn decide_user(&self, viewer: &Viewer, action: &str, target: &user::Model) -> bool {
-        let facts = viewer.facts_of_user(target.id, target.team_id, target.active);
-        self.decide(viewer.role, Kind::User, action, facts)
-    }
-
-    /// May `actor` read the directory record `target`?
-    pub fn can_read_user(&self, actor: &Actor, target: &user::Model) -> bool {
-        self.decide_user(&actor.viewer, action::READ, target)
+    pub fn decide_user(&self, viewer: &Viewer, action: UserAction, target: &user::Model) -> bool {
+        let facts = viewer.facts(&UserFacts::from(target));
+        self.decide(viewer.role, action, facts)
     }
 }
 

@@ -1,5 +1,5 @@
-//! The vocabulary the policy and the engine share: resource kinds, the actions the engine asks
-//! the policy about, and the actor-relative facts a rule may test.
+//! The vocabulary the policy and the engine share: resource kinds, fact masks and roles. The
+//! actions of each kind are in `actions.rs`, the facts a rule may test in `facts.rs`.
 //!
 //! Changing a list here is a code change (the engine precomputes exactly these questions);
 //! changing how the policy combines them is not.
@@ -8,40 +8,7 @@ use std::fmt;
 
 use entity::enums::Role;
 
-/// Action names as the policy spells them. Field permissions are actions too
-/// (`"read:amount"`), so one mechanism decides rows and fields.
-pub mod action {
-    /// See a record (and be able to list it).
-    pub const READ: &str = "read";
-    /// Create a record; asked about the record as it would be created (its owner, …).
-    pub const CREATE: &str = "create";
-    /// Change a record.
-    pub const UPDATE: &str = "update";
-    /// Delete a record.
-    pub const DELETE: &str = "delete";
-    /// Give a deal to another owner; asked about the deal before and after the change.
-    pub const REASSIGN: &str = "reassign";
-    /// Share a deal with another user.
-    pub const SHARE: &str = "share";
-    /// Include a record in a bulk (CSV) export.
-    pub const EXPORT: &str = "export";
-    /// Mark an activity completed.
-    pub const COMPLETE: &str = "complete";
-    /// See a deal's `amount` (and have it count in money sums).
-    pub const READ_AMOUNT: &str = "read:amount";
-    /// Change a deal's `amount`.
-    pub const UPDATE_AMOUNT: &str = "update:amount";
-    /// Change a contact's `notes`.
-    pub const UPDATE_NOTES: &str = "update:notes";
-    /// Change a user's role.
-    pub const UPDATE_ROLE: &str = "update_role";
-    /// Move a user to another team.
-    pub const UPDATE_TEAM: &str = "update_team";
-    /// Deactivate (or reactivate) a user.
-    pub const DEACTIVATE: &str = "deactivate";
-    /// Reset a user's password.
-    pub const RESET_PASSWORD: &str = "reset_password";
-}
+use super::facts::{self, Fact};
 
 /// The kinds of resource the policy decides about; each is a Polar class of the same name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -108,68 +75,24 @@ impl Kind {
         }
     }
 
-    /// The actions the engine precomputes for this kind. Asking about any other action is a
-    /// deny.
-    pub const fn actions(self) -> &'static [&'static str] {
-        use action::*;
-        match self {
-            Kind::Deal => &[
-                READ,
-                CREATE,
-                UPDATE,
-                DELETE,
-                REASSIGN,
-                SHARE,
-                EXPORT,
-                READ_AMOUNT,
-                UPDATE_AMOUNT,
-            ],
-            Kind::Company => &[READ, CREATE, UPDATE, DELETE, EXPORT],
-            Kind::Contact => &[READ, CREATE, UPDATE, DELETE, EXPORT, UPDATE_NOTES],
-            Kind::Activity => &[READ, CREATE, UPDATE, COMPLETE, DELETE, EXPORT],
-            Kind::User => &[
-                READ,
-                CREATE,
-                UPDATE,
-                UPDATE_ROLE,
-                UPDATE_TEAM,
-                DEACTIVATE,
-                RESET_PASSWORD,
-            ],
-            Kind::Team => &[READ, CREATE, UPDATE],
-            Kind::AuditLog => &[READ],
-            Kind::Export => &[CREATE],
-        }
+    /// How many facts this kind has: its masks have this many bits.
+    pub const fn fact_count(self) -> usize {
+        facts::count(self)
     }
 
     /// The facts of this kind, in bit order: fact `i` is bit `i` of a [`FactMask`].
-    pub const fn facts(self) -> &'static [Fact] {
-        use Fact::*;
-        match self {
-            Kind::Deal => &[OwnedBy, InTeamOf, SharedView, SharedEdit],
-            Kind::Company | Kind::Contact => &[OwnedBy, InTeamOf, LinkedToReadableDeal],
-            Kind::Activity => &[CreatedBy, AssignedTo, InTeamOf, OnReadableRecord],
-            Kind::User => &[IsSelf, Active, InTeamOf],
-            Kind::Team | Kind::AuditLog | Kind::Export => &[],
-        }
-    }
-
-    /// Position of `action` in [`Kind::actions`].
-    pub fn action_index(self, action: &str) -> Option<usize> {
-        self.actions().iter().position(|a| *a == action)
+    pub fn facts(self) -> impl Iterator<Item = Fact> {
+        (0..self.fact_count()).filter_map(move |bit| facts::meaning(self, bit).map(|m| m.fact))
     }
 
     /// Bit of `fact` in this kind's [`FactMask`]s.
     pub fn fact_bit(self, fact: Fact) -> Option<u8> {
-        self.facts()
-            .iter()
-            .position(|f| *f == fact)
-            .map(|i| i as u8)
+        self.facts().position(|f| f == fact).map(|i| i as u8)
     }
 
     /// Number of distinct fact combinations (`2^facts`).
     pub(crate) const fn combinations(self) -> u32 {
-        1 << self.facts().len()
+        1 << self.fact_count()
     }
 }
 
@@ -179,61 +102,8 @@ impl fmt::Display for Kind {
     }
 }
 
-/// An actor-relative fact about a resource: the only thing about a record a rule may test,
-/// besides the actor's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Fact {
-    /// `x.owned_by(user)`: the record's owner is the user.
-    OwnedBy,
-    /// `x.in_team_of(user)`: the record's owner (deal, company, contact), creator or assignee
-    /// (activity), or the user record itself (user) belongs to one of the user's teams (their
-    /// own team and the teams they manage).
-    InTeamOf,
-    /// `deal.shared_with(user, "view")`: the deal is shared with the user for viewing.
-    SharedView,
-    /// `deal.shared_with(user, "edit")`: the deal is shared with the user for editing.
-    SharedEdit,
-    /// `x.linked_to_readable_deal(user)`: some deal of this company/contact is readable by
-    /// the user (by the policy's own `read` rule for deals).
-    LinkedToReadableDeal,
-    /// `activity.created_by(user)`.
-    CreatedBy,
-    /// `activity.assigned_to(user)`.
-    AssignedTo,
-    /// `activity.on_readable_record(user)`: the activity's deal, company or contact is
-    /// readable by the user.
-    OnReadableRecord,
-    /// `target.is_self(user)`: the user record is the user themself.
-    IsSelf,
-    /// `target.active`: the user record is active (not deactivated).
-    Active,
-}
-
-impl Fact {
-    /// How a policy spells the fact (receiver omitted).
-    pub const fn polar(self) -> &'static str {
-        match self {
-            Fact::OwnedBy => "owned_by(user)",
-            Fact::InTeamOf => "in_team_of(user)",
-            Fact::SharedView => "shared_with(user, \"view\")",
-            Fact::SharedEdit => "shared_with(user, \"edit\")",
-            Fact::LinkedToReadableDeal => "linked_to_readable_deal(user)",
-            Fact::CreatedBy => "created_by(user)",
-            Fact::AssignedTo => "assigned_to(user)",
-            Fact::OnReadableRecord => "on_readable_record(user)",
-            Fact::IsSelf => "is_self(user)",
-            Fact::Active => "active",
-        }
-    }
-}
-
-impl fmt::Display for Fact {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.polar())
-    }
-}
-
-/// The facts that hold for one (viewer, record) pair: bit `i` is `kind.facts()[i]`.
+/// The facts that hold for one (viewer, record) pair: bit `i` is fact `i` of the kind (see
+/// the tables in `facts.rs`).
 ///
 /// A mask read from SQL (see [`crate::authz::Authorizer::facts_expr`]) or computed in Rust
 /// (see [`crate::authz::Viewer`]) is looked up in the compiled tables; a mask that does not
@@ -274,7 +144,7 @@ impl FactMask {
             Some(bit) if value => FactMask(self.0 | (1 << bit)),
             Some(bit) => FactMask(self.0 & !(1 << bit)),
             None => {
-                debug_assert!(false, "{kind} has no fact {fact}");
+                debug_assert!(false, "{kind} has no fact {fact:?}");
                 self
             }
         }
@@ -328,7 +198,7 @@ mod tests {
     #[test]
     fn every_kind_fits_a_u64_table() {
         for kind in Kind::ALL {
-            assert!(kind.facts().len() <= 6, "{kind} has too many facts");
+            assert!(kind.fact_count() <= 6, "{kind} has too many facts");
             assert_eq!(Kind::ALL[kind.index()], kind);
         }
     }

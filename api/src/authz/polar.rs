@@ -1,12 +1,14 @@
 //! The Rust classes the policy sees: `User` (the actor, and a directory record), `Deal`,
 //! `Company`, `Contact`, `Activity`, `Team`, `AuditLog` and `Export`.
 //!
-//! Every class has two modes behind the same Polar methods:
+//! The fact methods and attributes of each class are those of its kind's table in `facts.rs`,
+//! registered from it. Every class has two modes behind the same Polar methods:
 //! - *synthetic*: the instance carries a [`FactMask`] and each fact method returns its bit.
 //!   The compiler asks the policy about every combination this way.
-//! - *real*: the instance carries data (owner id, owner's team, shares, …) and each fact
-//!   method computes its answer from that data and the actor's id and teams. A direct Oso
-//!   query on real data is the reference the differential test holds the fast path to.
+//! - *real*: the instance carries the kind's typed input ([`DealFacts`], …) and each fact
+//!   method answers with the table's Rust check, relative to the actor's id and teams. A
+//!   direct Oso query on real data is the reference the differential test holds the fast
+//!   path to.
 //!
 //! A policy may only use what these classes expose (documented in `docs/authorization.md`).
 //! Anything else is an error, and an error while compiling fails the load.
@@ -14,11 +16,16 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use entity::enums::{Role, SharePermission};
+use entity::enums::Role;
 use oso::{Class, ClassBuilder, OsoError, PolarClass};
 use uuid::Uuid;
 
-use super::model::{Fact, FactMask, Kind, role_name};
+use super::facts::{
+    ActivityFacts, CompanyFacts, ContactFacts, DealFacts, FactDef, PolarForm, RecordFacts,
+    UserFacts,
+};
+use super::model::{FactMask, Kind, role_name};
+use super::viewer::Viewer;
 
 /// Why a fact method refused to answer (e.g. `deal.shared_with(user, "own")`).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -62,49 +69,10 @@ pub struct RealUser {
     pub active: bool,
 }
 
-/// A deal with real data.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RealDeal {
-    /// Owner.
-    pub owner_id: Uuid,
-    /// The owner's team.
-    pub owner_team_id: Option<Uuid>,
-    /// Every share of the deal: (user, permission).
-    pub shares: Vec<(Uuid, SharePermission)>,
-}
-
-/// A company or contact with real data.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RealOwned {
-    /// Owner.
-    pub owner_id: Uuid,
-    /// The owner's team.
-    pub owner_team_id: Option<Uuid>,
-    /// Whether a deal linked to this record is readable *by the actor of the query* (found by
-    /// asking the policy about each linked deal; see [`super::direct::Oracle`]).
-    pub linked_to_readable_deal: bool,
-}
-
-/// An activity with real data.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RealActivity {
-    /// Creator.
-    pub created_by: Uuid,
-    /// The creator's team.
-    pub creator_team_id: Option<Uuid>,
-    /// Assignee.
-    pub assigned_to: Option<Uuid>,
-    /// The assignee's team.
-    pub assignee_team_id: Option<Uuid>,
-    /// Whether the activity's deal, company or contact is readable *by the actor of the
-    /// query* (asked of the policy; see [`super::direct::Oracle`]).
-    pub on_readable_record: bool,
-}
-
 #[derive(Clone)]
 enum Repr<R> {
     Synthetic(Synthetic),
-    Real(Arc<R>),
+    Real(R),
 }
 
 impl<R> fmt::Debug for Repr<R> {
@@ -116,33 +84,78 @@ impl<R> fmt::Debug for Repr<R> {
     }
 }
 
-impl<R> Repr<R> {
-    /// Answers fact `fact` of `kind` for `user`: the bit in synthetic mode, `real(data, actor)`
-    /// in real mode. Mixing modes, or passing anything but the actor, is an error.
-    fn fact(
-        &self,
-        kind: Kind,
-        fact: Fact,
-        user: &PolarUser,
-        real: impl FnOnce(&R, &RealUser) -> bool,
-    ) -> Result<bool, FactError> {
-        match (self, &user.0) {
-            (Repr::Synthetic(s), UserRepr::Actor(_)) => Ok(s.facts.has(kind, fact)),
-            (Repr::Real(data), UserRepr::Real(actor)) => Ok(real(data, actor)),
-            _ => Err(FactError(format!(
-                "{kind}.{} takes the acting user as its argument",
-                fact.polar()
-            ))),
-        }
-    }
-}
+/// Asked without an actor (an attribute), a fact's check gets this viewer; attribute checks
+/// do not look at it (see `facts.rs`).
+static NOBODY: Viewer = Viewer {
+    user_id: Uuid::nil(),
+    role: Role::SalesRep,
+    team_ids: Vec::new(),
+};
 
-fn in_teams(team: Option<Uuid>, actor: &RealUser) -> bool {
-    team.is_some_and(|t| actor.team_ids.contains(&t))
+/// Registers the facts of `R`'s table on a class: each method answers with
+/// `answer(receiver, bit, user)`, each attribute with `attribute(receiver, bit)`.
+fn add_facts<C: 'static, R: RecordFacts>(
+    mut class: ClassBuilder<C>,
+    answer: fn(&C, usize, &PolarUser) -> Result<bool, FactError>,
+    attribute: fn(&C, usize) -> bool,
+) -> ClassBuilder<C> {
+    for (bit, def) in R::FACTS.iter().enumerate() {
+        class = match def.polar {
+            PolarForm::Method(name) => {
+                class.add_method(name, move |c: &C, user: PolarUser| answer(c, bit, &user))
+            }
+            PolarForm::Attribute(name) => {
+                class.add_attribute_getter(name, move |c: &C| attribute(c, bit))
+            }
+            // One method for all its values, registered with the first.
+            PolarForm::MethodWith { method, .. }
+                if R::FACTS[..bit].iter().any(|d| d.polar.name() == method) =>
+            {
+                class
+            }
+            PolarForm::MethodWith { method, param, .. } => {
+                class.add_method(method, move |c: &C, user: PolarUser, value: String| {
+                    let with_value = |d: &FactDef<R>| {
+                        matches!(d.polar, PolarForm::MethodWith { method: m, value: v, .. }
+                            if m == method && v == value)
+                    };
+                    match R::FACTS.iter().position(with_value) {
+                        Some(bit) => answer(c, bit, &user),
+                        None => {
+                            let values: Vec<String> = R::FACTS
+                                .iter()
+                                .filter_map(|d| match d.polar {
+                                    PolarForm::MethodWith {
+                                        method: m,
+                                        value: v,
+                                        ..
+                                    } if m == method => Some(format!("{v:?}")),
+                                    _ => None,
+                                })
+                                .collect();
+                            Err(FactError(format!(
+                                "{}.{method}(user, {param}): {param} is {}, not {value:?}",
+                                R::KIND,
+                                values.join(" or ")
+                            )))
+                        }
+                    }
+                })
+            }
+        };
+    }
+    class
 }
 
 // ---------------------------------------------------------------------------------------
 // User
+
+/// A real user, as the facts read it as an actor and as a directory record.
+#[derive(Debug)]
+struct RealUserFacts {
+    viewer: Viewer,
+    record: UserFacts,
+}
 
 #[derive(Clone, Debug)]
 enum UserRepr {
@@ -151,11 +164,18 @@ enum UserRepr {
     /// A synthetic directory record.
     Target(Synthetic),
     /// Real data (actor or record).
-    Real(Arc<RealUser>),
+    Real(Arc<RealUserFacts>),
 }
 
-/// Polar class `User`: the actor (`user.role`) and a directory record (`target.active`,
-/// `target.is_self(user)`, `target.in_team_of(user)`).
+/// The synthetic actor as a directory record: whoever acts is signed in, hence active.
+const SYNTHETIC_ACTOR: UserFacts = UserFacts {
+    user_id: Uuid::nil(),
+    team_id: None,
+    active: true,
+};
+
+/// Polar class `User`: the actor (`user.role`) and a directory record (the facts of
+/// [`UserFacts`]: `target.active`, `target.is_self(user)`, `target.in_team_of(user)`).
 #[derive(Clone, Debug)]
 pub struct PolarUser(UserRepr);
 
@@ -172,13 +192,20 @@ impl PolarUser {
 
     /// A user with real data.
     pub fn real(user: RealUser) -> Self {
-        PolarUser(UserRepr::Real(Arc::new(user)))
+        PolarUser(UserRepr::Real(Arc::new(RealUserFacts {
+            record: UserFacts {
+                user_id: user.id,
+                team_id: user.team_id,
+                active: user.active,
+            },
+            viewer: Viewer::new(user.id, user.role, user.team_ids),
+        })))
     }
 
     fn role(&self) -> String {
         match &self.0 {
             UserRepr::Actor(role) => role_name(*role).to_owned(),
-            UserRepr::Real(user) => role_name(user.role).to_owned(),
+            UserRepr::Real(user) => role_name(user.viewer.role).to_owned(),
             UserRepr::Target(s) => {
                 s.misuse.record(
                     "the policy reads `role` of a User it is deciding about; only the acting \
@@ -190,28 +217,25 @@ impl PolarUser {
         }
     }
 
-    fn active(&self) -> bool {
+    fn attribute(&self, bit: usize) -> bool {
+        let holds = UserFacts::FACTS[bit].holds;
         match &self.0 {
-            // Whoever acts is signed in, hence active.
-            UserRepr::Actor(_) => true,
-            UserRepr::Target(s) => s.facts.has(Kind::User, Fact::Active),
-            UserRepr::Real(user) => user.active,
+            UserRepr::Actor(_) => holds(&SYNTHETIC_ACTOR, &NOBODY),
+            UserRepr::Target(s) => s.facts.bits() >> bit & 1 == 1,
+            UserRepr::Real(user) => holds(&user.record, &NOBODY),
         }
     }
 
-    fn target_fact(
-        &self,
-        fact: Fact,
-        user: &PolarUser,
-        real: impl FnOnce(&RealUser, &RealUser) -> bool,
-    ) -> Result<bool, FactError> {
+    fn answer(&self, bit: usize, user: &PolarUser) -> Result<bool, FactError> {
         match (&self.0, &user.0) {
-            (UserRepr::Target(s), UserRepr::Actor(_)) => Ok(s.facts.has(Kind::User, fact)),
-            (UserRepr::Real(target), UserRepr::Real(actor)) => Ok(real(target, actor)),
+            (UserRepr::Target(s), UserRepr::Actor(_)) => Ok(s.facts.bits() >> bit & 1 == 1),
+            (UserRepr::Real(target), UserRepr::Real(actor)) => {
+                Ok((UserFacts::FACTS[bit].holds)(&target.record, &actor.viewer))
+            }
             _ => Err(FactError(format!(
                 "User.{} is asked of the User being decided about, with the acting user as \
                  its argument",
-                fact.polar()
+                UserFacts::FACTS[bit].polar
             ))),
         }
     }
@@ -219,160 +243,76 @@ impl PolarUser {
 
 impl PolarClass for PolarUser {
     fn get_polar_class_builder() -> ClassBuilder<Self> {
-        Class::builder::<Self>()
-            .name("User")
-            .add_attribute_getter("role", PolarUser::role)
-            .add_attribute_getter("active", PolarUser::active)
-            .add_method("is_self", |target: &PolarUser, user: PolarUser| {
-                target.target_fact(Fact::IsSelf, &user, |t, a| t.id == a.id)
-            })
-            .add_method("in_team_of", |target: &PolarUser, user: PolarUser| {
-                target.target_fact(Fact::InTeamOf, &user, |t, a| in_teams(t.team_id, a))
-            })
+        add_facts::<Self, UserFacts>(
+            Class::builder::<Self>()
+                .name(Kind::User.polar_class())
+                .add_attribute_getter("role", PolarUser::role),
+            PolarUser::answer,
+            PolarUser::attribute,
+        )
     }
 }
 
 // ---------------------------------------------------------------------------------------
-// Deal
+// Deal, Company, Contact, Activity
+
+/// The Polar class of a record kind with facts (`Deal`, `Company`, `Contact`, `Activity`):
+/// the facts of `R`'s table, answered from the synthetic mask or from real data `R` (relative
+/// to the actor of the query).
+#[derive(Clone, Debug)]
+pub struct PolarRecord<R>(Repr<R>);
 
 /// Polar class `Deal`.
-#[derive(Clone, Debug)]
-pub struct PolarDeal(Repr<RealDeal>);
-
-impl PolarDeal {
-    pub(crate) fn synthetic(s: Synthetic) -> Self {
-        PolarDeal(Repr::Synthetic(s))
-    }
-
-    /// A deal with real data.
-    pub fn real(deal: RealDeal) -> Self {
-        PolarDeal(Repr::Real(Arc::new(deal)))
-    }
-}
-
-impl PolarClass for PolarDeal {
-    fn get_polar_class_builder() -> ClassBuilder<Self> {
-        Class::builder::<Self>()
-            .name("Deal")
-            .add_method("owned_by", |d: &PolarDeal, user: PolarUser| {
-                d.0.fact(Kind::Deal, Fact::OwnedBy, &user, |d, a| d.owner_id == a.id)
-            })
-            .add_method("in_team_of", |d: &PolarDeal, user: PolarUser| {
-                d.0.fact(Kind::Deal, Fact::InTeamOf, &user, |d, a| {
-                    in_teams(d.owner_team_id, a)
-                })
-            })
-            .add_method(
-                "shared_with",
-                |d: &PolarDeal, user: PolarUser, permission: String| {
-                    let (fact, wanted) = match permission.as_str() {
-                        "view" => (Fact::SharedView, SharePermission::View),
-                        "edit" => (Fact::SharedEdit, SharePermission::Edit),
-                        other => {
-                            return Err(FactError(format!(
-                                "Deal.shared_with(user, permission): permission is \"view\" or \
-                                 \"edit\", not {other:?}"
-                            )));
-                        }
-                    };
-                    d.0.fact(Kind::Deal, fact, &user, |d, a| {
-                        d.shares.iter().any(|(u, p)| *u == a.id && *p == wanted)
-                    })
-                },
-            )
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Company and Contact
-
-macro_rules! owned_class {
-    ($name:ident, $polar:literal, $kind:expr) => {
-        #[doc = concat!("Polar class `", $polar, "`.")]
-        #[derive(Clone, Debug)]
-        pub struct $name(Repr<RealOwned>);
-
-        impl $name {
-            pub(crate) fn synthetic(s: Synthetic) -> Self {
-                $name(Repr::Synthetic(s))
-            }
-
-            #[doc = concat!("A ", $polar, " with real data.")]
-            pub fn real(record: RealOwned) -> Self {
-                $name(Repr::Real(Arc::new(record)))
-            }
-        }
-
-        impl PolarClass for $name {
-            fn get_polar_class_builder() -> ClassBuilder<Self> {
-                Class::builder::<Self>()
-                    .name($polar)
-                    .add_method("owned_by", |r: &$name, user: PolarUser| {
-                        r.0.fact($kind, Fact::OwnedBy, &user, |r, a| r.owner_id == a.id)
-                    })
-                    .add_method("in_team_of", |r: &$name, user: PolarUser| {
-                        r.0.fact($kind, Fact::InTeamOf, &user, |r, a| {
-                            in_teams(r.owner_team_id, a)
-                        })
-                    })
-                    .add_method("linked_to_readable_deal", |r: &$name, user: PolarUser| {
-                        r.0.fact($kind, Fact::LinkedToReadableDeal, &user, |r, _| {
-                            r.linked_to_readable_deal
-                        })
-                    })
-            }
-        }
-    };
-}
-
-owned_class!(PolarCompany, "Company", Kind::Company);
-owned_class!(PolarContact, "Contact", Kind::Contact);
-
-// ---------------------------------------------------------------------------------------
-// Activity
-
+pub type PolarDeal = PolarRecord<DealFacts>;
+/// Polar class `Company`.
+pub type PolarCompany = PolarRecord<CompanyFacts>;
+/// Polar class `Contact`.
+pub type PolarContact = PolarRecord<ContactFacts>;
 /// Polar class `Activity`.
-#[derive(Clone, Debug)]
-pub struct PolarActivity(Repr<RealActivity>);
+pub type PolarActivity = PolarRecord<ActivityFacts>;
 
-impl PolarActivity {
+impl<R: RecordFacts> PolarRecord<R> {
     pub(crate) fn synthetic(s: Synthetic) -> Self {
-        PolarActivity(Repr::Synthetic(s))
+        PolarRecord(Repr::Synthetic(s))
     }
 
-    /// An activity with real data.
-    pub fn real(activity: RealActivity) -> Self {
-        PolarActivity(Repr::Real(Arc::new(activity)))
+    /// A record with real data; facts relative to the actor the policy is asked about (e.g.
+    /// `linked_to_readable_deal`, or a deal's share, are the actor's).
+    pub fn real(record: R) -> Self {
+        PolarRecord(Repr::Real(record))
+    }
+
+    /// Answers fact `bit` for `user`: the bit in synthetic mode, the table's check in real
+    /// mode. Mixing modes, or passing anything but the actor, is an error.
+    fn answer(&self, bit: usize, user: &PolarUser) -> Result<bool, FactError> {
+        match (&self.0, &user.0) {
+            (Repr::Synthetic(s), UserRepr::Actor(_)) => Ok(s.facts.bits() >> bit & 1 == 1),
+            (Repr::Real(record), UserRepr::Real(actor)) => {
+                Ok((R::FACTS[bit].holds)(record, &actor.viewer))
+            }
+            _ => Err(FactError(format!(
+                "{}.{} takes the acting user as its argument",
+                R::KIND,
+                R::FACTS[bit].polar
+            ))),
+        }
+    }
+
+    fn attribute(&self, bit: usize) -> bool {
+        match &self.0 {
+            Repr::Synthetic(s) => s.facts.bits() >> bit & 1 == 1,
+            Repr::Real(record) => (R::FACTS[bit].holds)(record, &NOBODY),
+        }
     }
 }
 
-impl PolarClass for PolarActivity {
+impl<R: RecordFacts> PolarClass for PolarRecord<R> {
     fn get_polar_class_builder() -> ClassBuilder<Self> {
-        const K: Kind = Kind::Activity;
-        Class::builder::<Self>()
-            .name("Activity")
-            .add_method("created_by", |r: &PolarActivity, user: PolarUser| {
-                r.0.fact(K, Fact::CreatedBy, &user, |r, a| r.created_by == a.id)
-            })
-            .add_method("assigned_to", |r: &PolarActivity, user: PolarUser| {
-                r.0.fact(K, Fact::AssignedTo, &user, |r, a| {
-                    r.assigned_to == Some(a.id)
-                })
-            })
-            .add_method("in_team_of", |r: &PolarActivity, user: PolarUser| {
-                r.0.fact(K, Fact::InTeamOf, &user, |r, a| {
-                    in_teams(r.creator_team_id, a)
-                        || (r.assigned_to.is_some() && in_teams(r.assignee_team_id, a))
-                })
-            })
-            .add_method(
-                "on_readable_record",
-                |r: &PolarActivity, user: PolarUser| {
-                    r.0.fact(K, Fact::OnReadableRecord, &user, |r, _| {
-                        r.on_readable_record
-                    })
-                },
-            )
+        add_facts::<Self, R>(
+            Class::builder::<Self>().name(R::KIND.polar_class()),
+            Self::answer,
+            Self::attribute,
+        )
     }
 }
 

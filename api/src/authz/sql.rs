@@ -1,21 +1,25 @@
-//! The facts as SQL, and compiled decisions as SQL conditions.
+//! Compiled decisions as SQL conditions, and the building blocks of the facts' SQL.
 //!
 //! Each fact of a kind is a boolean SQL expression over that kind's table, relative to the
-//! viewer (whose id and team ids are bound parameters). A compiled DNF becomes `OR`s of `AND`s
-//! of those expressions; facts that are constant for this viewer (no teams, say) are folded
-//! away. Every expression is two-valued (never `NULL`), so `NOT fact` is exact.
+//! viewer (whose id and team ids are bound parameters), as its row in `facts.rs` says with the
+//! blocks of [`Row`]. A compiled DNF becomes `OR`s of `AND`s of those expressions; facts that
+//! are constant for this viewer (no teams, say) are folded away. Every expression is
+//! two-valued (never `NULL`), so `NOT fact` is exact.
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Condition, Expr, ExprTrait, Func, Query, SelectStatement, SubQueryStatement,
+};
 
+use super::actions::Action;
 use super::compile::Tables;
+use super::facts::{self, Meaning, SqlDef};
 use super::minimize::Dnf;
-use super::model::{Fact, Kind, action};
+use super::model::Kind;
 use super::viewer::Viewer;
 
 /// Aliases for tables in nested subqueries (never the alias of an enclosing query: a kind's
 /// scope only nests other kinds).
 const USERS: &str = "authz_users";
-const SHARES: &str = "authz_shares";
 
 fn nested_alias(kind: Kind) -> &'static str {
     match kind {
@@ -34,7 +38,7 @@ pub(crate) enum Sql {
 }
 
 impl Sql {
-    fn and(self, other: Sql) -> Sql {
+    pub(crate) fn and(self, other: Sql) -> Sql {
         match (self, other) {
             (Sql::Const(false), _) | (_, Sql::Const(false)) => Sql::Const(false),
             (Sql::Const(true), x) | (x, Sql::Const(true)) => x,
@@ -42,7 +46,7 @@ impl Sql {
         }
     }
 
-    fn or(self, other: Sql) -> Sql {
+    pub(crate) fn or(self, other: Sql) -> Sql {
         match (self, other) {
             (Sql::Const(true), _) | (_, Sql::Const(true)) => Sql::Const(true),
             (Sql::Const(false), x) | (x, Sql::Const(false)) => x,
@@ -50,7 +54,7 @@ impl Sql {
         }
     }
 
-    fn not(self) -> Sql {
+    pub(crate) fn not(self) -> Sql {
         match self {
             Sql::Const(b) => Sql::Const(!b),
             Sql::Expr(e) => Sql::Expr(e.not()),
@@ -88,52 +92,22 @@ fn col(table: &'static str, column: &'static str) -> Expr {
     Expr::col((table, column))
 }
 
-/// SQL for what the compiled tables say about (viewer, kind, action), over rows of `table`.
+/// SQL for what the compiled tables say about (viewer, action), over rows of `table`.
 pub(crate) fn scope(
     tables: &Tables,
     viewer: &Viewer,
-    kind: Kind,
-    action: &str,
+    action: Action,
     table: &'static str,
     shape: Shape,
 ) -> Sql {
-    match kind.action_index(action) {
-        Some(ai) => dnf(
-            tables,
-            viewer,
-            kind,
-            tables.dnf(viewer.role, kind, ai),
-            table,
-            shape,
-        ),
-        None => Sql::Const(false),
-    }
-}
-
-fn dnf(
-    tables: &Tables,
-    viewer: &Viewer,
-    kind: Kind,
-    dnf: &Dnf,
-    table: &'static str,
-    shape: Shape,
-) -> Sql {
-    let mut facts: Vec<Option<Sql>> = vec![None; kind.facts().len()];
-    let mut any = Sql::Const(false);
-    for cube in dnf {
-        let mut all = Sql::Const(true);
-        for (var, positive) in cube.iter() {
-            let Some(&fact_kind) = kind.facts().get(var) else {
-                return Sql::Const(false);
-            };
-            let f = facts[var]
-                .get_or_insert_with(|| fact(tables, viewer, kind, fact_kind, table, shape))
-                .clone();
-            all = all.and(if positive { f } else { f.not() });
-        }
-        any = any.or(all);
-    }
-    any
+    let row = Row {
+        tables,
+        viewer,
+        table,
+        shape,
+    };
+    let kind = action.kind();
+    row.dnf(kind, tables.dnf(viewer.role, kind, action.index()))
 }
 
 /// The integer facts mask of each row of `table` (bit `i` = fact `i` of `kind`), restricted
@@ -144,69 +118,58 @@ pub(crate) fn facts_mask(
     kind: Kind,
     table: &'static str,
 ) -> Expr {
+    // Per-row values: the correlated form (the mask is computed for the listed rows only).
+    let row = Row {
+        tables,
+        viewer,
+        table,
+        shape: Shape::Probe,
+    };
     let relevant = tables.relevant(viewer.role, kind);
+    // A fact no decision of this role depends on is left at 0: it costs nothing to compute
+    // and changes no answer.
+    let facts: Vec<(i32, Meaning)> = (0..kind.fact_count())
+        .filter(|&bit| relevant.bits() >> bit & 1 == 1)
+        .filter_map(|bit| facts::meaning(kind, bit).map(|m| (1i32 << bit, m)))
+        .collect();
     let mut constant: i32 = 0;
     let mut sum: Option<Expr> = None;
-    // A deal has at most one share per user: both share facts come from one lookup
-    // (`ux_deal_shares_deal_id_user_id`) instead of two EXISTS probes per row.
-    let both_shares = kind == Kind::Deal
-        && relevant.has(kind, Fact::SharedView)
-        && relevant.has(kind, Fact::SharedEdit);
-    if both_shares {
-        let bit = |f: Fact| {
-            kind.facts()
-                .iter()
-                .position(|x| *x == f)
-                .map_or(0, |i| 1i32 << i)
+    let mut add = |term: Expr| {
+        sum = Some(match sum.take() {
+            Some(s) => s.add(term),
+            None => term,
+        });
+    };
+    // Facts that read the same lookup (both share facts of a deal: at most one share per
+    // deal and user) come from one lookup of that row instead of one probe each.
+    let mut looked_up: Vec<&Lookup> = Vec::new();
+    for (_, m) in &facts {
+        let SqlDef::Lookup(lookup, _) = m.sql else {
+            continue;
         };
-        let lookup = Query::select()
-            .expr(
-                Expr::case(
-                    col(SHARES, "permission").eq("view"),
-                    Expr::val(bit(Fact::SharedView)),
-                )
-                .case(
-                    col(SHARES, "permission").eq("edit"),
-                    Expr::val(bit(Fact::SharedEdit)),
-                )
-                .finally(Expr::val(0)),
-            )
-            .from_as("deal_shares", SHARES)
-            .and_where(col(SHARES, "deal_id").equals((table, "id")))
-            .and_where(col(SHARES, "user_id").eq(viewer.user_id))
-            .to_owned();
-        let term = Expr::expr(sea_orm::sea_query::Func::coalesce([
-            Expr::SubQuery(
-                None,
-                Box::new(sea_orm::sea_query::SubQueryStatement::SelectStatement(
-                    lookup,
-                )),
-            ),
-            Expr::val(0),
-        ]));
-        sum = Some(term);
+        if looked_up.contains(&lookup) {
+            continue;
+        }
+        let values: Vec<(&str, i32)> = facts
+            .iter()
+            .filter_map(|(bit, m)| match m.sql {
+                SqlDef::Lookup(l, value) if l == lookup => Some((value, *bit)),
+                _ => None,
+            })
+            .collect();
+        if values.len() > 1 {
+            looked_up.push(lookup);
+            add(row.lookup_bits(lookup, &values));
+        }
     }
-    for (i, &f) in kind.facts().iter().enumerate() {
-        let bit = 1i32 << i;
-        // A fact no decision of this role depends on is left at 0: it costs nothing to
-        // compute and changes no answer.
-        if !relevant.has(kind, f) {
+    for (bit, m) in &facts {
+        if matches!(m.sql, SqlDef::Lookup(lookup, _) if looked_up.contains(&lookup)) {
             continue;
         }
-        if both_shares && matches!(f, Fact::SharedView | Fact::SharedEdit) {
-            continue;
-        }
-        // Per-row values: the correlated form (the mask is computed for the listed rows only).
-        match fact(tables, viewer, kind, f, table, Shape::Probe) {
+        match row.fact(m) {
             Sql::Const(true) => constant |= bit,
             Sql::Const(false) => {}
-            Sql::Expr(e) => {
-                let term: Expr = Expr::case(e, Expr::val(bit)).finally(Expr::val(0)).into();
-                sum = Some(match sum {
-                    Some(s) => s.add(term),
-                    None => term,
-                });
-            }
+            Sql::Expr(e) => add(Expr::case(e, Expr::val(*bit)).finally(Expr::val(0)).into()),
         }
     }
     let expr = match sum {
@@ -215,6 +178,200 @@ pub(crate) fn facts_mask(
         None => Expr::val(constant),
     };
     expr.cast_as("integer")
+}
+
+/// A row of another table that exists at most once per (record, viewer), by a unique index
+/// (the viewer's share of a deal); facts test one of its columns.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Lookup {
+    /// The table.
+    pub(crate) table: &'static str,
+    /// Its alias in subqueries.
+    pub(crate) alias: &'static str,
+    /// The column holding the record's id.
+    pub(crate) record: &'static str,
+    /// The column holding the viewer's id.
+    pub(crate) viewer: &'static str,
+    /// The column the facts test.
+    pub(crate) column: &'static str,
+}
+
+/// The rows of `table` as seen by `viewer`: what a fact's SQL is built from.
+pub(crate) struct Row<'a> {
+    tables: &'a Tables,
+    viewer: &'a Viewer,
+    table: &'static str,
+    shape: Shape,
+}
+
+impl Row<'_> {
+    fn col(&self, column: &'static str) -> Expr {
+        col(self.table, column)
+    }
+
+    fn dnf(&self, kind: Kind, dnf: &Dnf) -> Sql {
+        let mut facts: Vec<Option<Sql>> = vec![None; kind.fact_count()];
+        let mut any = Sql::Const(false);
+        for cube in dnf {
+            let mut all = Sql::Const(true);
+            for (var, positive) in cube.iter() {
+                let Some(meaning) = facts::meaning(kind, var) else {
+                    return Sql::Const(false);
+                };
+                let f = facts[var]
+                    .get_or_insert_with(|| self.fact(&meaning))
+                    .clone();
+                all = all.and(if positive { f } else { f.not() });
+            }
+            any = any.or(all);
+        }
+        any
+    }
+
+    /// One fact as SQL over this row.
+    fn fact(&self, meaning: &Meaning) -> Sql {
+        match meaning.sql {
+            SqlDef::Expr(build) => build(self),
+            SqlDef::Lookup(lookup, value) => self.lookup(lookup, value),
+        }
+    }
+
+    /// `column` is the viewer (a column that is never `NULL`).
+    pub(crate) fn is_viewer(&self, column: &'static str) -> Sql {
+        Sql::Expr(self.col(column).eq(self.viewer.user_id))
+    }
+
+    /// `column` is set and is the viewer.
+    pub(crate) fn is_viewer_if_set(&self, column: &'static str) -> Sql {
+        Sql::Expr(
+            self.col(column)
+                .is_not_null()
+                .and(self.col(column).eq(self.viewer.user_id)),
+        )
+    }
+
+    /// The boolean `column` is true.
+    pub(crate) fn is_true(&self, column: &'static str) -> Sql {
+        Sql::Expr(self.col(column).eq(true))
+    }
+
+    /// `column` (a user id, never `NULL`) is a member of one of the viewer's teams.
+    pub(crate) fn user_in_viewer_teams(&self, column: &'static str) -> Sql {
+        owned_by_team_member(self.viewer, self.col(column), false)
+    }
+
+    /// `column` (a user id) is set and a member of one of the viewer's teams.
+    pub(crate) fn user_in_viewer_teams_if_set(&self, column: &'static str) -> Sql {
+        owned_by_team_member(self.viewer, self.col(column), true)
+    }
+
+    /// `column` (a team id) is set and one of the viewer's teams.
+    pub(crate) fn team_in_viewer_teams(&self, column: &'static str) -> Sql {
+        if self.viewer.team_ids.is_empty() {
+            return Sql::Const(false);
+        }
+        Sql::Expr(
+            self.col(column)
+                .is_not_null()
+                .and(self.col(column).is_in(self.viewer.team_ids.iter().copied())),
+        )
+    }
+
+    /// The record `fk` (a column of this row) refers to allows `action` (of its kind), by the
+    /// compiled policy.
+    pub(crate) fn references(&self, action: impl Into<Action>, fk: &'static str) -> Sql {
+        let action = action.into();
+        let target = action.kind();
+        let alias = nested_alias(target);
+        let Some(target_table) = target.table() else {
+            return Sql::Const(false);
+        };
+        let fk = self.col(fk);
+        match scope(self.tables, self.viewer, action, alias, self.shape) {
+            Sql::Const(false) => Sql::Const(false),
+            // Foreign keys guarantee the row exists.
+            Sql::Const(true) => Sql::Expr(fk.is_not_null()),
+            Sql::Expr(allowed) => Sql::Expr(Expr::exists(
+                Query::select()
+                    .expr(Expr::cust("1"))
+                    .from_as(target_table, alias)
+                    .and_where(col(alias, "id").eq(fk))
+                    .and_where(allowed)
+                    .to_owned(),
+            )),
+        }
+    }
+
+    /// Some record of `action`'s kind whose `link` column is this row's id allows `action`,
+    /// by the compiled policy.
+    pub(crate) fn referenced_by(&self, action: impl Into<Action>, link: &'static str) -> Sql {
+        let action = action.into();
+        let source = action.kind();
+        let alias = nested_alias(source);
+        let Some(source_table) = source.table() else {
+            return Sql::Const(false);
+        };
+        let mut select = Query::select()
+            .expr(Expr::cust("1"))
+            .from_as(source_table, alias)
+            .and_where(col(alias, link).equals((self.table, "id")))
+            .to_owned();
+        match scope(self.tables, self.viewer, action, alias, self.shape) {
+            Sql::Const(false) => Sql::Const(false),
+            Sql::Const(true) => Sql::Expr(Expr::exists(select)),
+            Sql::Expr(allowed) => Sql::Expr(Expr::exists(select.and_where(allowed).to_owned())),
+        }
+    }
+
+    /// The viewer's row of `lookup` for this record exists and has `column = value`.
+    fn lookup(&self, lookup: &Lookup, value: &'static str) -> Sql {
+        let l = lookup.alias;
+        let mut rows = Query::select()
+            .column((l, lookup.record))
+            .from_as(lookup.table, l)
+            .and_where(col(l, lookup.viewer).eq(self.viewer.user_id))
+            .and_where(col(l, lookup.column).eq(value))
+            .to_owned();
+        Sql::Expr(match self.shape {
+            // Probed for each row the query visits: lets the planner walk an order index and
+            // stop at a page's LIMIT.
+            Shape::Probe => Expr::exists(
+                rows.and_where(col(l, lookup.record).equals((self.table, "id")))
+                    .to_owned(),
+            ),
+            // The viewer's rows read once: every term of the scope's `OR` stays indexable, so
+            // only the allowed rows are visited. Equivalent and two-valued: neither the
+            // record's id nor the lookup's record column is ever NULL.
+            Shape::Set => self.col("id").in_subquery(rows),
+        })
+    }
+
+    /// The bits of the facts `values` (`column = value` → bit) of the viewer's row of `lookup`
+    /// for this record, 0 without a row: one lookup for several facts.
+    fn lookup_bits(&self, lookup: &Lookup, values: &[(&'static str, i32)]) -> Expr {
+        let l = lookup.alias;
+        let mut arms = values.iter();
+        let bits = match arms.next() {
+            Some(&(value, bit)) => {
+                let mut case = Expr::case(col(l, lookup.column).eq(value), Expr::val(bit));
+                for &(value, bit) in arms {
+                    case = case.case(col(l, lookup.column).eq(value), Expr::val(bit));
+                }
+                case.finally(Expr::val(0)).into()
+            }
+            None => Expr::val(0),
+        };
+        let select = Query::select()
+            .expr(bits)
+            .from_as(lookup.table, l)
+            .and_where(col(l, lookup.record).equals((self.table, "id")))
+            .and_where(col(l, lookup.viewer).eq(self.viewer.user_id))
+            .to_owned();
+        Expr::expr(Func::coalesce([
+            Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(select))),
+            Expr::val(0),
+        ]))
+    }
 }
 
 /// `column` belongs to a member of one of the viewer's teams. `nullable` guards a column that
@@ -234,149 +391,4 @@ fn owned_by_team_member(viewer: &Viewer, column: Expr, nullable: bool) -> Sql {
     } else {
         member
     })
-}
-
-/// The row of `target` kind referenced by `fk` (a column of the outer row) is readable.
-fn references_readable(
-    tables: &Tables,
-    viewer: &Viewer,
-    target: Kind,
-    fk: Expr,
-    shape: Shape,
-) -> Sql {
-    let alias = nested_alias(target);
-    let Some(target_table) = target.table() else {
-        return Sql::Const(false);
-    };
-    match scope(tables, viewer, target, action::READ, alias, shape) {
-        Sql::Const(false) => Sql::Const(false),
-        // Foreign keys guarantee the row exists.
-        Sql::Const(true) => Sql::Expr(fk.is_not_null()),
-        Sql::Expr(readable) => Sql::Expr(Expr::exists(
-            Query::select()
-                .expr(Expr::cust("1"))
-                .from_as(target_table, alias)
-                .and_where(col(alias, "id").eq(fk))
-                .and_where(readable)
-                .to_owned(),
-        )),
-    }
-}
-
-/// Some deal whose `link` column is `table.id` is readable.
-fn linked_to_readable_deal(
-    tables: &Tables,
-    viewer: &Viewer,
-    table: &'static str,
-    link: &'static str,
-    shape: Shape,
-) -> Sql {
-    let alias = nested_alias(Kind::Deal);
-    let mut select = Query::select()
-        .expr(Expr::cust("1"))
-        .from_as("deals", alias)
-        .and_where(col(alias, link).equals((table, "id")))
-        .to_owned();
-    match scope(tables, viewer, Kind::Deal, action::READ, alias, shape) {
-        Sql::Const(false) => Sql::Const(false),
-        Sql::Const(true) => Sql::Expr(Expr::exists(select)),
-        Sql::Expr(readable) => Sql::Expr(Expr::exists(select.and_where(readable).to_owned())),
-    }
-}
-
-/// One fact of `kind` as SQL over rows of `table`.
-fn fact(
-    tables: &Tables,
-    viewer: &Viewer,
-    kind: Kind,
-    fact: Fact,
-    table: &'static str,
-    shape: Shape,
-) -> Sql {
-    let me = viewer.user_id;
-    match (kind, fact) {
-        (Kind::Deal | Kind::Company | Kind::Contact, Fact::OwnedBy) => {
-            Sql::Expr(col(table, "owner_id").eq(me))
-        }
-        (Kind::Deal | Kind::Company | Kind::Contact, Fact::InTeamOf) => {
-            owned_by_team_member(viewer, col(table, "owner_id"), false)
-        }
-        (Kind::Deal, Fact::SharedView | Fact::SharedEdit) => {
-            let permission = if fact == Fact::SharedView {
-                "view"
-            } else {
-                "edit"
-            };
-            let mut shares = Query::select()
-                .column((SHARES, "deal_id"))
-                .from_as("deal_shares", SHARES)
-                .and_where(col(SHARES, "user_id").eq(me))
-                .and_where(col(SHARES, "permission").eq(permission))
-                .to_owned();
-            Sql::Expr(match shape {
-                // Probed for each row the query visits: lets the planner walk an order
-                // index and stop at a page's LIMIT.
-                Shape::Probe => Expr::exists(
-                    shares
-                        .and_where(col(SHARES, "deal_id").equals((table, "id")))
-                        .to_owned(),
-                ),
-                // The viewer's shares read once: every term of the scope's `OR` stays
-                // indexable, so only the readable rows are visited. Equivalent and
-                // two-valued: neither `deals.id` nor `deal_shares.deal_id` is ever NULL.
-                Shape::Set => col(table, "id").in_subquery(shares),
-            })
-        }
-        (Kind::Company, Fact::LinkedToReadableDeal) => {
-            linked_to_readable_deal(tables, viewer, table, "company_id", shape)
-        }
-        (Kind::Contact, Fact::LinkedToReadableDeal) => {
-            linked_to_readable_deal(tables, viewer, table, "contact_id", shape)
-        }
-        (Kind::Activity, Fact::CreatedBy) => Sql::Expr(col(table, "created_by").eq(me)),
-        (Kind::Activity, Fact::AssignedTo) => Sql::Expr(
-            col(table, "assigned_to")
-                .is_not_null()
-                .and(col(table, "assigned_to").eq(me)),
-        ),
-        (Kind::Activity, Fact::InTeamOf) => {
-            owned_by_team_member(viewer, col(table, "created_by"), false).or(owned_by_team_member(
-                viewer,
-                col(table, "assigned_to"),
-                true,
-            ))
-        }
-        (Kind::Activity, Fact::OnReadableRecord) => {
-            references_readable(tables, viewer, Kind::Deal, col(table, "deal_id"), shape)
-                .or(references_readable(
-                    tables,
-                    viewer,
-                    Kind::Company,
-                    col(table, "company_id"),
-                    shape,
-                ))
-                .or(references_readable(
-                    tables,
-                    viewer,
-                    Kind::Contact,
-                    col(table, "contact_id"),
-                    shape,
-                ))
-        }
-        (Kind::User, Fact::IsSelf) => Sql::Expr(col(table, "id").eq(me)),
-        (Kind::User, Fact::Active) => Sql::Expr(col(table, "active").eq(true)),
-        (Kind::User, Fact::InTeamOf) => {
-            if viewer.team_ids.is_empty() {
-                Sql::Const(false)
-            } else {
-                Sql::Expr(
-                    col(table, "team_id")
-                        .is_not_null()
-                        .and(col(table, "team_id").is_in(viewer.team_ids.iter().copied())),
-                )
-            }
-        }
-        // Kind::facts() never pairs other kinds and facts; deny if it ever did.
-        _ => Sql::Const(false),
-    }
 }

@@ -30,7 +30,7 @@ fn authorizer_is_send_and_sync() {
 fn a_boolean_method_is_a_condition_on_its_own() {
     let a = tiny("deal.owned_by(user)");
     assert_eq!(
-        a.describe(Role::SalesRep, Kind::Deal, "read"),
+        a.describe(Role::SalesRep, DealAction::Read),
         "owned_by(user)"
     );
 }
@@ -39,7 +39,7 @@ fn a_boolean_method_is_a_condition_on_its_own() {
 fn comparing_a_boolean_method_with_true_is_the_same() {
     let a = tiny("deal.owned_by(user) = true");
     assert_eq!(
-        a.describe(Role::SalesRep, Kind::Deal, "read"),
+        a.describe(Role::SalesRep, DealAction::Read),
         "owned_by(user)"
     );
 }
@@ -48,7 +48,7 @@ fn comparing_a_boolean_method_with_true_is_the_same() {
 fn not_negates_a_boolean_method() {
     let a = tiny("not deal.owned_by(user) and deal.in_team_of(user)");
     assert_eq!(
-        a.describe(Role::SalesRep, Kind::Deal, "read"),
+        a.describe(Role::SalesRep, DealAction::Read),
         "not owned_by(user) and in_team_of(user)"
     );
 }
@@ -141,11 +141,13 @@ fn a_missing_directory_is_an_error() {
 #[test]
 fn unknown_actions_and_bad_masks_deny() {
     let a = default_policy();
-    assert!(!a.decide(Role::Admin, Kind::Deal, "fly", FactMask::NONE));
-    assert!(a.decide(Role::Admin, Kind::Deal, "read", FactMask::NONE));
-    assert!(!a.decide(Role::Admin, Kind::Deal, "read", FactMask::INVALID));
-    assert!(!a.decide(Role::Admin, Kind::Deal, "read", FactMask::from_bits(16)));
-    assert!(!a.allowed_for_some(Role::Admin, Kind::Deal, "fly"));
+    // An action the engine does not know has no `Action`: it is never asked, hence denied.
+    let fly = Action::named(Kind::Deal, "fly");
+    assert!(!fly.is_some_and(|fly| a.decide(Role::Admin, fly, FactMask::NONE)));
+    assert!(a.decide(Role::Admin, DealAction::Read, FactMask::NONE));
+    assert!(!a.decide(Role::Admin, DealAction::Read, FactMask::INVALID));
+    assert!(!a.decide(Role::Admin, DealAction::Read, FactMask::from_bits(16)));
+    assert!(!fly.is_some_and(|fly| a.allowed_for_some(Role::Admin, fly)));
 }
 
 #[test]
@@ -155,58 +157,68 @@ fn decide_regardless_requires_every_completion() {
     let owned = FactMask::NONE.with(k, Fact::OwnedBy, true);
     let team = FactMask::NONE.with(k, Fact::InTeamOf, true);
     // A rep reads an owned deal whatever the team fact is.
-    assert!(a.decide_regardless(Role::SalesRep, k, "read", owned, team));
+    assert!(a.decide_regardless(Role::SalesRep, DealAction::Read, owned, team));
     // Not a deal of unknown team.
-    assert!(!a.decide_regardless(Role::SalesRep, k, "read", FactMask::NONE, team));
+    assert!(!a.decide_regardless(Role::SalesRep, DealAction::Read, FactMask::NONE, team));
 }
 
 #[test]
 fn the_default_policy_compiles_to_the_design_table() {
     let a = default_policy();
-    let d = |role, kind, action| a.describe(role, kind, action);
+    let d = |role, action: Action| a.describe(role, action);
     use Role::*;
     assert_eq!(
-        d(SalesRep, Kind::Deal, "read"),
+        d(SalesRep, DealAction::Read.into()),
         "owned_by(user) or in_team_of(user) or shared_with(user, \"view\") or \
          shared_with(user, \"edit\")"
     );
     assert_eq!(
-        d(SalesRep, Kind::Deal, "update"),
+        d(SalesRep, DealAction::Update.into()),
         "owned_by(user) or shared_with(user, \"edit\")"
     );
-    assert_eq!(d(SalesRep, Kind::Deal, "delete"), "never");
-    assert_eq!(d(SalesRep, Kind::Deal, "reassign"), "never");
+    assert_eq!(d(SalesRep, DealAction::Delete.into()), "never");
+    assert_eq!(d(SalesRep, DealAction::Reassign.into()), "never");
     assert_eq!(
-        d(Manager, Kind::Deal, "delete"),
+        d(Manager, DealAction::Delete.into()),
         "owned_by(user) or in_team_of(user)"
     );
-    assert_eq!(d(Admin, Kind::Deal, "delete"), "always");
+    assert_eq!(d(Admin, DealAction::Delete.into()), "always");
     assert_eq!(
-        d(SalesRep, Kind::Deal, "read:amount"),
+        d(SalesRep, DealAction::ReadAmount.into()),
         "owned_by(user) or shared_with(user, \"edit\")"
     );
-    assert_eq!(d(SalesRep, Kind::Contact, "update:notes"), "owned_by(user)");
-    assert_eq!(d(Manager, Kind::Contact, "update:notes"), "owned_by(user)");
-    assert_eq!(d(SalesRep, Kind::User, "read"), "is_self(user) or active");
-    assert_eq!(d(Manager, Kind::User, "read"), "always");
+    assert_eq!(
+        d(SalesRep, ContactAction::UpdateNotes.into()),
+        "owned_by(user)"
+    );
+    assert_eq!(
+        d(Manager, ContactAction::UpdateNotes.into()),
+        "owned_by(user)"
+    );
+    assert_eq!(
+        d(SalesRep, UserAction::Read.into()),
+        "is_self(user) or active"
+    );
+    assert_eq!(d(Manager, UserAction::Read.into()), "always");
     for action in [
-        "create",
-        "update",
-        "update_role",
-        "update_team",
-        "deactivate",
-        "reset_password",
+        UserAction::Create,
+        UserAction::Update,
+        UserAction::UpdateRole,
+        UserAction::UpdateTeam,
+        UserAction::Deactivate,
+        UserAction::ResetPassword,
     ] {
-        assert_eq!(d(SalesRep, Kind::User, action), "never");
-        assert_eq!(d(Manager, Kind::User, action), "never");
-        assert_eq!(d(Admin, Kind::User, action), "always");
+        let action = Action::from(action);
+        assert_eq!(d(SalesRep, action), "never");
+        assert_eq!(d(Manager, action), "never");
+        assert_eq!(d(Admin, action), "always");
     }
-    assert_eq!(d(Manager, Kind::AuditLog, "read"), "never");
-    assert_eq!(d(Admin, Kind::AuditLog, "read"), "always");
-    assert_eq!(d(SalesRep, Kind::Export, "create"), "never");
-    assert_eq!(d(Manager, Kind::Export, "create"), "always");
-    assert_eq!(d(SalesRep, Kind::Team, "read"), "always");
-    assert_eq!(d(SalesRep, Kind::Team, "create"), "never");
+    assert_eq!(d(Manager, AuditLogAction::Read.into()), "never");
+    assert_eq!(d(Admin, AuditLogAction::Read.into()), "always");
+    assert_eq!(d(SalesRep, ExportAction::Create.into()), "never");
+    assert_eq!(d(Manager, ExportAction::Create.into()), "always");
+    assert_eq!(d(SalesRep, TeamAction::Read.into()), "always");
+    assert_eq!(d(SalesRep, TeamAction::Create.into()), "never");
 }
 
 #[test]
@@ -216,13 +228,15 @@ fn loading_the_same_text_twice_reuses_the_compilation() {
     assert!(Arc::ptr_eq(&a.inner, &b.inner));
 }
 
-fn sql(a: &Authorizer, viewer: &Viewer, kind: Kind, action: &str) -> (String, String) {
+fn sql(a: &Authorizer, viewer: &Viewer, action: impl Into<Action>) -> (String, String) {
     use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+    let action = action.into();
+    let kind = action.kind();
     let t = kind.table().expect("table");
     let scope = Query::select()
         .column((t, "id"))
         .from(t)
-        .cond_where(a.scope(viewer, kind, action))
+        .cond_where(a.scope(viewer, action))
         .to_owned()
         .to_string(PostgresQueryBuilder);
     let mask = Query::select()
@@ -239,7 +253,7 @@ fn scopes_use_indexable_shapes_and_bound_values() {
     let me = uuid::Uuid::from_u128(0xAAAA);
     let team = uuid::Uuid::from_u128(0xBBBB);
     let rep = Viewer::new(me, Role::SalesRep, [team]);
-    let (scope, mask) = sql(&a, &rep, Kind::Deal, action::READ);
+    let (scope, mask) = sql(&a, &rep, DealAction::Read);
     let me_lit = format!("'{me}'");
     for part in [
         format!("\"deals\".\"owner_id\" = {me_lit}"),
@@ -263,7 +277,7 @@ fn scopes_use_indexable_shapes_and_bound_values() {
         Query::select()
             .column(("deals", "id"))
             .from("deals")
-            .cond_where(a.aggregate_scope(&rep, Kind::Deal, action::READ))
+            .cond_where(a.aggregate_scope(&rep, DealAction::Read))
             .to_owned()
             .to_string(PostgresQueryBuilder)
     };
@@ -279,7 +293,7 @@ fn scopes_use_indexable_shapes_and_bound_values() {
         Query::select()
             .column(("deals", "id"))
             .from("deals")
-            .cond_where(a.scope(&rep, Kind::Deal, action::READ))
+            .cond_where(a.scope(&rep, DealAction::Read))
             .to_owned()
             .build(PostgresQueryBuilder)
     };
@@ -288,28 +302,28 @@ fn scopes_use_indexable_shapes_and_bound_values() {
 
     // A rep without a team: the team fact folds away.
     let loner = Viewer::new(me, Role::SalesRep, []);
-    let (scope, _) = sql(&a, &loner, Kind::Deal, action::READ);
+    let (scope, _) = sql(&a, &loner, DealAction::Read);
     assert!(!scope.contains("authz_users"), "{scope}");
 
     // Admins: no filter, and no fact is computed.
     let admin = Viewer::new(me, Role::Admin, [team]);
-    for kind in [
-        Kind::Deal,
-        Kind::Company,
-        Kind::Contact,
-        Kind::Activity,
-        Kind::User,
+    for read in [
+        Action::from(DealAction::Read),
+        CompanyAction::Read.into(),
+        ContactAction::Read.into(),
+        ActivityAction::Read.into(),
+        UserAction::Read.into(),
     ] {
-        let (scope, mask) = sql(&a, &admin, kind, action::READ);
+        let (scope, mask) = sql(&a, &admin, read);
         assert!(scope.ends_with("WHERE TRUE"), "{scope}");
         assert!(mask.starts_with("SELECT CAST(0 AS integer)"), "{mask}");
     }
 
     // Never allowed: a false condition.
-    let (scope, _) = sql(&a, &rep, Kind::Deal, action::DELETE);
+    let (scope, _) = sql(&a, &rep, DealAction::Delete);
     assert!(scope.ends_with("WHERE 1 = 0"), "{scope}");
-    let (scope, _) = sql(&a, &rep, Kind::Deal, "fly");
-    assert!(scope.ends_with("WHERE 1 = 0"), "{scope}");
+    // An unknown action cannot be asked (there is no `Action` for it), so has no scope.
+    assert!(Action::named(Kind::Deal, "fly").is_none());
 }
 
 #[test]
@@ -317,14 +331,14 @@ fn related_readability_nests_the_related_read_scope() {
     let a = default_policy();
     let me = uuid::Uuid::from_u128(0xAAAA);
     let rep = Viewer::new(me, Role::SalesRep, []);
-    let (scope, _) = sql(&a, &rep, Kind::Company, action::READ);
+    let (scope, _) = sql(&a, &rep, CompanyAction::Read);
     assert!(
         scope.contains(
             "EXISTS(SELECT 1 FROM \"deals\" AS \"authz_deals\" WHERE \"authz_deals\".\"company_id\" = \"companies\".\"id\" AND"
         ),
         "{scope}"
     );
-    let (scope, _) = sql(&a, &rep, Kind::Activity, action::READ);
+    let (scope, _) = sql(&a, &rep, ActivityAction::Read);
     for table in ["deals", "companies", "contacts"] {
         assert!(
             scope.contains(&format!("FROM \"{table}\" AS \"authz_{table}\"")),

@@ -1,11 +1,12 @@
 //! The viewer: who is asking, as the fact expressions need it (id, role, teams).
 
-use entity::enums::{Role, SharePermission};
+use entity::enums::Role;
 use entity::team;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::model::{Fact, FactMask, Kind};
+use super::facts::RecordFacts;
+use super::model::FactMask;
 
 /// The user a decision is about, with what facts are relative to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,93 +54,17 @@ impl Viewer {
         team.is_some_and(|t| self.team_ids.binary_search(&t).is_ok())
     }
 
-    /// Facts of a deal owned by `owner_id` (a member of `owner_team_id`), shared with the
-    /// viewer with `share` (if at all). Use it for a deal about to be created or reassigned
-    /// (pass the deal as it would be).
-    pub fn facts_of_deal(
-        &self,
-        owner_id: Uuid,
-        owner_team_id: Option<Uuid>,
-        share: Option<SharePermission>,
-    ) -> FactMask {
-        const K: Kind = Kind::Deal;
-        FactMask::NONE
-            .with(K, Fact::OwnedBy, owner_id == self.user_id)
-            .with(K, Fact::InTeamOf, self.has_team(owner_team_id))
-            .with(K, Fact::SharedView, share == Some(SharePermission::View))
-            .with(K, Fact::SharedEdit, share == Some(SharePermission::Edit))
-    }
-
-    /// Facts of a company owned by `owner_id`; `linked_to_readable_deal` is whether one of
-    /// its deals is readable by the viewer (false for a company being created).
-    pub fn facts_of_company(
-        &self,
-        owner_id: Uuid,
-        owner_team_id: Option<Uuid>,
-        linked_to_readable_deal: bool,
-    ) -> FactMask {
-        self.facts_of_owned(
-            Kind::Company,
-            owner_id,
-            owner_team_id,
-            linked_to_readable_deal,
-        )
-    }
-
-    /// Facts of a contact; see [`Viewer::facts_of_company`].
-    pub fn facts_of_contact(
-        &self,
-        owner_id: Uuid,
-        owner_team_id: Option<Uuid>,
-        linked_to_readable_deal: bool,
-    ) -> FactMask {
-        self.facts_of_owned(
-            Kind::Contact,
-            owner_id,
-            owner_team_id,
-            linked_to_readable_deal,
-        )
-    }
-
-    fn facts_of_owned(
-        &self,
-        kind: Kind,
-        owner_id: Uuid,
-        owner_team_id: Option<Uuid>,
-        linked_to_readable_deal: bool,
-    ) -> FactMask {
-        FactMask::NONE
-            .with(kind, Fact::OwnedBy, owner_id == self.user_id)
-            .with(kind, Fact::InTeamOf, self.has_team(owner_team_id))
-            .with(kind, Fact::LinkedToReadableDeal, linked_to_readable_deal)
-    }
-
-    /// Facts of an activity; `on_readable_record` is whether its deal, company or contact is
-    /// readable by the viewer.
-    pub fn facts_of_activity(
-        &self,
-        created_by: Uuid,
-        creator_team_id: Option<Uuid>,
-        assigned_to: Option<Uuid>,
-        assignee_team_id: Option<Uuid>,
-        on_readable_record: bool,
-    ) -> FactMask {
-        const K: Kind = Kind::Activity;
-        let in_team = self.has_team(creator_team_id)
-            || (assigned_to.is_some() && self.has_team(assignee_team_id));
-        FactMask::NONE
-            .with(K, Fact::CreatedBy, created_by == self.user_id)
-            .with(K, Fact::AssignedTo, assigned_to == Some(self.user_id))
-            .with(K, Fact::InTeamOf, in_team)
-            .with(K, Fact::OnReadableRecord, on_readable_record)
-    }
-
-    /// Facts of the directory record of user `user_id`.
-    pub fn facts_of_user(&self, user_id: Uuid, team_id: Option<Uuid>, active: bool) -> FactMask {
-        const K: Kind = Kind::User;
-        FactMask::NONE
-            .with(K, Fact::IsSelf, user_id == self.user_id)
-            .with(K, Fact::Active, active)
-            .with(K, Fact::InTeamOf, self.has_team(team_id))
+    /// The facts of `record` relative to this viewer, by the Rust checks of its kind's table:
+    /// `viewer.facts(&DealFacts { owner_id, owner_team_id, share: None })`. Use it for a
+    /// record about to be created or changed (pass it as it would be); rows read from the
+    /// database get theirs from SQL ([`super::Authorizer::facts_expr`]).
+    pub fn facts<R: RecordFacts>(&self, record: &R) -> FactMask {
+        R::FACTS
+            .iter()
+            .enumerate()
+            .filter(|(_, def)| (def.holds)(record, self))
+            .fold(FactMask::NONE, |mask, (bit, _)| {
+                FactMask::from_bits(mask.bits() | 1 << bit)
+            })
     }
 }

@@ -5,22 +5,16 @@
 
 use std::sync::Arc;
 
+use async_graphql::Context;
 use async_graphql::connection::PageInfo;
-use entity::{team, user};
 use futures_util::future::BoxFuture;
 
-use sea_orm::Condition;
-
-use crate::authz::Viewer;
 use crate::error::ApiResult;
-use crate::service::Deps;
-use crate::service::activity::{ActivityRow, ActivitySort};
-use crate::service::company::{CompanyRow, CompanySort};
-use crate::service::contact::{ContactRow, ContactSort};
-use crate::service::deal::{DealRow, DealSort};
+use crate::graphql::filter::{RecordFilter, RecordOrder};
+use crate::graphql::{actor, deps, gql};
+use crate::service::filter::Field;
 use crate::service::list::{Page, PageArgs};
-use crate::service::team::TeamSort;
-use crate::service::user::UserSort;
+use crate::service::record::{self, ListQuery, Record};
 
 /// The `totalCount` of a connection.
 #[derive(Clone)]
@@ -32,19 +26,6 @@ pub enum Total {
 }
 
 impl Total {
-    /// A count run only if the client asks for `totalCount`: `count(deps, viewer, filter)`.
-    pub fn counting(
-        deps: &Deps,
-        viewer: &Viewer,
-        filter: Condition,
-        count: fn(Deps, Viewer, Condition) -> BoxFuture<'static, ApiResult<u64>>,
-    ) -> Self {
-        let (deps, viewer) = (deps.clone(), viewer.clone());
-        Total::Lazy(Arc::new(move || {
-            count(deps.clone(), viewer.clone(), filter.clone())
-        }))
-    }
-
     /// Resolves the count.
     pub async fn get(&self) -> async_graphql::Result<u64> {
         match self {
@@ -54,68 +35,58 @@ impl Total {
     }
 }
 
-/// A service's paged list and its count: what a top-level connection resolver needs.
-pub(crate) trait Listing: Sized + Send + 'static {
-    /// The service's sort keys.
-    type Sort: Send + Sync;
-    /// One page of the rows the viewer may read matching `filter`, in `order`.
-    fn list<'a>(
-        deps: &'a Deps,
-        viewer: &'a Viewer,
-        filter: Condition,
-        order: &'a [(Self::Sort, bool)],
-        page: &'a PageArgs,
-    ) -> impl Future<Output = ApiResult<Page<Self>>> + Send + 'a;
-    /// How many rows the viewer may read match `filter`.
-    fn count(deps: Deps, viewer: Viewer, filter: Condition) -> BoxFuture<'static, ApiResult<u64>>;
+/// The arguments of a top-level list field.
+pub struct ListArgs<F, O> {
+    /// `first`, `after`, `last`, `before`.
+    pub page: PageArgs,
+    /// The `filter` input.
+    pub filter: Option<F>,
+    /// The `search` text.
+    pub search: Option<String>,
+    /// The `orderBy` keys.
+    pub order_by: Option<Vec<O>>,
 }
 
-macro_rules! listing {
-    ($row:ty, $service:ident, $sort:ty) => {
-        impl Listing for $row {
-            type Sort = $sort;
-            fn list<'a>(
-                deps: &'a Deps,
-                viewer: &'a Viewer,
-                filter: Condition,
-                order: &'a [(Self::Sort, bool)],
-                page: &'a PageArgs,
-            ) -> impl Future<Output = ApiResult<Page<Self>>> + Send + 'a {
-                crate::service::$service::list(deps, viewer, filter, order, page)
-            }
-            fn count(
-                deps: Deps,
-                viewer: Viewer,
-                filter: Condition,
-            ) -> BoxFuture<'static, ApiResult<u64>> {
-                Box::pin(
-                    async move { crate::service::$service::count(&deps, &viewer, filter).await },
-                )
-            }
-        }
+/// A top-level connection's page of kind `R` for the signed-in viewer, and its total,
+/// counted only if the client asks for `totalCount`.
+pub(crate) async fn list_page<R, F, O>(
+    ctx: &Context<'_>,
+    args: ListArgs<F, O>,
+) -> async_graphql::Result<(Page<R::Row>, Total)>
+where
+    R: Record,
+    R::Column: Field + Send + Sync,
+    R::Model: Sync,
+    F: RecordFilter<Field = R::Column>,
+    O: RecordOrder<Sort = R::Sort>,
+{
+    let viewer = actor(ctx)?.viewer.clone();
+    let deps = deps(ctx).clone();
+    let query = ListQuery::<R> {
+        filter: args
+            .filter
+            .as_ref()
+            .map(RecordFilter::to_filter)
+            .transpose()
+            .map_err(gql)?
+            .unwrap_or_default(),
+        search: args.search,
+        order: args
+            .order_by
+            .unwrap_or_default()
+            .iter()
+            .map(O::key)
+            .collect(),
     };
-}
-
-listing!(DealRow, deal, DealSort);
-listing!(CompanyRow, company, CompanySort);
-listing!(ContactRow, contact, ContactSort);
-listing!(ActivityRow, activity, ActivitySort);
-listing!(team::Model, team, TeamSort);
-listing!(user::Model, user, UserSort);
-
-/// A top-level connection's page (`first`/`after` or `last`/`before`) of the rows matching
-/// `filter` in `order`, and its total, counted only if the client asks for `totalCount`.
-pub(crate) async fn list_page<R: Listing>(
-    deps: &Deps,
-    viewer: &Viewer,
-    filter: Condition,
-    order: Vec<(R::Sort, bool)>,
-    page: PageArgs,
-) -> async_graphql::Result<(Page<R>, Total)> {
-    let rows = R::list(deps, viewer, filter.clone(), &order, &page)
+    let page = record::list(&deps, &viewer, &query, &args.page)
         .await
-        .map_err(crate::graphql::gql)?;
-    Ok((rows, Total::counting(deps, viewer, filter, R::count)))
+        .map_err(gql)?;
+    let query = Arc::new(query);
+    let total = Total::Lazy(Arc::new(move || {
+        let (deps, viewer, query) = (deps.clone(), viewer.clone(), query.clone());
+        Box::pin(async move { record::count(&deps, &viewer, &query).await })
+    }));
+    Ok((page, total))
 }
 
 /// Page info for a service page.
@@ -142,6 +113,53 @@ macro_rules! connection {
         }
 
         impl $conn {
+            /// A top-level list of kind `R` for the signed-in viewer (see
+            /// [`list_page`](crate::graphql::connection::list_page)).
+            pub(crate) async fn list<R, F, O>(
+                ctx: &async_graphql::Context<'_>,
+                args: $crate::graphql::connection::ListArgs<F, O>,
+                viewer: &$crate::authz::Viewer,
+            ) -> async_graphql::Result<Self>
+            where
+                R: $crate::service::record::Record<
+                        Row = <$node as $crate::graphql::record::FromRow>::Row,
+                    >,
+                R::Column: $crate::service::filter::Field + Send + Sync,
+                R::Model: Sync,
+                F: $crate::graphql::filter::RecordFilter<Field = R::Column>,
+                O: $crate::graphql::filter::RecordOrder<Sort = R::Sort>,
+            {
+                let (page, total) =
+                    $crate::graphql::connection::list_page::<R, F, O>(ctx, args).await?;
+                Ok(Self::from_page(page, total, |row| {
+                    <$node as $crate::graphql::record::FromRow>::from_row(row, viewer)
+                }))
+            }
+
+            /// A nested list of kind `R` under `parent` (see
+            /// [`children`](crate::graphql::loaders::children)).
+            #[allow(
+                dead_code,
+                reason = "only kinds that hang off a record have nested lists"
+            )]
+            pub(crate) async fn nested<R>(
+                ctx: &async_graphql::Context<'_>,
+                parent: $crate::graphql::loaders::Parent,
+                first: Option<i32>,
+                viewer: &$crate::authz::Viewer,
+            ) -> async_graphql::Result<Self>
+            where
+                R: $crate::service::record::Record<
+                        Row = <$node as $crate::graphql::record::FromRow>::Row,
+                    >,
+            {
+                let (page, total) =
+                    $crate::graphql::loaders::children::<R>(ctx, parent, first).await?;
+                Ok(Self::from_page(page, total, |row| {
+                    <$node as $crate::graphql::record::FromRow>::from_row(row, viewer)
+                }))
+            }
+
             /// A connection from a service page whose rows become nodes through `node`.
             pub fn from_page<M>(
                 page: $crate::service::list::Page<M>,

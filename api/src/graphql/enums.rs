@@ -1,4 +1,4 @@
-//! Enumerations of the companies, contacts and activities (deal enums live in `deal`).
+//! The enumerations of the schema (stored values convert through `remote`).
 
 use async_graphql::Enum;
 
@@ -82,4 +82,62 @@ pub enum SharePermission {
     View,
     /// Read and edit it (including the amount, per the default policy).
     Edit,
+}
+
+/// Where a deal stands in the pipeline; the probability follows from it.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::DealStage")]
+pub enum DealStage {
+    /// First contact (10 %).
+    Prospecting,
+    /// Need and budget confirmed (25 %).
+    Qualification,
+    /// Proposal sent (50 %).
+    Proposal,
+    /// Terms under negotiation (75 %).
+    Negotiation,
+    /// Won (100 %).
+    ClosedWon,
+    /// Lost (0 %).
+    ClosedLost,
+}
+
+/// Where a deal came from.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::DealSource")]
+pub enum DealSource {
+    /// The website.
+    Website,
+    /// A referral.
+    Referral,
+    /// A cold call.
+    ColdCall,
+    /// An event.
+    Event,
+    /// Anything else.
+    Other,
+}
+
+/// How urgent a deal is.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Priority")]
+pub enum Priority {
+    /// Low.
+    Low,
+    /// Medium (the default).
+    Medium,
+    /// High.
+    High,
+}
+
+/// A user's role; what each role may do is decided by the policy files.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Role")]
+pub enum Role {
+    /// Works their own accounts and deals.
+    SalesRep,
+    /// Manages one or more teams of sales reps.
+    Manager,
+    /// Administers users, teams and everything else.
+    Admin,
 }

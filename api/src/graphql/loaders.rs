@@ -1,4 +1,4 @@
-//! DataLoaders: every relation resolves through one batched, policy-scoped query per
+//! Relation loaders: every relation resolves through one batched, policy-scoped query per
 //! relation and request, so the number of statements grows with query depth, never with
 //! the number of rows. One set of loaders per request (they are scoped by the viewer).
 
@@ -7,20 +7,20 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Result};
+use std::marker::PhantomData;
+
 use entity::{deal_share, team, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::authz::{Kind, Viewer, action};
+use crate::authz::{TeamAction, UserAction, Viewer};
+use crate::batch::BatchLoader;
 use crate::error::ApiError;
-use crate::graphql::batch::BatchLoader;
+use crate::graphql::connection::Total;
 use crate::graphql::{Team, User, actor, gql};
 use crate::service::Deps;
-use crate::service::activity::ActivityRow;
-use crate::service::company::CompanyRow;
-use crate::service::contact::ContactRow;
-use crate::service::deal::DealRow;
-use crate::service::list::{CursorValue, Page, encode_cursor};
+use crate::service::list::{Page, encode_cursor};
+use crate::service::record::{self, Record};
 
 /// The loaders of one request.
 pub struct Loaders {
@@ -81,7 +81,11 @@ impl Loader<UserById> for Loaders {
             .map_err(from_db)?;
         Ok(users
             .into_iter()
-            .filter(|u| self.deps.authz.decide_user(&self.viewer, action::READ, u))
+            .filter(|u| {
+                self.deps
+                    .authz
+                    .decide_user(&self.viewer, UserAction::Read, u)
+            })
             .map(|u| (UserById(u.id), u))
             .collect())
     }
@@ -99,7 +103,7 @@ impl Loader<TeamById> for Loaders {
         if !self
             .deps
             .authz
-            .allowed_without_facts(self.viewer.role, Kind::Team, action::READ)
+            .allowed_without_facts(self.viewer.role, TeamAction::Read)
         {
             return Ok(HashMap::new());
         }
@@ -135,32 +139,15 @@ impl Loader<MembersOfTeam> for Loaders {
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for u in users {
             if let Some(team) = u.team_id
-                && self.deps.authz.decide_user(&self.viewer, action::READ, &u)
+                && self
+                    .deps
+                    .authz
+                    .decide_user(&self.viewer, UserAction::Read, &u)
             {
                 out.entry(MembersOfTeam(team)).or_default().push(u);
             }
         }
         Ok(out)
-    }
-}
-
-/// A deal by id, if readable.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct DealById(pub Uuid);
-
-impl Loader<DealById> for Loaders {
-    type Value = DealRow;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[DealById]) -> Result<HashMap<DealById, DealRow>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = crate::service::deal::by_ids(&self.deps, &self.viewer, &ids)
-            .await
-            .map_err(load_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (DealById(r.model.id), r))
-            .collect())
     }
 }
 
@@ -219,11 +206,6 @@ pub async fn members(ctx: &Context<'_>, team: Uuid) -> Result<Vec<User>> {
         .collect())
 }
 
-/// Resolves a readable deal (or `null`).
-pub async fn deal(ctx: &Context<'_>, id: Uuid) -> Result<Option<DealRow>> {
-    loader(ctx)?.load_one(DealById(id)).await.map_err(unarc)
-}
-
 /// Resolves the shares of a deal.
 pub async fn shares(ctx: &Context<'_>, deal: Uuid) -> Result<Vec<deal_share::Model>> {
     Ok(loader(ctx)?
@@ -233,50 +215,56 @@ pub async fn shares(ctx: &Context<'_>, deal: Uuid) -> Result<Vec<deal_share::Mod
         .unwrap_or_default())
 }
 
-/// A company by id, if readable.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct CompanyById(pub Uuid);
+/// A row of kind `R` by id, if readable.
+pub struct ById<R>(pub Uuid, PhantomData<fn() -> R>);
 
-impl Loader<CompanyById> for Loaders {
-    type Value = CompanyRow;
+impl<R> ById<R> {
+    /// The key of row `id`.
+    pub fn new(id: Uuid) -> Self {
+        Self(id, PhantomData)
+    }
+}
+
+impl<R> Clone for ById<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<R> Copy for ById<R> {}
+impl<R> PartialEq for ById<R> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<R> Eq for ById<R> {}
+impl<R> std::hash::Hash for ById<R> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl<R: Record> Loader<ById<R>> for Loaders {
+    type Value = R::Row;
     type Error = LoadError;
 
-    async fn load(
-        &self,
-        keys: &[CompanyById],
-    ) -> Result<HashMap<CompanyById, CompanyRow>, LoadError> {
+    async fn load(&self, keys: &[ById<R>]) -> Result<HashMap<ById<R>, R::Row>, LoadError> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = crate::service::company::by_ids(&self.deps, &self.viewer, &ids)
+        let rows = record::by_ids::<R>(&self.deps, &self.viewer, &ids)
             .await
             .map_err(load_err)?;
         Ok(rows
             .into_iter()
-            .map(|r| (CompanyById(r.model.id), r))
+            .map(|r| (ById::new(R::id(&r)), r))
             .collect())
     }
 }
 
-/// A contact by id, if readable.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct ContactById(pub Uuid);
-
-impl Loader<ContactById> for Loaders {
-    type Value = ContactRow;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[ContactById],
-    ) -> Result<HashMap<ContactById, ContactRow>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = crate::service::contact::by_ids(&self.deps, &self.viewer, &ids)
-            .await
-            .map_err(load_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (ContactById(r.model.id), r))
-            .collect())
-    }
+/// Resolves a readable row of kind `R` (or `null`).
+pub async fn by_id<R: Record>(ctx: &Context<'_>, id: Uuid) -> Result<Option<R::Row>> {
+    loader(ctx)?
+        .load_one(ById::<R>::new(id))
+        .await
+        .map_err(unarc)
 }
 
 /// The record a nested list hangs off.
@@ -314,123 +302,58 @@ impl Parent {
 /// The first rows of a nested list and the list's total.
 pub type ChildPage<M> = (Vec<M>, u64);
 
+/// The first `.1` readable rows of kind `R` under a parent, in the kind's default order.
+pub struct ChildrenOf<R>(pub Parent, pub u64, PhantomData<fn() -> R>);
+
+impl<R> Clone for ChildrenOf<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<R> Copy for ChildrenOf<R> {}
+impl<R> PartialEq for ChildrenOf<R> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.0, self.1) == (other.0, other.1)
+    }
+}
+impl<R> Eq for ChildrenOf<R> {}
+impl<R> std::hash::Hash for ChildrenOf<R> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.0, self.1).hash(state);
+    }
+}
+
 /// Groups keys by (parent kind, page size) and runs one windowed statement per group.
-async fn load_children<K, E, M>(
-    keys: &[K],
-    split: impl Fn(&K) -> (Parent, u64),
-    table: &str,
-    order_sql: &str,
-    select: impl Fn() -> sea_orm::Select<E>,
-    db: &sea_orm::DatabaseConnection,
-) -> Result<HashMap<K, ChildPage<M>>, LoadError>
-where
-    K: Copy + std::hash::Hash + Eq,
-    E: EntityTrait,
-    M: sea_orm::FromQueryResult + Clone,
-{
-    let mut groups: Vec<((Parent, u64), Vec<K>)> = Vec::new();
-    for k in keys {
-        let (parent, first) = split(k);
-        match groups
-            .iter_mut()
-            .find(|((p, f), _)| p.same_kind(parent) && *f == first)
-        {
-            Some((_, ks)) => ks.push(*k),
-            None => groups.push(((parent, first), vec![*k])),
+impl<R: Record> Loader<ChildrenOf<R>> for Loaders {
+    type Value = ChildPage<R::Row>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[ChildrenOf<R>],
+    ) -> Result<HashMap<ChildrenOf<R>, ChildPage<R::Row>>, LoadError> {
+        let mut groups: Vec<((Parent, u64), Vec<ChildrenOf<R>>)> = Vec::new();
+        for k in keys {
+            match groups
+                .iter_mut()
+                .find(|((p, f), _)| p.same_kind(k.0) && *f == k.1)
+            {
+                Some((_, ks)) => ks.push(*k),
+                None => groups.push(((k.0, k.1), vec![*k])),
+            }
         }
-    }
-    let mut out = HashMap::new();
-    for ((parent, first), ks) in groups {
-        let ids: Vec<Uuid> = ks.iter().map(|k| split(k).0.id()).collect();
-        let found = crate::service::list::children::<E, M>(
-            db,
-            select(),
-            table,
-            parent.column(),
-            &ids,
-            order_sql,
-            first,
-        )
-        .await
-        .map_err(load_err)?;
-        for k in ks {
-            let page = found.get(&split(&k).0.id()).cloned().unwrap_or_default();
-            out.insert(k, page);
+        let mut out = HashMap::new();
+        for ((parent, first), ks) in groups {
+            let ids: Vec<Uuid> = ks.iter().map(|k| k.0.id()).collect();
+            let found =
+                record::children::<R>(&self.deps, &self.viewer, parent.column(), &ids, first)
+                    .await
+                    .map_err(load_err)?;
+            for k in ks {
+                out.insert(k, found.get(&k.0.id()).cloned().unwrap_or_default());
+            }
         }
-    }
-    Ok(out)
-}
-
-/// Deals of a company or contact, newest first (the `deals` list's default order).
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct DealsOf(pub Parent, pub u64);
-
-impl Loader<DealsOf> for Loaders {
-    type Value = ChildPage<DealRow>;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[DealsOf],
-    ) -> Result<HashMap<DealsOf, ChildPage<DealRow>>, LoadError> {
-        load_children(
-            keys,
-            |k| (k.0, k.1),
-            "deals",
-            "\"deals\".\"created_at\" DESC, \"deals\".\"id\" ASC",
-            || crate::service::deal::readable(&self.deps, &self.viewer),
-            &self.deps.db,
-        )
-        .await
-    }
-}
-
-/// Contacts of a company, by full name (the `contacts` list's default order).
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct ContactsOf(pub Parent, pub u64);
-
-impl Loader<ContactsOf> for Loaders {
-    type Value = ChildPage<ContactRow>;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[ContactsOf],
-    ) -> Result<HashMap<ContactsOf, ChildPage<ContactRow>>, LoadError> {
-        load_children(
-            keys,
-            |k| (k.0, k.1),
-            "contacts",
-            "\"contacts\".\"full_name\" ASC, \"contacts\".\"id\" ASC",
-            || crate::service::contact::readable(&self.deps, &self.viewer),
-            &self.deps.db,
-        )
-        .await
-    }
-}
-
-/// Activities of a deal, company or contact, soonest due first (the `activities` list's
-/// default order).
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct ActivitiesOf(pub Parent, pub u64);
-
-impl Loader<ActivitiesOf> for Loaders {
-    type Value = ChildPage<ActivityRow>;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[ActivitiesOf],
-    ) -> Result<HashMap<ActivitiesOf, ChildPage<ActivityRow>>, LoadError> {
-        load_children(
-            keys,
-            |k| (k.0, k.1),
-            "activities",
-            "\"activities\".\"due_at\" ASC NULLS LAST, \"activities\".\"id\" ASC",
-            || crate::service::activity::readable(&self.deps, &self.viewer),
-            &self.deps.db,
-        )
-        .await
+        Ok(out)
     }
 }
 
@@ -447,111 +370,36 @@ pub fn nested_first(first: Option<i32>) -> Result<u64> {
     }
 }
 
-/// A nested page as a service page: cursors continue in the top-level list's default order
-/// (e.g. `deals(filter: {companyId: {eq: …}}, after: endCursor)`).
-pub fn child_page<M>(
-    (rows, total): ChildPage<M>,
-    cursor: impl Fn(&M) -> Vec<CursorValue>,
-) -> (Page<M>, crate::graphql::connection::Total) {
+/// The first `first` readable rows of kind `R` under `parent` as a page whose cursors
+/// continue in the top-level list's default order (e.g.
+/// `deals(filter: {companyId: {eq: …}}, after: endCursor)`), with the total.
+pub async fn children<R: Record>(
+    ctx: &Context<'_>,
+    parent: Parent,
+    first: Option<i32>,
+) -> Result<(Page<R::Row>, Total)> {
+    let first = nested_first(first)?;
+    let viewer = &actor(ctx)?.viewer;
+    let deps = crate::graphql::deps(ctx);
+    let (rows, total) = loader(ctx)?
+        .load_one(ChildrenOf::<R>(parent, first, PhantomData))
+        .await
+        .map_err(unarc)?
+        .unwrap_or_default();
     let has_next_page = (rows.len() as u64) < total;
     let rows = rows
         .into_iter()
-        .map(|m| (encode_cursor(&cursor(&m)), m))
+        .map(|r| {
+            let cursor = encode_cursor(&record::default_cursor::<R>(deps, viewer, &r));
+            (cursor, r)
+        })
         .collect();
-    (
+    Ok((
         Page {
             rows,
             has_next_page,
             has_previous_page: false,
         },
-        crate::graphql::connection::Total::Known(total),
-    )
-}
-
-/// Resolves a readable company (or `null`).
-pub async fn company(ctx: &Context<'_>, id: Uuid) -> Result<Option<CompanyRow>> {
-    loader(ctx)?.load_one(CompanyById(id)).await.map_err(unarc)
-}
-
-/// Resolves a readable contact (or `null`).
-pub async fn contact(ctx: &Context<'_>, id: Uuid) -> Result<Option<ContactRow>> {
-    loader(ctx)?.load_one(ContactById(id)).await.map_err(unarc)
-}
-
-/// Resolves the first `first` readable deals of `parent`, with cursors and total.
-pub async fn deals_of(
-    ctx: &Context<'_>,
-    parent: Parent,
-    first: Option<i32>,
-) -> Result<crate::graphql::deal::DealConnection> {
-    let first = nested_first(first)?;
-    let viewer = &crate::graphql::actor(ctx)?.viewer;
-    let rows = loader(ctx)?
-        .load_one(DealsOf(parent, first))
-        .await
-        .map_err(unarc)?
-        .unwrap_or_default();
-    let (page, total) = child_page(rows, |r: &DealRow| {
-        vec![
-            CursorValue::Ts(r.model.created_at),
-            CursorValue::Uuid(r.model.id),
-        ]
-    });
-    Ok(crate::graphql::deal::DealConnection::from_page(
-        page,
-        total,
-        |r| crate::graphql::deal::Deal::new(r, viewer),
-    ))
-}
-
-/// Resolves the first `first` readable activities of `parent`, with cursors and total.
-pub async fn activities_of(
-    ctx: &Context<'_>,
-    parent: Parent,
-    first: Option<i32>,
-) -> Result<crate::graphql::activity::ActivityConnection> {
-    let first = nested_first(first)?;
-    let viewer = &crate::graphql::actor(ctx)?.viewer;
-    let rows = loader(ctx)?
-        .load_one(ActivitiesOf(parent, first))
-        .await
-        .map_err(unarc)?
-        .unwrap_or_default();
-    let (page, total) = child_page(rows, |r: &ActivityRow| {
-        vec![
-            r.model.due_at.map_or(CursorValue::Null, CursorValue::Ts),
-            CursorValue::Uuid(r.model.id),
-        ]
-    });
-    Ok(crate::graphql::activity::ActivityConnection::from_page(
-        page,
-        total,
-        |r| crate::graphql::activity::Activity::new(r, viewer),
-    ))
-}
-
-/// Resolves the first `first` readable contacts of a company, with cursors and total.
-pub async fn contacts_of(
-    ctx: &Context<'_>,
-    company: Uuid,
-    first: Option<i32>,
-) -> Result<crate::graphql::contact::ContactConnection> {
-    let first = nested_first(first)?;
-    let viewer = &crate::graphql::actor(ctx)?.viewer;
-    let rows = loader(ctx)?
-        .load_one(ContactsOf(Parent::Company(company), first))
-        .await
-        .map_err(unarc)?
-        .unwrap_or_default();
-    let (page, total) = child_page(rows, |r: &ContactRow| {
-        vec![
-            CursorValue::Str(r.model.full_name.clone()),
-            CursorValue::Uuid(r.model.id),
-        ]
-    });
-    Ok(crate::graphql::contact::ContactConnection::from_page(
-        page,
-        total,
-        |r| crate::graphql::contact::Contact::new(r, viewer),
+        Total::Known(total),
     ))
 }

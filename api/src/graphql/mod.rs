@@ -3,7 +3,6 @@
 
 pub mod activity;
 mod auth;
-pub mod batch;
 pub mod company;
 pub mod connection;
 pub mod contact;
@@ -11,9 +10,11 @@ pub mod deal;
 pub mod enums;
 pub mod filter;
 pub mod limits;
+pub mod lists;
 pub mod loaders;
 pub mod node;
 pub(crate) mod nulls;
+pub mod record;
 pub mod report;
 pub mod scalars;
 mod system;
@@ -35,15 +36,17 @@ pub use company::{Company, CompanyMutation, CompanyQuery};
 pub use contact::{Contact, ContactMutation, ContactQuery};
 pub use deal::{Deal, DealMutation, DealQuery};
 pub use system::SystemQuery;
-pub use team::{Team, TeamMutation, TeamQuery};
-pub use user::{User, UserMutation, UserQuery};
+pub use team::{Team, TeamListQuery, TeamMutation, TeamQuery};
+pub use user::{User, UserListQuery, UserMutation, UserQuery};
 
 /// The query root.
 #[derive(MergedObject, Default)]
 pub struct Query(
     SystemQuery,
     AuthQuery,
+    UserListQuery,
     UserQuery,
+    TeamListQuery,
     TeamQuery,
     DealQuery,
     ActivityQuery,
@@ -188,4 +191,26 @@ pub(crate) fn parse_id(id: &ID, field: &str) -> Result<Uuid, ApiError> {
 /// Converts a service error for GraphQL.
 pub(crate) fn gql(err: ApiError) -> async_graphql::Error {
     err.extend()
+}
+
+/// A by-id read as a nullable field: missing or unreadable (`NOT_FOUND`) is `null`.
+pub(crate) fn or_none<T>(found: crate::error::ApiResult<T>) -> async_graphql::Result<Option<T>> {
+    match found {
+        Ok(v) => Ok(Some(v)),
+        Err(ApiError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(gql(e)),
+    }
+}
+
+/// An optional client ID; malformed is `BAD_USER_INPUT` on `field`.
+pub(crate) fn parse_opt_id(id: Option<&ID>, field: &str) -> crate::error::ApiResult<Option<Uuid>> {
+    id.map(|id| parse_id(id, field)).transpose()
+}
+
+/// A mutation's result as its node, read for `viewer`.
+pub(crate) fn wrap<N: record::FromRow>(
+    row: crate::error::ApiResult<N::Row>,
+    viewer: &crate::authz::Viewer,
+) -> async_graphql::Result<N> {
+    row.map(|row| N::from_row(row, viewer)).map_err(gql)
 }

@@ -14,7 +14,8 @@ use crate::error::ApiError;
 use crate::graphql::{
     Activity, Company, Contact, Deal, Team, User, actor, deps, gql, loaders, parse_id,
 };
-use crate::service;
+use crate::service::record::{self, Record};
+use entity::{activity, company, contact, deal};
 
 /// Most ids one `nodes` call takes.
 pub const MAX_NODES: usize = 100;
@@ -85,7 +86,7 @@ impl NodeQuery {
 /// The readable records among `ids`, one statement per kind for the ids not found yet.
 async fn lookup(ctx: &Context<'_>, ids: &[Uuid]) -> Result<HashMap<Uuid, Node>> {
     let viewer = &actor(ctx)?.viewer;
-    let deps = deps(ctx);
+    let _deps = deps(ctx);
     let mut found: HashMap<Uuid, Node> = HashMap::new();
     let rest = |found: &HashMap<Uuid, Node>| -> Vec<Uuid> {
         ids.iter()
@@ -93,39 +94,42 @@ async fn lookup(ctx: &Context<'_>, ids: &[Uuid]) -> Result<HashMap<Uuid, Node>> 
             .filter(|id| !found.contains_key(id))
             .collect()
     };
-    for row in service::deal::by_ids(deps, viewer, ids)
-        .await
-        .map_err(gql)?
-    {
-        found.insert(row.model.id, Node::Deal(Deal::new(row, viewer)));
-    }
-    let left = rest(&found);
-    if !left.is_empty() {
-        for row in service::company::by_ids(deps, viewer, &left)
-            .await
-            .map_err(gql)?
-        {
-            found.insert(row.model.id, Node::Company(Company::new(row, viewer)));
+    /// Adds the readable rows of kind `R` among the ids not found yet.
+    async fn add<R: Record>(
+        ctx: &Context<'_>,
+        ids: &[Uuid],
+        found: &mut HashMap<Uuid, Node>,
+        node: impl Fn(R::Row) -> Node,
+    ) -> Result<()> {
+        let left: Vec<Uuid> = ids
+            .iter()
+            .copied()
+            .filter(|id| !found.contains_key(id))
+            .collect();
+        if !left.is_empty() {
+            let viewer = &actor(ctx)?.viewer;
+            for row in record::by_ids::<R>(crate::graphql::deps(ctx), viewer, &left)
+                .await
+                .map_err(gql)?
+            {
+                found.insert(R::id(&row), node(row));
+            }
         }
+        Ok(())
     }
-    let left = rest(&found);
-    if !left.is_empty() {
-        for row in service::contact::by_ids(deps, viewer, &left)
-            .await
-            .map_err(gql)?
-        {
-            found.insert(row.model.id, Node::Contact(Contact::new(row, viewer)));
-        }
-    }
-    let left = rest(&found);
-    if !left.is_empty() {
-        for row in service::activity::by_ids(deps, viewer, &left)
-            .await
-            .map_err(gql)?
-        {
-            found.insert(row.model.id, Node::Activity(Activity::new(row, viewer)));
-        }
-    }
+    add::<deal::Entity>(ctx, ids, &mut found, |r| Node::Deal(Deal::new(r, viewer))).await?;
+    add::<company::Entity>(ctx, ids, &mut found, |r| {
+        Node::Company(Company::new(r, viewer))
+    })
+    .await?;
+    add::<contact::Entity>(ctx, ids, &mut found, |r| {
+        Node::Contact(Contact::new(r, viewer))
+    })
+    .await?;
+    add::<activity::Entity>(ctx, ids, &mut found, |r| {
+        Node::Activity(Activity::new(r, viewer))
+    })
+    .await?;
     // Users and teams through the request's loaders (the directory's visibility rules).
     for id in rest(&found) {
         if let Some(user) = loaders::user(ctx, id).await? {

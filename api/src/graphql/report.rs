@@ -6,11 +6,12 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::Utc;
-use sea_orm::Condition;
 
 use crate::authz::Viewer;
 use crate::graphql::company::Company;
-use crate::graphql::deal::{Deal, DealFilter, DealSource, DealStage};
+use crate::graphql::deal::{Deal, DealFilter};
+use crate::graphql::enums::{DealSource, DealStage};
+use crate::graphql::filter::RecordFilter;
 use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::{User, actor, deps, gql};
 use crate::service::money::sum_from_cents;
@@ -212,9 +213,11 @@ impl CompanyRevenue {
     }
     /// The company.
     async fn company(&self, ctx: &Context<'_>) -> Result<Option<Company>> {
-        Ok(crate::graphql::loaders::company(ctx, self.inner.company_id)
-            .await?
-            .map(|r| Company::new(r, &self.viewer)))
+        Ok(
+            crate::graphql::loaders::by_id::<entity::company::Entity>(ctx, self.inner.company_id)
+                .await?
+                .map(|r| Company::new(r, &self.viewer)),
+        )
     }
     /// How many deals were won with it.
     async fn won_deals(&self) -> u64 {
@@ -292,7 +295,7 @@ pub struct SourceBreakdown {
 pub struct Dashboard {
     viewer: Viewer,
     period: Period,
-    filter: Condition,
+    filter: report::DealSet,
 }
 
 /// The sales dashboard over the deals the viewer may read: counts include every readable
@@ -446,13 +449,21 @@ impl ReportQuery {
         let actor = actor(ctx)?;
         let deps = deps(ctx);
         let viewer = &actor.viewer;
-        let mut condition = report::owners_condition(viewer, owner.unwrap_or_default().into());
-        if let Some(f) = &filter {
-            condition = condition.add(f.to_condition(deps, viewer).map_err(gql)?);
-        }
-        let stages = report::pipeline(deps, viewer, &condition)
-            .await
-            .map_err(gql)?;
+        let filter = filter
+            .as_ref()
+            .map(RecordFilter::to_filter)
+            .transpose()
+            .map_err(gql)?
+            .unwrap_or_default();
+        let set = report::DealSet::new(
+            deps,
+            viewer,
+            owner.unwrap_or_default().into(),
+            None,
+            &filter,
+        )
+        .map_err(gql)?;
+        let stages = report::pipeline(deps, viewer, &set).await.map_err(gql)?;
         PipelineStage::all(stages)
     }
 
@@ -473,10 +484,14 @@ impl ReportQuery {
     ) -> Result<Dashboard> {
         let actor = actor(ctx)?;
         let period = range.unwrap_or_default().period().map_err(gql)?;
-        let mut filter = report::owners_condition(&actor.viewer, owner.unwrap_or_default().into());
-        if let Some(code) = currency {
-            filter = filter.add(report::currency_condition(&code).map_err(gql)?);
-        }
+        let filter = report::DealSet::new(
+            deps(ctx),
+            &actor.viewer,
+            owner.unwrap_or_default().into(),
+            currency.as_deref(),
+            &Default::default(),
+        )
+        .map_err(gql)?;
         Ok(Dashboard {
             viewer: actor.viewer.clone(),
             period,

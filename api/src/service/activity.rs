@@ -9,16 +9,15 @@
 use chrono::{DateTime, Utc};
 use entity::enums::ActivityType;
 use entity::{activity, company, contact, deal, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, Select, Set,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QuerySelect, Set};
 use uuid::Uuid;
 
-use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
+use crate::authz::{ActivityAction, ActivityFacts, FACTS_COLUMN, Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
-use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
+use crate::service::filter::{Env, Scalar};
+use crate::service::list::WithFacts;
+use crate::service::record::{Record, SortSpec, Versioned, sort_enum};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
 /// An activity as the viewer sees it: the row and its facts.
@@ -29,99 +28,71 @@ pub const MAX_SUBJECT_CHARS: usize = 200;
 /// Longest description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 
-/// What an activities list can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActivitySort {
-    /// Due time (activities without one sort as empty: last ascending).
-    DueAt,
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-    /// Subject.
-    Subject,
-}
-
-/// The base query: readable activities with their facts.
-pub fn readable(deps: &Deps, viewer: &Viewer) -> Select<activity::Entity> {
-    activity::Entity::find()
-        .filter(deps.authz.scope(viewer, Kind::Activity, action::READ))
-        .column_as(deps.authz.facts_expr(viewer, Kind::Activity), FACTS_COLUMN)
-}
-
-/// One page of the activities the viewer may read, matching `filter`, in `order` (then id).
-/// Without an order: due time ascending, activities without a due time last.
-pub async fn list(
-    deps: &Deps,
-    viewer: &Viewer,
-    filter: Condition,
-    order: &[(ActivitySort, bool)],
-    page: &PageArgs,
-) -> ApiResult<Page<ActivityRow>> {
-    let order: Vec<(ActivitySort, bool)> = if order.is_empty() {
-        vec![(ActivitySort::DueAt, false)]
-    } else {
-        order.to_vec()
+/// The keys a activity list can be ordered by, named once: [`ActivitySort`] here and the GraphQL
+/// order field are both declared from this list (`activity_sort_keys!(declare)`).
+macro_rules! activity_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields activities can be ordered by.
+            ActivitySort as ActivityOrderField {
+                /// Due time; activities without one come last ascending, first descending.
+                DueAt,
+                /// Creation time.
+                CreatedAt,
+                /// Last change.
+                UpdatedAt,
+                /// Subject.
+                Subject,
+            }
+        }
     };
-    let mut keys: Vec<SortKey> = order
-        .iter()
-        .map(|(field, desc)| {
-            let c = match field {
-                ActivitySort::DueAt => activity::Column::DueAt,
-                ActivitySort::CreatedAt => activity::Column::CreatedAt,
-                ActivitySort::UpdatedAt => activity::Column::UpdatedAt,
-                ActivitySort::Subject => activity::Column::Subject,
-            };
-            SortKey::column(c, *desc)
-        })
-        .collect();
-    keys.push(SortKey::column(activity::Column::Id, false));
-    let select = readable(deps, viewer).filter(filter);
-    fetch_page(&deps.db, select, &keys, page, |row: &ActivityRow| {
-        let m = &row.model;
-        let mut values: Vec<CursorValue> = order
-            .iter()
-            .map(|(field, _)| match field {
-                ActivitySort::DueAt => m.due_at.map_or(CursorValue::Null, CursorValue::Ts),
-                ActivitySort::CreatedAt => CursorValue::Ts(m.created_at),
-                ActivitySort::UpdatedAt => CursorValue::Ts(m.updated_at),
-                ActivitySort::Subject => CursorValue::Str(m.subject.clone()),
-            })
-            .collect();
-        values.push(CursorValue::Uuid(m.id));
-        values
-    })
-    .await
 }
 
-/// How many activities the viewer may read match `filter` (the `totalCount` of the list).
-pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
-    Ok(activity::Entity::find()
-        .filter(
-            deps.authz
-                .aggregate_scope(viewer, Kind::Activity, action::READ),
-        )
-        .filter(filter)
-        .count(&deps.db)
-        .await?)
-}
+pub(crate) use activity_sort_keys;
 
-/// One activity the viewer may read; unreadable and missing are the same `NOT_FOUND`.
-pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<ActivityRow> {
-    record::find::<activity::Entity>(deps, viewer, &deps.db, id).await
-}
+activity_sort_keys!(sort_enum);
 
-/// Readable activities among `ids` (for relation loaders), in no particular order.
-pub async fn by_ids(deps: &Deps, viewer: &Viewer, ids: &[Uuid]) -> ApiResult<Vec<ActivityRow>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+impl Record for activity::Entity {
+    const KIND: Kind = Kind::Activity;
+    type Action = ActivityAction;
+    const READ: ActivityAction = ActivityAction::Read;
+    const ID: activity::Column = activity::Column::Id;
+    const SEARCH: &'static [activity::Column] = &[activity::Column::Subject];
+    const DEFAULT_ORDER: (ActivitySort, bool) = (ActivitySort::DueAt, false);
+    type Row = ActivityRow;
+    type Sort = ActivitySort;
+
+    fn sort<'a>(sort: ActivitySort, _: &Env<'a>) -> Vec<SortSpec<'a, ActivityRow>> {
+        use activity::Column as C;
+        vec![match sort {
+            ActivitySort::DueAt => SortSpec::column(C::DueAt, |r: &ActivityRow| {
+                Scalar::opt(r.model.due_at, Scalar::Ts)
+            }),
+            ActivitySort::CreatedAt => SortSpec::column(C::CreatedAt, |r: &ActivityRow| {
+                Scalar::Ts(r.model.created_at)
+            }),
+            ActivitySort::UpdatedAt => SortSpec::column(C::UpdatedAt, |r: &ActivityRow| {
+                Scalar::Ts(r.model.updated_at)
+            }),
+            ActivitySort::Subject => SortSpec::column(C::Subject, |r: &ActivityRow| {
+                Scalar::Str(r.model.subject.clone())
+            }),
+        }]
     }
-    Ok(readable(deps, viewer)
-        .filter(activity::Column::Id.is_in(ids.iter().copied()))
-        .into_model::<ActivityRow>()
-        .all(&deps.db)
-        .await?)
+
+    fn id(row: &ActivityRow) -> Uuid {
+        row.model.id
+    }
 }
+
+impl Versioned for activity::Entity {
+    const CREATE: ActivityAction = ActivityAction::Create;
+    const DELETE: ActivityAction = ActivityAction::Delete;
+    const VERSION: activity::Column = activity::Column::Version;
+    const UPDATED_AT: activity::Column = activity::Column::UpdatedAt;
+}
+
+crate::plain_fields!(activity::Column);
 
 /// The row as just written, with its facts for the viewer, whether or not the viewer can
 /// still read it (an assignee who hands an activity on sees the result of their own write).
@@ -228,41 +199,12 @@ async fn link_is_readable(
     kind: Kind,
     id: Uuid,
 ) -> ApiResult<bool> {
-    let scope = deps.authz.scope(viewer, kind, action::READ);
-    let found = match kind {
-        Kind::Deal => {
-            deal::Entity::find()
-                .select_only()
-                .column(deal::Column::Id)
-                .filter(scope)
-                .filter(deal::Column::Id.eq(id))
-                .into_tuple::<Uuid>()
-                .one(db)
-                .await?
-        }
-        Kind::Company => {
-            company::Entity::find()
-                .select_only()
-                .column(company::Column::Id)
-                .filter(scope)
-                .filter(company::Column::Id.eq(id))
-                .into_tuple::<Uuid>()
-                .one(db)
-                .await?
-        }
-        Kind::Contact => {
-            contact::Entity::find()
-                .select_only()
-                .column(contact::Column::Id)
-                .filter(scope)
-                .filter(contact::Column::Id.eq(id))
-                .into_tuple::<Uuid>()
-                .one(db)
-                .await?
-        }
-        _ => None,
-    };
-    Ok(found.is_some())
+    match kind {
+        Kind::Deal => record::is_readable::<deal::Entity>(deps, viewer, db, id).await,
+        Kind::Company => record::is_readable::<company::Entity>(deps, viewer, db, id).await,
+        Kind::Contact => record::is_readable::<contact::Entity>(deps, viewer, db, id).await,
+        _ => Ok(false),
+    }
 }
 
 /// Checks each link given; an unreadable record is reported as missing on its field.
@@ -312,30 +254,15 @@ fn links_of_activity(links: [(Kind, Option<Uuid>); 3]) -> Vec<Parent> {
         .collect()
 }
 
-/// The assignee's team if `id` is an active user; otherwise a problem on `assignedToId`.
-async fn check_assignee(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    errors: &mut Vec<FieldError>,
-) -> ApiResult<Option<Uuid>> {
-    match user::Entity::find_by_id(id).one(db).await? {
-        Some(u) if u.active => Ok(u.team_id),
-        _ => {
-            errors.push(FieldError::new("assignedToId", "no such active user"));
-            Ok(None)
-        }
-    }
-}
-
 /// `createActivity`: logs an activity created by the actor, assigned to `assigned_to` (the
 /// actor by default), on records the actor can read.
 pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResult<ActivityRow> {
     // Authorize, as far as possible before validating: may this role create any activity?
     if !deps
         .authz
-        .allowed_for_some(viewer.role, Kind::Activity, action::CREATE)
+        .allowed_for_some(viewer.role, ActivityAction::Create)
     {
-        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, kind = ?Kind::Activity, action = action::CREATE, "denied by policy");
+        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, kind = ?Kind::Activity, action = ActivityAction::Create.polar(), "denied by policy");
         return Err(ApiError::Forbidden { field: None });
     }
     let txn = begin_write(deps).await?;
@@ -361,7 +288,9 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
     let assignee_team = if assignee == creator {
         creator_team
     } else {
-        check_assignee(&txn, assignee, &mut errors).await?
+        record::active_user_team(&txn, assignee, "assignedToId", &mut errors)
+            .await?
+            .flatten()
     };
     let links = [
         (Kind::Deal, input.deal_id),
@@ -374,14 +303,14 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
     };
     // Authorize: the policy decides about the activity as it would be.
     let on_readable_record = links.iter().any(|(_, id)| id.is_some());
-    let facts = viewer.facts_of_activity(
-        creator,
-        creator_team,
-        Some(assignee),
-        assignee_team,
-        on_readable_record,
-    );
-    require_allowed(deps, viewer, Kind::Activity, action::CREATE, facts)?;
+    let facts = viewer.facts(&ActivityFacts {
+        created_by: creator,
+        creator_team_id: creator_team,
+        assigned_to: Some(assignee),
+        assignee_team_id: assignee_team,
+        on_readable_record: on_readable_record,
+    });
+    require_allowed(deps, viewer, ActivityAction::Create, facts)?;
     // Act.
     let now = Utc::now();
     let id = Uuid::new_v4();
@@ -421,19 +350,19 @@ pub async fn update(
     changes: ActivityChanges,
 ) -> ApiResult<ActivityRow> {
     let txn = begin_write(deps).await?;
-    // Load.
-    let current = record::find::<activity::Entity>(deps, viewer, &txn, id).await?;
-    // Authorize.
-    require_allowed(deps, viewer, Kind::Activity, action::UPDATE, current.facts)?;
+    // Load and authorize.
+    let current = record::load_for_change::<activity::Entity>(
+        deps,
+        viewer,
+        &txn,
+        id,
+        ActivityAction::Update,
+        None,
+    )
+    .await?;
     let completion = changes.completed.filter(|c| *c != current.model.completed);
     if completion.is_some() {
-        require_allowed(
-            deps,
-            viewer,
-            Kind::Activity,
-            action::COMPLETE,
-            current.facts,
-        )?;
+        require_allowed(deps, viewer, ActivityAction::Complete, current.facts)?;
     }
     check_version(changes.expected_version, current.model.version)?;
     // Validate: every problem at once.
@@ -448,7 +377,7 @@ pub async fn update(
     if let Some(Some(assignee)) = changes.assigned_to
         && Some(assignee) != current.model.assigned_to
     {
-        check_assignee(&txn, assignee, &mut errors).await?;
+        record::active_user_team(&txn, assignee, "assignedToId", &mut errors).await?;
     }
     let changed =
         |new: Option<Option<Uuid>>, old: Option<Uuid>| new.flatten().filter(|n| Some(*n) != old);
@@ -513,17 +442,16 @@ pub async fn complete(
     expected_version: Option<i32>,
 ) -> ApiResult<ActivityRow> {
     let txn = begin_write(deps).await?;
-    // Load.
-    let current = record::find::<activity::Entity>(deps, viewer, &txn, id).await?;
-    // Authorize.
-    require_allowed(
+    // Load and authorize.
+    let current = record::load_for_change::<activity::Entity>(
         deps,
         viewer,
-        Kind::Activity,
-        action::COMPLETE,
-        current.facts,
-    )?;
-    check_version(expected_version, current.model.version)?;
+        &txn,
+        id,
+        ActivityAction::Complete,
+        expected_version,
+    )
+    .await?;
     if current.model.completed {
         return Ok(current);
     }
@@ -543,15 +471,5 @@ pub async fn complete(
 
 /// `deleteActivity`: removes it for good; returns its id.
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
-    let txn = begin_write(deps).await?;
-    // Load.
-    let current = record::find::<activity::Entity>(deps, viewer, &txn, id).await?;
-    // Authorize.
-    require_allowed(deps, viewer, Kind::Activity, action::DELETE, current.facts)?;
-    // Act.
-    activity::Entity::delete_by_id(id).exec(&txn).await?;
-    txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "activity.deleted", user_id = %viewer.user_id, activity_id = %id, "activity deleted");
-    Ok(id)
+    record::delete::<activity::Entity>(deps, viewer, id).await
 }

@@ -191,6 +191,16 @@ pub async fn revoke_session(
     session_id: Uuid,
     reason: &str,
 ) -> ApiResult<()> {
+    revoking(reason)
+        .filter(session::Column::Id.eq(session_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// `UPDATE sessions SET revoked_at = now, revoked_reason = reason WHERE` still live (the
+/// caller narrows it to a session or a user).
+fn revoking(reason: &str) -> sea_orm::UpdateMany<session::Entity> {
     session::Entity::update_many()
         .col_expr(
             session::Column::RevokedAt,
@@ -198,13 +208,9 @@ pub async fn revoke_session(
         )
         .col_expr(
             session::Column::RevokedReason,
-            sea_orm::sea_query::Expr::value(reason),
+            sea_orm::sea_query::Expr::value(reason.to_owned()),
         )
-        .filter(session::Column::Id.eq(session_id))
         .filter(session::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// Revokes every live session of a user, except `keep`.
@@ -214,17 +220,7 @@ pub async fn revoke_user_sessions(
     keep: Option<Uuid>,
     reason: &str,
 ) -> ApiResult<()> {
-    let mut update = session::Entity::update_many()
-        .col_expr(
-            session::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
-        )
-        .col_expr(
-            session::Column::RevokedReason,
-            sea_orm::sea_query::Expr::value(reason),
-        )
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RevokedAt.is_null());
+    let mut update = revoking(reason).filter(session::Column::UserId.eq(user_id));
     if let Some(keep) = keep {
         update = update.filter(session::Column::Id.ne(keep));
     }

@@ -3,21 +3,22 @@
 
 use chrono::Utc;
 use entity::enums::{CompanySize, Industry};
-use entity::{company, deal, user};
+use entity::{company, deal};
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, Select, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, SqlErr,
 };
 use uuid::Uuid;
 
-use crate::authz::{FACTS_COLUMN, Kind, Viewer, action};
+use crate::authz::{CompanyAction, CompanyFacts, DealAction, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
-use crate::service::filter::{Op, condition};
-use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
+use crate::service::filter::{Env, Scalar};
+use crate::service::list::WithFacts;
+use crate::service::record::{Record, SortSpec, Versioned, change, sort_enum};
 use crate::service::validate::{self, Errors};
-use crate::service::{Deps, begin_write, check_version, record, require_allowed, unique_violation};
+use crate::service::{Deps, begin_write, record, require_allowed, unique_violation};
 
 /// A company as the viewer sees it: the row and its facts.
 pub type CompanyRow = WithFacts<company::Model>;
@@ -29,147 +30,76 @@ const MAX_TEXT: usize = 200;
 /// Longest street address.
 const MAX_ADDRESS: usize = 500;
 
-/// What a companies list can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompanySort {
-    /// Name.
-    Name,
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-    /// City (companies without one last when ascending).
-    City,
-    /// Industry, by its stored name.
-    Industry,
-}
-
-/// `companies.<c>`, qualified (the scope's subqueries reference the table by name).
-pub fn col(c: company::Column) -> SimpleExpr {
-    Expr::col((Alias::new("companies"), c))
-}
-
-/// Every company with its facts relative to the viewer, unscoped (for a row just written).
-fn with_facts(deps: &Deps, viewer: &Viewer) -> Select<company::Entity> {
-    company::Entity::find().column_as(deps.authz.facts_expr(viewer, Kind::Company), FACTS_COLUMN)
-}
-
-/// The base query: readable companies with their facts.
-pub fn readable(deps: &Deps, viewer: &Viewer) -> Select<company::Entity> {
-    with_facts(deps, viewer).filter(deps.authz.scope(viewer, Kind::Company, action::READ))
-}
-
-/// `search`: the name or the domain contains `text`, ignoring case.
-pub fn search_condition(text: &str) -> Condition {
-    Condition::any()
-        .add(condition(
-            col(company::Column::Name),
-            Op::Contains(text.to_owned()),
-        ))
-        .add(condition(
-            col(company::Column::Domain),
-            Op::Contains(text.to_owned()),
-        ))
-}
-
-fn opt_str(v: Option<&String>) -> CursorValue {
-    v.map_or(CursorValue::Null, |s| CursorValue::Str(s.clone()))
-}
-
-/// One page of the companies the viewer may read, matching `filter`, in `order` (default:
-/// name ascending), ties broken by id.
-pub async fn list(
-    deps: &Deps,
-    viewer: &Viewer,
-    filter: Condition,
-    order: &[(CompanySort, bool)],
-    page: &PageArgs,
-) -> ApiResult<Page<CompanyRow>> {
-    let order: Vec<(CompanySort, bool)> = if order.is_empty() {
-        vec![(CompanySort::Name, false)]
-    } else {
-        order.to_vec()
+/// The keys a company list can be ordered by, named once: [`CompanySort`] here and the GraphQL
+/// order field are both declared from this list (`company_sort_keys!(declare)`).
+macro_rules! company_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields companies can be ordered by.
+            CompanySort as CompanyOrderField {
+                /// Name.
+                Name,
+                /// Creation time.
+                CreatedAt,
+                /// Last change.
+                UpdatedAt,
+                /// City; companies without one sort as empty.
+                City,
+                /// Industry, by name; companies without one sort as empty.
+                Industry,
+            }
+        }
     };
-    let mut keys: Vec<SortKey> = order
-        .iter()
-        .map(|(field, desc)| {
-            let c = match field {
-                CompanySort::Name => company::Column::Name,
-                CompanySort::CreatedAt => company::Column::CreatedAt,
-                CompanySort::UpdatedAt => company::Column::UpdatedAt,
-                CompanySort::City => company::Column::City,
-                CompanySort::Industry => company::Column::Industry,
-            };
-            SortKey::column(c, *desc)
-        })
-        .collect();
-    keys.push(SortKey::column(company::Column::Id, false));
-    let select = readable(deps, viewer).filter(filter);
-    fetch_page(&deps.db, select, &keys, page, |row: &CompanyRow| {
-        let m = &row.model;
-        let mut values: Vec<CursorValue> = order
-            .iter()
-            .map(|(field, _)| match field {
-                CompanySort::Name => CursorValue::Str(m.name.clone()),
-                CompanySort::CreatedAt => CursorValue::Ts(m.created_at),
-                CompanySort::UpdatedAt => CursorValue::Ts(m.updated_at),
-                CompanySort::City => opt_str(m.city.as_ref()),
-                CompanySort::Industry => m.industry.map_or(CursorValue::Null, |i| {
-                    CursorValue::Str(sea_orm::ActiveEnum::to_value(&i))
-                }),
-            })
-            .collect();
-        values.push(CursorValue::Uuid(m.id));
-        values
-    })
-    .await
 }
 
-/// How many companies the viewer may read match `filter` (the `totalCount` of the list).
-pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
-    Ok(company::Entity::find()
-        .filter(
-            deps.authz
-                .aggregate_scope(viewer, Kind::Company, action::READ),
-        )
-        .filter(filter)
-        .count(&deps.db)
-        .await?)
-}
+pub(crate) use company_sort_keys;
 
-/// One company the viewer may read; unreadable and missing are the same `NOT_FOUND`.
-pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<CompanyRow> {
-    record::find::<company::Entity>(deps, viewer, &deps.db, id).await
-}
+company_sort_keys!(sort_enum);
 
-/// Readable companies among `ids` (for relation loaders); unreadable and missing ids are
-/// left out.
-pub async fn by_ids(deps: &Deps, viewer: &Viewer, ids: &[Uuid]) -> ApiResult<Vec<CompanyRow>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+impl Record for company::Entity {
+    const KIND: Kind = Kind::Company;
+    type Action = CompanyAction;
+    const READ: CompanyAction = CompanyAction::Read;
+    const ID: company::Column = company::Column::Id;
+    const SEARCH: &'static [company::Column] = &[company::Column::Name, company::Column::Domain];
+    const DEFAULT_ORDER: (CompanySort, bool) = (CompanySort::Name, false);
+    type Row = CompanyRow;
+    type Sort = CompanySort;
+
+    fn sort<'a>(sort: CompanySort, _: &Env<'a>) -> Vec<SortSpec<'a, CompanyRow>> {
+        use company::Column as C;
+        vec![match sort {
+            CompanySort::Name => {
+                SortSpec::column(C::Name, |r: &CompanyRow| Scalar::Str(r.model.name.clone()))
+            }
+            CompanySort::CreatedAt => SortSpec::column(C::CreatedAt, |r: &CompanyRow| {
+                Scalar::Ts(r.model.created_at)
+            }),
+            CompanySort::UpdatedAt => SortSpec::column(C::UpdatedAt, |r: &CompanyRow| {
+                Scalar::Ts(r.model.updated_at)
+            }),
+            CompanySort::City => SortSpec::column(C::City, |r: &CompanyRow| {
+                Scalar::opt_str(r.model.city.as_ref())
+            }),
+            CompanySort::Industry => SortSpec::column(C::Industry, |r: &CompanyRow| {
+                Scalar::opt(r.model.industry, Scalar::of_enum)
+            }),
+        }]
     }
-    Ok(readable(deps, viewer)
-        .filter(company::Column::Id.is_in(ids.iter().copied()))
-        .into_model::<CompanyRow>()
-        .all(&deps.db)
-        .await?)
+
+    fn id(row: &CompanyRow) -> Uuid {
+        row.model.id
+    }
 }
 
-/// Whether the viewer may read company `id` (`companyId` references are checked with it, so
-/// an unreadable company reads as "no such company").
-pub async fn is_readable(
-    deps: &Deps,
-    viewer: &Viewer,
-    db: &impl ConnectionTrait,
-    id: Uuid,
-) -> ApiResult<bool> {
-    Ok(company::Entity::find()
-        .filter(deps.authz.scope(viewer, Kind::Company, action::READ))
-        .filter(company::Column::Id.eq(id))
-        .count(db)
-        .await?
-        > 0)
+impl Versioned for company::Entity {
+    const CREATE: CompanyAction = CompanyAction::Create;
+    const DELETE: CompanyAction = CompanyAction::Delete;
+    const VERSION: company::Column = company::Column::Version;
+    const UPDATED_AT: company::Column = company::Column::UpdatedAt;
 }
+
+crate::plain_fields!(company::Column);
 
 /// `createCompany` input.
 #[derive(Debug, Default)]
@@ -253,22 +183,6 @@ const UNIQUE: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The team of an active user, or `None` after recording "no such active user" on `field`.
-pub(crate) async fn active_user_team(
-    db: &impl ConnectionTrait,
-    user_id: Uuid,
-    field: &str,
-    errors: &mut Errors,
-) -> ApiResult<Option<Option<Uuid>>> {
-    match user::Entity::find_by_id(user_id).one(db).await? {
-        Some(u) if u.active => Ok(Some(u.team_id)),
-        _ => {
-            errors.push(field, "no such active user");
-            Ok(None)
-        }
-    }
-}
-
 /// `CONFLICT` if another company (not `except`) has this name or domain, ignoring case.
 async fn check_unique(
     db: &impl ConnectionTrait,
@@ -278,7 +192,7 @@ async fn check_unique(
 ) -> ApiResult<()> {
     let taken = |column: company::Column, value: &str| {
         let mut q = company::Entity::find()
-            .filter(Expr::expr(Func::lower(col(column))).eq(value.to_lowercase()));
+            .filter(Expr::expr(Func::lower(record::qualified(column))).eq(value.to_lowercase()));
         if let Some(id) = except {
             q = q.filter(company::Column::Id.ne(id));
         }
@@ -313,8 +227,8 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
     let txn = begin_write(deps).await?;
     // Validate: every problem at once.
     let mut errors = Errors::new();
-    let owner_id = input.owner_id.unwrap_or(viewer.user_id);
-    let owner_team = active_user_team(&txn, owner_id, "ownerId", &mut errors).await?;
+    let (owner_id, owner_team) =
+        record::new_owner(&txn, viewer, input.owner_id, &mut errors).await?;
     let name = name(&mut errors, &input.name);
     let domain = validate::optional(&mut errors, input.domain, |v| validate::domain("domain", v));
     let address = validate::optional(&mut errors, input.address, |v| {
@@ -339,8 +253,12 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
         ));
     };
     // Authorize the company as it would be.
-    let facts = viewer.facts_of_company(owner_id, owner_team, false);
-    require_allowed(deps, viewer, Kind::Company, action::CREATE, facts)?;
+    let facts = viewer.facts(&CompanyFacts {
+        owner_id: owner_id,
+        owner_team_id: owner_team,
+        linked_to_readable_deal: false,
+    });
+    require_allowed(deps, viewer, CompanyAction::Create, facts)?;
     check_unique(&txn, Some(&name), domain.as_deref(), None).await?;
     // Act.
     let now = Utc::now();
@@ -365,10 +283,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
     .insert(&txn)
     .await
     .map_err(|e| map_unique(e, UNIQUE))?;
-    txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "company.created", user_id = %viewer.user_id, company_id = %id, owner_id = %owner_id, "company created");
-    get(deps, viewer, id).await
+    record::commit::<company::Entity>(deps, viewer, txn, id, "company.created").await
 }
 
 /// `updateCompany`.
@@ -385,21 +300,20 @@ pub async fn update(
 ) -> ApiResult<CompanyRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = record::load_for::<company::Entity>(deps, viewer, &txn, id, action::UPDATE).await?;
-    check_version(changes.expected_version, row.model.version)?;
+    let row = record::load_for_change::<company::Entity>(
+        deps,
+        viewer,
+        &txn,
+        id,
+        CompanyAction::Update,
+        changes.expected_version,
+    )
+    .await?;
     let current = &row.model;
     // Validate: every problem at once.
     let mut errors = Errors::new();
-    let mut new_owner = None;
-    if let Some(owner) = changes.owner_id.filter(|o| *o != current.owner_id)
-        && let Some(team) = active_user_team(&txn, owner, "ownerId", &mut errors).await?
-    {
-        new_owner = Some((owner, team));
-    }
-    let mut am = company::ActiveModel {
-        id: Unchanged(id),
-        ..Default::default()
-    };
+    let new_owner =
+        record::owner_change(&txn, changes.owner_id, current.owner_id, &mut errors).await?;
     let name = changes.name.as_deref().and_then(|n| name(&mut errors, n));
     let domain = validate::optional_change(&mut errors, changes.domain, |v| {
         validate::domain("domain", v)
@@ -419,17 +333,12 @@ pub async fn update(
     errors.finish()?;
     // Authorize the hand-over: the company as it would be.
     if let Some((owner, team)) = new_owner {
-        let after = viewer.facts_of_company(owner, team, false);
-        if !deps
-            .authz
-            .decide(viewer.role, Kind::Company, action::CREATE, after)
-        {
-            tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, company_id = %id, new_owner = %owner, "company owner change denied by policy");
-            return Err(ApiError::Forbidden {
-                field: Some("ownerId".into()),
-            });
-        }
-        am.owner_id = Set(owner);
+        let after = viewer.facts(&CompanyFacts {
+            owner_id: owner,
+            owner_team_id: team,
+            linked_to_readable_deal: false,
+        });
+        record::require_handover::<company::Entity>(deps, viewer, id, after)?;
     }
     check_unique(
         &txn,
@@ -438,42 +347,24 @@ pub async fn update(
         Some(id),
     )
     .await?;
-    if let Some(n) = name {
-        am.name = Set(n);
-    }
-    if let Some(d) = domain {
-        am.domain = Set(d);
-    }
-    if let Some(i) = changes.industry {
-        am.industry = Set(i);
-    }
-    if let Some(s) = changes.size {
-        am.size = Set(s);
-    }
-    if let Some(a) = address {
-        am.address = Set(a);
-    }
-    if let Some(c) = city {
-        am.city = Set(c);
-    }
-    if let Some(s) = state {
-        am.state = Set(s);
-    }
-    if let Some(c) = country {
-        am.country = Set(c);
-    }
-    if let Some(p) = phone {
-        am.phone = Set(p);
-    }
-    if let Some(w) = website {
-        am.website = Set(w);
-    }
+    let am = company::ActiveModel {
+        id: Unchanged(id),
+        owner_id: change(new_owner.map(|(owner, _)| owner)),
+        name: change(name),
+        domain: change(domain),
+        industry: change(changes.industry),
+        size: change(changes.size),
+        address: change(address),
+        city: change(city),
+        state: change(state),
+        country: change(country),
+        phone: change(phone),
+        website: change(website),
+        ..Default::default()
+    };
     // Act.
     record::write_versioned(&txn, id, current.version, am, |e| map_unique(e, UNIQUE)).await?;
-    txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "company.updated", user_id = %viewer.user_id, company_id = %id, version = current.version + 1, "company updated");
-    get(deps, viewer, id).await
+    record::commit::<company::Entity>(deps, viewer, txn, id, "company.updated").await
 }
 
 /// `deleteCompany`: refused with `CONFLICT` (field `id`) while deals reference the company;
@@ -481,7 +372,7 @@ pub async fn update(
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    record::load_for::<company::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
+    record::load_for::<company::Entity>(deps, viewer, &txn, id, CompanyAction::Delete).await?;
     // Check what blocks it. The count names only deals the viewer may read.
     let deals = deal::Entity::find()
         .filter(deal::Column::CompanyId.eq(id))
@@ -489,7 +380,7 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
         .await?;
     if deals > 0 {
         let visible = deal::Entity::find()
-            .filter(deps.authz.scope(viewer, Kind::Deal, action::READ))
+            .filter(deps.authz.scope(viewer, DealAction::Read))
             .filter(deal::Column::CompanyId.eq(id))
             .count(&txn)
             .await?;

@@ -5,22 +5,23 @@ use chrono::Utc;
 use entity::contact;
 use entity::enums::Department;
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, Select, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, SqlErr,
 };
 use uuid::Uuid;
 
-use crate::authz::{FACTS_COLUMN, FactMask, Kind, Viewer, action};
+use crate::authz::{ContactAction, ContactFacts, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::service::begin_write;
-use crate::service::company::{active_user_team, map_unique};
+use crate::service::company::map_unique;
 use crate::service::db_error::{Parent, write_error};
-use crate::service::filter::{Op, condition};
-use crate::service::list::{CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page};
+use crate::service::filter::{Env, Scalar};
+use crate::service::list::WithFacts;
+use crate::service::record::{Record, SortSpec, Versioned, change, sort_enum};
 use crate::service::validate::{self, Errors};
-use crate::service::{Deps, check_version, record, require_allowed};
+use crate::service::{Deps, record, require_allowed};
 
 /// A contact as the viewer sees it: the row and its facts.
 pub type ContactRow = WithFacts<contact::Model>;
@@ -32,148 +33,90 @@ const MAX_TEXT: usize = 200;
 /// Longest notes.
 const MAX_NOTES: usize = 10_000;
 
-/// What a contacts list can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContactSort {
-    /// Address-book order: last name, then first name.
-    Name,
-    /// First name.
-    FirstName,
-    /// Last name.
-    LastName,
-    /// Full name (`first last`).
-    FullName,
-    /// Email.
-    Email,
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-}
-
-/// `contacts.<c>`, qualified (the scope's subqueries reference the table by name).
-pub fn col(c: contact::Column) -> SimpleExpr {
-    Expr::col((Alias::new("contacts"), c))
-}
-
-/// Every contact with its facts relative to the viewer, unscoped.
-fn with_facts(deps: &Deps, viewer: &Viewer) -> Select<contact::Entity> {
-    contact::Entity::find().column_as(deps.authz.facts_expr(viewer, Kind::Contact), FACTS_COLUMN)
-}
-
-/// The base query: readable contacts with their facts.
-pub fn readable(deps: &Deps, viewer: &Viewer) -> Select<contact::Entity> {
-    with_facts(deps, viewer).filter(deps.authz.scope(viewer, Kind::Contact, action::READ))
-}
-
-/// `search`: the full name or the email contains `text`, ignoring case.
-pub fn search_condition(text: &str) -> Condition {
-    Condition::any()
-        .add(condition(
-            col(contact::Column::FullName),
-            Op::Contains(text.to_owned()),
-        ))
-        .add(condition(
-            col(contact::Column::Email),
-            Op::Contains(text.to_owned()),
-        ))
-}
-
-fn opt_str(v: Option<&String>) -> CursorValue {
-    v.map_or(CursorValue::Null, |s| CursorValue::Str(s.clone()))
-}
-
-/// The sort keys of one ordering field (NAME is two).
-fn sort_columns(sort: ContactSort) -> &'static [contact::Column] {
-    use contact::Column as C;
-    match sort {
-        ContactSort::Name => &[C::LastName, C::FirstName],
-        ContactSort::FirstName => &[C::FirstName],
-        ContactSort::LastName => &[C::LastName],
-        ContactSort::FullName => &[C::FullName],
-        ContactSort::Email => &[C::Email],
-        ContactSort::CreatedAt => &[C::CreatedAt],
-        ContactSort::UpdatedAt => &[C::UpdatedAt],
-    }
-}
-
-fn cursor_value(m: &contact::Model, column: contact::Column) -> CursorValue {
-    use contact::Column as C;
-    match column {
-        C::FirstName => opt_str(m.first_name.as_ref()),
-        C::LastName => opt_str(m.last_name.as_ref()),
-        C::FullName => CursorValue::Str(m.full_name.clone()),
-        C::Email => opt_str(m.email.as_ref()),
-        C::CreatedAt => CursorValue::Ts(m.created_at),
-        C::UpdatedAt => CursorValue::Ts(m.updated_at),
-        _ => CursorValue::Uuid(m.id),
-    }
-}
-
-/// One page of the contacts the viewer may read, matching `filter`, in `order` (default:
-/// full name ascending), ties broken by id.
-pub async fn list(
-    deps: &Deps,
-    viewer: &Viewer,
-    filter: Condition,
-    order: &[(ContactSort, bool)],
-    page: &PageArgs,
-) -> ApiResult<Page<ContactRow>> {
-    let order: Vec<(ContactSort, bool)> = if order.is_empty() {
-        vec![(ContactSort::FullName, false)]
-    } else {
-        order.to_vec()
+/// The keys a contact list can be ordered by, named once: [`ContactSort`] here and the GraphQL
+/// order field are both declared from this list (`contact_sort_keys!(declare)`).
+macro_rules! contact_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields contacts can be ordered by.
+            ContactSort as ContactOrderField {
+                /// Address-book order: last name, then first name.
+                Name,
+                /// First name.
+                FirstName,
+                /// Last name.
+                LastName,
+                /// Full name as displayed (first name first).
+                FullName,
+                /// Email; contacts without one sort as empty.
+                Email,
+                /// Creation time.
+                CreatedAt,
+                /// Last change.
+                UpdatedAt,
+            }
+        }
     };
-    let columns: Vec<(contact::Column, bool)> = order
-        .iter()
-        .flat_map(|(sort, desc)| sort_columns(*sort).iter().map(move |c| (*c, *desc)))
-        .collect();
-    let mut keys: Vec<SortKey> = columns
-        .iter()
-        .map(|(c, desc)| SortKey::column(*c, *desc))
-        .collect();
-    keys.push(SortKey::column(contact::Column::Id, false));
-    let select = readable(deps, viewer).filter(filter);
-    fetch_page(&deps.db, select, &keys, page, |row: &ContactRow| {
-        let mut values: Vec<CursorValue> = columns
-            .iter()
-            .map(|(c, _)| cursor_value(&row.model, *c))
-            .collect();
-        values.push(CursorValue::Uuid(row.model.id));
-        values
-    })
-    .await
 }
 
-/// How many contacts the viewer may read match `filter` (the `totalCount` of the list).
-pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
-    Ok(contact::Entity::find()
-        .filter(
-            deps.authz
-                .aggregate_scope(viewer, Kind::Contact, action::READ),
-        )
-        .filter(filter)
-        .count(&deps.db)
-        .await?)
-}
+pub(crate) use contact_sort_keys;
 
-/// One contact the viewer may read; unreadable and missing are the same `NOT_FOUND`.
-pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<ContactRow> {
-    record::find::<contact::Entity>(deps, viewer, &deps.db, id).await
-}
+contact_sort_keys!(sort_enum);
 
-/// Readable contacts among `ids` (for relation loaders); unreadable and missing ids are left
-/// out.
-pub async fn by_ids(deps: &Deps, viewer: &Viewer, ids: &[Uuid]) -> ApiResult<Vec<ContactRow>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+impl Record for contact::Entity {
+    const KIND: Kind = Kind::Contact;
+    type Action = ContactAction;
+    const READ: ContactAction = ContactAction::Read;
+    const ID: contact::Column = contact::Column::Id;
+    const SEARCH: &'static [contact::Column] = &[contact::Column::FullName, contact::Column::Email];
+    const DEFAULT_ORDER: (ContactSort, bool) = (ContactSort::FullName, false);
+    type Row = ContactRow;
+    type Sort = ContactSort;
+
+    fn sort<'a>(sort: ContactSort, _: &Env<'a>) -> Vec<SortSpec<'a, ContactRow>> {
+        use contact::Column as C;
+        let first = || {
+            SortSpec::column(C::FirstName, |r: &ContactRow| {
+                Scalar::opt_str(r.model.first_name.as_ref())
+            })
+        };
+        let last = || {
+            SortSpec::column(C::LastName, |r: &ContactRow| {
+                Scalar::opt_str(r.model.last_name.as_ref())
+            })
+        };
+        match sort {
+            ContactSort::Name => vec![last(), first()],
+            ContactSort::FirstName => vec![first()],
+            ContactSort::LastName => vec![last()],
+            ContactSort::FullName => vec![SortSpec::column(C::FullName, |r: &ContactRow| {
+                Scalar::Str(r.model.full_name.clone())
+            })],
+            ContactSort::Email => vec![SortSpec::column(C::Email, |r: &ContactRow| {
+                Scalar::opt_str(r.model.email.as_ref())
+            })],
+            ContactSort::CreatedAt => vec![SortSpec::column(C::CreatedAt, |r: &ContactRow| {
+                Scalar::Ts(r.model.created_at)
+            })],
+            ContactSort::UpdatedAt => vec![SortSpec::column(C::UpdatedAt, |r: &ContactRow| {
+                Scalar::Ts(r.model.updated_at)
+            })],
+        }
     }
-    Ok(readable(deps, viewer)
-        .filter(contact::Column::Id.is_in(ids.iter().copied()))
-        .into_model::<ContactRow>()
-        .all(&deps.db)
-        .await?)
+
+    fn id(row: &ContactRow) -> Uuid {
+        row.model.id
+    }
 }
+
+impl Versioned for contact::Entity {
+    const CREATE: ContactAction = ContactAction::Create;
+    const DELETE: ContactAction = ContactAction::Delete;
+    const VERSION: contact::Column = contact::Column::Version;
+    const UPDATED_AT: contact::Column = contact::Column::UpdatedAt;
+}
+
+crate::plain_fields!(contact::Column);
 
 /// `createContact` input.
 #[derive(Debug, Default)]
@@ -270,8 +213,9 @@ async fn check_unique_email(
     email: &str,
     except: Option<Uuid>,
 ) -> ApiResult<()> {
-    let mut q = contact::Entity::find()
-        .filter(Expr::expr(Func::lower(col(contact::Column::Email))).eq(email.to_lowercase()));
+    let mut q = contact::Entity::find().filter(
+        Expr::expr(Func::lower(record::qualified(contact::Column::Email))).eq(email.to_lowercase()),
+    );
     if let Some(id) = except {
         q = q.filter(contact::Column::Id.ne(id));
     }
@@ -292,7 +236,7 @@ async fn check_company(
     id: Uuid,
     errors: &mut Errors,
 ) -> ApiResult<()> {
-    if !crate::service::company::is_readable(deps, viewer, db, id).await? {
+    if !record::is_readable::<entity::company::Entity>(deps, viewer, db, id).await? {
         errors.push("companyId", "no such company");
     }
     Ok(())
@@ -306,11 +250,11 @@ fn name_part(field: &'static str) -> impl Fn(String) -> Result<String, crate::er
 fn require_notes(deps: &Deps, viewer: &Viewer, facts: FactMask) -> ApiResult<()> {
     if deps
         .authz
-        .decide(viewer.role, Kind::Contact, action::UPDATE_NOTES, facts)
+        .decide(viewer.role, ContactAction::UpdateNotes, facts)
     {
         Ok(())
     } else {
-        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, action = action::UPDATE_NOTES, "contact notes write denied by policy");
+        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, action = ContactAction::UpdateNotes.polar(), "contact notes write denied by policy");
         Err(ApiError::Forbidden {
             field: Some("notes".into()),
         })
@@ -323,8 +267,8 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
     let txn = begin_write(deps).await?;
     // Validate: every problem at once.
     let mut errors = Errors::new();
-    let owner_id = input.owner_id.unwrap_or(viewer.user_id);
-    let owner_team = active_user_team(&txn, owner_id, "ownerId", &mut errors).await?;
+    let (owner_id, owner_team) =
+        record::new_owner(&txn, viewer, input.owner_id, &mut errors).await?;
     let (first_name, last_name) = (
         validate::trimmed(input.first_name),
         validate::trimmed(input.last_name),
@@ -357,8 +301,12 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         ));
     };
     // Authorize the contact as it would be.
-    let facts = viewer.facts_of_contact(owner_id, owner_team, false);
-    require_allowed(deps, viewer, Kind::Contact, action::CREATE, facts)?;
+    let facts = viewer.facts(&ContactFacts {
+        owner_id: owner_id,
+        owner_team_id: owner_team,
+        linked_to_readable_deal: false,
+    });
+    require_allowed(deps, viewer, ContactAction::Create, facts)?;
     if notes.is_some() {
         require_notes(deps, viewer, facts)?;
     }
@@ -390,10 +338,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
     .insert(&txn)
     .await
     .map_err(|e| write_failed(e, input.company_id))?;
-    txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "contact.created", user_id = %viewer.user_id, contact_id = %id, owner_id = %owner_id, "contact created");
-    get(deps, viewer, id).await
+    record::commit::<contact::Entity>(deps, viewer, txn, id, "contact.created").await
 }
 
 /// `updateContact`.
@@ -411,17 +356,20 @@ pub async fn update(
 ) -> ApiResult<ContactRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = record::load_for::<contact::Entity>(deps, viewer, &txn, id, action::UPDATE).await?;
-    check_version(changes.expected_version, row.model.version)?;
+    let row = record::load_for_change::<contact::Entity>(
+        deps,
+        viewer,
+        &txn,
+        id,
+        ContactAction::Update,
+        changes.expected_version,
+    )
+    .await?;
     let current = &row.model;
     // Validate: every problem at once.
     let mut errors = Errors::new();
-    let mut new_owner = None;
-    if let Some(owner) = changes.owner_id.filter(|o| *o != current.owner_id)
-        && let Some(team) = active_user_team(&txn, owner, "ownerId", &mut errors).await?
-    {
-        new_owner = Some((owner, team));
-    }
+    let new_owner =
+        record::owner_change(&txn, changes.owner_id, current.owner_id, &mut errors).await?;
     let first_change = changes.first_name.map(validate::trimmed);
     let last_change = changes.last_name.map(validate::trimmed);
     let first_after = first_change.as_ref().unwrap_or(&current.first_name);
@@ -466,81 +414,43 @@ pub async fn update(
     if notes.is_some() {
         require_notes(deps, viewer, row.facts)?;
     }
-    let mut am = contact::ActiveModel {
-        id: Unchanged(id),
-        ..Default::default()
-    };
     if let Some((owner, team)) = new_owner {
-        let after = viewer.facts_of_contact(owner, team, false);
-        if !deps
-            .authz
-            .decide(viewer.role, Kind::Contact, action::CREATE, after)
-        {
-            tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, contact_id = %id, new_owner = %owner, "contact owner change denied by policy");
-            return Err(ApiError::Forbidden {
-                field: Some("ownerId".into()),
-            });
-        }
-        am.owner_id = Set(owner);
+        let after = viewer.facts(&ContactFacts {
+            owner_id: owner,
+            owner_team_id: team,
+            linked_to_readable_deal: false,
+        });
+        record::require_handover::<contact::Entity>(deps, viewer, id, after)?;
     }
     if let Some(Some(e)) = &email {
         check_unique_email(&txn, e, Some(id)).await?;
     }
-    if first_name.is_some() || last_name.is_some() {
-        am.full_name = Set(full_name(names.0.as_deref(), names.1.as_deref()));
-    }
-    if let Some(f) = first_name {
-        am.first_name = Set(f);
-    }
-    if let Some(l) = last_name {
-        am.last_name = Set(l);
-    }
-    if let Some(c) = changes.company_id {
-        am.company_id = Set(c);
-    }
-    if let Some(e) = email {
-        am.email = Set(e);
-    }
-    if let Some(p) = phone {
-        am.phone = Set(p);
-    }
-    if let Some(m) = mobile {
-        am.mobile = Set(m);
-    }
-    if let Some(t) = title {
-        am.title = Set(t);
-    }
-    if let Some(d) = changes.department {
-        am.department = Set(d);
-    }
-    if let Some(p) = changes.is_primary {
-        am.is_primary = Set(p);
-    }
-    if let Some(l) = linkedin_url {
-        am.linkedin_url = Set(l);
-    }
-    if let Some(n) = notes {
-        am.notes = Set(n);
-    }
+    let renamed = first_name.is_some() || last_name.is_some();
+    let am = contact::ActiveModel {
+        id: Unchanged(id),
+        owner_id: change(new_owner.map(|(owner, _)| owner)),
+        full_name: change(renamed.then(|| full_name(names.0.as_deref(), names.1.as_deref()))),
+        first_name: change(first_name),
+        last_name: change(last_name),
+        company_id: change(changes.company_id),
+        email: change(email),
+        phone: change(phone),
+        mobile: change(mobile),
+        title: change(title),
+        department: change(changes.department),
+        is_primary: change(changes.is_primary),
+        linkedin_url: change(linkedin_url),
+        notes: change(notes),
+        ..Default::default()
+    };
     // Act.
     let company = changes.company_id.flatten();
     record::write_versioned(&txn, id, current.version, am, |e| write_failed(e, company)).await?;
-    txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "contact.updated", user_id = %viewer.user_id, contact_id = %id, version = current.version + 1, "contact updated");
-    get(deps, viewer, id).await
+    record::commit::<contact::Entity>(deps, viewer, txn, id, "contact.updated").await
 }
 
 /// `deleteContact`: deals and activities that name the contact keep existing, with the
 /// contact cleared (by the foreign keys).
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
-    let txn = begin_write(deps).await?;
-    // Load and authorize.
-    record::load_for::<contact::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
-    // Act.
-    contact::Entity::delete_by_id(id).exec(&txn).await?;
-    txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "contact.deleted", user_id = %viewer.user_id, contact_id = %id, "contact deleted");
-    Ok(id)
+    record::delete::<contact::Entity>(deps, viewer, id).await
 }

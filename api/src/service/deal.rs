@@ -3,42 +3,52 @@
 
 use chrono::{NaiveDate, Utc};
 use entity::enums::{DealSource, DealStage, Priority, SharePermission};
-use entity::{company, contact, deal, deal_share, user};
+use entity::{company, contact, deal, deal_share};
 use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
-use crate::authz::{FACTS_COLUMN, Fact, FactMask, Kind, Viewer, action};
+use crate::authz::{DealAction, DealFacts, Fact, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
-use crate::service::list::{
-    CursorKind, CursorValue, Page, PageArgs, SortKey, WithFacts, fetch_page,
-};
-use crate::service::{Deps, begin_write, check_version, record, require_allowed};
+use crate::service::filter::{Env, Field, Scalar};
+use crate::service::list::{CursorKind, WithFacts};
+use crate::service::record::{Record, SortSpec, Versioned, sort_enum};
+use crate::service::{Deps, begin_write, record, require_allowed};
 
 /// A deal as the viewer sees it: the row and its facts.
 pub type DealRow = WithFacts<deal::Model>;
 
-/// What a deals list can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DealSort {
-    /// Creation time.
-    CreatedAt,
-    /// Last change.
-    UpdatedAt,
-    /// Title.
-    Title,
-    /// Amount (only amounts the viewer may read; hidden ones sort as empty).
-    Amount,
-    /// Pipeline order of the stage.
-    Stage,
-    /// Expected close date.
-    ExpectedCloseDate,
+/// The keys a deal list can be ordered by, named once: [`DealSort`] here and the GraphQL
+/// order field are both declared from this list (`deal_sort_keys!(declare)`).
+macro_rules! deal_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields deals can be ordered by.
+            DealSort as DealOrderField {
+                /// Creation time.
+                CreatedAt,
+                /// Last change.
+                UpdatedAt,
+                /// Title.
+                Title,
+                /// Amount; amounts hidden from the viewer sort as empty.
+                Amount,
+                /// Pipeline order of the stage.
+                Stage,
+                /// Expected close date.
+                ExpectedCloseDate,
+            }
+        }
+    };
 }
+
+pub(crate) use deal_sort_keys;
+
+deal_sort_keys!(sort_enum);
 
 /// A `deals` column, table-qualified (subqueries of the policy scope use other aliases).
 pub fn col(c: deal::Column) -> SimpleExpr {
@@ -48,9 +58,7 @@ pub fn col(c: deal::Column) -> SimpleExpr {
 /// The amount as the viewer may see it: `amount_cents` where the policy lets them read it,
 /// NULL elsewhere. Filters and sorts on amount use this, so they reveal nothing hidden.
 pub fn visible_amount(deps: &Deps, viewer: &Viewer) -> SimpleExpr {
-    let cond = deps
-        .authz
-        .field_condition(viewer, Kind::Deal, action::READ_AMOUNT);
+    let cond = deps.authz.field_condition(viewer, DealAction::ReadAmount);
     Expr::case(cond, col(deal::Column::AmountCents))
         .finally(Expr::val(Option::<i64>::None))
         .into()
@@ -87,94 +95,75 @@ fn stage_rank_of(stage: DealStage) -> i64 {
         .map_or(99, |p| p as i64 + 1)
 }
 
-/// The base query: readable deals with their facts.
-pub fn readable(deps: &Deps, viewer: &Viewer) -> Select<deal::Entity> {
-    deal::Entity::find()
-        .filter(deps.authz.scope(viewer, Kind::Deal, action::READ))
-        .column_as(deps.authz.facts_expr(viewer, Kind::Deal), FACTS_COLUMN)
-}
-
 /// Whether the viewer may read this row's amount.
 pub fn can_read_amount(deps: &Deps, viewer: &Viewer, facts: FactMask) -> bool {
     deps.authz
-        .decide(viewer.role, Kind::Deal, action::READ_AMOUNT, facts)
+        .decide(viewer.role, DealAction::ReadAmount, facts)
 }
 
-/// One page of the deals the viewer may read, matching `filter`, in `order` (then id).
-pub async fn list(
-    deps: &Deps,
-    viewer: &Viewer,
-    filter: Condition,
-    order: &[(DealSort, bool)],
-    page: &PageArgs,
-) -> ApiResult<Page<DealRow>> {
-    let order: Vec<(DealSort, bool)> = if order.is_empty() {
-        vec![(DealSort::CreatedAt, true)]
-    } else {
-        order.to_vec()
-    };
-    let amount = visible_amount(deps, viewer);
-    let mut keys: Vec<SortKey> = order
-        .iter()
-        .map(|(field, desc)| match field {
-            DealSort::CreatedAt => SortKey::column(deal::Column::CreatedAt, *desc),
-            DealSort::UpdatedAt => SortKey::column(deal::Column::UpdatedAt, *desc),
-            DealSort::Title => SortKey::column(deal::Column::Title, *desc),
-            DealSort::Amount => SortKey::new(amount.clone(), CursorKind::Int, *desc),
-            DealSort::Stage => SortKey::new(stage_rank(), CursorKind::Int, *desc),
-            DealSort::ExpectedCloseDate => SortKey::column(deal::Column::ExpectedCloseDate, *desc),
-        })
-        .collect();
-    keys.push(SortKey::column(deal::Column::Id, false));
-    let select = readable(deps, viewer).filter(filter);
-    fetch_page(&deps.db, select, &keys, page, |row: &DealRow| {
-        let m = &row.model;
-        let mut values: Vec<CursorValue> = order
-            .iter()
-            .map(|(field, _)| match field {
-                DealSort::CreatedAt => CursorValue::Ts(m.created_at),
-                DealSort::UpdatedAt => CursorValue::Ts(m.updated_at),
-                DealSort::Title => CursorValue::Str(m.title.clone()),
-                DealSort::Amount => {
-                    if can_read_amount(deps, viewer, row.facts) {
-                        CursorValue::Int(m.amount_cents)
+impl Record for deal::Entity {
+    const KIND: Kind = Kind::Deal;
+    type Action = DealAction;
+    const READ: DealAction = DealAction::Read;
+    const ID: deal::Column = deal::Column::Id;
+    const SEARCH: &'static [deal::Column] = &[deal::Column::Title];
+    const DEFAULT_ORDER: (DealSort, bool) = (DealSort::CreatedAt, true);
+    type Row = DealRow;
+    type Sort = DealSort;
+
+    fn sort<'a>(sort: DealSort, env: &Env<'a>) -> Vec<SortSpec<'a, DealRow>> {
+        use deal::Column as C;
+        let (deps, viewer) = (env.deps, env.viewer);
+        vec![match sort {
+            DealSort::CreatedAt => {
+                SortSpec::column(C::CreatedAt, |r: &DealRow| Scalar::Ts(r.model.created_at))
+            }
+            DealSort::UpdatedAt => {
+                SortSpec::column(C::UpdatedAt, |r: &DealRow| Scalar::Ts(r.model.updated_at))
+            }
+            DealSort::Title => {
+                SortSpec::column(C::Title, |r: &DealRow| Scalar::Str(r.model.title.clone()))
+            }
+            DealSort::Amount => SortSpec::computed(
+                visible_amount(deps, viewer),
+                CursorKind::Int,
+                move |r: &DealRow| {
+                    if can_read_amount(deps, viewer, r.facts) {
+                        Scalar::Int(r.model.amount_cents)
                     } else {
-                        CursorValue::Null
+                        Scalar::Null
                     }
-                }
-                DealSort::Stage => CursorValue::Int(stage_rank_of(m.stage)),
-                DealSort::ExpectedCloseDate => m
-                    .expected_close_date
-                    .map_or(CursorValue::Null, CursorValue::Date),
-            })
-            .collect();
-        values.push(CursorValue::Uuid(m.id));
-        values
-    })
-    .await
+                },
+            ),
+            DealSort::Stage => SortSpec::computed(stage_rank(), CursorKind::Int, |r: &DealRow| {
+                Scalar::Int(stage_rank_of(r.model.stage))
+            }),
+            DealSort::ExpectedCloseDate => SortSpec::column(C::ExpectedCloseDate, |r: &DealRow| {
+                Scalar::opt(r.model.expected_close_date, Scalar::Date)
+            }),
+        }]
+    }
+
+    fn id(row: &DealRow) -> Uuid {
+        row.model.id
+    }
 }
 
-/// How many deals the viewer may read match `filter` (the `totalCount` of the list).
-pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
-    Ok(deal::Entity::find()
-        .filter(deps.authz.aggregate_scope(viewer, Kind::Deal, action::READ))
-        .filter(filter)
-        .count(&deps.db)
-        .await?)
+impl Versioned for deal::Entity {
+    const CREATE: DealAction = DealAction::Create;
+    const DELETE: DealAction = DealAction::Delete;
+    const VERSION: deal::Column = deal::Column::Version;
+    const UPDATED_AT: deal::Column = deal::Column::UpdatedAt;
 }
 
-/// One deal the viewer may read; unreadable and missing are the same `NOT_FOUND`.
-pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<DealRow> {
-    record::find::<deal::Entity>(deps, viewer, &deps.db, id).await
-}
-
-/// Readable deals among `ids` (for relation loaders).
-pub async fn by_ids(deps: &Deps, viewer: &Viewer, ids: &[Uuid]) -> ApiResult<Vec<DealRow>> {
-    Ok(readable(deps, viewer)
-        .filter(deal::Column::Id.is_in(ids.iter().copied()))
-        .into_model::<DealRow>()
-        .all(&deps.db)
-        .await?)
+/// Filters see the amount as the viewer may: hidden amounts compare as empty.
+impl Field for deal::Column {
+    fn expr(self, env: &Env<'_>) -> SimpleExpr {
+        match self {
+            deal::Column::AmountCents => visible_amount(env.deps, env.viewer),
+            c => record::qualified(c),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -304,44 +293,22 @@ async fn check_links(
     contact_id: Option<Uuid>,
     errors: &mut Vec<FieldError>,
 ) -> ApiResult<()> {
-    let company_ok = company::Entity::find_by_id(company_id)
-        .filter(deps.authz.scope(viewer, Kind::Company, action::READ))
-        .one(db)
-        .await?
-        .is_some();
-    if !company_ok {
+    if !record::is_readable::<company::Entity>(deps, viewer, db, company_id).await? {
         errors.push(FieldError::new("companyId", "no such company"));
     }
     if let Some(contact_id) = contact_id {
-        match contact::Entity::find_by_id(contact_id)
-            .filter(deps.authz.scope(viewer, Kind::Contact, action::READ))
-            .one(db)
-            .await?
-        {
-            None => errors.push(FieldError::new("contactId", "no such contact")),
-            Some(c) if c.company_id.is_some_and(|id| id != company_id) => errors.push(
+        match record::find::<contact::Entity>(deps, viewer, db, contact_id).await {
+            Err(ApiError::NotFound { .. }) => {
+                errors.push(FieldError::new("contactId", "no such contact"))
+            }
+            Err(e) => return Err(e),
+            Ok(c) if c.model.company_id.is_some_and(|id| id != company_id) => errors.push(
                 FieldError::new("contactId", "belongs to another company than the deal"),
             ),
-            Some(_) => {}
+            Ok(_) => {}
         }
     }
     Ok(())
-}
-
-/// The team of an active user, or a BAD_USER_INPUT on `field`.
-async fn active_user_team(
-    db: &impl ConnectionTrait,
-    user_id: Uuid,
-    field: &str,
-    errors: &mut Vec<FieldError>,
-) -> ApiResult<Option<Uuid>> {
-    match user::Entity::find_by_id(user_id).one(db).await? {
-        Some(u) if u.active => Ok(u.team_id),
-        _ => {
-            errors.push(FieldError::new(field, "no such active user"));
-            Ok(None)
-        }
-    }
 }
 
 /// The deal a share belongs to: gone meanwhile is the deal `NOT_FOUND`.
@@ -375,8 +342,9 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
     let txn = begin_write(deps).await?;
     let mut errors = Vec::new();
     // Validate.
-    let owner_id = input.owner_id.unwrap_or(viewer.user_id);
-    let owner_team = active_user_team(&txn, owner_id, "ownerId", &mut errors).await?;
+    let (owner_id, owner_team) =
+        record::new_owner(&txn, viewer, input.owner_id, &mut errors).await?;
+    let owner_team = owner_team.flatten();
     let title = title(&input.title, &mut errors);
     let cents = input.amount.as_ref().map_or(0, |a| amount(a, &mut errors));
     let currency = currency(input.currency.as_deref().unwrap_or("USD"), &mut errors);
@@ -400,12 +368,16 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
         return Err(ApiError::BadUserInput(errors));
     }
     // Authorize the deal as it would be.
-    let facts = viewer.facts_of_deal(owner_id, owner_team, None);
-    require_allowed(deps, viewer, Kind::Deal, action::CREATE, facts)?;
+    let facts = viewer.facts(&DealFacts {
+        owner_id: owner_id,
+        owner_team_id: owner_team,
+        share: None,
+    });
+    require_allowed(deps, viewer, DealAction::Create, facts)?;
     if input.amount.is_some()
         && !deps
             .authz
-            .decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, facts)
+            .decide(viewer.role, DealAction::UpdateAmount, facts)
     {
         return Err(ApiError::Forbidden {
             field: Some("amount".into()),
@@ -440,10 +412,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
     .insert(&txn)
     .await
     .map_err(|e| write_error(e, &links_of_deal(Some(input.company_id), input.contact_id)))?;
-    txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "deal.created", user_id = %viewer.user_id, deal_id = %id, "deal created");
-    get(deps, viewer, id).await
+    record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.created").await
 }
 
 /// The stage columns for a move: probability follows, closing dates the close.
@@ -457,7 +426,7 @@ fn apply_stage(am: &mut deal::ActiveModel, current: &deal::Model, stage: DealSta
     }
 }
 
-/// `updateDeal`.
+/// `updateDeal`, and `moveDeal` (a stage change: probability and close date follow).
 pub async fn update(
     deps: &Deps,
     viewer: &Viewer,
@@ -466,12 +435,19 @@ pub async fn update(
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::UPDATE).await?;
-    check_version(changes.expected_version, row.model.version)?;
+    let row = record::load_for_change::<deal::Entity>(
+        deps,
+        viewer,
+        &txn,
+        id,
+        DealAction::Update,
+        changes.expected_version,
+    )
+    .await?;
     if changes.amount.is_some()
         && !deps
             .authz
-            .decide(viewer.role, Kind::Deal, action::UPDATE_AMOUNT, row.facts)
+            .decide(viewer.role, DealAction::UpdateAmount, row.facts)
     {
         return Err(ApiError::Forbidden {
             field: Some("amount".into()),
@@ -527,30 +503,7 @@ pub async fn update(
         }
     })
     .await?;
-    txn.commit().await?;
-    tracing::info!(target: "audit", event = "deal.updated", user_id = %viewer.user_id, deal_id = %id, "deal updated");
-    get(deps, viewer, id).await
-}
-
-/// `moveDeal`: a stage change (probability and close date follow).
-pub async fn move_to(
-    deps: &Deps,
-    viewer: &Viewer,
-    id: Uuid,
-    stage: DealStage,
-    expected_version: Option<i32>,
-) -> ApiResult<DealRow> {
-    update(
-        deps,
-        viewer,
-        id,
-        DealChanges {
-            stage: Some(stage),
-            expected_version,
-            ..Default::default()
-        },
-    )
-    .await
+    record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.updated").await
 }
 
 /// `reassignDeal`: allowed when the policy allows `reassign` on the deal both as it is and
@@ -563,10 +516,19 @@ pub async fn reassign(
     expected_version: Option<i32>,
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::REASSIGN).await?;
-    check_version(expected_version, row.model.version)?;
+    let row = record::load_for_change::<deal::Entity>(
+        deps,
+        viewer,
+        &txn,
+        id,
+        DealAction::Reassign,
+        expected_version,
+    )
+    .await?;
     let mut errors = Vec::new();
-    let team = active_user_team(&txn, new_owner, "ownerId", &mut errors).await?;
+    let team = record::active_user_team(&txn, new_owner, "ownerId", &mut errors)
+        .await?
+        .flatten();
     if !errors.is_empty() {
         return Err(ApiError::BadUserInput(errors));
     }
@@ -577,11 +539,12 @@ pub async fn reassign(
     } else {
         None
     };
-    let after = viewer.facts_of_deal(new_owner, team, share);
-    if !deps
-        .authz
-        .decide(viewer.role, Kind::Deal, action::REASSIGN, after)
-    {
+    let after = viewer.facts(&DealFacts {
+        owner_id: new_owner,
+        owner_team_id: team,
+        share: share,
+    });
+    if !deps.authz.decide(viewer.role, DealAction::Reassign, after) {
         return Err(ApiError::Forbidden {
             field: Some("ownerId".into()),
         });
@@ -598,9 +561,7 @@ pub async fn reassign(
         .filter(deal_share::Column::UserId.eq(new_owner))
         .exec(&txn)
         .await?;
-    txn.commit().await?;
-    tracing::info!(target: "audit", event = "deal.reassigned", user_id = %viewer.user_id, deal_id = %id, new_owner = %new_owner, "deal reassigned");
-    get(deps, viewer, id).await
+    record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.reassigned").await
 }
 
 /// `shareDeal`: gives (or changes) a user's access to the deal.
@@ -612,9 +573,9 @@ pub async fn share(
     permission: SharePermission,
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::SHARE).await?;
+    let row = record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Share).await?;
     let mut errors = Vec::new();
-    active_user_team(&txn, user_id, "userId", &mut errors).await?;
+    record::active_user_team(&txn, user_id, "userId", &mut errors).await?;
     if row.model.owner_id == user_id {
         errors.push(FieldError::new("userId", "already owns the deal"));
     }
@@ -638,33 +599,24 @@ pub async fn share(
     .exec_without_returning(&txn)
     .await
     .map_err(|e| write_error(e, &[DEAL_OF_SHARE]))?;
-    txn.commit().await?;
-    tracing::info!(target: "audit", event = "deal.shared", user_id = %viewer.user_id, deal_id = %id, with = %user_id, ?permission, "deal shared");
-    get(deps, viewer, id).await
+    record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.shared").await
 }
 
 /// `unshareDeal`: removes a user's share (idempotent).
 pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::SHARE).await?;
+    record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Share).await?;
     deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))
         .filter(deal_share::Column::UserId.eq(user_id))
         .exec(&txn)
         .await?;
-    txn.commit().await?;
-    tracing::info!(target: "audit", event = "deal.unshared", user_id = %viewer.user_id, deal_id = %id, with = %user_id, "deal unshared");
-    get(deps, viewer, id).await
+    record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.unshared").await
 }
 
 /// `deleteDeal`: its shares and activities go with it.
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
-    let txn = begin_write(deps).await?;
-    record::load_for::<deal::Entity>(deps, viewer, &txn, id, action::DELETE).await?;
-    deal::Entity::delete_by_id(id).exec(&txn).await?;
-    txn.commit().await?;
-    tracing::info!(target: "audit", event = "deal.deleted", user_id = %viewer.user_id, deal_id = %id, "deal deleted");
-    Ok(id)
+    record::delete::<deal::Entity>(deps, viewer, id).await
 }
 
 /// Shares of deals (for the `shares` field), keyed by deal.

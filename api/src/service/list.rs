@@ -7,17 +7,15 @@
 //! stay exact when rows are inserted or deleted between requests.
 
 use base64::Engine;
-use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, Order, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QueryResult, QuerySelect, Select, Value,
+    QueryOrder, QueryResult, QuerySelect, Select,
 };
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, FactMask};
 use crate::error::{ApiError, ApiResult};
+use crate::service::filter::Scalar;
 
 /// Rows per page when the client does not say.
 pub const DEFAULT_PAGE_SIZE: u64 = 25;
@@ -38,44 +36,7 @@ pub struct PageArgs {
 }
 
 /// One sort-key value inside a cursor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "t", content = "v")]
-pub enum CursorValue {
-    /// SQL NULL.
-    Null,
-    /// An integer.
-    Int(i64),
-    /// A string.
-    Str(String),
-    /// A UUID.
-    Uuid(Uuid),
-    /// A timestamp.
-    Ts(DateTime<Utc>),
-    /// A date.
-    Date(NaiveDate),
-    /// A boolean.
-    Bool(bool),
-}
-
-impl CursorValue {
-    fn to_value(&self) -> Option<Value> {
-        match self {
-            Self::Null => None,
-            Self::Int(i) => Some((*i).into()),
-            Self::Str(s) => Some(s.clone().into()),
-            Self::Uuid(u) => Some((*u).into()),
-            Self::Ts(t) => Some((*t).into()),
-            Self::Date(d) => Some((*d).into()),
-            Self::Bool(b) => Some((*b).into()),
-        }
-    }
-}
-
-impl From<Option<CursorValue>> for CursorValue {
-    fn from(v: Option<CursorValue>) -> Self {
-        v.unwrap_or(Self::Null)
-    }
-}
+pub type CursorValue = Scalar;
 
 /// What type of value a sort key holds, so that a cursor cannot put a string where the
 /// database compares a timestamp (PostgreSQL would refuse the statement).
@@ -307,65 +268,4 @@ where
         has_next_page: if forward { more } else { args.before.is_some() },
         has_previous_page: if forward { args.after.is_some() } else { more },
     })
-}
-
-/// The first `limit` children of each parent in one statement (a window function per
-/// parent), with each parent's total: the rows behind a nested connection such as
-/// `company { deals(first: 10) { totalCount nodes { … } } }` for a whole page of companies.
-///
-/// `select` is the scoped child query with its facts column; `parent_column` the child's
-/// foreign key (`"deals"."company_id"`); `order_sql` the ORDER BY inside each parent, which
-/// must match the cursors the caller builds.
-pub async fn children<E, M>(
-    db: &impl ConnectionTrait,
-    select: Select<E>,
-    table: &str,
-    parent_column: &str,
-    parents: &[Uuid],
-    order_sql: &str,
-    limit: u64,
-) -> ApiResult<std::collections::HashMap<Uuid, (Vec<M>, u64)>>
-where
-    E: EntityTrait,
-    M: FromQueryResult,
-{
-    use sea_orm::QueryTrait;
-    use sea_orm::sea_query::{Alias, Asterisk, Query};
-
-    let parent_ref = format!("\"{table}\".\"{parent_column}\"");
-    let mut inner = select
-        .filter(Expr::cust(format!("{parent_ref} IS NOT NULL")))
-        .filter(Expr::expr(Expr::cust(parent_ref.clone())).is_in(parents.iter().copied()))
-        .into_query();
-    inner
-        .expr_as(
-            Expr::cust(format!(
-                "ROW_NUMBER() OVER (PARTITION BY {parent_ref} ORDER BY {order_sql})"
-            )),
-            Alias::new("crm_rn"),
-        )
-        .expr_as(
-            Expr::cust(format!("COUNT(*) OVER (PARTITION BY {parent_ref})")),
-            Alias::new("crm_total"),
-        );
-    let outer = Query::select()
-        .column(Asterisk)
-        .from_subquery(inner, Alias::new("crm_children"))
-        .and_where(Expr::col(Alias::new("crm_rn")).lte(limit as i64))
-        .order_by(Alias::new("crm_rn"), Order::Asc)
-        .to_owned();
-    let backend = db.get_database_backend();
-    let rows = db.query_all_raw(backend.build(&outer)).await?;
-    let mut out: std::collections::HashMap<Uuid, (Vec<M>, u64)> =
-        parents.iter().map(|p| (*p, (Vec::new(), 0))).collect();
-    for row in rows {
-        let parent: Option<Uuid> = row.try_get("", parent_column)?;
-        let Some(parent) = parent else { continue };
-        let total: i64 = row.try_get("", "crm_total")?;
-        let model = M::from_query_result(&row, "")?;
-        let entry = out.entry(parent).or_default();
-        entry.0.push(model);
-        entry.1 = u64::try_from(total).unwrap_or(0);
-    }
-    Ok(out)
 }

@@ -10,7 +10,7 @@ pub mod deal;
 pub mod filter;
 pub mod list;
 pub mod money;
-mod record;
+pub mod record;
 pub mod report;
 pub mod team;
 pub mod user;
@@ -50,34 +50,36 @@ pub(crate) fn unique_violation(err: DbErr, field: &str, what: &str) -> ApiError 
     }
 }
 
-/// Refuses unless the policy lets `actor` perform a role-level `action` on `kind`.
+/// Refuses unless the policy lets `actor` perform a role-level `action` (on its kind).
 pub(crate) fn require_role_permission(
     deps: &Deps,
     actor: &Actor,
-    kind: crate::authz::Kind,
-    action: &str,
+    action: impl Into<crate::authz::Action>,
 ) -> ApiResult<()> {
-    if deps.authz.allowed_without_facts(actor.role, kind, action) {
+    let action = action.into();
+    if deps.authz.allowed_without_facts(actor.role, action) {
         Ok(())
     } else {
+        let (kind, action) = (action.kind(), action.polar());
         tracing::info!(target: "audit", event = "forbidden", user_id = %actor.id, ?kind, action, "denied by policy");
         Err(ApiError::Forbidden { field: None })
     }
 }
 
-/// Refuses with `FORBIDDEN` unless the policy lets the viewer do `action` on a `kind`
-/// record with these facts (from the row's SQL facts column, or computed for a record about
-/// to be created or changed).
+/// Refuses with `FORBIDDEN` unless the policy lets the viewer do `action` on a record (of
+/// the action's kind) with these facts (from the row's SQL facts column, or computed for a
+/// record about to be created or changed).
 pub(crate) fn require_allowed(
     deps: &Deps,
     viewer: &crate::authz::Viewer,
-    kind: crate::authz::Kind,
-    action: &str,
+    action: impl Into<crate::authz::Action>,
     facts: crate::authz::FactMask,
 ) -> ApiResult<()> {
-    if deps.authz.decide(viewer.role, kind, action, facts) {
+    let action = action.into();
+    if deps.authz.decide(viewer.role, action, facts) {
         Ok(())
     } else {
+        let (kind, action) = (action.kind(), action.polar());
         tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, ?kind, action, "denied by policy");
         Err(ApiError::Forbidden { field: None })
     }

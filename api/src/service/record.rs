@@ -1,73 +1,334 @@
-//! What the guarded, versioned records (deals, companies, contacts, activities) share: one
-//! readable row by id, the load-and-authorize step of every write, and the versioned update.
+//! One abstraction over the record kinds (deals, companies, contacts, activities, users,
+//! teams): each kind says once how its rows are read (scope and facts), which fields a
+//! filter may test and how each ordering key is computed *and* put into a cursor; the
+//! generic operations below — a page, its count, rows by id, "is this row readable",
+//! nested children — serve every kind.
+//!
+//! [`Versioned`] adds what the guarded, versioned kinds share on writes: the
+//! load-and-authorize step and the optimistic-concurrency update.
+
+use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, NullOrdering, Order, Query, SimpleExpr, WindowStatement,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Select,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
 };
 use uuid::Uuid;
 
-use crate::authz::{Kind, Viewer};
-use crate::error::{ApiError, ApiResult};
-use crate::service::list::WithFacts;
+use crate::authz::{Action, FACTS_COLUMN, Kind, Viewer};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::filter::{Env, Field, Filter, Scalar};
+use crate::service::list::{CursorKind, Page, PageArgs, SortKey, fetch_page};
 use crate::service::{Deps, require_allowed};
 
-/// A record kind whose rows are guarded by the policy and written with optimistic
-/// concurrency (`version`, `updated_at`).
-pub(crate) trait Record: EntityTrait {
+/// One ordering key of a kind: the SQL it orders by and the value a row puts into its
+/// cursor, side by side so they cannot disagree.
+pub struct SortSpec<'a, R> {
+    /// What to order by.
+    pub expr: SimpleExpr,
+    /// The kind of value `expr` yields (checked when a cursor comes back).
+    pub kind: CursorKind,
+    /// The row's value of `expr`.
+    pub value: Box<dyn Fn(&R) -> Scalar + Send + Sync + 'a>,
+}
+
+impl<'a, R> SortSpec<'a, R> {
+    /// A table-qualified column, whose value the row gives through `value`.
+    pub fn column<C: ColumnTrait>(c: C, value: impl Fn(&R) -> Scalar + Send + Sync + 'a) -> Self {
+        let key = SortKey::column(c, false);
+        Self {
+            expr: key.expr,
+            kind: key.kind,
+            value: Box::new(value),
+        }
+    }
+
+    /// A computed expression of values of `kind`.
+    pub fn computed(
+        expr: SimpleExpr,
+        kind: CursorKind,
+        value: impl Fn(&R) -> Scalar + Send + Sync + 'a,
+    ) -> Self {
+        Self {
+            expr,
+            kind,
+            value: Box::new(value),
+        }
+    }
+}
+
+/// A kind of record the API lists, filters, pages and loads by id.
+pub trait Record: EntityTrait {
     /// The policy's resource kind.
     const KIND: Kind;
-    /// The GraphQL type name, for `NOT_FOUND`.
-    const NAME: &'static str;
+    /// The kind's actions.
+    type Action: Copy + Into<Action> + Send + Sync + 'static;
+    /// Seeing a row (and listing it).
+    const READ: Self::Action;
+    /// The GraphQL type name, for `NOT_FOUND` (the policy's class name).
+    const NAME: &'static str = Self::KIND.polar_class();
     /// Its `id` column.
     const ID: Self::Column;
-    /// Its `version` column.
-    const VERSION: Self::Column;
-    /// Its `updated_at` column.
-    const UPDATED_AT: Self::Column;
-    /// The rows the viewer may read, with their facts column (the service's `readable`).
-    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self>;
+    /// The fields searched by a list's `search` argument.
+    const SEARCH: &'static [Self::Column];
+    /// The order of a list that asks for none (and of nested lists), ascending unless
+    /// `true`.
+    const DEFAULT_ORDER: (Self::Sort, bool);
+    /// A row as read for a viewer (with its facts where the kind has them).
+    type Row: FromQueryResult + Clone + Send + Sync + 'static;
+    /// What lists of this kind may be ordered by.
+    type Sort: Copy + Send + Sync + 'static;
+
+    /// The rows the viewer may read, each with its facts column (kinds without facts
+    /// override this).
+    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+        guarded(deps, viewer)
+    }
+
+    /// The same rows for counting: no facts, and the scope shaped for aggregates.
+    fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+        Self::find().filter(deps.authz.aggregate_scope(viewer, Self::READ))
+    }
+
+    /// The ordering keys of one sort field (usually one; a name may be two).
+    fn sort<'a>(sort: Self::Sort, env: &Env<'a>) -> Vec<SortSpec<'a, Self::Row>>;
+
+    /// The row's id.
+    fn id(row: &Self::Row) -> Uuid;
 }
 
-macro_rules! record {
-    ($module:ident, $kind:ident, $name:literal) => {
-        impl Record for entity::$module::Entity {
-            const KIND: Kind = Kind::$kind;
-            const NAME: &'static str = $name;
-            const ID: Self::Column = entity::$module::Column::Id;
-            const VERSION: Self::Column = entity::$module::Column::Version;
-            const UPDATED_AT: Self::Column = entity::$module::Column::UpdatedAt;
-            fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-                crate::service::$module::readable(deps, viewer)
-            }
+/// What a list shows: which rows (filter and search) in which order.
+pub struct ListQuery<R: Record> {
+    /// Conditions on the rows.
+    pub filter: Filter<R::Column>,
+    /// Text to look for in the kind's search fields.
+    pub search: Option<String>,
+    /// Ordering keys with `true` for descending; empty is the kind's default order.
+    pub order: Vec<(R::Sort, bool)>,
+}
+
+impl<R: Record> Clone for ListQuery<R> {
+    fn clone(&self) -> Self {
+        Self {
+            filter: self.filter.clone(),
+            search: self.search.clone(),
+            order: self.order.clone(),
         }
-    };
+    }
 }
 
-record!(deal, Deal, "Deal");
-record!(company, Company, "Company");
-record!(contact, Contact, "Contact");
-record!(activity, Activity, "Activity");
+impl<R: Record> Default for ListQuery<R> {
+    fn default() -> Self {
+        Self {
+            filter: Filter::default(),
+            search: None,
+            order: Vec::new(),
+        }
+    }
+}
 
-/// Row `id` with its facts, if the viewer may read it; missing and unreadable are the same
-/// `NOT_FOUND`. `db` is the pool or a write's transaction.
-pub(crate) async fn find<E>(
+impl<R: Record> ListQuery<R>
+where
+    R::Column: Field,
+{
+    fn condition(&self, env: &Env<'_>) -> sea_orm::Condition {
+        self.filter
+            .clone()
+            .and(Filter::search(R::SEARCH, self.search.as_deref()))
+            .condition(env)
+    }
+}
+
+/// The ordering keys of `order` (the default order when empty), ending with the id.
+fn sort_specs<'a, R: Record>(
+    order: &[(R::Sort, bool)],
+    env: &Env<'a>,
+) -> Vec<(SortSpec<'a, R::Row>, bool)> {
+    let default = [R::DEFAULT_ORDER];
+    let order = if order.is_empty() {
+        &default[..]
+    } else {
+        order
+    };
+    let mut specs: Vec<(SortSpec<'a, R::Row>, bool)> = order
+        .iter()
+        .flat_map(|(sort, desc)| R::sort(*sort, env).into_iter().map(move |s| (s, *desc)))
+        .collect();
+    specs.push((SortSpec::column(R::ID, |r| Scalar::Uuid(R::id(r))), false));
+    specs
+}
+
+/// One page of the rows the viewer may read matching `query`.
+pub async fn list<R>(
+    deps: &Deps,
+    viewer: &Viewer,
+    query: &ListQuery<R>,
+    page: &PageArgs,
+) -> ApiResult<Page<R::Row>>
+where
+    R: Record,
+    R::Column: Field,
+{
+    let env = Env { deps, viewer };
+    let specs = sort_specs::<R>(&query.order, &env);
+    let keys: Vec<SortKey> = specs
+        .iter()
+        .map(|(s, desc)| SortKey::new(s.expr.clone(), s.kind, *desc))
+        .collect();
+    let select = R::readable(deps, viewer).filter(query.condition(&env));
+    fetch_page(&deps.db, select, &keys, page, |row: &R::Row| {
+        specs.iter().map(|(s, _)| (s.value)(row)).collect()
+    })
+    .await
+}
+
+/// How many rows the viewer may read match `query` (a list's `totalCount`).
+pub async fn count<R>(deps: &Deps, viewer: &Viewer, query: &ListQuery<R>) -> ApiResult<u64>
+where
+    R: Record,
+    R::Column: Field,
+    R::Model: Sync,
+{
+    let env = Env { deps, viewer };
+    Ok(R::counted(deps, viewer)
+        .filter(query.condition(&env))
+        .count(&deps.db)
+        .await?)
+}
+
+/// Row `id` if the viewer may read it; missing and unreadable are the same `NOT_FOUND`.
+/// `db` is the pool or a write's transaction.
+pub async fn find<R: Record>(
     deps: &Deps,
     viewer: &Viewer,
     db: &impl ConnectionTrait,
     id: Uuid,
-) -> ApiResult<WithFacts<E::Model>>
-where
-    E: Record,
-    E::Model: Sync,
-{
-    E::readable(deps, viewer)
-        .filter(E::ID.eq(id))
-        .into_model::<WithFacts<E::Model>>()
+) -> ApiResult<R::Row> {
+    R::readable(deps, viewer)
+        .filter(R::ID.eq(id))
+        .into_model::<R::Row>()
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound { entity: E::NAME })
+        .ok_or(ApiError::NotFound { entity: R::NAME })
+}
+
+/// The readable rows among `ids`, in no particular order (for relation loaders).
+pub async fn by_ids<R: Record>(
+    deps: &Deps,
+    viewer: &Viewer,
+    ids: &[Uuid],
+) -> ApiResult<Vec<R::Row>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(R::readable(deps, viewer)
+        .filter(R::ID.is_in(ids.iter().copied()))
+        .into_model::<R::Row>()
+        .all(&deps.db)
+        .await?)
+}
+
+/// Whether the viewer may read row `id`: a reference to a record (`companyId`, …) is
+/// checked with it, so an unreadable record reads exactly like a missing one.
+pub async fn is_readable<R>(
+    deps: &Deps,
+    viewer: &Viewer,
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> ApiResult<bool>
+where
+    R: Record,
+    R::Model: Sync,
+{
+    Ok(R::find()
+        .filter(deps.authz.scope(viewer, R::READ))
+        .filter(R::ID.eq(id))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// The first `limit` readable children of each parent in the kind's default order, with
+/// each parent's total, in one statement (a window per parent): the rows behind a nested
+/// connection such as `company { deals(first: 10) { totalCount nodes { … } } }` for a
+/// whole page of companies. `parent` is the child's foreign key column.
+pub async fn children<R: Record>(
+    deps: &Deps,
+    viewer: &Viewer,
+    parent: &'static str,
+    parents: &[Uuid],
+    limit: u64,
+) -> ApiResult<HashMap<Uuid, (Vec<R::Row>, u64)>> {
+    let env = Env { deps, viewer };
+    let parent_ref = (Alias::new(R::default().table_name()), Alias::new(parent));
+    let mut rows_order = WindowStatement::partition_by(parent_ref.clone());
+    for (spec, desc) in sort_specs::<R>(&[], &env) {
+        let (order, nulls) = if desc {
+            (Order::Desc, NullOrdering::First)
+        } else {
+            (Order::Asc, NullOrdering::Last)
+        };
+        rows_order.order_by_expr_with_nulls(spec.expr, order, nulls);
+    }
+    let mut inner = R::readable(deps, viewer)
+        .filter(Expr::col(parent_ref.clone()).is_in(parents.iter().copied()))
+        .into_query();
+    inner
+        .expr_window_as(Expr::cust("ROW_NUMBER()"), rows_order, Alias::new("crm_rn"))
+        .expr_window_as(
+            Expr::cust("COUNT(*)"),
+            WindowStatement::partition_by(parent_ref),
+            Alias::new("crm_total"),
+        );
+    let outer = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("crm_children"))
+        .and_where(Expr::col(Alias::new("crm_rn")).lte(limit as i64))
+        .order_by(Alias::new("crm_rn"), Order::Asc)
+        .to_owned();
+    let db = &deps.db;
+    let rows = db
+        .query_all_raw(db.get_database_backend().build(&outer))
+        .await?;
+    let mut out: HashMap<Uuid, (Vec<R::Row>, u64)> =
+        parents.iter().map(|p| (*p, (Vec::new(), 0))).collect();
+    for row in rows {
+        let Some(parent_id) = row.try_get::<Option<Uuid>>("", parent)? else {
+            continue;
+        };
+        let total: i64 = row.try_get("", "crm_total")?;
+        let entry = out.entry(parent_id).or_default();
+        entry.0.push(R::Row::from_query_result(&row, "")?);
+        entry.1 = u64::try_from(total).unwrap_or(0);
+    }
+    Ok(out)
+}
+
+/// The cursor a row of the kind's default order has (nested lists continue in the
+/// top-level list with it).
+pub fn default_cursor<R: Record>(deps: &Deps, viewer: &Viewer, row: &R::Row) -> Vec<Scalar> {
+    let env = Env { deps, viewer };
+    sort_specs::<R>(&[], &env)
+        .iter()
+        .map(|(s, _)| (s.value)(row))
+        .collect()
+}
+
+/// A kind whose rows are guarded by the policy and written with optimistic concurrency
+/// (`version`, `updated_at`).
+pub trait Versioned: Record {
+    /// Creating a record (asked about the record as it would be).
+    const CREATE: Self::Action;
+    /// Deleting a record.
+    const DELETE: Self::Action;
+    /// Its `version` column.
+    const VERSION: Self::Column;
+    /// Its `updated_at` column.
+    const UPDATED_AT: Self::Column;
 }
 
 /// Loads a record for a write, inside the write's transaction: unreadable is `NOT_FOUND`,
@@ -77,14 +338,13 @@ pub(crate) async fn load_for<E>(
     viewer: &Viewer,
     db: &impl ConnectionTrait,
     id: Uuid,
-    action: &str,
-) -> ApiResult<WithFacts<E::Model>>
+    action: E::Action,
+) -> ApiResult<crate::service::list::WithFacts<E::Model>>
 where
-    E: Record,
-    E::Model: Sync,
+    E: Versioned<Row = crate::service::list::WithFacts<<E as EntityTrait>::Model>>,
 {
     let row = find::<E>(deps, viewer, db, id).await?;
-    require_allowed(deps, viewer, E::KIND, action, row.facts)?;
+    require_allowed(deps, viewer, action, row.facts)?;
     Ok(row)
 }
 
@@ -100,7 +360,7 @@ pub(crate) async fn write_versioned<E, A>(
     on_error: impl FnOnce(DbErr) -> ApiError,
 ) -> ApiResult<()>
 where
-    E: Record,
+    E: Versioned,
     A: ActiveModelTrait<Entity = E> + Send,
 {
     am.set(E::UPDATED_AT, Utc::now().into());
@@ -123,4 +383,163 @@ where
             field: Some("expectedVersion".to_owned()),
         })
     }
+}
+
+/// The team of user `user_id` (`Some(team)`) if they exist and are active, as owners,
+/// assignees and share recipients must be; otherwise `None` after recording "no such
+/// active user" on `field`.
+pub(crate) async fn active_user_team(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    field: &str,
+    errors: &mut impl Extend<FieldError>,
+) -> ApiResult<Option<Option<Uuid>>> {
+    match entity::user::Entity::find_by_id(user_id).one(db).await? {
+        Some(u) if u.active => Ok(Some(u.team_id)),
+        _ => {
+            errors.extend([FieldError::new(field, "no such active user")]);
+            Ok(None)
+        }
+    }
+}
+
+/// The rows of a guarded kind the viewer may read, each with its facts column.
+pub(crate) fn guarded<E: Record>(deps: &Deps, viewer: &Viewer) -> Select<E> {
+    E::find()
+        .filter(deps.authz.scope(viewer, E::READ))
+        .column_as(deps.authz.facts_expr(viewer, E::KIND), FACTS_COLUMN)
+}
+
+/// A table-qualified column (the policy scope's subqueries use other aliases).
+pub fn qualified<C: ColumnTrait>(c: C) -> SimpleExpr {
+    Expr::col((c.entity_name(), c))
+}
+
+/// A kind's plain columns as filter fields.
+#[macro_export]
+macro_rules! plain_fields {
+    ($($column:ty),* $(,)?) => {$(
+        impl $crate::service::filter::Field for $column {
+            fn expr(self, _: &$crate::service::filter::Env<'_>) -> sea_orm::sea_query::SimpleExpr {
+                $crate::service::record::qualified(self)
+            }
+        }
+    )*};
+}
+
+/// Commits a record write, writes its audit line and returns the row as the viewer now
+/// reads it (every create and change of a guarded record ends here).
+pub(crate) async fn commit<R: Record>(
+    deps: &Deps,
+    viewer: &Viewer,
+    txn: sea_orm::DatabaseTransaction,
+    id: Uuid,
+    event: &'static str,
+) -> ApiResult<R::Row> {
+    txn.commit().await?;
+    tracing::info!(target: "audit", event, user_id = %viewer.user_id, kind = R::NAME, record_id = %id, "record written");
+    find::<R>(deps, viewer, &deps.db, id).await
+}
+
+/// The owner of a record about to be created (`requested`, or the viewer) and their team;
+/// the team is `None` after "no such active user" was recorded on `ownerId`.
+pub(crate) async fn new_owner(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    requested: Option<Uuid>,
+    errors: &mut impl Extend<FieldError>,
+) -> ApiResult<(Uuid, Option<Option<Uuid>>)> {
+    let owner = requested.unwrap_or(viewer.user_id);
+    Ok((owner, active_user_team(db, owner, "ownerId", errors).await?))
+}
+
+/// A change of owner to `requested` when it differs from `current`: the new owner and
+/// their team, or `None` (no change, or "no such active user" recorded on `ownerId`).
+pub(crate) async fn owner_change(
+    db: &impl ConnectionTrait,
+    requested: Option<Uuid>,
+    current: Uuid,
+    errors: &mut impl Extend<FieldError>,
+) -> ApiResult<Option<(Uuid, Option<Uuid>)>> {
+    let Some(owner) = requested.filter(|o| *o != current) else {
+        return Ok(None);
+    };
+    Ok(active_user_team(db, owner, "ownerId", errors)
+        .await?
+        .map(|team| (owner, team)))
+}
+
+/// A hand-over to another owner is allowed when the viewer could create the record for
+/// them: `create` on the record as it would be (`after`, its facts with the new owner).
+/// Otherwise `FORBIDDEN` on `ownerId`.
+pub(crate) fn require_handover<R: Versioned>(
+    deps: &Deps,
+    viewer: &Viewer,
+    id: Uuid,
+    after: crate::authz::FactMask,
+) -> ApiResult<()> {
+    if deps.authz.decide(viewer.role, R::CREATE, after) {
+        Ok(())
+    } else {
+        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, kind = R::NAME, record_id = %id, "owner change denied by policy");
+        Err(ApiError::Forbidden {
+            field: Some("ownerId".into()),
+        })
+    }
+}
+
+/// Loads a versioned record for a change inside the write's transaction: unreadable is
+/// `NOT_FOUND`, not allowed `FORBIDDEN`, changed since the client's `expected` version
+/// `CONFLICT`.
+pub(crate) async fn load_for_change<E>(
+    deps: &Deps,
+    viewer: &Viewer,
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    action: E::Action,
+    expected: Option<i32>,
+) -> ApiResult<crate::service::list::WithFacts<E::Model>>
+where
+    E: Versioned<Row = crate::service::list::WithFacts<<E as EntityTrait>::Model>>,
+{
+    let row = load_for::<E>(deps, viewer, db, id, action).await?;
+    let sea_orm::Value::Int(Some(version)) = sea_orm::ModelTrait::get(&row.model, E::VERSION)
+    else {
+        return Err(ApiError::internal("record version", "not an integer"));
+    };
+    crate::service::check_version(expected, version)?;
+    Ok(row)
+}
+
+/// Deletes record `id` if the policy lets the viewer (`delete`); what references it goes
+/// or is cleared by the foreign keys. Returns the id.
+pub(crate) async fn delete<E>(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid>
+where
+    E: Versioned<Row = crate::service::list::WithFacts<<E as EntityTrait>::Model>>,
+{
+    let txn = crate::service::begin_write(deps).await?;
+    load_for::<E>(deps, viewer, &txn, id, E::DELETE).await?;
+    E::delete_many().filter(E::ID.eq(id)).exec(&txn).await?;
+    txn.commit().await?;
+    tracing::info!(target: "audit", event = "deleted", user_id = %viewer.user_id, kind = E::NAME, record_id = %id, "record deleted");
+    Ok(id)
+}
+
+/// Declares a kind's sort enum from its list of sort keys (`xxx_sort_keys!(sort_enum)`):
+/// the list names each key once, for the service and for the API's order field.
+macro_rules! sort_enum {
+    ($(#[$meta:meta])* $name:ident as $api:ident { $($(#[$vmeta:meta])* $variant:ident,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+    };
+}
+
+pub(crate) use sort_enum;
+
+/// An update's column value: the change if there is one, else left as it is.
+pub(crate) fn change<T: Into<sea_orm::Value>>(value: Option<T>) -> sea_orm::ActiveValue<T> {
+    value.map_or(sea_orm::ActiveValue::NotSet, sea_orm::ActiveValue::Set)
 }

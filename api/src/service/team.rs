@@ -7,11 +7,12 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use uuid::Uuid;
 
 use crate::auth::Actor;
-use crate::authz::{Kind, Viewer};
+use crate::authz::{Kind, TeamAction, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::service::list::{CursorValue, Page, PageArgs, SortKey, fetch_page};
+use crate::service::filter::{Env, Scalar};
+use crate::service::record::{Record, SortSpec, sort_enum};
 use crate::service::{Deps, require_role_permission};
-use sea_orm::{Condition, PaginatorTrait, QueryFilter, Select};
+use sea_orm::{QueryFilter, Select};
 
 /// `createTeam` / `updateTeam` input; on update `None` leaves a field unchanged.
 #[derive(Default)]
@@ -56,78 +57,66 @@ async fn validate(
     }
 }
 
-/// What teams can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TeamSort {
-    /// Name.
-    Name,
-    /// Creation time.
-    CreatedAt,
-}
-
-/// The teams condition the viewer's role allows (teams are role-only in the policy).
-fn readable(deps: &Deps, viewer: &Viewer) -> Select<team::Entity> {
-    team::Entity::find().filter(
-        deps.authz
-            .scope(viewer, Kind::Team, crate::authz::action::READ),
-    )
-}
-
-/// One page of the teams the viewer may read, matching `filter`.
-pub async fn list(
-    deps: &Deps,
-    viewer: &Viewer,
-    filter: Condition,
-    order: &[(TeamSort, bool)],
-    page: &PageArgs,
-) -> ApiResult<Page<team::Model>> {
-    let order: Vec<(TeamSort, bool)> = if order.is_empty() {
-        vec![(TeamSort::Name, false)]
-    } else {
-        order.to_vec()
+/// The keys a team list can be ordered by, named once: [`TeamSort`] here and the GraphQL
+/// order field are both declared from this list (`team_sort_keys!(declare)`).
+macro_rules! team_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields teams can be ordered by.
+            TeamSort as TeamOrderField {
+                /// Name.
+                Name,
+                /// Creation time.
+                CreatedAt,
+            }
+        }
     };
-    let mut keys: Vec<SortKey> = order
-        .iter()
-        .map(|(f, desc)| {
-            let c = match f {
-                TeamSort::Name => team::Column::Name,
-                TeamSort::CreatedAt => team::Column::CreatedAt,
-            };
-            SortKey::column(c, *desc)
-        })
-        .collect();
-    keys.push(SortKey::column(team::Column::Id, false));
-    fetch_page(
-        &deps.db,
-        readable(deps, viewer).filter(filter),
-        &keys,
-        page,
-        |m: &team::Model| {
-            let mut v: Vec<CursorValue> = order
-                .iter()
-                .map(|(f, _)| match f {
-                    TeamSort::Name => CursorValue::Str(m.name.clone()),
-                    TeamSort::CreatedAt => CursorValue::Ts(m.created_at),
-                })
-                .collect();
-            v.push(CursorValue::Uuid(m.id));
-            v
-        },
-    )
-    .await
 }
 
-/// How many teams the viewer may read match `filter`.
-pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
-    Ok(readable(deps, viewer)
-        .filter(filter)
-        .count(&deps.db)
-        .await?)
+pub(crate) use team_sort_keys;
+
+team_sort_keys!(sort_enum);
+
+impl Record for team::Entity {
+    const KIND: Kind = Kind::Team;
+    type Action = TeamAction;
+    const READ: TeamAction = TeamAction::Read;
+    const ID: team::Column = team::Column::Id;
+    const SEARCH: &'static [team::Column] = &[team::Column::Name];
+    const DEFAULT_ORDER: (TeamSort, bool) = (TeamSort::Name, false);
+    type Row = team::Model;
+    type Sort = TeamSort;
+
+    /// The teams the viewer's role may read (teams are role-only in the policy).
+    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+        team::Entity::find().filter(deps.authz.scope(viewer, TeamAction::Read))
+    }
+
+    fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+        Self::readable(deps, viewer)
+    }
+
+    fn sort<'a>(sort: TeamSort, _: &Env<'a>) -> Vec<SortSpec<'a, team::Model>> {
+        vec![match sort {
+            TeamSort::Name => SortSpec::column(team::Column::Name, |m: &team::Model| {
+                Scalar::Str(m.name.clone())
+            }),
+            TeamSort::CreatedAt => SortSpec::column(team::Column::CreatedAt, |m: &team::Model| {
+                Scalar::Ts(m.created_at)
+            }),
+        }]
+    }
+
+    fn id(row: &team::Model) -> Uuid {
+        row.id
+    }
 }
+
+crate::plain_fields!(team::Column);
 
 /// A team the actor may read, or `NOT_FOUND`.
 pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, Kind::Team, "read")
+    require_role_permission(deps, actor, TeamAction::Read)
         .map_err(|_| ApiError::NotFound { entity: "Team" })?;
     team::Entity::find_by_id(id)
         .one(&deps.db)
@@ -137,7 +126,7 @@ pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<team::Model>
 
 /// `createTeam` (admin).
 pub async fn create(deps: &Deps, actor: &Actor, input: TeamInput) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, Kind::Team, "create")?;
+    require_role_permission(deps, actor, TeamAction::Create)?;
     let name = validate(&deps.db, &input, true).await?.unwrap_or_default();
     let now = Utc::now();
     let team = team::ActiveModel {
@@ -160,7 +149,7 @@ pub async fn update(
     id: Uuid,
     input: TeamInput,
 ) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, Kind::Team, "update")?;
+    require_role_permission(deps, actor, TeamAction::Update)?;
     let team = team::Entity::find_by_id(id)
         .one(&deps.db)
         .await?

@@ -5,18 +5,19 @@ use entity::enums::Role;
 use entity::{team, user};
 use rand::Rng;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use crate::auth::Actor;
 use crate::auth::password::{hash_password, validate_password};
-use crate::authz::{Kind, Viewer};
+use crate::authz::{Kind, UserAction, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::service::list::{CursorValue, Page, PageArgs, SortKey, fetch_page};
+use crate::service::filter::{Env, Scalar};
+use crate::service::record::{Record, SortSpec, sort_enum};
 use crate::service::{Deps, auth, begin_write, require_role_permission, unique_violation};
-use sea_orm::Condition;
+use sea_orm::Select;
 
 /// `createUser` input.
 pub struct NewUser {
@@ -73,86 +74,74 @@ async fn check_team(
     Ok(())
 }
 
-/// What the directory can be ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserSort {
-    /// Display name.
-    Name,
-    /// Email.
-    Email,
-    /// Creation time.
-    CreatedAt,
-}
-
-/// One page of the directory entries the viewer may read, matching `filter`.
-pub async fn list(
-    deps: &Deps,
-    viewer: &Viewer,
-    filter: Condition,
-    order: &[(UserSort, bool)],
-    page: &PageArgs,
-) -> ApiResult<Page<user::Model>> {
-    let order: Vec<(UserSort, bool)> = if order.is_empty() {
-        vec![(UserSort::Name, false)]
-    } else {
-        order.to_vec()
+/// The keys a user list can be ordered by, named once: [`UserSort`] here and the GraphQL
+/// order field are both declared from this list (`user_sort_keys!(declare)`).
+macro_rules! user_sort_keys {
+    ($declare:ident) => {
+        $declare! {
+            /// Fields the directory can be ordered by.
+            UserSort as UserOrderField {
+                /// Display name.
+                Name,
+                /// Email.
+                Email,
+                /// Creation time.
+                CreatedAt,
+            }
+        }
     };
-    let mut keys: Vec<SortKey> = order
-        .iter()
-        .map(|(f, desc)| {
-            let c = match f {
-                UserSort::Name => user::Column::Name,
-                UserSort::Email => user::Column::Email,
-                UserSort::CreatedAt => user::Column::CreatedAt,
-            };
-            SortKey::column(c, *desc)
-        })
-        .collect();
-    keys.push(SortKey::column(user::Column::Id, false));
-    let select = user::Entity::find()
-        .filter(
-            deps.authz
-                .scope(viewer, Kind::User, crate::authz::action::READ),
-        )
-        .filter(filter);
-    fetch_page(&deps.db, select, &keys, page, |m: &user::Model| {
-        let mut v: Vec<CursorValue> = order
-            .iter()
-            .map(|(f, _)| match f {
-                UserSort::Name => CursorValue::Str(m.name.clone()),
-                UserSort::Email => CursorValue::Str(m.email.clone()),
-                UserSort::CreatedAt => CursorValue::Ts(m.created_at),
-            })
-            .collect();
-        v.push(CursorValue::Uuid(m.id));
-        v
-    })
-    .await
 }
 
-/// How many directory entries the viewer may read match `filter`.
-pub async fn count(deps: &Deps, viewer: &Viewer, filter: Condition) -> ApiResult<u64> {
-    Ok(user::Entity::find()
-        .filter(
-            deps.authz
-                .scope(viewer, Kind::User, crate::authz::action::READ),
-        )
-        .filter(filter)
-        .count(&deps.db)
-        .await?)
+pub(crate) use user_sort_keys;
+
+user_sort_keys!(sort_enum);
+
+impl Record for user::Entity {
+    const KIND: Kind = Kind::User;
+    type Action = UserAction;
+    const READ: UserAction = UserAction::Read;
+    const ID: user::Column = user::Column::Id;
+    const SEARCH: &'static [user::Column] = &[user::Column::Name, user::Column::Email];
+    const DEFAULT_ORDER: (UserSort, bool) = (UserSort::Name, false);
+    type Row = user::Model;
+    type Sort = UserSort;
+
+    /// The directory entries the viewer may read.
+    fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+        user::Entity::find().filter(deps.authz.scope(viewer, UserAction::Read))
+    }
+
+    fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+        Self::readable(deps, viewer)
+    }
+
+    fn sort<'a>(sort: UserSort, _: &Env<'a>) -> Vec<SortSpec<'a, user::Model>> {
+        use user::Column as C;
+        vec![match sort {
+            UserSort::Name => {
+                SortSpec::column(C::Name, |m: &user::Model| Scalar::Str(m.name.clone()))
+            }
+            UserSort::Email => {
+                SortSpec::column(C::Email, |m: &user::Model| Scalar::Str(m.email.clone()))
+            }
+            UserSort::CreatedAt => {
+                SortSpec::column(C::CreatedAt, |m: &user::Model| Scalar::Ts(m.created_at))
+            }
+        }]
+    }
+
+    fn id(row: &user::Model) -> Uuid {
+        row.id
+    }
 }
+
+crate::plain_fields!(user::Column);
 
 /// A directory entry the actor may read, or `NOT_FOUND`.
 pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<user::Model> {
     let found = user::Entity::find_by_id(id).one(&deps.db).await?;
     match found {
-        Some(u)
-            if deps
-                .authz
-                .decide_user(&actor.viewer, crate::authz::action::READ, &u) =>
-        {
-            Ok(u)
-        }
+        Some(u) if deps.authz.decide_user(&actor.viewer, UserAction::Read, &u) => Ok(u),
         _ => Err(ApiError::NotFound { entity: "User" }),
     }
 }
@@ -160,7 +149,7 @@ pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<user::Model>
 /// `createUser` (admin).
 pub async fn create(deps: &Deps, actor: &Actor, input: NewUser) -> ApiResult<user::Model> {
     // Authorize.
-    require_role_permission(deps, actor, Kind::User, "create")?;
+    require_role_permission(deps, actor, UserAction::Create)?;
     // Validate: every problem at once.
     let email = input.email.trim().to_lowercase();
     let name = input.name.trim().to_owned();
@@ -213,7 +202,7 @@ pub async fn update(
     changes: UserChanges,
 ) -> ApiResult<user::Model> {
     // Authorize first: non-admins learn nothing about the target.
-    require_role_permission(deps, actor, Kind::User, "update")?;
+    require_role_permission(deps, actor, UserAction::Update)?;
     let txn = begin_write(deps).await?;
     // Lock: a change of role or activity may take the last admin away, and two admins
     // demoting each other at once must not both see the other one still active.
@@ -318,7 +307,7 @@ pub async fn reset_password(
     actor: &Actor,
     id: Uuid,
 ) -> ApiResult<(user::Model, String)> {
-    require_role_permission(deps, actor, Kind::User, "reset_password")?;
+    require_role_permission(deps, actor, UserAction::ResetPassword)?;
     let user = user::Entity::find_by_id(id)
         .one(&deps.db)
         .await?

@@ -11,6 +11,12 @@ use crate::error::{ApiError, ApiResult, FieldError};
 #[derive(Debug, Default)]
 pub struct Errors(Vec<FieldError>);
 
+impl Extend<FieldError> for Errors {
+    fn extend<I: IntoIterator<Item = FieldError>>(&mut self, iter: I) {
+        self.0.extend(iter);
+    }
+}
+
 impl Errors {
     /// No errors yet.
     pub fn new() -> Self {

@@ -1,4 +1,5 @@
-//! Deterministic batching for relation loaders.
+//! Deterministic batching for relation loaders (docs/batching.md says why it replaces
+//! async-graphql's `DataLoader`).
 //!
 //! async-graphql's `DataLoader` collects keys for a fixed delay and then fetches on another
 //! task; when resolving a level of the query takes longer than the delay (a debug build, a
@@ -175,5 +176,95 @@ impl<T> BatchLoader<T> {
             Ok(found) => Ok(found.get(&key).cloned()),
             Err(e) => Err(e.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_util::future::join_all;
+
+    use super::*;
+
+    /// Doubles even keys, has no odd ones, fails on 13; records every call.
+    #[derive(Default)]
+    struct Doubler {
+        calls: Mutex<Vec<Vec<u32>>>,
+        slow: AtomicUsize,
+    }
+
+    impl Loader<u32> for Doubler {
+        type Value = u32;
+        type Error = String;
+
+        async fn load(&self, keys: &[u32]) -> Result<HashMap<u32, u32>, String> {
+            self.calls.lock().unwrap().push(keys.to_vec());
+            // A fetch that takes several turns of the executor, like a database round trip.
+            for _ in 0..self.slow.load(Ordering::SeqCst) {
+                tokio::task::yield_now().await;
+            }
+            if keys.contains(&13) {
+                return Err("thirteen".into());
+            }
+            Ok(keys
+                .iter()
+                .filter(|k| *k % 2 == 0)
+                .map(|k| (*k, k * 2))
+                .collect())
+        }
+    }
+
+    fn calls(loader: &BatchLoader<Doubler>) -> Vec<Vec<u32>> {
+        loader.loader.calls.lock().unwrap().clone()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn siblings_of_one_level_share_one_fetch_with_each_key_once() {
+        let loader = BatchLoader::new(Doubler::default());
+        let found = join_all([2, 4, 2, 5].map(|k| loader.load_one(k))).await;
+        assert_eq!(found, vec![Ok(Some(4)), Ok(Some(8)), Ok(Some(4)), Ok(None)]);
+        assert_eq!(calls(&loader), vec![vec![2, 4, 5]]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn results_are_cached_for_the_request_found_or_not() {
+        let loader = BatchLoader::new(Doubler::default());
+        assert_eq!(loader.load_one(2).await, Ok(Some(4)));
+        assert_eq!(loader.load_one(3).await, Ok(None));
+        assert_eq!(loader.load_one(2).await, Ok(Some(4)));
+        assert_eq!(loader.load_one(3).await, Ok(None));
+        assert_eq!(calls(&loader), vec![vec![2], vec![3]]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_error_reaches_every_waiter_and_is_not_cached() {
+        let loader = BatchLoader::new(Doubler::default());
+        let found = join_all([13, 2].map(|k| loader.load_one(k))).await;
+        assert_eq!(found, vec![Err("thirteen".into()), Err("thirteen".into())]);
+        assert_eq!(loader.load_one(2).await, Ok(Some(4)));
+        assert_eq!(calls(&loader), vec![vec![13, 2], vec![2]]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn keys_asked_while_a_slow_fetch_runs_join_the_next_level_batch() {
+        // Level one: two keys; while their fetch runs, level two's resolvers (woken by an
+        // earlier answer elsewhere) ask for more keys: they wait for the running fetch and
+        // then go out together, not one statement each.
+        let loader = BatchLoader::new(Doubler::default());
+        loader.loader.slow.store(5, Ordering::SeqCst);
+        let first = async { join_all([2, 4].map(|k| loader.load_one(k))).await };
+        let second = async {
+            tokio::task::yield_now().await;
+            join_all([6, 8, 10].map(|k| loader.load_one(k))).await
+        };
+        let (a, b) = tokio::join!(first, second);
+        assert_eq!(a, vec![Ok(Some(4)), Ok(Some(8))]);
+        assert_eq!(b, vec![Ok(Some(12)), Ok(Some(16)), Ok(Some(20))]);
+        assert!(
+            calls(&loader).len() <= 2,
+            "two levels, at most two fetches: {:?}",
+            calls(&loader)
+        );
     }
 }
