@@ -8,7 +8,7 @@
 //! as an `Err`) or [`add`](rows::DealBuilder::add) (kept in the organisation and written,
 //! in batches and in foreign-key order, by [`Org::insert`]). Either way the organisation
 //! records the row, so it can answer questions about its data ([`Org::teams_of`],
-//! [`Org::viewer`]).
+//! [`Org::viewer`], the [`direct::Oracle`]).
 //!
 //! ```no_run
 //! # async fn demo(db: &sea_orm::DatabaseConnection) {
@@ -36,6 +36,7 @@
 //! [`Org::random`] generates a whole organisation of a [`Shape`] from a seed, through the
 //! same builders.
 
+pub mod direct;
 mod org;
 mod random;
 pub mod rows;
