@@ -17,10 +17,11 @@ use api::authz::{
 };
 use api::config::Config;
 use chrono::Utc;
-use entity::enums::{DealStage, Priority, Role, SharePermission};
-use entity::{company, deal, deal_share, team, user};
+use crm_testkit::Org;
+use entity::enums::{DealStage, Role, SharePermission};
+use entity::user;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 const QUERY: &str = "query($after: String) {
@@ -38,125 +39,50 @@ const QUERY: &str = "query($after: String) {
 /// (Oso prints a hint that `allow` does not call `has_permission`; that is the point here.)
 const ALLOW_ALL: &str = "actor User {}\nallow(_actor, _action, _resource);\n";
 
-struct Org {
+struct People {
     rep: user::Model,
     manager: user::Model,
 }
 
-async fn seed(db: &DatabaseConnection, deals: usize) -> Org {
-    let now = Utc::now();
-    let team_id = Uuid::new_v4();
-    team::ActiveModel {
-        id: Set(team_id),
-        name: Set("Bench".into()),
-        manager_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(db)
-    .await
-    .unwrap();
-    let mk = |email: &str, role: Role, team: Option<Uuid>| user::Model {
-        id: Uuid::new_v4(),
-        email: email.into(),
-        name: email.into(),
-        password_hash: "x".into(),
-        role,
-        team_id: team,
-        active: true,
-        must_change_password: false,
-        created_at: now,
-        updated_at: now,
-    };
-    let manager = mk("manager@bench", Role::Manager, Some(team_id));
+/// A team (a manager, five reps) and an outsider; `deals` deals at one company owned by
+/// the team's reps (the rep sees every one, with amounts for a fifth of them), every
+/// seventh shared with the outsider so share facts are exercised.
+async fn seed(db: &DatabaseConnection, deals: usize) -> People {
+    let mut org = Org::new();
+    let team = org.team().name("Bench").add();
+    let manager = org
+        .user()
+        .email("manager@bench")
+        .role(Role::Manager)
+        .team(&team)
+        .add();
+    org.set_manager(team.id, manager.id);
     let reps: Vec<user::Model> = (0..5)
-        .map(|i| mk(&format!("rep{i}@bench"), Role::SalesRep, Some(team_id)))
+        .map(|i| org.user().email(format!("rep{i}@bench")).team(&team).add())
         .collect();
-    let outsider = mk("outsider@bench", Role::SalesRep, None);
-    let mut all = reps.clone();
-    all.push(manager.clone());
-    all.push(outsider.clone());
-    user::Entity::insert_many(all.into_iter().map(IntoActiveModel::into_active_model))
-        .exec(db)
-        .await
-        .unwrap();
-    let mut t = team::Entity::find_by_id(team_id)
-        .one(db)
-        .await
-        .unwrap()
-        .unwrap()
-        .into_active_model();
-    t.manager_id = Set(Some(manager.id));
-    t.update(db).await.unwrap();
-    let company_id = Uuid::new_v4();
-    company::ActiveModel {
-        id: Set(company_id),
-        name: Set("Bench Co".into()),
-        owner_id: Set(reps[0].id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    let outsider = org.user().email("outsider@bench").add();
+    let company = org.company().name("Bench Co").owner(&reps[0]).add();
+    let now = Utc::now();
+    for i in 0..deals {
+        let deal = org
+            .deal()
+            .company(&company)
+            .title(format!("Deal {i:05}"))
+            .amount_cents((i as i64 + 1) * 10_000)
+            .stage(DealStage::ALL[i % 6])
+            .closed_on(None)
+            .notes("notes")
+            .owner(&reps[i % reps.len()])
+            .created_at(now - chrono::Duration::seconds(i as i64))
+            .add();
+        if i % 7 == 0 {
+            org.share(&deal, &outsider)
+                .permission(SharePermission::Edit)
+                .add();
+        }
     }
-    .insert(db)
-    .await
-    .unwrap();
-    // Owned by the team's reps (the rep sees every one, with amounts for a fifth of them);
-    // some shared with an outsider so share facts are exercised.
-    let rows: Vec<deal::ActiveModel> = (0..deals)
-        .map(|i| {
-            let stage = DealStage::ALL[i % 6];
-            deal::Model {
-                id: Uuid::new_v4(),
-                company_id,
-                contact_id: None,
-                title: format!("Deal {i:05}"),
-                amount_cents: (i as i64 + 1) * 10_000,
-                currency: "USD".into(),
-                stage,
-                probability: stage.probability(),
-                expected_close_date: None,
-                actual_close_date: None,
-                source: None,
-                priority: Priority::Medium,
-                notes: Some("notes".into()),
-                owner_id: reps[i % reps.len()].id,
-                version: 1,
-                created_at: now - chrono::Duration::seconds(i as i64),
-                updated_at: now,
-            }
-            .into_active_model()
-        })
-        .collect();
-    for chunk in rows.chunks(500) {
-        deal::Entity::insert_many(chunk.to_vec())
-            .exec(db)
-            .await
-            .unwrap();
-    }
-    let ids: Vec<Uuid> = deal::Entity::find()
-        .all(db)
-        .await
-        .unwrap()
-        .iter()
-        .map(|d| d.id)
-        .collect();
-    let shares: Vec<deal_share::ActiveModel> = ids
-        .iter()
-        .step_by(7)
-        .map(|d| deal_share::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            deal_id: Set(*d),
-            user_id: Set(outsider.id),
-            permission: Set(SharePermission::Edit),
-            created_at: Set(now),
-        })
-        .collect();
-    deal_share::Entity::insert_many(shares)
-        .exec(db)
-        .await
-        .unwrap();
-    Org {
+    org.insert(db).await.unwrap();
+    People {
         rep: reps[0].clone(),
         manager,
     }

@@ -25,15 +25,13 @@ use api::config::Config;
 use api::service::Deps;
 use api::service::report::{self, Period};
 use chrono::{Days, NaiveDate, Utc};
-use entity::enums::{DealSource, DealStage, Priority, Role, SharePermission};
-use entity::{company, deal, deal_share, team, user};
+use crm_testkit::Org;
+use entity::enums::{DealSource, DealStage, Role, SharePermission};
+use entity::user;
 use migration::{Migrator, MigratorTrait};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
-    Statement, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use uuid::Uuid;
 
 const TEAMS: usize = 20;
@@ -60,119 +58,50 @@ struct People {
     admin: user::Model,
 }
 
-fn person(i: usize, role: Role, team_id: Option<Uuid>) -> user::Model {
-    let now = Utc::now();
-    user::Model {
-        id: Uuid::new_v4(),
-        email: format!("user{i}@bench.test"),
-        name: format!("User {i}"),
-        password_hash: "x".into(),
-        role,
-        team_id,
-        active: true,
-        must_change_password: false,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
-async fn insert_chunks<E, A>(db: &DatabaseConnection, rows: Vec<A>, chunk: usize)
-where
-    E: EntityTrait,
-    A: sea_orm::ActiveModelTrait<Entity = E> + Clone + Send,
-{
-    let txn = db.begin().await.unwrap();
-    for c in rows.chunks(chunk) {
-        E::insert_many(c.to_vec()).exec(&txn).await.unwrap();
-    }
-    txn.commit().await.unwrap();
-}
-
 /// The organisation: teams, people, companies, `deals` deals around `today`, shares.
 async fn seed(db: &DatabaseConnection, deals: usize, today: NaiveDate) -> People {
     let mut rng = StdRng::seed_from_u64(2026);
-    let now = Utc::now();
-    let teams: Vec<team::Model> = (0..TEAMS)
-        .map(|i| team::Model {
-            id: Uuid::new_v4(),
-            name: format!("Team {i}"),
-            manager_id: None,
-            created_at: now,
-            updated_at: now,
-        })
+    let mut org = Org::new();
+    let person = |org: &mut Org, i: usize, role: Role, team: Option<Uuid>| {
+        org.user()
+            .name(format!("User {i}"))
+            .email(format!("user{i}@bench.test"))
+            .role(role)
+            .team(team)
+            .add()
+    };
+    let teams: Vec<Uuid> = (0..TEAMS)
+        .map(|i| org.team().name(format!("Team {i}")).add().id)
         .collect();
-    let mut users = Vec::new();
     for (t, team) in teams.iter().enumerate() {
         for r in 0..REPS_PER_TEAM {
-            users.push(person(t * REPS_PER_TEAM + r, Role::SalesRep, Some(team.id)));
+            person(&mut org, t * REPS_PER_TEAM + r, Role::SalesRep, Some(*team));
         }
     }
     let managers: Vec<user::Model> = (0..MANAGERS)
-        .map(|m| person(10_000 + m, Role::Manager, None))
+        .map(|m| person(&mut org, 10_000 + m, Role::Manager, None))
         .collect();
-    let admin = person(20_000, Role::Admin, None);
-    users.extend(managers.iter().cloned());
-    users.push(admin.clone());
-    insert_chunks(
-        db,
-        teams
-            .iter()
-            .cloned()
-            .map(IntoActiveModel::into_active_model)
-            .collect(),
-        100,
-    )
-    .await;
-    insert_chunks(
-        db,
-        users
-            .iter()
-            .cloned()
-            .map(IntoActiveModel::into_active_model)
-            .collect(),
-        100,
-    )
-    .await;
+    let admin = person(&mut org, 20_000, Role::Admin, None);
     // Manager m manages teams 2m and 2m + 1.
     for (t, team) in teams.iter().enumerate() {
-        let managed = team::Model {
-            manager_id: Some(managers[t / 2].id),
-            ..team.clone()
-        };
-        team::Entity::update(managed.into_active_model().reset_all())
-            .exec(db)
-            .await
-            .unwrap();
+        org.set_manager(*team, managers[t / 2].id);
     }
-    let sellers: Vec<Uuid> = users
+    let users: Vec<Uuid> = org.users.iter().map(|u| u.id).collect();
+    let sellers: Vec<Uuid> = org
+        .users
         .iter()
         .filter(|u| u.role == Role::SalesRep)
         .map(|u| u.id)
         .collect();
-    let companies: Vec<company::ActiveModel> = (0..COMPANIES)
+    let companies: Vec<Uuid> = (0..COMPANIES)
         .map(|i| {
-            company::Model {
-                id: Uuid::new_v4(),
-                name: format!("Company {i}"),
-                domain: None,
-                industry: None,
-                size: None,
-                address: None,
-                city: None,
-                state: None,
-                country: None,
-                phone: None,
-                website: None,
-                owner_id: sellers[i % sellers.len()],
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            }
-            .into_active_model()
+            org.company()
+                .name(format!("Company {i}"))
+                .owner(sellers[i % sellers.len()])
+                .add()
+                .id
         })
         .collect();
-    let company_ids: Vec<Uuid> = companies.iter().map(|c| c.id.clone().unwrap()).collect();
-    insert_chunks(db, companies, 500).await;
 
     let sources = [
         None,
@@ -182,9 +111,6 @@ async fn seed(db: &DatabaseConnection, deals: usize, today: NaiveDate) -> People
         Some(DealSource::Event),
         Some(DealSource::Other),
     ];
-    let mut ids = Vec::with_capacity(deals);
-    let mut batch = Vec::with_capacity(1_000);
-    let txn = db.begin().await.unwrap();
     for i in 0..deals {
         // Open deals dominate; a third are closed, won more often than lost.
         let stage = match rng.gen_range(0..12) {
@@ -195,8 +121,6 @@ async fn seed(db: &DatabaseConnection, deals: usize, today: NaiveDate) -> People
             8..=9 => DealStage::ClosedWon,
             _ => DealStage::ClosedLost,
         };
-        let id = Uuid::new_v4();
-        ids.push(id);
         let expected = today
             .checked_add_days(Days::new(rng.gen_range(0..240)))
             .and_then(|d| d.checked_sub_days(Days::new(60)));
@@ -204,67 +128,44 @@ async fn seed(db: &DatabaseConnection, deals: usize, today: NaiveDate) -> People
             .is_closed()
             .then(|| today.checked_sub_days(Days::new(rng.gen_range(0..730))))
             .flatten();
-        batch.push(
-            deal::Model {
-                id,
-                company_id: company_ids[rng.gen_range(0..company_ids.len())],
-                contact_id: None,
-                title: format!("Deal {i}"),
-                amount_cents: rng.gen_range(0..50_000_000),
-                currency: "USD".into(),
-                stage,
-                probability: stage.probability(),
-                expected_close_date: expected,
-                actual_close_date: actual,
-                source: sources[rng.gen_range(0..sources.len())],
-                priority: Priority::Medium,
-                notes: None,
-                owner_id: sellers[rng.gen_range(0..sellers.len())],
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            }
-            .into_active_model(),
-        );
-        if batch.len() == 1_000 {
-            deal::Entity::insert_many(std::mem::take(&mut batch))
-                .exec(&txn)
-                .await
-                .unwrap();
-        }
+        org.deal()
+            .stage(stage)
+            .expected_close(expected)
+            .closed_on(actual)
+            .company(companies[rng.gen_range(0..companies.len())])
+            .title(format!("Deal {i}"))
+            .amount_cents(rng.gen_range(0..50_000_000))
+            .source(sources[rng.gen_range(0..sources.len())])
+            .owner(sellers[rng.gen_range(0..sellers.len())])
+            .add();
     }
-    if !batch.is_empty() {
-        deal::Entity::insert_many(batch).exec(&txn).await.unwrap();
-    }
-    txn.commit().await.unwrap();
-
-    let rep = users[0].clone();
-    let mut shares = Vec::new();
-    for (i, deal_id) in ids.iter().enumerate().filter(|(i, _)| i % 100 == 0) {
+    let rep = users[0];
+    let every_100th: Vec<(usize, Uuid)> = org
+        .deals
+        .iter()
+        .map(|d| d.id)
+        .enumerate()
+        .filter(|(i, _)| i % 100 == 0)
+        .collect();
+    for (i, deal) in every_100th {
         // Every 100th deal is shared with a random user; some with the benchmarked rep.
-        let user_id = if i % 1_000 == 0 {
-            rep.id
+        let user = if i % 1_000 == 0 {
+            rep
         } else {
-            users[rng.gen_range(0..users.len())].id
+            users[rng.gen_range(0..users.len())]
         };
-        shares.push(
-            deal_share::Model {
-                id: Uuid::new_v4(),
-                deal_id: *deal_id,
-                user_id,
-                permission: if i % 200 == 0 {
-                    SharePermission::Edit
-                } else {
-                    SharePermission::View
-                },
-                created_at: now,
-            }
-            .into_active_model(),
-        );
+        let permission = if i % 200 == 0 {
+            SharePermission::Edit
+        } else {
+            SharePermission::View
+        };
+        org.share(deal, user).permission(permission).add();
     }
-    insert_chunks(db, shares, 1_000).await;
+    let txn = db.begin().await.unwrap();
+    org.insert(&txn).await.unwrap();
+    txn.commit().await.unwrap();
     People {
-        rep,
+        rep: org.users[0].clone(),
         manager: managers[0].clone(),
         admin,
     }

@@ -4,73 +4,14 @@
 //! reveal records the actor cannot read, and write nothing when they fail.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use crm_testkit::Org;
 use entity::activity;
 use entity::enums::{ActivityType, DealStage, Role};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, PaginatorTrait, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{PASSWORD, TestApp, error_code};
-
-/// An activity row to insert with [`insert`]; links and due time optional.
-fn spec(subject: &str, created_by: Uuid) -> activity::Model {
-    let now = Utc::now();
-    activity::Model {
-        id: Uuid::new_v4(),
-        kind: ActivityType::Task,
-        subject: subject.to_owned(),
-        description: None,
-        due_at: None,
-        completed: false,
-        completed_at: None,
-        company_id: None,
-        contact_id: None,
-        deal_id: None,
-        created_by,
-        assigned_to: Some(created_by),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
-/// Inserts an activity below the API.
-async fn insert(app: &TestApp, m: activity::Model) -> Uuid {
-    m.into_active_model()
-        .reset_all()
-        .insert(&app.db)
-        .await
-        .expect("insert activity")
-        .id
-}
-
-/// Inserts a contact owned by `owner`.
-async fn contact(app: &TestApp, name: &str, owner: Uuid, company: Option<Uuid>) -> Uuid {
-    let now = Utc::now();
-    entity::contact::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        company_id: Set(company),
-        first_name: Set(Some(name.to_owned())),
-        last_name: Set(None),
-        full_name: Set(name.to_owned()),
-        email: Set(None),
-        phone: Set(None),
-        mobile: Set(None),
-        title: Set(None),
-        department: Set(None),
-        is_primary: Set(false),
-        linkedin_url: Set(None),
-        notes: Set(None),
-        owner_id: Set(owner),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.db)
-    .await
-    .expect("insert contact")
-    .id
-}
 
 /// Whole seconds, so values survive every backend's timestamp precision.
 fn base_time() -> DateTime<Utc> {
@@ -79,8 +20,10 @@ fn base_time() -> DateTime<Utc> {
         .expect("truncate")
 }
 
-struct Org {
+struct Fixture {
     app: TestApp,
+    /// The rows built so far (tests add more).
+    org: Org,
     /// r1, sales rep in East (managed by m1), with r2; r3 is in West.
     rep: String,
     manager: String,
@@ -109,94 +52,159 @@ struct Org {
     base: DateTime<Utc>,
 }
 
-async fn org() -> Org {
+async fn org() -> Fixture {
     let app = TestApp::new().await;
-    let m1 = app.user("m1@example.com", Role::Manager, None).await;
-    let m2 = app.user("m2@example.com", Role::Manager, None).await;
-    let east = app.team("East", Some(m1.id)).await;
-    let west = app.team("West", Some(m2.id)).await;
-    let r1 = app
-        .user("r1@example.com", Role::SalesRep, Some(east.id))
+    let mut org = Org::new();
+    let m1 = org
+        .user()
+        .email("m1@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let r2 = app
-        .user("r2@example.com", Role::SalesRep, Some(east.id))
+    let m2 = org
+        .user()
+        .email("m2@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let r3 = app
-        .user("r3@example.com", Role::SalesRep, Some(west.id))
+    let east = org.team().name("East").manager(m1.id).insert(&app.db).await;
+    let west = org.team().name("West").manager(m2.id).insert(&app.db).await;
+    let r1 = org
+        .user()
+        .email("r1@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    app.user("admin@example.com", Role::Admin, None).await;
-    let r1_company = app.company("Acme", r1.id).await.id;
-    let r3_company = app.company("Westco", r3.id).await.id;
-    let r1_deal = app
-        .deal(r1_company, r1.id, "Acme deal", 100_000, DealStage::Proposal)
+    let r2 = org
+        .user()
+        .email("r2@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
+        .await;
+    let r3 = org
+        .user()
+        .email("r3@example.com")
+        .role(Role::SalesRep)
+        .team(west.id)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let r1_company = org
+        .company()
+        .name("Acme")
+        .owner(r1.id)
+        .insert(&app.db)
         .await
         .id;
-    let r3_deal = app
-        .deal(r3_company, r3.id, "West deal", 100_000, DealStage::Proposal)
+    let r3_company = org
+        .company()
+        .name("Westco")
+        .owner(r3.id)
+        .insert(&app.db)
         .await
         .id;
-    let r1_contact = contact(&app, "Ann", r1.id, Some(r1_company)).await;
-    let r3_contact = contact(&app, "Wes", r3.id, Some(r3_company)).await;
+    let r1_deal = org
+        .deal()
+        .company(r1_company)
+        .owner(r1.id)
+        .title("Acme deal")
+        .amount_cents(100_000)
+        .stage(DealStage::Proposal)
+        .insert(&app.db)
+        .await
+        .id;
+    let r3_deal = org
+        .deal()
+        .company(r3_company)
+        .owner(r3.id)
+        .title("West deal")
+        .amount_cents(100_000)
+        .stage(DealStage::Proposal)
+        .insert(&app.db)
+        .await
+        .id;
+    let r1_contact = org
+        .contact()
+        .first("Ann")
+        .owner(r1.id)
+        .company(r1_company)
+        .insert(&app.db)
+        .await
+        .id;
+    let r3_contact = org
+        .contact()
+        .first("Wes")
+        .owner(r3.id)
+        .company(r3_company)
+        .insert(&app.db)
+        .await
+        .id;
     let base = base_time();
     let day = Duration::days(1);
 
-    let own = insert(
-        &app,
-        activity::Model {
-            kind: ActivityType::Call,
-            due_at: Some(base + day * 2),
-            description: Some("Discuss renewal".into()),
-            ..spec("Call Ann about renewal", r1.id)
-        },
-    )
-    .await;
-    let assigned = insert(
-        &app,
-        activity::Model {
-            kind: ActivityType::Task,
-            due_at: Some(base + day),
-            assigned_to: Some(r1.id),
-            ..spec("Send the West pricing sheet", r3.id)
-        },
-    )
-    .await;
-    let on_deal = insert(
-        &app,
-        activity::Model {
-            kind: ActivityType::Meeting,
-            deal_id: Some(r1_deal),
-            completed: true,
-            completed_at: Some(base),
-            ..spec("Kick-off meeting", r2.id)
-        },
-    )
-    .await;
-    let teammate = insert(
-        &app,
-        activity::Model {
-            kind: ActivityType::Email,
-            due_at: Some(base + day * 3),
-            assigned_to: None,
-            ..spec("Email the board", r2.id)
-        },
-    )
-    .await;
-    let west_activity = insert(
-        &app,
-        activity::Model {
-            kind: ActivityType::Note,
-            due_at: Some(base + day * 4),
-            deal_id: Some(r3_deal),
-            ..spec("West note", r3.id)
-        },
-    )
-    .await;
+    let own = org
+        .activity()
+        .subject("Call Ann about renewal")
+        .created_by(r1.id)
+        .kind(ActivityType::Call)
+        .due_at(base + day * 2)
+        .description("Discuss renewal")
+        .insert(&app.db)
+        .await
+        .id;
+    let assigned = org
+        .activity()
+        .subject("Send the West pricing sheet")
+        .created_by(r3.id)
+        .kind(ActivityType::Task)
+        .due_at(base + day)
+        .assigned_to(r1.id)
+        .insert(&app.db)
+        .await
+        .id;
+    let on_deal = org
+        .activity()
+        .subject("Kick-off meeting")
+        .created_by(r2.id)
+        .kind(ActivityType::Meeting)
+        .deal(r1_deal)
+        .completed_at(base)
+        .insert(&app.db)
+        .await
+        .id;
+    let teammate = org
+        .activity()
+        .subject("Email the board")
+        .created_by(r2.id)
+        .kind(ActivityType::Email)
+        .due_at(base + day * 3)
+        .unassigned()
+        .insert(&app.db)
+        .await
+        .id;
+    let west_activity = org
+        .activity()
+        .subject("West note")
+        .created_by(r3.id)
+        .kind(ActivityType::Note)
+        .due_at(base + day * 4)
+        .deal(r3_deal)
+        .insert(&app.db)
+        .await
+        .id;
 
     let rep = app.login("r1@example.com", PASSWORD).await.0;
     let manager = app.login("m1@example.com", PASSWORD).await.0;
     let admin = app.login("admin@example.com", PASSWORD).await.0;
-    Org {
+    Fixture {
         app,
+        org,
         rep,
         manager,
         admin,
@@ -406,33 +414,36 @@ async fn read_rule_a_rep_sees_created_assigned_and_on_readable_records_only() {
 
 #[tokio::test]
 async fn read_rule_on_a_readable_company_or_contact() {
-    let o = org().await;
+    let mut o = org().await;
     // Created by r3 (other team) but on r1's company / contact: r1 reads them.
-    let on_company = insert(
-        &o.app,
-        activity::Model {
-            company_id: Some(o.r1_company),
-            ..spec("On Acme", o.r3)
-        },
-    )
-    .await;
-    let on_contact = insert(
-        &o.app,
-        activity::Model {
-            contact_id: Some(o.r1_contact),
-            ..spec("On Ann", o.r3)
-        },
-    )
-    .await;
-    let hidden = insert(
-        &o.app,
-        activity::Model {
-            company_id: Some(o.r3_company),
-            contact_id: Some(o.r3_contact),
-            ..spec("On Westco", o.r3)
-        },
-    )
-    .await;
+    let on_company = o
+        .org
+        .activity()
+        .subject("On Acme")
+        .created_by(o.r3)
+        .company(o.r1_company)
+        .insert(&o.app.db)
+        .await
+        .id;
+    let on_contact = o
+        .org
+        .activity()
+        .subject("On Ann")
+        .created_by(o.r3)
+        .contact(o.r1_contact)
+        .insert(&o.app.db)
+        .await
+        .id;
+    let hidden = o
+        .org
+        .activity()
+        .subject("On Westco")
+        .created_by(o.r3)
+        .company(o.r3_company)
+        .contact(o.r3_contact)
+        .insert(&o.app.db)
+        .await
+        .id;
     let page = list(&o.app, &o.rep, json!({"f": {"createdBy": {"eq": o.r3}}})).await;
     assert_eq!(
         sorted(ids(&page)),
@@ -635,7 +646,13 @@ async fn orders_default_to_due_time_with_empty_due_times_last() {
 #[tokio::test]
 async fn keyset_pages_stay_exact_with_ties_and_inserts_between_pages() {
     let app = TestApp::new().await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let due = base_time() + Duration::days(1);
     // 8 with the same due time (ties broken by id), 6 later, 4 without.
     for i in 0..18 {
@@ -644,14 +661,12 @@ async fn keyset_pages_stay_exact_with_ties_and_inserts_between_pages() {
             8..14 => Some(due + Duration::hours(i)),
             _ => None,
         };
-        insert(
-            &app,
-            activity::Model {
-                due_at,
-                ..spec(&format!("A{i:02}"), rep.id)
-            },
-        )
-        .await;
+        org.activity()
+            .subject(format!("A{i:02}"))
+            .created_by(rep.id)
+            .due_at(due_at)
+            .insert(&app.db)
+            .await;
     }
     let token = app.login("rep@example.com", PASSWORD).await.0;
     let all = list(&app, &token, json!({"first": 100})).await;
@@ -664,14 +679,12 @@ async fn keyset_pages_stay_exact_with_ties_and_inserts_between_pages() {
     assert_eq!(p1["pageInfo"]["hasNextPage"], true);
     assert_eq!(p1["pageInfo"]["hasPreviousPage"], false);
     // A row sorting before the cursor arrives: later pages neither repeat nor skip.
-    insert(
-        &app,
-        activity::Model {
-            due_at: Some(due - Duration::hours(1)),
-            ..spec("Early", rep.id)
-        },
-    )
-    .await;
+    org.activity()
+        .subject("Early")
+        .created_by(rep.id)
+        .due_at(due - Duration::hours(1))
+        .insert(&app.db)
+        .await;
     let mut got = ids(&p1);
     let mut after = p1["pageInfo"]["endCursor"].clone();
     loop {
@@ -833,11 +846,15 @@ async fn create_refuses_links_to_unreadable_records_like_missing_ones() {
 
 #[tokio::test]
 async fn create_validates_every_field_and_reports_all_problems_together() {
-    let o = org().await;
-    let inactive = o.app.user("gone@example.com", Role::SalesRep, None).await;
-    let mut am: entity::user::ActiveModel = inactive.into();
-    am.active = Set(false);
-    let inactive = am.update(&o.app.db).await.expect("deactivate");
+    let mut o = org().await;
+    let inactive = o
+        .org
+        .user()
+        .email("gone@example.com")
+        .role(Role::SalesRep)
+        .inactive()
+        .insert(&o.app.db)
+        .await;
     let before = row_count(&o.app).await;
     let check = |input: Value, want: &'static [&'static str]| {
         let app = &o.app;

@@ -2,11 +2,12 @@
 //! detection, logout, deactivation, throttling, role changes, admin-only mutations, SSO.
 
 use axum::http::StatusCode;
+use crm_testkit::Org;
 use entity::enums::Role;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, error_code};
+use crate::helpers::{PASSWORD, TestApp, error_code, snapshot_settings};
 
 const ME: &str = "{ me { id email role team { id } } }";
 
@@ -22,9 +23,14 @@ fn decode_claims(token: &str) -> serde_json::Value {
 #[tokio::test]
 async fn good_login_returns_tokens_and_the_user() {
     let app = TestApp::new().await;
-    let team = app.team("East", None).await;
-    let rep = app
-        .user("Rep@Example.com", Role::SalesRep, Some(team.id))
+    let mut org = Org::new();
+    let team = org.team().name("East").insert(&app.db).await;
+    let rep = org
+        .user()
+        .email("Rep@Example.com")
+        .role(Role::SalesRep)
+        .team(team.id)
+        .insert(&app.db)
         .await;
     let (status, json) = app
         .gql(
@@ -35,10 +41,9 @@ async fn good_login_returns_tokens_and_the_user() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    snapshot_settings().bind(|| insta::assert_json_snapshot!("good_login", json));
     let login = &json["data"]["login"];
     assert_eq!(login["user"]["id"], rep.id.to_string());
-    assert_eq!(login["user"]["role"], "SALES_REP");
-    assert_eq!(login["mustChangePassword"], false);
     let claims = decode_claims(login["accessToken"].as_str().unwrap());
     assert_eq!(claims["sub"], rep.id.to_string());
     assert_eq!(claims["role"], "sales_rep");
@@ -60,7 +65,12 @@ async fn good_login_returns_tokens_and_the_user() {
 #[tokio::test]
 async fn wrong_password_and_unknown_email_fail_alike() {
     let app = TestApp::new().await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let q = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
     let (_, wrong) = app
         .gql(
@@ -108,7 +118,13 @@ async fn anonymous_callers_may_only_sign_in() {
 #[tokio::test]
 async fn every_bad_token_is_http_401() {
     let app = TestApp::new().await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (good, _) = app.login("rep@example.com", PASSWORD).await;
     let claims = decode_claims(&good);
     let secret = app.state.config.jwt_secret.clone().unwrap();
@@ -212,7 +228,12 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
     // No grace period: any reuse counts as theft (the grace for a client's own concurrent
     // refreshes is tested in `hardening`).
     let app = TestApp::with_config(|c| c.refresh_reuse_grace_secs = 0).await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (access1, refresh1) = app.login("rep@example.com", PASSWORD).await;
 
     let (_, json) = app.gql(None, REFRESH, json!({"t": refresh1})).await;
@@ -256,7 +277,12 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
 #[tokio::test]
 async fn logout_ends_the_session_only() {
     let app = TestApp::new().await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (phone, phone_refresh) = app.login("rep@example.com", PASSWORD).await;
     let (laptop, _) = app.login("rep@example.com", PASSWORD).await;
     let (_, json) = app
@@ -278,8 +304,18 @@ async fn logout_ends_the_session_only() {
 #[tokio::test]
 async fn deactivation_stops_tokens_at_once_and_reactivation_allows_login() {
     let app = TestApp::new().await;
-    app.user("admin@example.com", Role::Admin, None).await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (admin, _) = app.login("admin@example.com", PASSWORD).await;
     let (rep_token, rep_refresh) = app.login("rep@example.com", PASSWORD).await;
 
@@ -312,7 +348,12 @@ async fn deactivation_stops_tokens_at_once_and_reactivation_allows_login() {
 #[tokio::test]
 async fn repeated_failures_lock_the_account_and_success_resets() {
     let app = TestApp::new().await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let q = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
     let attempt = |p: &'static str| {
         let app = &app;
@@ -355,7 +396,12 @@ async fn repeated_failures_lock_the_account_and_success_resets() {
 #[tokio::test]
 async fn repeated_failures_from_one_address_lock_that_address() {
     let app = TestApp::with_config(|c| c.login_max_failures_per_address = 3).await;
-    app.user("victim@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("victim@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let addr: std::net::SocketAddr = "203.0.113.7:50000".parse().unwrap();
     let send = |email: String, password: &'static str| {
         let app = &app;
@@ -411,10 +457,25 @@ const ADMIN_MUTATIONS: [(&str, &str); 5] = [
 #[tokio::test]
 async fn non_admins_are_forbidden_every_admin_mutation() {
     let app = TestApp::new().await;
-    let manager = app.user("manager@example.com", Role::Manager, None).await;
-    let team = app.team("East", Some(manager.id)).await;
-    let rep = app
-        .user("rep@example.com", Role::SalesRep, Some(team.id))
+    let mut org = Org::new();
+    let manager = org
+        .user()
+        .email("manager@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
+        .await;
+    let team = org
+        .team()
+        .name("East")
+        .manager(manager.id)
+        .insert(&app.db)
+        .await;
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .team(team.id)
+        .insert(&app.db)
         .await;
     for who in ["rep@example.com", "manager@example.com"] {
         let (token, _) = app.login(who, PASSWORD).await;
@@ -434,9 +495,24 @@ async fn non_admins_are_forbidden_every_admin_mutation() {
 #[tokio::test]
 async fn admins_manage_teams_and_users() {
     let app = TestApp::new().await;
-    app.user("admin@example.com", Role::Admin, None).await;
-    let manager = app.user("manager@example.com", Role::Manager, None).await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let manager = org
+        .user()
+        .email("manager@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
+        .await;
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (admin, _) = app.login("admin@example.com", PASSWORD).await;
 
     let (_, json) = app
@@ -527,7 +603,13 @@ async fn admins_manage_teams_and_users() {
 #[tokio::test]
 async fn the_last_admin_cannot_be_demoted_or_deactivated() {
     let app = TestApp::new().await;
-    let admin = app.user("admin@example.com", Role::Admin, None).await;
+    let mut org = Org::new();
+    let admin = org
+        .user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
     let (token, _) = app.login("admin@example.com", PASSWORD).await;
     for (input, field) in [("{role: MANAGER}", "role"), ("{active: false}", "active")] {
         let q = format!("mutation($u: ID!) {{ updateUser(id: $u, input: {input}) {{ id }} }}");
@@ -540,8 +622,18 @@ async fn the_last_admin_cannot_be_demoted_or_deactivated() {
 #[tokio::test]
 async fn role_changes_take_effect_on_the_next_request() {
     let app = TestApp::new().await;
-    app.user("admin@example.com", Role::Admin, None).await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (admin, _) = app.login("admin@example.com", PASSWORD).await;
     let (rep_token, _) = app.login("rep@example.com", PASSWORD).await;
     let create = r#"mutation { createTeam(input: {name: "Rep's team"}) { id } }"#;
@@ -566,8 +658,18 @@ async fn role_changes_take_effect_on_the_next_request() {
 #[tokio::test]
 async fn a_reset_password_must_be_changed_before_anything_else() {
     let app = TestApp::new().await;
-    app.user("admin@example.com", Role::Admin, None).await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (admin, _) = app.login("admin@example.com", PASSWORD).await;
     let (old_session, _) = app.login("rep@example.com", PASSWORD).await;
 
@@ -648,7 +750,12 @@ async fn a_reset_password_must_be_changed_before_anything_else() {
 #[tokio::test]
 async fn changing_a_password_signs_out_other_sessions() {
     let app = TestApp::new().await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (here, _) = app.login("rep@example.com", PASSWORD).await;
     let (elsewhere, _) = app.login("rep@example.com", PASSWORD).await;
     let (_, json) = app
@@ -669,9 +776,25 @@ async fn changing_a_password_signs_out_other_sessions() {
 #[tokio::test]
 async fn the_directory_shows_active_users_and_no_secrets() {
     let app = TestApp::new().await;
-    let admin = app.user("admin@example.com", Role::Admin, None).await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
-    let gone = app.user("gone@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    let admin = org
+        .user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
+    let gone = org
+        .user()
+        .email("gone@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (admin_token, _) = app.login("admin@example.com", PASSWORD).await;
     app.gql(
         Some(&admin_token),

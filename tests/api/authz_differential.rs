@@ -5,9 +5,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use api::authz::direct::Oracle;
-use api::authz::testkit::{Org, Shape};
 use api::authz::{Action, Authorizer, DealFacts, FactMask, Kind, UserFacts, Viewer};
+use crm_testkit::direct::Oracle;
+use crm_testkit::{Org, Shape};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -43,7 +43,7 @@ fn record_ids(org: &Org, kind: Kind) -> Vec<Uuid> {
 }
 
 async fn sql_view(db: &DatabaseConnection, authz: &Authorizer, org: &Org, user: Uuid) -> SqlView {
-    let u = org.user(user).expect("user");
+    let u = org.find_user(user).expect("user");
     let viewer = Viewer::load(db, u.id, u.role, u.team_id)
         .await
         .expect("load viewer");
@@ -148,7 +148,7 @@ fn compare(authz: &Authorizer, org: &Org, view: &SqlView) -> (usize, Vec<String>
 /// Generates the organisation of `seed`, writes it to `db`, and checks every decision of
 /// `authz` against Oso. Returns the number of decisions checked.
 pub async fn check_random_org(db: &DatabaseConnection, authz: &Authorizer, seed: u64) -> usize {
-    let org = Org::random(seed, Shape::DIFFERENTIAL);
+    let mut org = Org::random(seed, Shape::DIFFERENTIAL);
     org.insert(db).await.expect("insert the organisation");
 
     let mut views = Vec::new();

@@ -1,8 +1,8 @@
 //! A policy edited in memory changes the SQL scopes, the field conditions and the per-row
 //! decisions, with no code change.
 
-use api::authz::testkit::Org;
 use api::authz::{Authorizer, DealAction, Viewer};
+use crm_testkit::Org;
 use entity::enums::Role;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -29,16 +29,55 @@ struct Team {
 
 async fn team() -> Team {
     let app = TestApp::new().await;
-    let mut org = Org::default();
-    let east = org.add_team("East", None);
-    let west = org.add_team("West", None);
-    let rae = org.add_user("Rae", Role::SalesRep, Some(east), true);
-    let ray = org.add_user("Ray", Role::SalesRep, Some(east), true);
-    let wes = org.add_user("Wes", Role::SalesRep, Some(west), true);
-    let c = org.add_company("Acme", ray);
-    let d_rae = org.add_deal("Rae's", rae, c, None, 100);
-    let d_ray = org.add_deal("Ray's", ray, c, None, 200);
-    let d_wes = org.add_deal("Wes's", wes, c, None, 400);
+    let mut org = Org::new();
+    let east = org.team().name("East").add().id;
+    let west = org.team().name("West").add().id;
+    let rae = org
+        .user()
+        .name("Rae")
+        .role(Role::SalesRep)
+        .team(east)
+        .add()
+        .id;
+    let ray = org
+        .user()
+        .name("Ray")
+        .role(Role::SalesRep)
+        .team(east)
+        .add()
+        .id;
+    let wes = org
+        .user()
+        .name("Wes")
+        .role(Role::SalesRep)
+        .team(west)
+        .add()
+        .id;
+    let c = org.company().name("Acme").owner(ray).add().id;
+    let d_rae = org
+        .deal()
+        .title("Rae's")
+        .owner(rae)
+        .company(c)
+        .amount_cents(100)
+        .add()
+        .id;
+    let d_ray = org
+        .deal()
+        .title("Ray's")
+        .owner(ray)
+        .company(c)
+        .amount_cents(200)
+        .add()
+        .id;
+    let d_wes = org
+        .deal()
+        .title("Wes's")
+        .owner(wes)
+        .company(c)
+        .amount_cents(400)
+        .add()
+        .id;
     org.insert(&app.db).await.expect("insert");
     let rae = Viewer::load(&app.db, rae, Role::SalesRep, Some(east))
         .await

@@ -6,11 +6,11 @@
 //! The world: teams East (manager Mia, reps Rae, Ray and the deactivated Ivy), West (manager
 //! Walt, rep Wes) and North (rep Nora, also managed by Mia); admin Ada has no team.
 
-use api::authz::testkit::Org;
 use api::authz::{
     Action, ActivityAction, AuditLogAction, CompanyAction, CompanyFacts, ContactAction,
     ContactFacts, DealAction, DealFacts, ExportAction, Kind, TeamAction, UserAction, Viewer,
 };
+use crm_testkit::Org;
 use entity::deal_share;
 use entity::enums::{Role, SharePermission};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
@@ -63,55 +63,216 @@ struct World {
 impl World {
     async fn new() -> World {
         let app = TestApp::new().await;
-        let mut org = Org::default();
-        let east = org.add_team("East", None);
-        let west = org.add_team("West", None);
-        let north = org.add_team("North", None);
-        let ada = org.add_user("Ada", Role::Admin, None, true);
-        let mia = org.add_user("Mia", Role::Manager, Some(east), true);
-        let walt = org.add_user("Walt", Role::Manager, Some(west), true);
-        let rae = org.add_user("Rae", Role::SalesRep, Some(east), true);
-        let ray = org.add_user("Ray", Role::SalesRep, Some(east), true);
-        let wes = org.add_user("Wes", Role::SalesRep, Some(west), true);
-        let nora = org.add_user("Nora", Role::SalesRep, Some(north), true);
-        let ivy = org.add_user("Ivy", Role::SalesRep, Some(east), false);
+        let mut org = Org::new();
+        let east = org.team().name("East").add().id;
+        let west = org.team().name("West").add().id;
+        let north = org.team().name("North").add().id;
+        let ada = org.user().name("Ada").role(Role::Admin).add().id;
+        let mia = org
+            .user()
+            .name("Mia")
+            .role(Role::Manager)
+            .team(east)
+            .add()
+            .id;
+        let walt = org
+            .user()
+            .name("Walt")
+            .role(Role::Manager)
+            .team(west)
+            .add()
+            .id;
+        let rae = org
+            .user()
+            .name("Rae")
+            .role(Role::SalesRep)
+            .team(east)
+            .add()
+            .id;
+        let ray = org
+            .user()
+            .name("Ray")
+            .role(Role::SalesRep)
+            .team(east)
+            .add()
+            .id;
+        let wes = org
+            .user()
+            .name("Wes")
+            .role(Role::SalesRep)
+            .team(west)
+            .add()
+            .id;
+        let nora = org
+            .user()
+            .name("Nora")
+            .role(Role::SalesRep)
+            .team(north)
+            .add()
+            .id;
+        let ivy = org
+            .user()
+            .name("Ivy")
+            .role(Role::SalesRep)
+            .team(east)
+            .inactive()
+            .add()
+            .id;
         org.set_manager(east, mia);
         org.set_manager(north, mia);
         org.set_manager(west, walt);
 
-        let c_rae = org.add_company("Rae Co", rae);
-        let c_ray = org.add_company("Ray Co", ray);
-        let c_wes = org.add_company("Wes Co", wes);
-        let c_shared = org.add_company("Shared Co", wes);
-        let c_nora = org.add_company("Nora Co", nora);
+        let c_rae = org.company().name("Rae Co").owner(rae).add().id;
+        let c_ray = org.company().name("Ray Co").owner(ray).add().id;
+        let c_wes = org.company().name("Wes Co").owner(wes).add().id;
+        let c_shared = org.company().name("Shared Co").owner(wes).add().id;
+        let c_nora = org.company().name("Nora Co").owner(nora).add().id;
 
-        let k_rae = org.add_contact("Rae Contact", rae, Some(c_rae));
-        let k_ray = org.add_contact("Ray Contact", ray, Some(c_ray));
-        let k_wes = org.add_contact("Wes Contact", wes, Some(c_wes));
-        let k_shared = org.add_contact("Shared Contact", wes, Some(c_shared));
+        let k_rae = org
+            .contact()
+            .first("Rae Contact")
+            .notes(format!("Notes about {}", "Rae Contact"))
+            .owner(rae)
+            .company(c_rae)
+            .add()
+            .id;
+        let k_ray = org
+            .contact()
+            .first("Ray Contact")
+            .notes(format!("Notes about {}", "Ray Contact"))
+            .owner(ray)
+            .company(c_ray)
+            .add()
+            .id;
+        let k_wes = org
+            .contact()
+            .first("Wes Contact")
+            .notes(format!("Notes about {}", "Wes Contact"))
+            .owner(wes)
+            .company(c_wes)
+            .add()
+            .id;
+        let k_shared = org
+            .contact()
+            .first("Shared Contact")
+            .notes(format!("Notes about {}", "Shared Contact"))
+            .owner(wes)
+            .company(c_shared)
+            .add()
+            .id;
 
-        let d_rae = org.add_deal("Rae deal", rae, c_rae, Some(k_rae), 100);
-        let d_ray = org.add_deal("Ray deal", ray, c_ray, Some(k_ray), 200);
-        let d_wes = org.add_deal("Wes deal", wes, c_wes, Some(k_wes), 400);
-        let d_view = org.add_deal(
-            "Wes deal shared to view",
-            wes,
-            c_shared,
-            Some(k_shared),
-            800,
-        );
-        let d_edit = org.add_deal("Wes deal shared to edit", wes, c_shared, None, 1600);
-        let d_nora = org.add_deal("Nora deal", nora, c_nora, None, 3200);
-        let d_mia = org.add_deal("Mia deal", mia, c_ray, None, 6400);
-        org.add_share(d_view, rae, SharePermission::View);
-        org.add_share(d_edit, rae, SharePermission::Edit);
+        let d_rae = org
+            .deal()
+            .title("Rae deal")
+            .owner(rae)
+            .company(c_rae)
+            .contact(k_rae)
+            .amount_cents(100)
+            .add()
+            .id;
+        let d_ray = org
+            .deal()
+            .title("Ray deal")
+            .owner(ray)
+            .company(c_ray)
+            .contact(k_ray)
+            .amount_cents(200)
+            .add()
+            .id;
+        let d_wes = org
+            .deal()
+            .title("Wes deal")
+            .owner(wes)
+            .company(c_wes)
+            .contact(k_wes)
+            .amount_cents(400)
+            .add()
+            .id;
+        let d_view = org
+            .deal()
+            .title("Wes deal shared to view")
+            .owner(wes)
+            .company(c_shared)
+            .contact(k_shared)
+            .amount_cents(800)
+            .add()
+            .id;
+        let d_edit = org
+            .deal()
+            .title("Wes deal shared to edit")
+            .owner(wes)
+            .company(c_shared)
+            .amount_cents(1600)
+            .add()
+            .id;
+        let d_nora = org
+            .deal()
+            .title("Nora deal")
+            .owner(nora)
+            .company(c_nora)
+            .amount_cents(3200)
+            .add()
+            .id;
+        let d_mia = org
+            .deal()
+            .title("Mia deal")
+            .owner(mia)
+            .company(c_ray)
+            .amount_cents(6400)
+            .add()
+            .id;
+        org.share(d_view, rae)
+            .permission(SharePermission::View)
+            .add();
+        org.share(d_edit, rae)
+            .permission(SharePermission::Edit)
+            .add();
 
-        let a_by_rae = org.add_activity("Rae's task", rae, None, (None, None, None));
-        let a_for_rae = org.add_activity("For Rae", wes, Some(rae), (None, None, None));
-        let a_on_view = org.add_activity("On shared deal", wes, None, (Some(d_view), None, None));
-        let a_wes = org.add_activity("Wes's call", wes, None, (Some(d_wes), Some(c_wes), None));
-        let a_ray = org.add_activity("Ray's task", ray, None, (None, None, None));
-        let a_nora = org.add_activity("Nora's task", nora, Some(nora), (None, None, None));
+        let a_by_rae = org
+            .activity()
+            .subject("Rae's task")
+            .created_by(rae)
+            .unassigned()
+            .add()
+            .id;
+        let a_for_rae = org
+            .activity()
+            .subject("For Rae")
+            .created_by(wes)
+            .assigned_to(rae)
+            .add()
+            .id;
+        let a_on_view = org
+            .activity()
+            .subject("On shared deal")
+            .created_by(wes)
+            .unassigned()
+            .deal(d_view)
+            .add()
+            .id;
+        let a_wes = org
+            .activity()
+            .subject("Wes's call")
+            .created_by(wes)
+            .unassigned()
+            .deal(d_wes)
+            .company(c_wes)
+            .add()
+            .id;
+        let a_ray = org
+            .activity()
+            .subject("Ray's task")
+            .created_by(ray)
+            .unassigned()
+            .add()
+            .id;
+        let a_nora = org
+            .activity()
+            .subject("Nora's task")
+            .created_by(nora)
+            .assigned_to(nora)
+            .add()
+            .id;
 
         org.insert(&app.db).await.expect("insert the world");
         World {
@@ -152,7 +313,7 @@ impl World {
 
     /// The viewer as the server builds it: from the database.
     async fn viewer(&self, user: Uuid) -> Viewer {
-        let u = self.org.user(user).expect("user");
+        let u = self.org.find_user(user).expect("user");
         Viewer::load(&self.app.db, u.id, u.role, u.team_id)
             .await
             .expect("load viewer")
@@ -223,7 +384,7 @@ impl World {
 
     /// A role-only decision (Team, AuditLog, Export, creating users).
     fn role_may(&self, user: Uuid, action: impl Into<Action>) -> bool {
-        let role = self.org.user(user).expect("user").role;
+        let role = self.org.find_user(user).expect("user").role;
         DEFAULT.allowed_without_facts(role, action)
     }
 }

@@ -4,8 +4,9 @@
 //! concurrency, owner changes and the delete rules.
 
 use api::error::ApiError;
+use crm_testkit::Org;
 use entity::enums::{DealStage, Role};
-use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -115,8 +116,10 @@ async fn stored(app: &TestApp, id: Uuid) -> entity::company::Model {
         .expect("exists")
 }
 
-struct Org {
+struct Fixture {
     app: TestApp,
+    /// The rows built so far (tests add more).
+    org: Org,
     rep: String,
     manager: String,
     admin: String,
@@ -131,29 +134,82 @@ struct Org {
 
 /// East (managed by m1): reps r1, r2. West (managed by m2): rep r3. Acme is r1's, Beta r2's,
 /// Gamma and Delta r3's; Delta has a deal of r1's.
-async fn org() -> Org {
+async fn org() -> Fixture {
     let app = TestApp::new().await;
-    let m1 = app.user("m1@example.com", Role::Manager, None).await;
-    let m2 = app.user("m2@example.com", Role::Manager, None).await;
-    let east = app.team("East", Some(m1.id)).await;
-    let west = app.team("West", Some(m2.id)).await;
-    let r1 = app
-        .user("r1@example.com", Role::SalesRep, Some(east.id))
+    let mut org = Org::new();
+    let m1 = org
+        .user()
+        .email("m1@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let r2 = app
-        .user("r2@example.com", Role::SalesRep, Some(east.id))
+    let m2 = org
+        .user()
+        .email("m2@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let r3 = app
-        .user("r3@example.com", Role::SalesRep, Some(west.id))
+    let east = org.team().name("East").manager(m1.id).insert(&app.db).await;
+    let west = org.team().name("West").manager(m2.id).insert(&app.db).await;
+    let r1 = org
+        .user()
+        .email("r1@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    app.user("admin@example.com", Role::Admin, None).await;
-    let acme = app.company("Acme", r1.id).await;
-    let beta = app.company("Beta", r2.id).await;
-    let gamma = app.company("Gamma", r3.id).await;
-    let delta = app.company("Delta", r3.id).await;
-    app.deal(delta.id, r1.id, "Delta deal", 100, DealStage::Prospecting)
+    let r2 = org
+        .user()
+        .email("r2@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    Org {
+    let r3 = org
+        .user()
+        .email("r3@example.com")
+        .role(Role::SalesRep)
+        .team(west.id)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let acme = org
+        .company()
+        .name("Acme")
+        .owner(r1.id)
+        .insert(&app.db)
+        .await;
+    let beta = org
+        .company()
+        .name("Beta")
+        .owner(r2.id)
+        .insert(&app.db)
+        .await;
+    let gamma = org
+        .company()
+        .name("Gamma")
+        .owner(r3.id)
+        .insert(&app.db)
+        .await;
+    let delta = org
+        .company()
+        .name("Delta")
+        .owner(r3.id)
+        .insert(&app.db)
+        .await;
+    org.deal()
+        .company(delta.id)
+        .owner(r1.id)
+        .title("Delta deal")
+        .amount_cents(100)
+        .stage(DealStage::Prospecting)
+        .insert(&app.db)
+        .await;
+    Fixture {
         rep: app.login("r1@example.com", PASSWORD).await.0,
         manager: app.login("m1@example.com", PASSWORD).await.0,
         admin: app.login("admin@example.com", PASSWORD).await.0,
@@ -165,6 +221,7 @@ async fn org() -> Org {
         gamma: gamma.id,
         delta: delta.id,
         app,
+        org,
     }
 }
 
@@ -242,8 +299,18 @@ struct Catalog {
 
 async fn catalog() -> Catalog {
     let app = TestApp::new().await;
-    let r1 = app.user("r1@example.com", Role::SalesRep, None).await;
-    app.user("admin@example.com", Role::Admin, None).await;
+    let mut org = Org::new();
+    let r1 = org
+        .user()
+        .email("r1@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
     let admin = app.login("admin@example.com", PASSWORD).await.0;
     let rows = [
         (
@@ -629,9 +696,19 @@ async fn every_order_sorts_with_ties_broken_by_id() {
 #[tokio::test]
 async fn keyset_pages_cover_every_row_once_in_both_directions() {
     let app = TestApp::new().await;
-    let admin = app.user("admin@example.com", Role::Admin, None).await;
+    let mut org = Org::new();
+    let admin = org
+        .user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
     for i in 0..30 {
-        app.company(&format!("Co {i:02}"), admin.id).await;
+        org.company()
+            .name(format!("Co {i:02}"))
+            .owner(admin.id)
+            .insert(&app.db)
+            .await;
     }
     let token = app.login("admin@example.com", PASSWORD).await.0;
     let p1 = list(&app, &token, json!({"first": 10})).await;
@@ -639,7 +716,11 @@ async fn keyset_pages_cover_every_row_once_in_both_directions() {
     assert_eq!(p1["pageInfo"]["hasNextPage"], true);
     assert_eq!(p1["pageInfo"]["hasPreviousPage"], false);
     // A row sorting before the cursor arrives between pages: nothing repeats or goes missing.
-    app.company("Co 05a", admin.id).await;
+    org.company()
+        .name("Co 05a")
+        .owner(admin.id)
+        .insert(&app.db)
+        .await;
     let p2 = list(
         &app,
         &token,
@@ -1066,7 +1147,7 @@ async fn changing_the_owner_needs_update_now_and_create_for_the_new_owner() {
 
 #[tokio::test]
 async fn delete_follows_the_policy_and_the_foreign_keys() {
-    let o = org().await;
+    let mut o = org().await;
     // Reps never delete.
     let json = delete(&o.app, &o.rep, o.acme).await;
     assert_eq!(error_code(&json), Some("FORBIDDEN"));
@@ -1076,11 +1157,23 @@ async fn delete_follows_the_policy_and_the_foreign_keys() {
     assert_eq!(error_code(&json), Some("NOT_FOUND"));
 
     // A company with deals cannot go: CONFLICT saying what blocks it.
-    o.app
-        .deal(o.beta, o.r2, "One", 1, DealStage::Proposal)
+    o.org
+        .deal()
+        .company(o.beta)
+        .owner(o.r2)
+        .title("One")
+        .amount_cents(1)
+        .stage(DealStage::Proposal)
+        .insert(&o.app.db)
         .await;
-    o.app
-        .deal(o.beta, o.r3, "Two", 1, DealStage::Proposal)
+    o.org
+        .deal()
+        .company(o.beta)
+        .owner(o.r3)
+        .title("Two")
+        .amount_cents(1)
+        .stage(DealStage::Proposal)
+        .insert(&o.app.db)
         .await;
     let json = delete(&o.app, &o.admin, o.beta).await;
     assert_eq!(error_code(&json), Some("CONFLICT"));
@@ -1113,28 +1206,15 @@ async fn delete_follows_the_policy_and_the_foreign_keys() {
     assert_eq!(company_count(&o.app).await, 4);
 
     // Without deals: deleted, its contacts stay without a company.
-    let contact = entity::contact::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        company_id: Set(Some(o.acme)),
-        first_name: Set(Some("Ann".into())),
-        last_name: Set(None),
-        full_name: Set("Ann".into()),
-        email: Set(None),
-        phone: Set(None),
-        mobile: Set(None),
-        title: Set(None),
-        department: Set(None),
-        is_primary: Set(true),
-        linkedin_url: Set(None),
-        notes: Set(None),
-        owner_id: Set(o.r1),
-        version: Set(1),
-        created_at: Set(chrono::Utc::now()),
-        updated_at: Set(chrono::Utc::now()),
-    }
-    .insert(&o.app.db)
-    .await
-    .expect("contact");
+    let contact = o
+        .org
+        .contact()
+        .first("Ann")
+        .primary(true)
+        .owner(o.r1)
+        .company(o.acme)
+        .insert(&o.app.db)
+        .await;
     let json = delete(&o.app, &o.manager, o.acme).await;
     assert_eq!(json["data"]["deleteCompany"], o.acme.to_string(), "{json}");
     let (_, json) = o.app.gql(Some(&o.admin), GET, json!({"id": o.acme})).await;
@@ -1155,28 +1235,19 @@ async fn delete_follows_the_policy_and_the_foreign_keys() {
 #[tokio::test]
 async fn unique_violations_map_to_the_field_by_index_name() {
     let app = TestApp::new().await;
-    let owner = app.user("rep@example.com", Role::SalesRep, None).await;
-    let first = app.company("Acme", owner.id).await;
-    let mut am: entity::company::ActiveModel = first.into();
-    am.domain = Set(Some("acme.com".into()));
-    am.update(&app.db).await.expect("domain");
-    let insert = |name: &str, domain: Option<&str>| entity::company::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        name: Set(name.to_owned()),
-        domain: Set(domain.map(str::to_owned)),
-        industry: Set(None),
-        size: Set(None),
-        address: Set(None),
-        city: Set(None),
-        state: Set(None),
-        country: Set(None),
-        phone: Set(None),
-        website: Set(None),
-        owner_id: Set(owner.id),
-        version: Set(1),
-        created_at: Set(chrono::Utc::now()),
-        updated_at: Set(chrono::Utc::now()),
-    };
+    let mut org = Org::new();
+    let owner = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
+    org.company()
+        .name("Acme")
+        .domain("acme.com")
+        .owner(owner.id)
+        .insert(&app.db)
+        .await;
     let indexes = [
         (
             "ux_companies_name_lower",
@@ -1189,24 +1260,34 @@ async fn unique_violations_map_to_the_field_by_index_name() {
             "a company with this domain",
         ),
     ];
-    let err = insert("ACME", None)
-        .insert(&app.db)
+    let err = org
+        .company()
+        .name("ACME")
+        .owner(&owner)
+        .try_insert(&app.db)
         .await
         .expect_err("duplicate name");
     match api::service::company::map_unique(err, &indexes) {
         ApiError::Conflict { field, .. } => assert_eq!(field.as_deref(), Some("name")),
         other => panic!("{other:?}"),
     }
-    let err = insert("Other", Some("acme.com"))
-        .insert(&app.db)
+    let err = org
+        .company()
+        .name("Other")
+        .domain("acme.com")
+        .owner(&owner)
+        .try_insert(&app.db)
         .await
         .expect_err("duplicate domain");
     match api::service::company::map_unique(err, &indexes) {
         ApiError::Conflict { field, .. } => assert_eq!(field.as_deref(), Some("domain")),
         other => panic!("{other:?}"),
     }
-    let err = insert("acme", None)
-        .insert(&app.db)
+    let err = org
+        .company()
+        .name("acme")
+        .owner(&owner)
+        .try_insert(&app.db)
         .await
         .expect_err("duplicate name");
     assert!(matches!(

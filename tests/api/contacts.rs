@@ -2,8 +2,10 @@
 //! search, ordering (address-book NAME over two columns), keyset pages, `viewerCan`,
 //! validation, optimistic concurrency, the owner-only `notes` field, and delete.
 
+use crm_testkit::Org;
+use crm_testkit::rows::ContactBuilder;
 use entity::enums::{DealStage, Role};
-use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -111,41 +113,16 @@ async fn stored(app: &TestApp, id: Uuid) -> entity::contact::Model {
         .expect("exists")
 }
 
-/// Inserts a contact below the API.
-async fn insert_contact(
-    app: &TestApp,
-    first: &str,
-    last: &str,
-    owner: Uuid,
-    company: Option<Uuid>,
-) -> Uuid {
-    let now = chrono::Utc::now();
-    entity::contact::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        company_id: Set(company),
-        first_name: Set(Some(first.to_owned())),
-        last_name: Set(Some(last.to_owned())),
-        full_name: Set(format!("{first} {last}")),
-        email: Set(Some(format!("{}@example.com", first.to_lowercase()))),
-        phone: Set(None),
-        mobile: Set(None),
-        title: Set(None),
-        department: Set(None),
-        is_primary: Set(false),
-        linkedin_url: Set(None),
-        notes: Set(Some(format!("notes on {first}"))),
-        owner_id: Set(owner),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.db)
-    .await
-    .expect("insert contact")
-    .id
+/// A contact with the email and notes these tests search for.
+fn person<'o>(org: &'o mut Org, first: &str, last: &str) -> ContactBuilder<'o> {
+    org.contact()
+        .first(first)
+        .last(last)
+        .email(format!("{}@example.com", first.to_lowercase()))
+        .notes(format!("notes on {first}"))
 }
 
-struct Org {
+struct Fixture {
     app: TestApp,
     rep: String,
     manager: String,
@@ -164,34 +141,89 @@ struct Org {
 
 /// East (managed by m1): reps r1, r2. West: rep r3. Ann is r1's contact at Acme, Bob r2's,
 /// Cat and Dan r3's; Dan is the contact of a deal of r1's.
-async fn org() -> Org {
+async fn org() -> Fixture {
     let app = TestApp::new().await;
-    let m1 = app.user("m1@example.com", Role::Manager, None).await;
-    let east = app.team("East", Some(m1.id)).await;
-    let west = app.team("West", None).await;
-    let r1 = app
-        .user("r1@example.com", Role::SalesRep, Some(east.id))
+    let mut org = Org::new();
+    let m1 = org
+        .user()
+        .email("m1@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let r2 = app
-        .user("r2@example.com", Role::SalesRep, Some(east.id))
+    let east = org.team().name("East").manager(m1.id).insert(&app.db).await;
+    let west = org.team().name("West").insert(&app.db).await;
+    let r1 = org
+        .user()
+        .email("r1@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    let r3 = app
-        .user("r3@example.com", Role::SalesRep, Some(west.id))
+    let r2 = org
+        .user()
+        .email("r2@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    app.user("admin@example.com", Role::Admin, None).await;
-    let acme = app.company("Acme", r1.id).await;
-    let gamma = app.company("Gamma", r3.id).await;
-    let ann = insert_contact(&app, "Ann", "Able", r1.id, Some(acme.id)).await;
-    let bob = insert_contact(&app, "Bob", "Baker", r2.id, None).await;
-    let cat = insert_contact(&app, "Cat", "Cole", r3.id, Some(gamma.id)).await;
-    let dan = insert_contact(&app, "Dan", "Dale", r3.id, Some(gamma.id)).await;
-    let deal = app
-        .deal(acme.id, r1.id, "Deal with Dan", 100, DealStage::Proposal)
+    let r3 = org
+        .user()
+        .email("r3@example.com")
+        .role(Role::SalesRep)
+        .team(west.id)
+        .insert(&app.db)
         .await;
-    let mut am: entity::deal::ActiveModel = deal.into();
-    am.contact_id = Set(Some(dan));
-    let deal = am.update(&app.db).await.expect("link deal");
-    Org {
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let acme = org
+        .company()
+        .name("Acme")
+        .owner(r1.id)
+        .insert(&app.db)
+        .await;
+    let gamma = org
+        .company()
+        .name("Gamma")
+        .owner(r3.id)
+        .insert(&app.db)
+        .await;
+    let ann = person(&mut org, "Ann", "Able")
+        .owner(r1.id)
+        .company(acme.id)
+        .insert(&app.db)
+        .await
+        .id;
+    let bob = person(&mut org, "Bob", "Baker")
+        .owner(r2.id)
+        .insert(&app.db)
+        .await
+        .id;
+    let cat = person(&mut org, "Cat", "Cole")
+        .owner(r3.id)
+        .company(gamma.id)
+        .insert(&app.db)
+        .await
+        .id;
+    let dan = person(&mut org, "Dan", "Dale")
+        .owner(r3.id)
+        .company(gamma.id)
+        .insert(&app.db)
+        .await
+        .id;
+    let deal = org
+        .deal()
+        .company(acme.id)
+        .owner(r1.id)
+        .title("Deal with Dan")
+        .contact(dan)
+        .amount_cents(100)
+        .stage(DealStage::Proposal)
+        .insert(&app.db)
+        .await;
+    Fixture {
         rep: app.login("r1@example.com", PASSWORD).await.0,
         manager: app.login("m1@example.com", PASSWORD).await.0,
         admin: app.login("admin@example.com", PASSWORD).await.0,
@@ -272,10 +304,35 @@ struct Catalog {
 /// first name), "Dan Dale" (no email).
 async fn catalog() -> Catalog {
     let app = TestApp::new().await;
-    let r1 = app.user("r1@example.com", Role::SalesRep, None).await;
-    let admin_user = app.user("admin@example.com", Role::Admin, None).await;
-    let acme = app.company("Acme", admin_user.id).await.id.to_string();
-    let gamma = app.company("Gamma", admin_user.id).await.id.to_string();
+    let mut org = Org::new();
+    let r1 = org
+        .user()
+        .email("r1@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
+    let admin_user = org
+        .user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let acme = org
+        .company()
+        .name("Acme")
+        .owner(admin_user.id)
+        .insert(&app.db)
+        .await
+        .id
+        .to_string();
+    let gamma = org
+        .company()
+        .name("Gamma")
+        .owner(admin_user.id)
+        .insert(&app.db)
+        .await
+        .id
+        .to_string();
     let admin = app.login("admin@example.com", PASSWORD).await.0;
     let rows = [
         (

@@ -2,6 +2,7 @@
 //! unshare, delete — each validated, authorized by the policy, and all-or-nothing.
 
 use chrono::{Duration, Utc};
+use crm_testkit::Org;
 use entity::enums::{DealStage, Role};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
@@ -9,8 +10,10 @@ use uuid::Uuid;
 
 use crate::helpers::{PASSWORD, TestApp, error_code};
 
-struct Org {
+struct Fixture {
     app: TestApp,
+    /// The rows built so far (tests add more).
+    org: Org,
     company: Uuid,
     r1: Uuid,
     r2: Uuid,
@@ -22,23 +25,50 @@ struct Org {
     admin: String,
 }
 
-async fn org() -> Org {
+async fn org() -> Fixture {
     let app = TestApp::new().await;
-    let m1 = app.user("m1@example.com", Role::Manager, None).await;
-    let east = app.team("East", Some(m1.id)).await;
-    let west = app.team("West", None).await;
-    let r1 = app
-        .user("r1@example.com", Role::SalesRep, Some(east.id))
+    let mut org = Org::new();
+    let m1 = org
+        .user()
+        .email("m1@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let r2 = app
-        .user("r2@example.com", Role::SalesRep, Some(east.id))
+    let east = org.team().name("East").manager(m1.id).insert(&app.db).await;
+    let west = org.team().name("West").insert(&app.db).await;
+    let r1 = org
+        .user()
+        .email("r1@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    let r3 = app
-        .user("r3@example.com", Role::SalesRep, Some(west.id))
+    let r2 = org
+        .user()
+        .email("r2@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    app.user("admin@example.com", Role::Admin, None).await;
-    let company = app.company("Acme", r1.id).await;
-    Org {
+    let r3 = org
+        .user()
+        .email("r3@example.com")
+        .role(Role::SalesRep)
+        .team(west.id)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let company = org
+        .company()
+        .name("Acme")
+        .owner(r1.id)
+        .insert(&app.db)
+        .await;
+    Fixture {
         rep: app.login("r1@example.com", PASSWORD).await.0,
         teammate: app.login("r2@example.com", PASSWORD).await.0,
         west_rep: app.login("r3@example.com", PASSWORD).await.0,
@@ -49,6 +79,7 @@ async fn org() -> Org {
         r2: r2.id,
         r3: r3.id,
         app,
+        org,
     }
 }
 
@@ -56,7 +87,7 @@ const CREATE: &str = "mutation($input: CreateDealInput!) { createDeal(input: $in
   id title amount currency stage probability actualCloseDate expectedCloseDate priority version ownerId
 } }";
 
-async fn create(o: &Org, token: &str, input: Value) -> Value {
+async fn create(o: &Fixture, token: &str, input: Value) -> Value {
     o.app
         .gql(Some(token), CREATE, json!({ "input": input }))
         .await
@@ -140,7 +171,7 @@ async fn who_may_create_for_whom_follows_the_policy() {
 
 #[tokio::test]
 async fn invalid_deals_report_every_field_and_write_nothing() {
-    let o = org().await;
+    let mut o = org().await;
     let before = deal_count(&o.app).await;
     let past = (Utc::now() - Duration::days(1))
         .format("%Y-%m-%d")
@@ -177,7 +208,13 @@ async fn invalid_deals_report_every_field_and_write_nothing() {
     .await;
     assert_eq!(json["errors"][0]["extensions"]["field"], "amount");
     // A company the rep cannot read is "no such company", not a hint that it exists.
-    let hidden = o.app.company("Hidden Inc", o.r3).await;
+    let hidden = o
+        .org
+        .company()
+        .name("Hidden Inc")
+        .owner(o.r3)
+        .insert(&o.app.db)
+        .await;
     let json = create(&o, &o.rep, json!({"companyId": hidden.id, "title": "t"})).await;
     assert_eq!(json["errors"][0]["extensions"]["field"], "companyId");
     assert_eq!(deal_count(&o.app).await, before);
@@ -187,10 +224,16 @@ const UPDATE: &str = "mutation($id: ID!, $input: UpdateDealInput!) { updateDeal(
 
 #[tokio::test]
 async fn updates_bump_the_version_and_refuse_stale_writes() {
-    let o = org().await;
+    let mut o = org().await;
     let d = o
-        .app
-        .deal(o.company, o.r1, "Original", 100, DealStage::Proposal)
+        .org
+        .deal()
+        .company(o.company)
+        .owner(o.r1)
+        .title("Original")
+        .amount_cents(100)
+        .stage(DealStage::Proposal)
+        .insert(&o.app.db)
         .await;
     let (_, json) = o
         .app
@@ -235,10 +278,16 @@ async fn updates_bump_the_version_and_refuse_stale_writes() {
 
 #[tokio::test]
 async fn who_may_update_what_follows_the_policy() {
-    let o = org().await;
+    let mut o = org().await;
     let d = o
-        .app
-        .deal(o.company, o.r1, "R1 deal", 100, DealStage::Proposal)
+        .org
+        .deal()
+        .company(o.company)
+        .owner(o.r1)
+        .title("R1 deal")
+        .amount_cents(100)
+        .stage(DealStage::Proposal)
+        .insert(&o.app.db)
         .await;
     // Teammate reads it but may not change it.
     let (_, json) = o
@@ -347,8 +396,14 @@ async fn who_may_update_what_follows_the_policy() {
         .await;
     assert_eq!(json["errors"][0]["extensions"]["field"], "userId");
     let mate = o
-        .app
-        .deal(o.company, o.r2, "R2 deal", 100, DealStage::Proposal)
+        .org
+        .deal()
+        .company(o.company)
+        .owner(o.r2)
+        .title("R2 deal")
+        .amount_cents(100)
+        .stage(DealStage::Proposal)
+        .insert(&o.app.db)
         .await;
     let (_, json) = o
         .app
@@ -363,10 +418,16 @@ async fn who_may_update_what_follows_the_policy() {
 
 #[tokio::test]
 async fn moving_a_deal_sets_probability_and_close_date() {
-    let o = org().await;
+    let mut o = org().await;
     let d = o
-        .app
-        .deal(o.company, o.r1, "Mover", 100, DealStage::Prospecting)
+        .org
+        .deal()
+        .company(o.company)
+        .owner(o.r1)
+        .title("Mover")
+        .amount_cents(100)
+        .stage(DealStage::Prospecting)
+        .insert(&o.app.db)
         .await;
     let mv = "mutation($id: ID!, $s: DealStage!, $v: Int) { moveDeal(id: $id, stage: $s, expectedVersion: $v) { stage probability actualCloseDate version } }";
     let (_, json) = o
@@ -409,10 +470,16 @@ async fn moving_a_deal_sets_probability_and_close_date() {
 
 #[tokio::test]
 async fn reassignment_stays_within_the_managers_teams() {
-    let o = org().await;
+    let mut o = org().await;
     let d = o
-        .app
-        .deal(o.company, o.r1, "Reassign me", 100, DealStage::Proposal)
+        .org
+        .deal()
+        .company(o.company)
+        .owner(o.r1)
+        .title("Reassign me")
+        .amount_cents(100)
+        .stage(DealStage::Proposal)
+        .insert(&o.app.db)
         .await;
     let re = "mutation($id: ID!, $o: ID!) { reassignDeal(id: $id, ownerId: $o) { ownerId owner { id } } }";
     let (_, json) = o
@@ -453,14 +520,26 @@ async fn reassignment_stays_within_the_managers_teams() {
 
 #[tokio::test]
 async fn reps_never_delete_managers_delete_their_teams_deals() {
-    let o = org().await;
+    let mut o = org().await;
     let d = o
-        .app
-        .deal(o.company, o.r1, "Delete me", 100, DealStage::Proposal)
+        .org
+        .deal()
+        .company(o.company)
+        .owner(o.r1)
+        .title("Delete me")
+        .amount_cents(100)
+        .stage(DealStage::Proposal)
+        .insert(&o.app.db)
         .await;
     let west = o
-        .app
-        .deal(o.company, o.r3, "West", 100, DealStage::Proposal)
+        .org
+        .deal()
+        .company(o.company)
+        .owner(o.r3)
+        .title("West")
+        .amount_cents(100)
+        .stage(DealStage::Proposal)
+        .insert(&o.app.db)
         .await;
     let del = "mutation($id: ID!) { deleteDeal(id: $id) }";
     let (_, json) = o.app.gql(Some(&o.rep), del, json!({"id": d.id})).await;

@@ -2,13 +2,14 @@
 //! hides amounts per row, fills `viewerCan`; filters, search, ordering and keyset
 //! pagination work over the scoped rows only.
 
+use crm_testkit::Org;
 use entity::enums::{DealStage, Role, SharePermission};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, error_code};
+use crate::helpers::{PASSWORD, TestApp, error_code, snapshot_settings};
 
-struct Org {
+struct Fixture {
     app: TestApp,
     rep: String,
     manager: String,
@@ -20,58 +21,112 @@ struct Org {
     shared_edit: Uuid,
 }
 
-async fn org() -> Org {
+async fn org() -> Fixture {
     let app = TestApp::new().await;
-    let m1 = app.user("m1@example.com", Role::Manager, None).await;
-    let m2 = app.user("m2@example.com", Role::Manager, None).await;
-    let east = app.team("East", Some(m1.id)).await;
-    let west = app.team("West", Some(m2.id)).await;
-    let r1 = app
-        .user("r1@example.com", Role::SalesRep, Some(east.id))
+    let mut org = Org::new();
+    let m1 = org
+        .user()
+        .email("m1@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let r2 = app
-        .user("r2@example.com", Role::SalesRep, Some(east.id))
+    let m2 = org
+        .user()
+        .email("m2@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let r3 = app
-        .user("r3@example.com", Role::SalesRep, Some(west.id))
+    let east = org.team().name("East").manager(m1.id).insert(&app.db).await;
+    let west = org.team().name("West").manager(m2.id).insert(&app.db).await;
+    let r1 = org
+        .user()
+        .email("r1@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    app.user("admin@example.com", Role::Admin, None).await;
-    let c = app.company("Acme", r1.id).await;
-    let own = app
-        .deal(c.id, r1.id, "Own deal", 100_000, DealStage::Proposal)
+    let r2 = org
+        .user()
+        .email("r2@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    let teammates = app
-        .deal(
-            c.id,
-            r2.id,
-            "Teammate deal",
-            200_000,
-            DealStage::Prospecting,
-        )
+    let r3 = org
+        .user()
+        .email("r3@example.com")
+        .role(Role::SalesRep)
+        .team(west.id)
+        .insert(&app.db)
         .await;
-    let other_team = app
-        .deal(c.id, r3.id, "West deal", 300_000, DealStage::Negotiation)
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
         .await;
-    let shared_view = app
-        .deal(c.id, r3.id, "Shared to view", 400_000, DealStage::ClosedWon)
+    let c = org
+        .company()
+        .name("Acme")
+        .owner(r1.id)
+        .insert(&app.db)
         .await;
-    let shared_edit = app
-        .deal(
-            c.id,
-            r3.id,
-            "Shared to edit",
-            500_000,
-            DealStage::ClosedLost,
-        )
+    let own = org
+        .deal()
+        .company(c.id)
+        .owner(r1.id)
+        .title("Own deal")
+        .amount_cents(100_000)
+        .stage(DealStage::Proposal)
+        .insert(&app.db)
         .await;
-    app.share(shared_view.id, r1.id, SharePermission::View)
+    let teammates = org
+        .deal()
+        .company(c.id)
+        .owner(r2.id)
+        .title("Teammate deal")
+        .amount_cents(200_000)
+        .stage(DealStage::Prospecting)
+        .insert(&app.db)
         .await;
-    app.share(shared_edit.id, r1.id, SharePermission::Edit)
+    let other_team = org
+        .deal()
+        .company(c.id)
+        .owner(r3.id)
+        .title("West deal")
+        .amount_cents(300_000)
+        .stage(DealStage::Negotiation)
+        .insert(&app.db)
+        .await;
+    let shared_view = org
+        .deal()
+        .company(c.id)
+        .owner(r3.id)
+        .title("Shared to view")
+        .amount_cents(400_000)
+        .stage(DealStage::ClosedWon)
+        .insert(&app.db)
+        .await;
+    let shared_edit = org
+        .deal()
+        .company(c.id)
+        .owner(r3.id)
+        .title("Shared to edit")
+        .amount_cents(500_000)
+        .stage(DealStage::ClosedLost)
+        .insert(&app.db)
+        .await;
+    org.share(shared_view.id, r1.id)
+        .permission(SharePermission::View)
+        .insert(&app.db)
+        .await;
+    org.share(shared_edit.id, r1.id)
+        .permission(SharePermission::Edit)
+        .insert(&app.db)
         .await;
     let rep = app.login("r1@example.com", PASSWORD).await.0;
     let manager = app.login("m1@example.com", PASSWORD).await.0;
     let admin = app.login("admin@example.com", PASSWORD).await.0;
-    Org {
+    Fixture {
         app,
         rep,
         manager,
@@ -122,6 +177,8 @@ fn node(deals: &Value, id: Uuid) -> &Value {
 async fn a_rep_lists_own_teammates_and_shared_deals_only() {
     let o = org().await;
     let deals = list(&o.app, &o.rep, json!({})).await;
+    // The whole page, newest first: hidden amounts are null, viewerCan per row.
+    snapshot_settings().bind(|| insta::assert_json_snapshot!("rep_deal_list", deals));
     assert_eq!(deals["totalCount"], 4);
     let mut got = ids(&deals);
     got.sort();
@@ -293,17 +350,28 @@ async fn ordering_by_amount_puts_hidden_amounts_with_empty_ones() {
 #[tokio::test]
 async fn keyset_pages_stay_exact_when_rows_arrive_between_pages() {
     let app = TestApp::new().await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
-    let company = app.company("Acme", rep.id).await;
-    for i in 0..23 {
-        app.deal(
-            company.id,
-            rep.id,
-            &format!("Deal {i:02}"),
-            i * 100,
-            DealStage::Proposal,
-        )
+    let mut org = Org::new();
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
         .await;
+    let company = org
+        .company()
+        .name("Acme")
+        .owner(rep.id)
+        .insert(&app.db)
+        .await;
+    for i in 0..23 {
+        org.deal()
+            .company(company.id)
+            .owner(rep.id)
+            .title(format!("Deal {i:02}"))
+            .amount_cents(i * 100)
+            .stage(DealStage::Proposal)
+            .insert(&app.db)
+            .await;
     }
     let token = app.login("rep@example.com", PASSWORD).await.0;
     let by_title = json!([{"field": "TITLE"}]);
@@ -313,7 +381,13 @@ async fn keyset_pages_stay_exact_when_rows_arrive_between_pages() {
     assert_eq!(p1["pageInfo"]["hasNextPage"], true);
     assert_eq!(p1["pageInfo"]["hasPreviousPage"], false);
     // A row that sorts before the cursor arrives: the next page neither repeats nor skips.
-    app.deal(company.id, rep.id, "Deal 00a", 1, DealStage::Proposal)
+    org.deal()
+        .company(company.id)
+        .owner(rep.id)
+        .title("Deal 00a")
+        .amount_cents(1)
+        .stage(DealStage::Proposal)
+        .insert(&app.db)
         .await;
     let p2 = list(
         &app,

@@ -2,6 +2,7 @@
 //! filters and variables (valid or not); every answer must be a clean GraphQL response —
 //! never a crash, never `INTERNAL`, never a 5xx.
 
+use crm_testkit::Org;
 use entity::enums::{DealStage, Role};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -197,8 +198,19 @@ fn request(case: &Case) -> (String, Json) {
 #[tokio::test]
 async fn generated_documents_and_variables_never_crash_or_answer_internal() {
     let app = TestApp::new().await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
-    let company = app.company("Acme", rep.id).await;
+    let mut org = Org::new();
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
+    let company = org
+        .company()
+        .name("Acme")
+        .owner(rep.id)
+        .insert(&app.db)
+        .await;
     for (i, stage) in [
         DealStage::Proposal,
         DealStage::ClosedWon,
@@ -207,7 +219,13 @@ async fn generated_documents_and_variables_never_crash_or_answer_internal() {
     .into_iter()
     .enumerate()
     {
-        app.deal(company.id, rep.id, &format!("Deal {i}"), 100_000, stage)
+        org.deal()
+            .company(company.id)
+            .owner(rep.id)
+            .title(format!("Deal {i}"))
+            .amount_cents(100_000)
+            .stage(stage)
+            .insert(&app.db)
             .await;
     }
     let (token, _) = app.login("rep@example.com", PASSWORD).await;

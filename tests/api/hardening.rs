@@ -1,6 +1,7 @@
 //! Hardening: each request an attacker found to crash, starve or slip past the server,
 //! replayed; the server answers with a clear code and keeps serving.
 
+use crm_testkit::Org;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -24,9 +25,26 @@ async fn still_serving(app: &TestApp, token: &str) {
 /// A signed-in rep with one deal, and their token.
 async fn rep_app(adjust: impl FnOnce(&mut api::config::Config)) -> (TestApp, String) {
     let app = TestApp::with_config(adjust).await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
-    let company = app.company("Acme", rep.id).await;
-    app.deal(company.id, rep.id, "Deal", 10_000, DealStage::Proposal)
+    let mut org = Org::new();
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
+    let company = org
+        .company()
+        .name("Acme")
+        .owner(rep.id)
+        .insert(&app.db)
+        .await;
+    org.deal()
+        .company(company.id)
+        .owner(rep.id)
+        .title("Deal")
+        .amount_cents(10_000)
+        .stage(DealStage::Proposal)
+        .insert(&app.db)
         .await;
     let (token, _) = app.login("rep@example.com", PASSWORD).await;
     (app, token)
@@ -372,7 +390,12 @@ async fn one_address_cannot_hold_more_than_its_share_of_requests() {
         c.password_hash_concurrency = 1;
     })
     .await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let app = std::sync::Arc::new(app);
     // Sixty slow sign-ins (argon2 plus the growing failure delay) from one address.
     let mut tasks = Vec::new();
@@ -408,7 +431,12 @@ async fn one_address_cannot_hold_more_than_its_share_of_requests() {
 #[tokio::test]
 async fn concurrent_wrong_passwords_cannot_overshoot_the_account_limit() {
     let app = TestApp::new().await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let app = std::sync::Arc::new(app);
     let mut tasks = Vec::new();
     for i in 0..41 {
@@ -472,7 +500,12 @@ async fn forwarded_for_is_read_from_the_right() {
         c.login_max_failures_per_address = 3;
     })
     .await;
-    app.user("victim@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("victim@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     // The proxy appends the real client; the attacker varies the hops it writes itself.
     for i in 0..3 {
         let json = login_from(
@@ -509,7 +542,12 @@ async fn forwarded_for_is_read_from_the_right() {
 #[tokio::test]
 async fn an_overlong_email_is_bad_input_and_still_counted() {
     let app = TestApp::with_config(|c| c.login_max_failures_per_address = 3).await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let email = format!("{}@example.com", "a".repeat(3000));
     for _ in 0..3 {
         let json = login_from(&app, "203.0.113.5:1", None, &email, "wrong password!!").await;
@@ -523,7 +561,12 @@ async fn an_overlong_email_is_bad_input_and_still_counted() {
 #[tokio::test]
 async fn concurrent_refreshes_leave_one_winner_whose_session_lives() {
     let app = TestApp::new().await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (_, refresh) = app.login("rep@example.com", PASSWORD).await;
     let app = std::sync::Arc::new(app);
     let q =

@@ -6,9 +6,10 @@
 //! PostgreSQL with `TEST_DATABASE_URL`.
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
-use entity::enums::{DealStage, Role};
+use crm_testkit::Org;
+use entity::enums::{DealSource, DealStage, Role};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::Value;
+use sea_orm::ActiveEnum;
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
@@ -62,8 +63,10 @@ fn percent(part: i128, whole: i128) -> Json {
     }))
 }
 
-struct Org {
+struct Fixture {
     app: TestApp,
+    /// The rows built so far (tests add more).
+    org: Org,
     rep: Uuid,
     teammate: Uuid,
     west_rep: Uuid,
@@ -75,27 +78,56 @@ struct Org {
 
 /// East (manager `m`, reps `r1`, `r2`), West (`r3`, no manager), an admin; three companies
 /// owned by `r1`.
-async fn org() -> Org {
+async fn org() -> Fixture {
     let app = TestApp::new().await;
-    let m = app.user("m@example.com", Role::Manager, None).await;
-    let east = app.team("East", Some(m.id)).await;
-    let west = app.team("West", None).await;
-    let r1 = app
-        .user("r1@example.com", Role::SalesRep, Some(east.id))
+    let mut org = Org::new();
+    let m = org
+        .user()
+        .email("m@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let r2 = app
-        .user("r2@example.com", Role::SalesRep, Some(east.id))
+    let east = org.team().name("East").manager(m.id).insert(&app.db).await;
+    let west = org.team().name("West").insert(&app.db).await;
+    let r1 = org
+        .user()
+        .email("r1@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    let r3 = app
-        .user("r3@example.com", Role::SalesRep, Some(west.id))
+    let r2 = org
+        .user()
+        .email("r2@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    app.user("admin@example.com", Role::Admin, None).await;
+    let r3 = org
+        .user()
+        .email("r3@example.com")
+        .role(Role::SalesRep)
+        .team(west.id)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
     let mut companies = Vec::new();
     for name in ["Acme", "Globex", "Initech"] {
-        companies.push(app.company(name, r1.id).await.id);
+        companies.push(
+            org.company()
+                .name(name)
+                .owner(r1.id)
+                .insert(&app.db)
+                .await
+                .id,
+        );
     }
     companies.sort();
-    Org {
+    Fixture {
         rep_token: app.login("r1@example.com", PASSWORD).await.0,
         manager_token: app.login("m@example.com", PASSWORD).await.0,
         admin_token: app.login("admin@example.com", PASSWORD).await.0,
@@ -104,6 +136,7 @@ async fn org() -> Org {
         west_rep: r3.id,
         companies,
         app,
+        org,
     }
 }
 
@@ -119,7 +152,7 @@ async fn deal_count(app: &TestApp) -> u64 {
 }
 
 /// `createDeal` of a won deal at `amount` by the rep.
-async fn create_won(o: &Org, amount: &str) -> Json {
+async fn create_won(o: &Fixture, amount: &str) -> Json {
     let input = json!({
         "companyId": o.companies[0], "title": "Big", "amount": amount, "stage": "CLOSED_WON",
     });
@@ -222,9 +255,15 @@ async fn deal_amounts_above_the_maximum_are_bad_user_input() {
 
 #[tokio::test]
 async fn amount_filters_out_of_range_are_bad_user_input_not_internal() {
-    let o = org().await;
-    o.app
-        .deal(o.companies[0], o.rep, "Max", MAX, DealStage::Proposal)
+    let mut o = org().await;
+    o.org
+        .deal()
+        .company(o.companies[0])
+        .owner(o.rep)
+        .title("Max")
+        .amount_cents(MAX)
+        .stage(DealStage::Proposal)
+        .insert(&o.app.db)
         .await;
     let deals = "query($f: DealFilter) { deals(filter: $f) { totalCount } }";
     let pipeline = "query($f: DealFilter) { pipeline(filter: $f) { stage count } }";
@@ -362,7 +401,7 @@ const SOURCES: [(&str, &str); 5] = [
 
 /// 3,000 deals at the maximum amount, 60 % won (this month and last), the rest spread over
 /// the other stages; owned by the rep, their teammate and a rep of another team.
-fn generate(o: &Org, as_of: NaiveDate) -> Vec<Row> {
+fn generate(o: &Fixture, as_of: NaiveDate) -> Vec<Row> {
     let last_month = as_of.checked_sub_months(Months::new(1)).unwrap();
     (0..3_000usize)
         .map(|i| {
@@ -398,50 +437,27 @@ fn generate(o: &Org, as_of: NaiveDate) -> Vec<Row> {
         .collect()
 }
 
-/// Bulk insert, 50 rows a statement.
-async fn insert_rows(app: &TestApp, rows: &[Row]) {
-    let now = Utc::now();
-    for chunk in rows.chunks(50) {
-        let mut sql = String::from(
-            "INSERT INTO deals (id, company_id, title, amount_cents, currency, stage, probability, \
-             expected_close_date, actual_close_date, source, priority, owner_id, version, created_at, updated_at) VALUES ",
-        );
-        let mut values: Vec<Value> = Vec::new();
-        for (k, r) in chunk.iter().enumerate() {
-            let b = k * 11;
-            if k > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, 'Max', ${}, 'USD', ${}, ${}, ${}, ${}, ${}, 'medium', ${}, 1, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9,
-                b + 10,
-                b + 11
-            ));
-            values.extend([
-                Uuid::new_v4().into(),
-                r.company.into(),
-                r.cents.into(),
-                r.stage.into(),
-                (r.probability as i16).into(),
-                r.expected.into(),
-                r.actual.into(),
-                r.source.map(str::to_owned).into(),
-                r.owner.into(),
-                now.into(),
-                now.into(),
-            ]);
-        }
-        app.raw(&sql, values).await.expect("bulk insert");
+/// Writes the rows, many a statement (stages and sources by their stored names).
+async fn insert_rows(o: &mut Fixture, rows: &[Row]) {
+    for r in rows {
+        let stage = DealStage::try_from_value(&r.stage.to_owned()).expect("stage");
+        let source = r
+            .source
+            .map(|s| DealSource::try_from_value(&s.to_owned()).expect("source"));
+        o.org
+            .deal()
+            .company(r.company)
+            .owner(r.owner)
+            .title("Max")
+            .amount_cents(r.cents)
+            .stage(stage)
+            .probability(r.probability as i16)
+            .expected_close(r.expected)
+            .closed_on(r.actual)
+            .source(source)
+            .add();
     }
+    o.org.insert(&o.app.db).await.expect("bulk insert");
 }
 
 const PIPELINE: &str = "{ pipeline { stage count totalAmount weightedAmount } }";
@@ -609,10 +625,10 @@ async fn reports(app: &TestApp, token: &str, as_of: NaiveDate) -> (Json, Json) {
 
 #[tokio::test]
 async fn reports_stay_exact_over_thousands_of_deals_at_the_maximum() {
-    let o = org().await;
+    let mut o = org().await;
     let as_of = NaiveDate::from_ymd_opt(2026, 3, 25).unwrap();
     let rows = generate(&o, as_of);
-    insert_rows(&o.app, &rows).await;
+    insert_rows(&mut o, &rows).await;
     assert_eq!(deal_count(&o.app).await, 3_000);
 
     // The sums this data produces are past what a 64-bit sum holds.

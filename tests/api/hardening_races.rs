@@ -2,6 +2,7 @@
 //! tasks against one app and its pool; on SQLite the pool has 5 connections): none may end
 //! in `INTERNAL`, and the app must still answer afterwards. Runs on SQLite and PostgreSQL.
 
+use crm_testkit::Org;
 use std::sync::Arc;
 
 use entity::enums::{DealStage, Role};
@@ -85,22 +86,40 @@ fn future_date() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_shares_of_one_deal_with_one_user_are_idempotent() {
     let app = Arc::new(TestApp::new().await);
-    let owner = app.user("owner@example.com", Role::SalesRep, None).await;
-    app.user("admin@example.com", Role::Admin, None).await;
+    let mut org = Org::new();
+    let owner = org
+        .user()
+        .email("owner@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
     let (admin, _) = app.login("admin@example.com", PASSWORD).await;
-    let company = app.company("Acme", owner.id).await;
+    let company = org
+        .company()
+        .name("Acme")
+        .owner(owner.id)
+        .insert(&app.db)
+        .await;
     for round in 0..6 {
-        let deal = app
-            .deal(
-                company.id,
-                owner.id,
-                &format!("Deal {round}"),
-                100,
-                DealStage::Proposal,
-            )
+        let deal = org
+            .deal()
+            .company(company.id)
+            .owner(owner.id)
+            .title(format!("Deal {round}"))
+            .amount_cents(100)
+            .stage(DealStage::Proposal)
+            .insert(&app.db)
             .await;
-        let target = app
-            .user(&format!("target{round}@example.com"), Role::SalesRep, None)
+        let target = org
+            .user()
+            .email(format!("target{round}@example.com"))
+            .role(Role::SalesRep)
+            .insert(&app.db)
             .await;
         let requests = (0..8)
             .map(|i| {
@@ -131,28 +150,46 @@ async fn concurrent_shares_of_one_deal_with_one_user_are_idempotent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deleting_a_deal_while_activities_and_shares_are_added_never_answers_internal() {
     let app = Arc::new(TestApp::new().await);
-    let owner = app.user("owner@example.com", Role::SalesRep, None).await;
-    app.user("admin@example.com", Role::Admin, None).await;
+    let mut org = Org::new();
+    let owner = org
+        .user()
+        .email("owner@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
     let (admin, _) = app.login("admin@example.com", PASSWORD).await;
     let (rep, _) = app.login("owner@example.com", PASSWORD).await;
-    let company = app.company("Acme", owner.id).await;
+    let company = org
+        .company()
+        .name("Acme")
+        .owner(owner.id)
+        .insert(&app.db)
+        .await;
     let mut others = Vec::new();
     for i in 0..2 {
         others.push(
-            app.user(&format!("other{i}@example.com"), Role::SalesRep, None)
+            org.user()
+                .email(format!("other{i}@example.com"))
+                .role(Role::SalesRep)
+                .insert(&app.db)
                 .await
                 .id,
         );
     }
     for round in 0..12 {
-        let deal = app
-            .deal(
-                company.id,
-                owner.id,
-                &format!("Deal {round}"),
-                100,
-                DealStage::Proposal,
-            )
+        let deal = org
+            .deal()
+            .company(company.id)
+            .owner(owner.id)
+            .title(format!("Deal {round}"))
+            .amount_cents(100)
+            .stage(DealStage::Proposal)
+            .insert(&app.db)
             .await;
         let mut requests = vec![(admin.clone(), DELETE_DEAL, json!({"id": deal.id}))];
         for i in 0..3 {
@@ -207,19 +244,34 @@ async fn deleting_a_deal_while_activities_and_shares_are_added_never_answers_int
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deleting_companies_and_contacts_while_records_link_to_them_never_answers_internal() {
     let app = Arc::new(TestApp::new().await);
-    let owner = app.user("owner@example.com", Role::SalesRep, None).await;
-    app.user("admin@example.com", Role::Admin, None).await;
+    let mut org = Org::new();
+    let owner = org
+        .user()
+        .email("owner@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
     let (admin, _) = app.login("admin@example.com", PASSWORD).await;
     let (rep, _) = app.login("owner@example.com", PASSWORD).await;
     for round in 0..12 {
-        let company = app.company(&format!("Acme {round}"), owner.id).await;
-        let contact = app
-            .contact(
-                "Race",
-                &format!("Contact {round}"),
-                owner.id,
-                Some(company.id),
-            )
+        let company = org
+            .company()
+            .name(format!("Acme {round}"))
+            .owner(owner.id)
+            .insert(&app.db)
+            .await;
+        let contact = org
+            .contact()
+            .first("Race")
+            .last(format!("Contact {round}"))
+            .owner(owner.id)
+            .company(company.id)
+            .insert(&app.db)
             .await;
         let requests = vec![
             (
@@ -278,13 +330,21 @@ async fn deleting_companies_and_contacts_while_records_link_to_them_never_answer
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_user_updates_wait_for_each_other_instead_of_failing() {
     let app = Arc::new(TestApp::new().await);
-    app.user("admin@example.com", Role::Admin, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
     let (admin, _) = app.login("admin@example.com", PASSWORD).await;
-    let team = app.team("East", None).await;
+    let team = org.team().name("East").insert(&app.db).await;
     let mut users = Vec::new();
     for i in 0..10 {
         users.push(
-            app.user(&format!("u{i}@example.com"), Role::SalesRep, None)
+            org.user()
+                .email(format!("u{i}@example.com"))
+                .role(Role::SalesRep)
+                .insert(&app.db)
                 .await
                 .id,
         );
@@ -311,6 +371,7 @@ async fn concurrent_user_updates_wait_for_each_other_instead_of_failing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_admins_demoting_each_other_at_once_leave_an_active_admin() {
     let app = Arc::new(TestApp::new().await);
+    let mut org = Org::new();
     let mut last_token = String::new();
     for round in 0..20 {
         // Exactly two active admins.
@@ -320,11 +381,17 @@ async fn two_admins_demoting_each_other_at_once_leave_an_active_admin() {
         )
         .await
         .unwrap();
-        let a = app
-            .user(&format!("a{round}@example.com"), Role::Admin, None)
+        let a = org
+            .user()
+            .email(format!("a{round}@example.com"))
+            .role(Role::Admin)
+            .insert(&app.db)
             .await;
-        let b = app
-            .user(&format!("b{round}@example.com"), Role::Admin, None)
+        let b = org
+            .user()
+            .email(format!("b{round}@example.com"))
+            .role(Role::Admin)
+            .insert(&app.db)
             .await;
         let (ta, _) = app.login(&a.email, PASSWORD).await;
         let (tb, _) = app.login(&b.email, PASSWORD).await;
@@ -370,6 +437,7 @@ async fn two_admins_demoting_each_other_at_once_leave_an_active_admin() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_admin_deactivating_the_other_admin_while_being_demoted_keeps_an_admin() {
     let app = Arc::new(TestApp::new().await);
+    let mut org = Org::new();
     for round in 0..10 {
         app.raw(
             "UPDATE users SET active = $1 WHERE role = 'admin'",
@@ -377,11 +445,17 @@ async fn an_admin_deactivating_the_other_admin_while_being_demoted_keeps_an_admi
         )
         .await
         .unwrap();
-        let a = app
-            .user(&format!("a{round}@example.com"), Role::Admin, None)
+        let a = org
+            .user()
+            .email(format!("a{round}@example.com"))
+            .role(Role::Admin)
+            .insert(&app.db)
             .await;
-        let b = app
-            .user(&format!("b{round}@example.com"), Role::Admin, None)
+        let b = org
+            .user()
+            .email(format!("b{round}@example.com"))
+            .role(Role::Admin)
+            .insert(&app.db)
             .await;
         let (ta, _) = app.login(&a.email, PASSWORD).await;
         let (tb, _) = app.login(&b.email, PASSWORD).await;
@@ -426,12 +500,31 @@ async fn an_admin_deactivating_the_other_admin_while_being_demoted_keeps_an_admi
 #[tokio::test]
 async fn a_session_that_must_change_its_password_reads_only_its_own_basics() {
     let app = TestApp::new().await;
-    let admin = app.user("admin@example.com", Role::Admin, None).await;
-    let team = app.team("East", Some(admin.id)).await;
-    let rep = app
-        .user("rep@example.com", Role::SalesRep, Some(team.id))
+    let mut org = Org::new();
+    let admin = org
+        .user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
         .await;
-    app.user("mate@example.com", Role::SalesRep, Some(team.id))
+    let team = org
+        .team()
+        .name("East")
+        .manager(admin.id)
+        .insert(&app.db)
+        .await;
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .team(team.id)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("mate@example.com")
+        .role(Role::SalesRep)
+        .team(team.id)
+        .insert(&app.db)
         .await;
     let (admin_token, _) = app.login("admin@example.com", PASSWORD).await;
     let (_, json) = app
@@ -518,7 +611,13 @@ async fn sso_tokens_are_refused_before_their_not_before_time() {
         c.sso_audience = Some(AUDIENCE.into());
     })
     .await;
-    let rep = app.user("sso.rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    let rep = org
+        .user()
+        .email("sso.rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let token = |nbf: i64| {
         let now = chrono::Utc::now().timestamp();
         jsonwebtoken::encode(
@@ -551,12 +650,21 @@ fn error_text(json: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn taken_names_domains_and_emails_reveal_nothing_about_unreadable_records() {
     let app = Arc::new(TestApp::new().await);
-    let east = app.team("East", None).await;
-    let west = app.team("West", None).await;
-    app.user("rep@example.com", Role::SalesRep, Some(east.id))
+    let mut org = Org::new();
+    let east = org.team().name("East").insert(&app.db).await;
+    let west = org.team().name("West").insert(&app.db).await;
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    let hidden_owner = app
-        .user("hidden.owner@example.com", Role::SalesRep, Some(west.id))
+    let hidden_owner = org
+        .user()
+        .email("hidden.owner@example.com")
+        .role(Role::SalesRep)
+        .team(west.id)
+        .insert(&app.db)
         .await;
     let (rep, _) = app.login("rep@example.com", PASSWORD).await;
     let (other, _) = app.login("hidden.owner@example.com", PASSWORD).await;

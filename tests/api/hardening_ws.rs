@@ -2,6 +2,7 @@
 //! `connection_init`, the close codes, the message size limit, and the same sign-in
 //! throttle as HTTP.
 
+use crm_testkit::Org;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -99,7 +100,13 @@ async fn run(socket: &mut Socket, id: &str, query: &str, variables: Json) -> Jso
 #[tokio::test]
 async fn the_socket_authenticates_in_connection_init() {
     let app = TestApp::new().await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (token, _) = app.login("rep@example.com", PASSWORD).await;
     let addr = serve(&app).await;
 
@@ -168,7 +175,12 @@ async fn a_socket_without_init_closes_with_4408_and_big_frames_are_refused() {
 #[tokio::test]
 async fn sign_in_over_the_socket_meets_the_same_address_throttle() {
     let app = TestApp::with_config(|c| c.login_max_failures_per_address = 3).await;
-    app.user("victim@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("victim@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let addr = serve(&app).await;
     let login =
         "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";

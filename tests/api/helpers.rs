@@ -206,55 +206,10 @@ pub async fn raw_exec(
         .map(|r| r.rows_affected())
 }
 
-/// The password of every user the helpers create.
-pub const PASSWORD: &str = "correct horse battery staple";
+/// The password of every user the row factory builds.
+pub use crm_testkit::PASSWORD;
 
 impl TestApp {
-    /// Inserts an active user with [`PASSWORD`].
-    pub async fn user(
-        &self,
-        email: &str,
-        role: entity::enums::Role,
-        team_id: Option<uuid::Uuid>,
-    ) -> entity::user::Model {
-        use sea_orm::{ActiveModelTrait, Set};
-        let hash = api::auth::password::hash_password(PASSWORD.to_owned())
-            .await
-            .expect("hash");
-        let now = chrono::Utc::now();
-        entity::user::ActiveModel {
-            id: Set(uuid::Uuid::new_v4()),
-            email: Set(email.to_lowercase()),
-            name: Set(email.split('@').next().unwrap_or(email).to_owned()),
-            password_hash: Set(hash),
-            role: Set(role),
-            team_id: Set(team_id),
-            active: Set(true),
-            must_change_password: Set(false),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&self.db)
-        .await
-        .expect("insert user")
-    }
-
-    /// Inserts a team (optionally managed by `manager`).
-    pub async fn team(&self, name: &str, manager: Option<uuid::Uuid>) -> entity::team::Model {
-        use sea_orm::{ActiveModelTrait, Set};
-        let now = chrono::Utc::now();
-        entity::team::ActiveModel {
-            id: Set(uuid::Uuid::new_v4()),
-            name: Set(name.to_owned()),
-            manager_id: Set(manager),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&self.db)
-        .await
-        .expect("insert team")
-    }
-
     /// POSTs a GraphQL document with an optional bearer token.
     pub async fn gql(
         &self,
@@ -297,154 +252,68 @@ pub fn error_code(json: &Json) -> Option<&str> {
     json["errors"][0]["extensions"]["code"].as_str()
 }
 
-impl TestApp {
-    /// Inserts a company owned by `owner`.
-    pub async fn company(&self, name: &str, owner: uuid::Uuid) -> entity::company::Model {
-        use sea_orm::{ActiveModelTrait, Set};
-        let now = chrono::Utc::now();
-        entity::company::ActiveModel {
-            id: Set(uuid::Uuid::new_v4()),
-            name: Set(name.to_owned()),
-            domain: Set(None),
-            industry: Set(None),
-            size: Set(None),
-            address: Set(None),
-            city: Set(None),
-            state: Set(None),
-            country: Set(None),
-            phone: Set(None),
-            website: Set(None),
-            owner_id: Set(owner),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&self.db)
-        .await
-        .expect("insert company")
-    }
+/// Snapshot settings for GraphQL responses: what differs from run to run is replaced by a
+/// placeholder — ids (`id`, `…Id`) by `[id]`, cursors by `[cursor]`, tokens by `[token]`,
+/// timestamps by `[timestamp]` — only after checking that it is one. A value of the wrong
+/// kind stays as it is, so the snapshot no longer matches and the test fails.
+///
+/// `snapshot_settings().bind(|| insta::assert_json_snapshot!("name", value))`.
+pub fn snapshot_settings() -> insta::Settings {
+    use insta::internals::Content;
 
-    /// Inserts a deal; `amount_cents` exact, probability from the stage.
-    pub async fn deal(
-        &self,
-        company: uuid::Uuid,
-        owner: uuid::Uuid,
-        title: &str,
-        amount_cents: i64,
-        stage: entity::enums::DealStage,
-    ) -> entity::deal::Model {
-        use sea_orm::{ActiveModelTrait, Set};
-        let now = chrono::Utc::now();
-        entity::deal::ActiveModel {
-            id: Set(uuid::Uuid::new_v4()),
-            company_id: Set(company),
-            contact_id: Set(None),
-            title: Set(title.to_owned()),
-            amount_cents: Set(amount_cents),
-            currency: Set("USD".into()),
-            stage: Set(stage),
-            probability: Set(stage.probability()),
-            expected_close_date: Set(None),
-            actual_close_date: Set(stage.is_closed().then(|| now.date_naive())),
-            source: Set(None),
-            priority: Set(entity::enums::Priority::Medium),
-            notes: Set(None),
-            owner_id: Set(owner),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
+    fn check(
+        placeholder: &'static str,
+        is_one: fn(&str) -> bool,
+    ) -> impl Fn(Content, insta::internals::ContentPath<'_>) -> Content + Send + Sync + 'static
+    {
+        move |value, _| match value.as_str() {
+            Some(s) if is_one(s) => Content::String(placeholder.to_owned()),
+            _ => value,
         }
-        .insert(&self.db)
-        .await
-        .expect("insert deal")
     }
+    let is_id = |s: &str| uuid::Uuid::parse_str(s).is_ok();
+    let is_cursor = |s: &str| !s.is_empty();
+    let is_token = |s: &str| s.len() >= 20;
+    let is_timestamp = |s: &str| chrono::DateTime::parse_from_rfc3339(s).is_ok();
 
-    /// Shares a deal with a user.
-    pub async fn share(
-        &self,
-        deal: uuid::Uuid,
-        user: uuid::Uuid,
-        permission: entity::enums::SharePermission,
-    ) {
-        use sea_orm::{ActiveModelTrait, Set};
-        entity::deal_share::ActiveModel {
-            id: Set(uuid::Uuid::new_v4()),
-            deal_id: Set(deal),
-            user_id: Set(user),
-            permission: Set(permission),
-            created_at: Set(chrono::Utc::now()),
-        }
-        .insert(&self.db)
-        .await
-        .expect("insert share");
+    let mut settings = insta::Settings::clone_current();
+    for key in [
+        "id",
+        "ownerId",
+        "companyId",
+        "contactId",
+        "dealId",
+        "createdById",
+        "assignedToId",
+    ] {
+        settings.add_redaction(
+            &format!(".**.{key}"),
+            insta::dynamic_redaction(check("[id]", is_id)),
+        );
     }
-}
-
-impl TestApp {
-    /// Inserts a contact.
-    pub async fn contact(
-        &self,
-        first: &str,
-        last: &str,
-        owner: uuid::Uuid,
-        company: Option<uuid::Uuid>,
-    ) -> entity::contact::Model {
-        use sea_orm::{ActiveModelTrait, Set};
-        let now = chrono::Utc::now();
-        entity::contact::ActiveModel {
-            id: Set(uuid::Uuid::new_v4()),
-            company_id: Set(company),
-            first_name: Set(Some(first.to_owned())),
-            last_name: Set(Some(last.to_owned())),
-            full_name: Set(format!("{first} {last}")),
-            email: Set(None),
-            phone: Set(None),
-            mobile: Set(None),
-            title: Set(None),
-            department: Set(None),
-            is_primary: Set(false),
-            linkedin_url: Set(None),
-            notes: Set(None),
-            owner_id: Set(owner),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&self.db)
-        .await
-        .expect("insert contact")
+    for key in ["cursor", "startCursor", "endCursor"] {
+        settings.add_redaction(
+            &format!(".**.{key}"),
+            insta::dynamic_redaction(check("[cursor]", is_cursor)),
+        );
     }
-
-    /// Inserts an activity created by (and assigned to) `creator`, linked as given.
-    pub async fn activity(
-        &self,
-        subject: &str,
-        creator: uuid::Uuid,
-        deal: Option<uuid::Uuid>,
-        company: Option<uuid::Uuid>,
-        contact: Option<uuid::Uuid>,
-    ) -> entity::activity::Model {
-        use sea_orm::{ActiveModelTrait, Set};
-        let now = chrono::Utc::now();
-        entity::activity::ActiveModel {
-            id: Set(uuid::Uuid::new_v4()),
-            kind: Set(entity::enums::ActivityType::Task),
-            subject: Set(subject.to_owned()),
-            description: Set(None),
-            due_at: Set(Some(now + chrono::Duration::days(1))),
-            completed: Set(false),
-            completed_at: Set(None),
-            company_id: Set(company),
-            contact_id: Set(contact),
-            deal_id: Set(deal),
-            created_by: Set(creator),
-            assigned_to: Set(Some(creator)),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&self.db)
-        .await
-        .expect("insert activity")
+    for key in ["accessToken", "refreshToken"] {
+        settings.add_redaction(
+            &format!(".**.{key}"),
+            insta::dynamic_redaction(check("[token]", is_token)),
+        );
     }
+    for key in [
+        "expiresAt",
+        "createdAt",
+        "updatedAt",
+        "dueAt",
+        "completedAt",
+    ] {
+        settings.add_redaction(
+            &format!(".**.{key}"),
+            insta::dynamic_redaction(check("[timestamp]", is_timestamp)),
+        );
+    }
+    settings
 }

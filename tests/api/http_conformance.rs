@@ -4,6 +4,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use crm_testkit::Org;
 use entity::enums::Role;
 use serde_json::{Value as Json, json};
 
@@ -106,7 +107,12 @@ async fn bodies_that_are_not_json_requests_are_refused_in_json() {
 #[tokio::test]
 async fn a_mutation_over_get_is_405_and_changes_nothing() {
     let app = TestApp::new().await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let q = "mutation { login(email: \"rep@example.com\", password: \"correct horse battery staple\") { accessToken } }";
     let uri = format!(
         "/graphql?query={}",
@@ -158,7 +164,12 @@ async fn batches_answer_in_order_and_are_bounded() {
 #[tokio::test]
 async fn signing_in_works_whatever_stale_token_is_sent() {
     let app = TestApp::new().await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (_, refresh) = app.login("rep@example.com", PASSWORD).await;
     let stale = Some("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl");
     let (status, json) = app
@@ -250,7 +261,12 @@ async fn responses_are_compressed_with_brotli_or_gzip() {
 #[tokio::test]
 async fn a_failing_nullable_field_is_null_in_data_with_its_error() {
     let app = TestApp::new().await;
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (token, _) = app.login("rep@example.com", PASSWORD).await;
     // A malformed id fails each (nullable) field with BAD_USER_INPUT.
     let (_, json) = app
@@ -286,9 +302,24 @@ async fn a_failing_nullable_field_is_null_in_data_with_its_error() {
 #[tokio::test]
 async fn a_sign_in_payload_resolves_relations_as_the_new_user() {
     let app = TestApp::new().await;
-    let manager = app.user("manager@example.com", Role::Manager, None).await;
-    let team = app.team("East", Some(manager.id)).await;
-    app.user("rep@example.com", Role::SalesRep, Some(team.id))
+    let mut org = Org::new();
+    let manager = org
+        .user()
+        .email("manager@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
+        .await;
+    let team = org
+        .team()
+        .name("East")
+        .manager(manager.id)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .team(team.id)
+        .insert(&app.db)
         .await;
     let (_, refresh) = app.login("rep@example.com", PASSWORD).await;
     let (_, json) = app
@@ -335,6 +366,7 @@ fn sha256(text: &str) -> String {
 #[tokio::test]
 async fn automatic_persisted_queries_work_as_apollo_expects() {
     let app = TestApp::new().await;
+    let mut org = Org::new();
     let query = "{ persisted: __typename }";
     let hash = sha256(query);
     let ext = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
@@ -370,7 +402,11 @@ async fn automatic_persisted_queries_work_as_apollo_expects() {
     let (_, _, json) = send(&app, post(&body, None)).await;
     assert_eq!(error_code(&json), Some("BAD_REQUEST"), "{json}");
     // A persisted mutation over GET is still 405.
-    app.user("rep@example.com", Role::SalesRep, None).await;
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let mutation = "mutation { logout }";
     let m_hash = sha256(mutation);
     let body = json!({ "query": mutation, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": m_hash}} }).to_string();
@@ -424,28 +460,49 @@ async fn trusted_documents_mode_runs_only_the_manifest() {
 #[tokio::test]
 async fn any_record_is_found_through_node_and_nodes_by_its_uuid() {
     let app = TestApp::new().await;
-    let rep = app.user("rep@example.com", Role::SalesRep, None).await;
-    let other = app.user("other@example.com", Role::SalesRep, None).await;
-    let team = app.team("East", None).await;
-    let company = app.company("Acme", rep.id).await;
-    let deal = app
-        .deal(
-            company.id,
-            rep.id,
-            "Mine",
-            50_000,
-            entity::enums::DealStage::Proposal,
-        )
+    let mut org = Org::new();
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
         .await;
-    let theirs_co = app.company("Other Co", other.id).await;
-    let hidden = app
-        .deal(
-            theirs_co.id,
-            other.id,
-            "Theirs",
-            70_000,
-            entity::enums::DealStage::Proposal,
-        )
+    let other = org
+        .user()
+        .email("other@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
+    let team = org.team().name("East").insert(&app.db).await;
+    let company = org
+        .company()
+        .name("Acme")
+        .owner(rep.id)
+        .insert(&app.db)
+        .await;
+    let deal = org
+        .deal()
+        .company(company.id)
+        .owner(rep.id)
+        .title("Mine")
+        .amount_cents(50_000)
+        .stage(entity::enums::DealStage::Proposal)
+        .insert(&app.db)
+        .await;
+    let theirs_co = org
+        .company()
+        .name("Other Co")
+        .owner(other.id)
+        .insert(&app.db)
+        .await;
+    let hidden = org
+        .deal()
+        .company(theirs_co.id)
+        .owner(other.id)
+        .title("Theirs")
+        .amount_cents(70_000)
+        .stage(entity::enums::DealStage::Proposal)
+        .insert(&app.db)
         .await;
     let (token, _) = app.login("rep@example.com", PASSWORD).await;
     let (_, json) = app

@@ -1,5 +1,6 @@
 //! Nothing secret reaches the logs: passwords, tokens and hashes never appear, at any level.
 
+use crm_testkit::Org;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -47,7 +48,8 @@ fn sign_in_refresh_and_failures_log_no_secrets() {
         .unwrap();
     let (secrets, rep_id) = rt.block_on(async {
         let app = TestApp::new().await;
-        let rep = app.user("rep@example.com", Role::SalesRep, None).await;
+        let mut org = Org::new();
+        let rep = org.user().email("rep@example.com").role(Role::SalesRep).insert(&app.db).await;
         let (_, failed) = app
             .gql(
                 None,

@@ -1,5 +1,6 @@
 //! Relations both ways, each scoped by the policy; the user directory and team lists.
 
+use crm_testkit::Org;
 use entity::enums::{DealStage, Role, SharePermission};
 use serde_json::json;
 
@@ -8,46 +9,104 @@ use crate::helpers::{PASSWORD, TestApp, error_code};
 #[tokio::test]
 async fn relations_resolve_both_ways_and_hide_what_the_viewer_cannot_read() {
     let app = TestApp::new().await;
-    let manager = app.user("m@example.com", Role::Manager, None).await;
-    let east = app.team("East", Some(manager.id)).await;
-    let west = app.team("West", None).await;
-    let rep = app
-        .user("rep@example.com", Role::SalesRep, Some(east.id))
+    let mut org = Org::new();
+    let manager = org
+        .user()
+        .email("m@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let other = app
-        .user("other@example.com", Role::SalesRep, Some(west.id))
+    let east = org
+        .team()
+        .name("East")
+        .manager(manager.id)
+        .insert(&app.db)
         .await;
-    let acme = app.company("Acme", rep.id).await;
-    let ada = app.contact("Ada", "Lovelace", rep.id, Some(acme.id)).await;
-    let hidden_contact = app
-        .contact("Hidden", "Person", other.id, Some(acme.id))
+    let west = org.team().name("West").insert(&app.db).await;
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
         .await;
-    let mine = app
-        .deal(acme.id, rep.id, "Mine", 1_000, DealStage::Proposal)
+    let other = org
+        .user()
+        .email("other@example.com")
+        .role(Role::SalesRep)
+        .team(west.id)
+        .insert(&app.db)
         .await;
-    let theirs = app
-        .deal(acme.id, other.id, "Theirs", 2_000, DealStage::Proposal)
+    let acme = org
+        .company()
+        .name("Acme")
+        .owner(rep.id)
+        .insert(&app.db)
         .await;
-    let shared = app
-        .deal(acme.id, other.id, "Shared", 3_000, DealStage::Proposal)
+    let ada = org
+        .contact()
+        .first("Ada")
+        .last("Lovelace")
+        .owner(rep.id)
+        .company(acme.id)
+        .insert(&app.db)
         .await;
-    app.share(shared.id, rep.id, SharePermission::View).await;
-    {
-        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
-        let mut d = mine.clone().into_active_model();
-        d.contact_id = Set(Some(ada.id));
-        d.update(&app.db).await.unwrap();
-    }
-    let call = app
-        .activity(
-            "Call Ada",
-            rep.id,
-            Some(mine.id),
-            Some(acme.id),
-            Some(ada.id),
-        )
+    let hidden_contact = org
+        .contact()
+        .first("Hidden")
+        .last("Person")
+        .owner(other.id)
+        .company(acme.id)
+        .insert(&app.db)
         .await;
-    app.activity("Their note", other.id, Some(theirs.id), None, None)
+    let mine = org
+        .deal()
+        .company(acme.id)
+        .owner(rep.id)
+        .title("Mine")
+        .contact(ada.id)
+        .amount_cents(1_000)
+        .stage(DealStage::Proposal)
+        .insert(&app.db)
+        .await;
+    let theirs = org
+        .deal()
+        .company(acme.id)
+        .owner(other.id)
+        .title("Theirs")
+        .amount_cents(2_000)
+        .stage(DealStage::Proposal)
+        .insert(&app.db)
+        .await;
+    let shared = org
+        .deal()
+        .company(acme.id)
+        .owner(other.id)
+        .title("Shared")
+        .amount_cents(3_000)
+        .stage(DealStage::Proposal)
+        .insert(&app.db)
+        .await;
+    org.share(shared.id, rep.id)
+        .permission(SharePermission::View)
+        .insert(&app.db)
+        .await;
+    let call = org
+        .activity()
+        .subject("Call Ada")
+        .created_by(rep.id)
+        .deal(mine.id)
+        .company(acme.id)
+        .contact(ada.id)
+        .due_at(chrono::Utc::now() + chrono::Duration::days(1))
+        .insert(&app.db)
+        .await;
+    org.activity()
+        .subject("Their note")
+        .created_by(other.id)
+        .deal(theirs.id)
+        .due_at(chrono::Utc::now() + chrono::Duration::days(1))
+        .insert(&app.db)
         .await;
     let token = app.login("rep@example.com", PASSWORD).await.0;
 
@@ -176,21 +235,38 @@ async fn relations_resolve_both_ways_and_hide_what_the_viewer_cannot_read() {
 #[tokio::test]
 async fn the_directory_and_teams_are_lists_too() {
     let app = TestApp::new().await;
-    let manager = app.user("m@example.com", Role::Manager, None).await;
-    let east = app.team("East", Some(manager.id)).await;
-    app.team("West", None).await;
-    app.user("rep@example.com", Role::SalesRep, Some(east.id))
+    let mut org = Org::new();
+    let manager = org
+        .user()
+        .email("m@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
         .await;
-    let gone = app
-        .user("gone@example.com", Role::SalesRep, Some(east.id))
+    let east = org
+        .team()
+        .name("East")
+        .manager(manager.id)
+        .insert(&app.db)
         .await;
-    app.user("admin@example.com", Role::Admin, None).await;
-    {
-        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
-        let mut g = gone.into_active_model();
-        g.active = Set(false);
-        g.update(&app.db).await.unwrap();
-    }
+    org.team().name("West").insert(&app.db).await;
+    org.user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("gone@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .inactive()
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
     let rep = app.login("rep@example.com", PASSWORD).await.0;
     let admin = app.login("admin@example.com", PASSWORD).await.0;
     let q = "query($f: UserFilter, $s: String, $o: [UserOrder!]) { users(filter: $f, search: $s, orderBy: $o) { totalCount nodes { email role active team { name } } } }";

@@ -9,8 +9,8 @@ use std::str::FromStr;
 
 use api::AppState;
 use api::auth::Actor;
-use api::authz::testkit::{Org, Shape};
 use chrono::{Datelike, Days, Months, NaiveDate};
+use crm_testkit::{Org, Shape};
 use entity::enums::{DealSource, DealStage, Role, SharePermission};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -513,14 +513,14 @@ fn organisation(seed: u64) -> (Org, Uuid, Uuid, Uuid) {
         } else {
             SharePermission::Edit
         };
-        org.add_share(deal, rep, permission);
+        org.share(deal, rep).permission(permission).add();
     }
     (org, rep, manager, admin)
 }
 
 async fn seeded() -> Seeded {
     let app = TestApp::new().await;
-    let (org, rep, manager, admin) = organisation(11);
+    let (mut org, rep, manager, admin) = organisation(11);
     org.insert(&app.db).await.expect("insert org");
     Seeded {
         app,
@@ -533,7 +533,7 @@ async fn seeded() -> Seeded {
 
 impl Seeded {
     async fn client(&self, user: Uuid) -> Client {
-        Client::new(&self.app.state, self.org.user(user).expect("user")).await
+        Client::new(&self.app.state, self.org.find_user(user).expect("user")).await
     }
 }
 
@@ -729,28 +729,49 @@ has_permission(user: User, \"read:amount\", deal: Deal) if
 #[tokio::test]
 async fn letting_reps_read_teammates_amounts_changes_the_reps_sums() {
     let app = TestApp::new().await;
-    let mut org = Org::default();
-    let east = org.add_team("East", None);
-    let west = org.add_team("West", None);
-    let rae = org.add_user("Rae", Role::SalesRep, Some(east), true);
-    let ray = org.add_user("Ray", Role::SalesRep, Some(east), true);
-    let wes = org.add_user("Wes", Role::SalesRep, Some(west), true);
-    let acme = org.add_company("Acme", ray);
-    let mut add = |title: &str, owner: Uuid, cents: i64, stage: DealStage| {
-        let id = org.add_deal(title, owner, acme, None, cents);
-        let d = org.deals.iter_mut().find(|d| d.id == id).unwrap();
-        d.stage = stage;
-        d.probability = stage.probability();
-        d.actual_close_date = stage.is_closed().then(as_of);
-        d.expected_close_date = Some(as_of() + Days::new(2));
-        id
-    };
-    add("Rae's", rae, 10_000, DealStage::Proposal);
-    add("Ray's", ray, 20_000, DealStage::Proposal);
-    add("Ray's win", ray, 30_000, DealStage::ClosedWon);
-    add("Wes's", wes, 40_000, DealStage::Proposal);
+    let mut org = Org::new();
+    let east = org.team().name("East").add().id;
+    let west = org.team().name("West").add().id;
+    let rae = org
+        .user()
+        .name("Rae")
+        .role(Role::SalesRep)
+        .team(east)
+        .add()
+        .id;
+    let ray = org
+        .user()
+        .name("Ray")
+        .role(Role::SalesRep)
+        .team(east)
+        .add()
+        .id;
+    let wes = org
+        .user()
+        .name("Wes")
+        .role(Role::SalesRep)
+        .team(west)
+        .add()
+        .id;
+    let acme = org.company().name("Acme").owner(ray).add().id;
+    for (title, owner, cents, stage) in [
+        ("Rae's", rae, 10_000, DealStage::Proposal),
+        ("Ray's", ray, 20_000, DealStage::Proposal),
+        ("Ray's win", ray, 30_000, DealStage::ClosedWon),
+        ("Wes's", wes, 40_000, DealStage::Proposal),
+    ] {
+        org.deal()
+            .title(title)
+            .owner(owner)
+            .company(acme)
+            .amount_cents(cents)
+            .stage(stage)
+            .closed_on(stage.is_closed().then(as_of))
+            .expected_close(as_of() + Days::new(2))
+            .add();
+    }
     org.insert(&app.db).await.expect("insert");
-    let rae_model = org.user(rae).unwrap().clone();
+    let rae_model = org.find_user(rae).unwrap().clone();
 
     let default_client = Client::new(&app.state, &rae_model).await;
     let edited_state = AppState::with_authorizer(
@@ -791,30 +812,10 @@ async fn letting_reps_read_teammates_amounts_changes_the_reps_sums() {
     } }";
     let before = default_client.run(panels, range.clone()).await;
     let after = edited_client.run(panels, range).await;
-    assert_eq!(
-        before["dashboard"],
-        json!({
-            "revenue": { "thisMonth": "0.00", "thisMonthDeals": 1 },
-            "topCompanies": [],
-            // Ties on the (visible) won amount go to the most deals won.
-            "repPerformance": [
-                { "ownerName": "Ray", "won": 1, "amountWon": "0.00" },
-                { "ownerName": "Rae", "won": 0, "amountWon": "0.00" },
-            ],
-            "closingSoon": { "totalCount": 2, "totalAmount": "100.00" },
-        })
-    );
-    assert_eq!(
-        after["dashboard"],
-        json!({
-            "revenue": { "thisMonth": "300.00", "thisMonthDeals": 1 },
-            "topCompanies": [{ "name": "Acme", "wonAmount": "300.00" }],
-            "repPerformance": [
-                { "ownerName": "Ray", "won": 1, "amountWon": "300.00" },
-                { "ownerName": "Rae", "won": 0, "amountWon": "0.00" },
-            ],
-            "closingSoon": { "totalCount": 2, "totalAmount": "300.00" },
-        })
+    // Ties on the (visible) won amount go to the most deals won.
+    insta::assert_json_snapshot!(
+        "teammates_amounts_dashboards",
+        json!({ "default_policy": before["dashboard"], "edited_policy": after["dashboard"] })
     );
 }
 

@@ -2,6 +2,7 @@
 //! public key or a JWKS file, map their email claim to an active user.
 
 use axum::http::StatusCode;
+use crm_testkit::Org;
 use entity::enums::Role;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
@@ -47,7 +48,13 @@ fn external_token(idp: &Idp, email: &str, aud: &str, kid: Option<&str>) -> Strin
 }
 
 async fn check_sso(app: &TestApp, idp: &Idp, kid: Option<&str>) {
-    let rep = app.user("sso.rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    let rep = org
+        .user()
+        .email("sso.rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let me = "{ me { id } }";
     let (status, json) = app
         .gql(
@@ -112,7 +119,12 @@ async fn sso_tokens_verified_with_a_jwks_file_map_to_users() {
 async fn external_algorithms_are_refused_without_sso() {
     let idp = identity_provider();
     let app = TestApp::new().await;
-    app.user("sso.rep@example.com", Role::SalesRep, None).await;
+    let mut org = Org::new();
+    org.user()
+        .email("sso.rep@example.com")
+        .role(Role::SalesRep)
+        .insert(&app.db)
+        .await;
     let (status, _) = app
         .gql(
             Some(&external_token(&idp, "sso.rep@example.com", AUDIENCE, None)),

@@ -1,6 +1,7 @@
 //! Relations resolve through DataLoaders: the number of SQL statements a request runs grows
 //! with the depth of the query, never with the number of rows.
 
+use crm_testkit::Org;
 use std::sync::atomic::Ordering;
 
 use entity::enums::{DealStage, Role, SharePermission};
@@ -22,36 +23,59 @@ const DEEP: &str = "query($n: Int!) {
 /// Statements for the deep query over `rows` deals (spread over several owners and teams).
 async fn statements_for(rows: usize) -> usize {
     let (app, counter) = TestApp::with_statement_counter().await;
-    let manager = app.user("m@example.com", Role::Manager, None).await;
+    let mut org = Org::new();
+    let manager = org
+        .user()
+        .email("m@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
+        .await;
     let mut owners = Vec::new();
     for t in 0..3 {
-        let team = app.team(&format!("Team {t}"), Some(manager.id)).await;
+        let team = org
+            .team()
+            .name(format!("Team {t}"))
+            .manager(manager.id)
+            .insert(&app.db)
+            .await;
         for r in 0..3 {
             owners.push(
-                app.user(
-                    &format!("r{t}{r}@example.com"),
-                    Role::SalesRep,
-                    Some(team.id),
-                )
-                .await,
+                org.user()
+                    .email(format!("r{t}{r}@example.com"))
+                    .role(Role::SalesRep)
+                    .team(team.id)
+                    .insert(&app.db)
+                    .await,
             );
         }
     }
-    app.user("admin@example.com", Role::Admin, None).await;
-    let company = app.company("Acme", owners[0].id).await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let company = org
+        .company()
+        .name("Acme")
+        .owner(owners[0].id)
+        .insert(&app.db)
+        .await;
     for i in 0..rows {
         let owner = &owners[i % owners.len()];
-        let d = app
-            .deal(
-                company.id,
-                owner.id,
-                &format!("Deal {i}"),
-                100,
-                DealStage::Proposal,
-            )
+        let d = org
+            .deal()
+            .company(company.id)
+            .owner(owner.id)
+            .title(format!("Deal {i}"))
+            .amount_cents(100)
+            .stage(DealStage::Proposal)
+            .insert(&app.db)
             .await;
         let other = &owners[(i + 1) % owners.len()];
-        app.share(d.id, other.id, SharePermission::View).await;
+        org.share(d.id, other.id)
+            .permission(SharePermission::View)
+            .insert(&app.db)
+            .await;
     }
     let token = app.login("admin@example.com", PASSWORD).await.0;
     counter.store(0, Ordering::SeqCst);
@@ -97,34 +121,70 @@ const COMPANIES: &str = "query($n: Int!) {
 /// contacts, two deals and two activities per deal.
 async fn company_statements(rows: usize) -> usize {
     let (app, counter) = TestApp::with_statement_counter().await;
-    let team = app.team("East", None).await;
-    let rep = app
-        .user("rep@example.com", Role::SalesRep, Some(team.id))
+    let mut org = Org::new();
+    let team = org.team().name("East").insert(&app.db).await;
+    let rep = org
+        .user()
+        .email("rep@example.com")
+        .role(Role::SalesRep)
+        .team(team.id)
+        .insert(&app.db)
         .await;
-    let mate = app
-        .user("mate@example.com", Role::SalesRep, Some(team.id))
+    let mate = org
+        .user()
+        .email("mate@example.com")
+        .role(Role::SalesRep)
+        .team(team.id)
+        .insert(&app.db)
         .await;
     for i in 0..rows {
         let owner = if i % 2 == 0 { &rep } else { &mate };
-        let c = app.company(&format!("Company {i:03}"), owner.id).await;
-        let ada = app
-            .contact("Ada", &format!("{i}"), owner.id, Some(c.id))
+        let c = org
+            .company()
+            .name(format!("Company {i:03}"))
+            .owner(owner.id)
+            .insert(&app.db)
             .await;
-        app.contact("Bob", &format!("{i}"), owner.id, Some(c.id))
+        let ada = org
+            .contact()
+            .first("Ada")
+            .last(format!("{i}"))
+            .owner(owner.id)
+            .company(c.id)
+            .insert(&app.db)
+            .await;
+        org.contact()
+            .first("Bob")
+            .last(format!("{i}"))
+            .owner(owner.id)
+            .company(c.id)
+            .insert(&app.db)
             .await;
         for k in 0..2 {
-            let d = app
-                .deal(
-                    c.id,
-                    owner.id,
-                    &format!("Deal {i}-{k}"),
-                    100,
-                    DealStage::Proposal,
-                )
+            let d = org
+                .deal()
+                .company(c.id)
+                .owner(owner.id)
+                .title(format!("Deal {i}-{k}"))
+                .amount_cents(100)
+                .stage(DealStage::Proposal)
+                .insert(&app.db)
                 .await;
-            app.activity("Call", owner.id, Some(d.id), Some(c.id), Some(ada.id))
+            org.activity()
+                .subject("Call")
+                .created_by(owner.id)
+                .deal(d.id)
+                .company(c.id)
+                .contact(ada.id)
+                .due_at(chrono::Utc::now() + chrono::Duration::days(1))
+                .insert(&app.db)
                 .await;
-            app.activity("Email", owner.id, Some(d.id), None, None)
+            org.activity()
+                .subject("Email")
+                .created_by(owner.id)
+                .deal(d.id)
+                .due_at(chrono::Utc::now() + chrono::Duration::days(1))
+                .insert(&app.db)
                 .await;
         }
     }

@@ -9,7 +9,7 @@
 //!   the per-row facts mask (`sql.rs`);
 //! - `holds`: its Rust check on the kind's typed input ([`DealFacts`], …), which services use
 //!   for records about to be created or changed ([`Viewer::facts`]) and direct Oso queries
-//!   on real data answer with (`direct.rs`).
+//!   on real data answer with (`crm_testkit::direct`).
 //!
 //! The differential test holds the SQL to the Rust check, and the compiled tables to Oso.
 //! Adding a fact is a row here (and a [`Fact`] name if it is new); see

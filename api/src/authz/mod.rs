@@ -22,14 +22,12 @@
 mod actions;
 pub mod builtin;
 mod compile;
-pub mod direct;
 mod facts;
 mod minimize;
 mod model;
 mod polar;
 mod policy;
 mod sql;
-pub mod testkit;
 mod viewer;
 
 use std::path::Path;

@@ -12,14 +12,13 @@ use std::collections::HashMap;
 use oso::{Oso, OsoError};
 use uuid::Uuid;
 
-use super::Authorizer;
-use super::actions::{Action, CompanyAction, ContactAction, DealAction};
-use super::facts::{ActivityFacts, CompanyFacts, ContactFacts, DealFacts};
-use super::model::Kind;
-use super::polar::{
-    PolarActivity, PolarCompany, PolarContact, PolarDeal, PolarResource, PolarUser, RealUser,
+use api::authz::{
+    Action, ActivityFacts, Authorizer, CompanyAction, CompanyFacts, ContactAction, ContactFacts,
+    DealAction, DealFacts, Kind, PolarActivity, PolarCompany, PolarContact, PolarDeal,
+    PolarResource, PolarUser, RealUser,
 };
-use super::testkit::Org;
+
+use crate::Org;
 
 /// `oso.is_allowed(actor, action, resource)` with real data.
 pub fn is_allowed(
@@ -44,7 +43,7 @@ pub struct Oracle<'a> {
 impl<'a> Oracle<'a> {
     /// The oracle for user `user_id` of `org`, asking `authz`'s Oso instance.
     pub fn new(authz: &'a Authorizer, org: &'a Org, user_id: Uuid) -> Self {
-        let user = org.user(user_id);
+        let user = org.find_user(user_id);
         let actor = RealUser {
             id: user_id,
             role: user.map_or(entity::enums::Role::SalesRep, |u| u.role),
@@ -164,7 +163,7 @@ impl<'a> Oracle<'a> {
                 }))
             }
             Kind::User => {
-                let u = org.user(id).ok_or_else(missing)?;
+                let u = org.find_user(id).ok_or_else(missing)?;
                 PolarResource::User(PolarUser::real(RealUser {
                     id: u.id,
                     role: u.role,
