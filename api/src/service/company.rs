@@ -7,8 +7,7 @@ use entity::{company, deal};
 use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, SqlErr,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, SqlErr,
 };
 use uuid::Uuid;
 
@@ -248,9 +247,9 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
     require_allowed(deps, viewer, CompanyAction::Create, facts)?;
     check_unique(&txn, Some(&name), domain.as_deref(), None).await?;
     // Act.
-    let now = Utc::now();
+    let _now = Utc::now();
     let id = Uuid::new_v4();
-    company::ActiveModel {
+    let am = company::ActiveModel {
         id: Set(id),
         name: Set(name),
         domain: Set(domain),
@@ -263,14 +262,17 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
         phone: Set(phone),
         website: Set(website),
         owner_id: Set(owner_id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
+        ..Default::default()
+    };
+    record::create::<company::Entity, _>(
+        deps,
+        viewer,
+        txn,
+        (id, am),
+        |e| map_unique(e, UNIQUE),
+        "company.created",
+    )
     .await
-    .map_err(|e| map_unique(e, UNIQUE))?;
-    record::commit::<company::Entity>(deps, viewer, txn, id, "company.created").await
 }
 
 /// `updateCompany`.

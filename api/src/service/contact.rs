@@ -7,8 +7,7 @@ use entity::enums::Department;
 use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, SqlErr,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, SqlErr,
 };
 use uuid::Uuid;
 
@@ -295,9 +294,9 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         check_unique_email(&txn, e, None).await?;
     }
     // Act.
-    let now = Utc::now();
+    let _now = Utc::now();
     let id = Uuid::new_v4();
-    contact::ActiveModel {
+    let am = contact::ActiveModel {
         id: Set(id),
         company_id: Set(input.company_id),
         full_name: Set(full_name(first_name.as_deref(), last_name.as_deref())),
@@ -312,14 +311,17 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         linkedin_url: Set(linkedin_url),
         notes: Set(notes),
         owner_id: Set(owner_id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
+        ..Default::default()
+    };
+    record::create::<contact::Entity, _>(
+        deps,
+        viewer,
+        txn,
+        (id, am),
+        |e| write_failed(e, input.company_id),
+        "contact.created",
+    )
     .await
-    .map_err(|e| write_failed(e, input.company_id))?;
-    record::commit::<contact::Entity>(deps, viewer, txn, id, "contact.created").await
 }
 
 /// `updateContact`.

@@ -6,9 +6,7 @@ use entity::enums::{DealSource, DealStage, Priority, SharePermission};
 use entity::{company, contact, deal, deal_share};
 use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, SimpleExpr};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::authz::{DealAction, DealFacts, Fact, FactMask, Kind, Viewer};
@@ -17,7 +15,7 @@ use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Env, Field, Scalar};
 use crate::service::list::{CursorKind, WithFacts};
 use crate::service::record::{Record, SortSpec, sort_enum};
-use crate::service::{Deps, begin_write, record, require_allowed};
+use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
 /// A deal as the viewer sees it: the row and its facts.
 pub type DealRow = WithFacts<deal::Model>;
@@ -375,9 +373,9 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
     }
     // Act.
     let stage = input.stage.unwrap_or(DealStage::Prospecting);
-    let now = Utc::now();
+    let _now = Utc::now();
     let id = Uuid::new_v4();
-    deal::ActiveModel {
+    let am = deal::ActiveModel {
         id: Set(id),
         company_id: Set(input.company_id),
         contact_id: Set(input.contact_id),
@@ -395,14 +393,17 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty())),
         owner_id: Set(owner_id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
+        ..Default::default()
+    };
+    record::create::<deal::Entity, _>(
+        deps,
+        viewer,
+        txn,
+        (id, am),
+        |e| write_error(e, &links_of_deal(Some(input.company_id), input.contact_id)),
+        "deal.created",
+    )
     .await
-    .map_err(|e| write_error(e, &links_of_deal(Some(input.company_id), input.contact_id)))?;
-    record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.created").await
 }
 
 /// The stage columns for a move: probability follows, closing dates the close.
@@ -511,15 +512,9 @@ pub async fn reassign(
     expected_version: Option<i32>,
 ) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
-    let row = record::load_for_change::<deal::Entity>(
-        deps,
-        viewer,
-        &txn,
-        id,
-        DealAction::Reassign,
-        expected_version,
-    )
-    .await?;
+    let row =
+        record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Reassign).await?;
+    check_version(expected_version, row.model.version)?;
     let mut errors = Vec::new();
     let team = record::active_user_team(&txn, new_owner, "ownerId", &mut errors)
         .await?

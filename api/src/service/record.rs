@@ -340,6 +340,7 @@ macro_rules! versioned {
             const CREATE: $action = $action::Create;
             const DELETE: $action = $action::Delete;
             const VERSION: entity::$module::Column = entity::$module::Column::Version;
+            const CREATED_AT: entity::$module::Column = entity::$module::Column::CreatedAt;
             const UPDATED_AT: entity::$module::Column = entity::$module::Column::UpdatedAt;
         }
     };
@@ -356,6 +357,8 @@ pub trait Versioned: Record {
     const DELETE: Self::Action;
     /// Its `version` column.
     const VERSION: Self::Column;
+    /// Its `created_at` column.
+    const CREATED_AT: Self::Column;
     /// Its `updated_at` column.
     const UPDATED_AT: Self::Column;
 }
@@ -454,6 +457,37 @@ macro_rules! plain_fields {
             }
         }
     )*};
+}
+
+/// Inserts a new record `id` from `am` (its version 1, created and updated now), commits
+/// and returns the row as the viewer reads it. `on_error` maps a failed insert (a unique
+/// index, a foreign key).
+pub(crate) async fn create<E, A>(
+    deps: &Deps,
+    viewer: &Viewer,
+    txn: sea_orm::DatabaseTransaction,
+    (id, mut am): (Uuid, A),
+    on_error: impl FnOnce(DbErr) -> ApiError,
+    event: &'static str,
+) -> ApiResult<E::Row>
+where
+    E: Versioned,
+    A: ActiveModelTrait<Entity = E> + Send,
+{
+    stamp_new(&mut am);
+    E::insert(am)
+        .exec_without_returning(&txn)
+        .await
+        .map_err(on_error)?;
+    commit::<E>(deps, viewer, txn, id, event).await
+}
+
+/// Sets a new record's version (1) and its creation and change times (now).
+pub(crate) fn stamp_new<E: Versioned, A: ActiveModelTrait<Entity = E>>(am: &mut A) {
+    let now = Utc::now();
+    am.set(E::VERSION, 1.into());
+    am.set(E::CREATED_AT, now.into());
+    am.set(E::UPDATED_AT, now.into());
 }
 
 /// Commits a record write, writes its audit line and returns the row as the viewer now
