@@ -373,7 +373,6 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
     }
     // Act.
     let stage = input.stage.unwrap_or(DealStage::Prospecting);
-    let _now = Utc::now();
     let id = Uuid::new_v4();
     let am = deal::ActiveModel {
         id: Set(id),
