@@ -247,7 +247,6 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
     require_allowed(deps, viewer, CompanyAction::Create, facts)?;
     check_unique(&txn, Some(&name), domain.as_deref(), None).await?;
     // Act.
-    let _now = Utc::now();
     let id = Uuid::new_v4();
     let am = company::ActiveModel {
         id: Set(id),

@@ -294,7 +294,6 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         check_unique_email(&txn, e, None).await?;
     }
     // Act.
-    let _now = Utc::now();
     let id = Uuid::new_v4();
     let am = contact::ActiveModel {
         id: Set(id),
