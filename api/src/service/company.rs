@@ -1,7 +1,6 @@
 //! Companies: reads scoped by the policy in SQL (each row carrying its facts), and validated,
 //! versioned writes decided by the policy.
 
-use chrono::Utc;
 use entity::enums::{CompanySize, Industry};
 use entity::{company, deal};
 use sea_orm::ActiveValue::{Set, Unchanged};

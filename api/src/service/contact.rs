@@ -1,7 +1,6 @@
 //! Contacts: reads scoped by the policy in SQL (each row carrying its facts), and validated,
 //! versioned writes decided by the policy, including the guarded `notes` field.
 
-use chrono::Utc;
 use entity::contact;
 use entity::enums::Department;
 use sea_orm::ActiveValue::{Set, Unchanged};
