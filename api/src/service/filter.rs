@@ -127,17 +127,6 @@ impl<F: Copy> Filter<F> {
             ),
         }
     }
-
-    /// This and `other`.
-    pub fn and(self, other: Self) -> Self {
-        match self {
-            Self::All(mut all) => {
-                all.push(other);
-                Self::All(all)
-            }
-            one => Self::All(vec![one, other]),
-        }
-    }
 }
 
 /// What a filter's fields need to become SQL: the viewer (a hidden amount compares as

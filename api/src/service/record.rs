@@ -133,10 +133,10 @@ where
     R::Column: Field,
 {
     fn condition(&self, env: &Env<'_>) -> sea_orm::Condition {
-        self.filter
-            .clone()
-            .and(Filter::search(R::SEARCH, self.search.as_deref()))
-            .condition(env)
+        let search = Filter::search(R::SEARCH, self.search.as_deref());
+        sea_orm::Condition::all()
+            .add(self.filter.condition(env))
+            .add(search.condition(env))
     }
 }
 
