@@ -83,7 +83,7 @@ impl Record for activity::Entity {
 
 record::versioned!(activity, ActivityAction);
 
-crate::plain_fields!(activity::Column);
+record::plain_fields!(activity::Column);
 
 /// The row as just written, with its facts for the viewer, whether or not the viewer can
 /// still read it (an assignee who hands an activity on sees the result of their own write).

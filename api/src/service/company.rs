@@ -88,7 +88,7 @@ impl Record for company::Entity {
 
 record::versioned!(company, CompanyAction);
 
-crate::plain_fields!(company::Column);
+record::plain_fields!(company::Column);
 
 /// `createCompany` input.
 #[derive(Debug, Default)]

@@ -105,7 +105,7 @@ impl Record for contact::Entity {
 
 record::versioned!(contact, ContactAction);
 
-crate::plain_fields!(contact::Column);
+record::plain_fields!(contact::Column);
 
 /// `createContact` input.
 #[derive(Debug, Default)]

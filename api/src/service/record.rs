@@ -448,7 +448,6 @@ pub fn qualified<C: ColumnTrait>(c: C) -> SimpleExpr {
 }
 
 /// A kind's plain columns as filter fields.
-#[macro_export]
 macro_rules! plain_fields {
     ($($column:ty),* $(,)?) => {$(
         impl $crate::service::filter::Field for $column {
@@ -458,6 +457,8 @@ macro_rules! plain_fields {
         }
     )*};
 }
+
+pub(crate) use plain_fields;
 
 /// Inserts a new record `id` from `am` (its version 1, created and updated now), commits
 /// and returns the row as the viewer reads it. `on_error` maps a failed insert (a unique

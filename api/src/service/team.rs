@@ -108,7 +108,7 @@ impl Record for team::Entity {
     }
 }
 
-crate::plain_fields!(team::Column);
+crate::service::record::plain_fields!(team::Column);
 
 impl crate::service::record::Identified for team::Model {
     fn id(&self) -> Uuid {

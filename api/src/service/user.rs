@@ -131,7 +131,7 @@ impl Record for user::Entity {
     }
 }
 
-crate::plain_fields!(user::Column);
+crate::service::record::plain_fields!(user::Column);
 
 impl crate::service::record::Identified for user::Model {
     fn id(&self) -> Uuid {
