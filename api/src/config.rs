@@ -229,6 +229,21 @@ pub struct Config {
     /// Log output: `text` for people, `json` for log shippers.
     #[arg(long, env = "CRM_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
+
+    /// Days the audit log keeps events; older ones are deleted by a daily purge.
+    #[arg(
+        long,
+        env = "CRM_AUDIT_RETENTION_DAYS",
+        default_value_t = 365,
+        global = true
+    )]
+    pub audit_retention_days: u32,
+
+    /// Whether writes record their events. Always on when serving; only the write
+    /// benchmark turns it off, to measure what events cost.
+    #[arg(skip = true)]
+    #[doc(hidden)]
+    pub record_events: bool,
 }
 
 /// Bounds on what one request may make the server do, checked before any work starts
@@ -404,6 +419,8 @@ impl Config {
             sso_audience: None,
             sso_email_claim: "email".into(),
             log_format: LogFormat::Text,
+            audit_retention_days: 365,
+            record_events: true,
         }
     }
 

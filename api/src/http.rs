@@ -20,7 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::ClientAddr;
+use crate::authz::Origin;
 use crate::auth::actor::{AuthFailure, authenticate};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -308,9 +308,9 @@ async fn execute(
             );
         }
     };
-    let client = ClientAddr(client_ip(state, connect.map(|c| c.0.0), headers));
+    let origin = origin(state, connect.map(|c| c.0.0), headers);
     let prepare = |request: async_graphql::Request| {
-        crate::graphql::with_request_data(request, &state.deps, client, actor.clone())
+        crate::graphql::with_request_data(request, &state.deps, origin.clone(), actor.clone())
     };
     // One after the other: each operation of a batch is counted by the request limits and
     // the caller's in-flight allowance like a request of its own.
@@ -429,8 +429,19 @@ async fn graphql_ws(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let client = ClientAddr(client_ip(&state, connect.map(|c| c.0.0), &headers));
-    crate::ws::upgrade(state, upgrade, &headers, client)
+    let origin = origin(&state, connect.map(|c| c.0.0), &headers);
+    crate::ws::upgrade(state, upgrade, &headers, origin)
+}
+
+/// Where a request came from: its id and the client's address.
+fn origin(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Origin {
+    Origin {
+        request_id: headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(64).collect()),
+        ip: client_ip(state, peer, headers),
+    }
 }
 
 /// The client address: the socket peer or, behind `trusted_proxies` trusted proxies, the

@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use futures_util::stream::BoxStream;
 use futures_util::{SinkExt, StreamExt};
 
-use crate::auth::ClientAddr;
+use crate::authz::Origin;
 use crate::auth::actor::{AuthFailure, authenticate};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -32,12 +32,13 @@ const CLOSE_BAD_REQUEST: u16 = 4400;
 const CLOSE_FORBIDDEN: u16 = 4403;
 const CLOSE_INIT_TIMEOUT: u16 = 4408;
 
-/// Upgrades the connection; `client` is the address as the HTTP layer resolved it.
+/// Upgrades the connection; `origin` is the upgrade request's id and the client address as
+/// the HTTP layer resolved it.
 pub fn upgrade(
     state: AppState,
     upgrade: WebSocketUpgrade,
     headers: &HeaderMap,
-    client: ClientAddr,
+    origin: Origin,
 ) -> axum::response::Response {
     let protocol = headers
         .get(header::SEC_WEBSOCKET_PROTOCOL)
@@ -52,7 +53,7 @@ pub fn upgrade(
         .protocols(["graphql-transport-ws", "graphql-ws"])
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| serve(state, socket, protocol, client))
+        .on_upgrade(move |socket| serve(state, socket, protocol, origin))
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
@@ -106,7 +107,7 @@ async fn serve(
     state: AppState,
     mut socket: WebSocket,
     protocol: WebSocketProtocols,
-    client: ClientAddr,
+    origin: Origin,
 ) {
     let (init, headers) = match connection_init(&state, &mut socket).await {
         Ok(init) => init,
@@ -125,7 +126,7 @@ async fn serve(
     let executor = OperationExecutor {
         state: state.clone(),
         headers: Arc::new(headers),
-        client,
+        origin,
     };
 
     let active: Arc<Mutex<HashSet<String>>> = Arc::default();
@@ -251,7 +252,7 @@ fn finished(text: &str, active: &Mutex<HashSet<String>>) {
 struct OperationExecutor {
     state: AppState,
     headers: Arc<HeaderMap>,
-    client: ClientAddr,
+    origin: Origin,
 }
 
 impl OperationExecutor {
@@ -273,7 +274,7 @@ impl OperationExecutor {
         Ok(crate::graphql::with_request_data(
             request,
             &self.state.deps,
-            self.client,
+            self.origin.clone(),
             actor,
         ))
     }

@@ -263,3 +263,56 @@ mod tests {
         assert_eq!(closed, [false, false, false, false, true, true]);
     }
 }
+
+/// What an event records. Stored as the GraphQL name, so the events table reads like the
+/// API's `AuditAction`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuditAction {
+    #[sea_orm(string_value = "RECORD_CREATED")]
+    RecordCreated,
+    #[sea_orm(string_value = "RECORD_UPDATED")]
+    RecordUpdated,
+    #[sea_orm(string_value = "RECORD_DELETED")]
+    RecordDeleted,
+    #[sea_orm(string_value = "USER_LOGIN")]
+    UserLogin,
+    #[sea_orm(string_value = "USER_LOGIN_FAILED")]
+    UserLoginFailed,
+    #[sea_orm(string_value = "USER_LOGOUT")]
+    UserLogout,
+    #[sea_orm(string_value = "SESSION_REVOKED")]
+    SessionRevoked,
+    #[sea_orm(string_value = "PERMISSION_CHANGED")]
+    PermissionChanged,
+    #[sea_orm(string_value = "EXPORT_COMPLETED")]
+    ExportCompleted,
+    #[sea_orm(string_value = "IMPORT_COMPLETED")]
+    ImportCompleted,
+    #[sea_orm(string_value = "AUTOMATION_RUN")]
+    AutomationRun,
+}
+
+/// The kind of record an event is about. Stored as the GraphQL name.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RecordKind {
+    #[sea_orm(string_value = "COMPANY")]
+    Company,
+    #[sea_orm(string_value = "CONTACT")]
+    Contact,
+    #[sea_orm(string_value = "DEAL")]
+    Deal,
+    #[sea_orm(string_value = "ACTIVITY")]
+    Activity,
+    #[sea_orm(string_value = "USER")]
+    User,
+    #[sea_orm(string_value = "TEAM")]
+    Team,
+}

@@ -6,9 +6,10 @@ pub use crate::contact::Entity as Contact;
 pub use crate::deal::Entity as Deal;
 pub use crate::deal_share::Entity as DealShare;
 pub use crate::enums::{
-    ActivityType, CompanySize, DealSource, DealStage, Department, Industry, Priority, Role,
-    SharePermission,
+    ActivityType, AuditAction, CompanySize, DealSource, DealStage, Department, Industry, Priority,
+    RecordKind, Role, SharePermission,
 };
+pub use crate::event::Entity as Event;
 pub use crate::login_throttle::Entity as LoginThrottle;
 pub use crate::refresh_token::Entity as RefreshToken;
 pub use crate::session::Entity as Session;

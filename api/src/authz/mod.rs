@@ -52,7 +52,7 @@ pub use polar::{
 };
 pub use policy::{PolicyError, PolicySource};
 pub use sql::Shape;
-pub use viewer::Viewer;
+pub use viewer::{Origin, Viewer};
 
 use compile::Compiled;
 use model::role_name;

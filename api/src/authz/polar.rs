@@ -91,6 +91,7 @@ static NOBODY: Viewer = Viewer {
     role: Role::SalesRep,
     team_ids: Vec::new(),
     built: super::viewer::Built::NONE,
+    origin: super::viewer::Origin::NONE,
 };
 
 /// Registers the facts of `R`'s table on a class: each method answers with

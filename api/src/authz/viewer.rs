@@ -27,7 +27,35 @@ pub struct Viewer {
     /// The SQL already built for this viewer: a request's viewer (and its clones) builds
     /// each scope and facts expression once.
     pub(crate) built: Built,
+    /// Where the request came from, recorded with the events it writes.
+    pub origin: Origin,
 }
+
+/// Where a request came from: its id (`x-request-id`) and the client's address.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The request id.
+    pub request_id: Option<String>,
+    /// The client's address.
+    pub ip: Option<std::net::IpAddr>,
+}
+
+impl Origin {
+    /// No request (a command-line action, a test).
+    pub const NONE: Origin = Origin {
+        request_id: None,
+        ip: None,
+    };
+}
+
+/// Where a request came from is not part of who the viewer is.
+impl PartialEq for Origin {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Origin {}
 
 /// What a compiled SQL piece is for: one authorizer's scope of an action in a shape, or its
 /// facts expression of a kind.
@@ -120,6 +148,7 @@ impl Viewer {
             role,
             team_ids,
             built: Built::fresh(),
+            origin: Origin::NONE,
         }
     }
 

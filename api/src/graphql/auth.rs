@@ -3,7 +3,8 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::auth::{Actor, ClientAddr};
+use crate::auth::Actor;
+use crate::authz::Origin;
 use crate::graphql::{SignedInSlots, User, actor_even_if_password_expired, deps, gql};
 use crate::service;
 
@@ -83,8 +84,8 @@ impl AuthMutation {
         #[graphql(desc = "Login email (case-insensitive).")] email: String,
         #[graphql(desc = "Password.", secret)] password: String,
     ) -> Result<AuthPayload> {
-        let client = ctx.data_opt::<ClientAddr>().and_then(|c| c.0);
-        let session = service::auth::login(deps(ctx), &email, password, client)
+        let origin = ctx.data_opt::<Origin>().cloned().unwrap_or_default();
+        let session = service::auth::login(deps(ctx), &email, password, &origin)
             .await
             .map_err(gql)?;
         signed_in(ctx, session).await
@@ -101,7 +102,8 @@ impl AuthMutation {
         )]
         refresh_token: String,
     ) -> Result<AuthPayload> {
-        let session = service::auth::refresh(deps(ctx), &refresh_token)
+        let origin = ctx.data_opt::<Origin>().cloned().unwrap_or_default();
+        let session = service::auth::refresh(deps(ctx), &refresh_token, &origin)
             .await
             .map_err(gql)?;
         signed_in(ctx, session).await

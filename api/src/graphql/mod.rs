@@ -170,12 +170,16 @@ impl SignedInSlots {
 pub fn with_request_data(
     request: async_graphql::Request,
     deps: &Deps,
-    client: crate::auth::ClientAddr,
+    origin: crate::authz::Origin,
     actor: Option<Actor>,
 ) -> async_graphql::Request {
-    let request = request.data(client).data(SignedInSlots::default());
+    let request = request
+        .data(crate::auth::ClientAddr(origin.ip))
+        .data(origin.clone())
+        .data(SignedInSlots::default());
     match actor {
-        Some(actor) => {
+        Some(mut actor) => {
+            actor.viewer.origin = origin;
             let loader = loaders::for_viewer(deps.clone(), actor.viewer.clone());
             request.data(loader).data(actor)
         }

@@ -18,6 +18,7 @@ use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
 use crate::service::record::{Record, SortSpec, sort_enum};
+use crate::service::events::{self, AuditAction};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
 /// An activity as the viewer sees it: the row and its facts.
@@ -99,6 +100,22 @@ async fn reload(
         .one(db)
         .await?
         .ok_or_else(|| ApiError::internal("activity write", "written activity not found"))
+}
+
+/// Records the event of an activity write and commits. The activity comes back as written
+/// even when the write took it out of the viewer's sight (assigned away, say): the reload
+/// above is not scoped.
+async fn finish(
+    deps: &Deps,
+    viewer: &Viewer,
+    txn: sea_orm::DatabaseTransaction,
+    row: ActivityRow,
+    action: AuditAction,
+    changes: Vec<events::Change>,
+) -> ApiResult<ActivityRow> {
+    record::log::<activity::Entity>(deps, viewer, &txn, row.model.id, action, changes).await?;
+    txn.commit().await?;
+    Ok(row)
 }
 
 /// `createActivity` input.
@@ -326,10 +343,8 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
     .await
     .map_err(|e| write_error(e, &links_of_activity(links)))?;
     let row = reload(&txn, deps, viewer, id).await?;
-    txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "activity.created", user_id = %creator, activity_id = %id, assigned_to = %assignee, "activity created");
-    Ok(row)
+    let changes = events::created(&row.model);
+    finish(deps, viewer, txn, row, AuditAction::RecordCreated, changes).await
 }
 
 /// `updateActivity`: changes the given fields; completing or reopening also needs the
@@ -407,15 +422,10 @@ pub async fn update(
         am.assigned_to = Set(a);
     }
     let parents = links_of_activity(links);
-    record::write_versioned(&txn, id, current.model.version, am, |e| {
-        write_error(e, &parents)
-    })
-    .await?;
+    let changes = record::write_versioned(&txn, &current.model, am, |e| write_error(e, &parents))
+        .await?;
     let row = reload(&txn, deps, viewer, id).await?;
-    txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "activity.updated", user_id = %viewer.user_id, activity_id = %id, version = row.model.version, "activity updated");
-    Ok(row)
+    finish(deps, viewer, txn, row, AuditAction::RecordUpdated, changes).await
 }
 
 /// `completeActivity`: marks it done and sets the completion time; an activity already
@@ -446,12 +456,9 @@ pub async fn complete(
         completed_at: Set(Some(Utc::now())),
         ..Default::default()
     };
-    record::write_versioned(&txn, id, current.model.version, am, ApiError::from).await?;
+    let changes = record::write_versioned(&txn, &current.model, am, ApiError::from).await?;
     let row = reload(&txn, deps, viewer, id).await?;
-    txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "activity.completed", user_id = %viewer.user_id, activity_id = %id, "activity completed");
-    Ok(row)
+    finish(deps, viewer, txn, row, AuditAction::RecordUpdated, changes).await
 }
 
 /// `deleteActivity`: removes it for good; returns its id.

@@ -10,6 +10,9 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::authz::Origin;
+use crate::service::events::{self, AuditAction, Change, Event, RecordKind};
+use serde_json::Value as Json;
 use crate::auth::password::{hash_password, validate_password, verify_password};
 use crate::auth::{Actor, throttle};
 use crate::error::{ApiError, ApiResult};
@@ -55,9 +58,10 @@ pub async fn login(
     deps: &Deps,
     email: &str,
     password: String,
-    client: Option<std::net::IpAddr>,
+    origin: &Origin,
 ) -> ApiResult<Session> {
     let db = &deps.db;
+    let client = origin.ip;
     let now = Utc::now();
     let email = email.trim().to_lowercase();
     let account_key = throttle::account_key(&email);
@@ -65,21 +69,17 @@ pub async fn login(
 
     // Throttle: this attempt is counted before any password work, atomically, per client
     // address and per account; over either limit it is refused without a check.
-    let refused = |e: ApiError| {
-        tracing::warn!(target: "audit", event = "login.refused", email = %email, client = ?client, "sign-in refused while locked");
-        e
-    };
     let mut attempts = 0;
     if let Some(key) = &address_key {
-        attempts = throttle::attempt(
+        let attempt = throttle::attempt(
             db,
             &deps.config,
             key,
             deps.config.login_max_failures_per_address,
             now,
         )
-        .await
-        .map_err(refused)?;
+        .await;
+        attempts = login_refused(deps, origin, &email, attempt).await?;
     }
     // No account has such an email (users are validated on creation): refuse without
     // hashing, and without a key the database could not index.
@@ -89,15 +89,15 @@ pub async fn login(
             format!("must be at most {MAX_EMAIL_LEN} characters"),
         ));
     }
-    let by_account = throttle::attempt(
+    let attempt = throttle::attempt(
         db,
         &deps.config,
         &account_key,
         deps.config.login_max_failures,
         now,
     )
-    .await
-    .map_err(refused)?;
+    .await;
+    let by_account = login_refused(deps, origin, &email, attempt).await?;
     attempts = attempts.max(by_account);
 
     // Verify: unknown emails are checked against a dummy hash so timing reveals nothing.
@@ -109,8 +109,10 @@ pub async fn login(
     let password_ok = verify_password(password, phc).await?;
     let user = match found {
         Some(u) if password_ok && u.active => u,
-        _ => {
+        other => {
             tracing::warn!(target: "audit", event = "login.failure", email = %email, client = ?client, failures = attempts, "sign-in failed");
+            let account = other.map(|u| u.id);
+            login_failed(deps, origin, &email, account, "INVALID_CREDENTIALS").await?;
             tokio::time::sleep(throttle::slowdown(&deps.config, attempts)).await;
             return Err(invalid_credentials());
         }
@@ -137,10 +139,10 @@ pub async fn login(
     .insert(&txn)
     .await?;
     let refresh_token = insert_refresh_token(&txn, session_id, now, expires).await?;
+    let event = session_event(AuditAction::UserLogin, user.id, session_id, None);
+    events::append(deps, &txn, Some(user.id), origin, event).await?;
     txn.commit().await?;
     let (access_token, expires_at) = issue_access(deps, &user, session_id)?;
-
-    // Record.
     tracing::info!(target: "audit", event = "login.success", user_id = %user.id, session_id = %session_id, client = ?client, "signed in");
     Ok(Session {
         access_token,
@@ -149,6 +151,69 @@ pub async fn login(
         user,
         session_id,
     })
+}
+
+/// The failed-sign-in event: the email tried and why (`INVALID_CREDENTIALS`, `LOCKED`);
+/// the record is the account when one has that email. No actor: nobody signed in.
+async fn login_failed(
+    deps: &Deps,
+    origin: &Origin,
+    email: &str,
+    account: Option<Uuid>,
+    reason: &str,
+) -> ApiResult<()> {
+    let event = Event {
+        action: AuditAction::UserLoginFailed,
+        kind: account.map(|_| RecordKind::User),
+        record_id: account,
+        changes: vec![
+            Change::new("email", Json::Null, Json::from(email)),
+            Change::new("reason", Json::Null, Json::from(reason)),
+        ],
+    };
+    events::append(deps, &deps.db, None, origin, event).await
+}
+
+/// A throttle's answer to a sign-in attempt: the failures so far, or the refusal (recorded
+/// as a failed sign-in, `LOCKED`).
+async fn login_refused(
+    deps: &Deps,
+    origin: &Origin,
+    email: &str,
+    attempt: ApiResult<i32>,
+) -> ApiResult<i32> {
+    match attempt {
+        Ok(n) => Ok(n),
+        Err(e @ ApiError::RateLimited { .. }) => {
+            tracing::warn!(target: "audit", event = "login.refused", email = %email, client = ?origin.ip, "sign-in refused while locked");
+            let account = user::Entity::find()
+                .filter(user::Column::Email.eq(email))
+                .one(&deps.db)
+                .await?
+                .map(|u| u.id);
+            login_failed(deps, origin, email, account, "LOCKED").await?;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// An event about session `session` of `user` (sign-in, sign-out, revocation).
+fn session_event(
+    action: AuditAction,
+    user: Uuid,
+    session: Uuid,
+    reason: Option<&str>,
+) -> Event {
+    let mut changes = vec![Change::new(
+        "sessionId",
+        Json::Null,
+        Json::from(session.to_string()),
+    )];
+    if let Some(reason) = reason {
+        changes.push(Change::new("reason", Json::Null, Json::from(reason)));
+    }
+    Event::on(action, RecordKind::User, user, changes)
 }
 
 fn issue_access(
@@ -238,7 +303,7 @@ fn refresh_raced() -> ApiError {
 
 /// `refreshSession(refreshToken)`: exchanges a refresh token for a new pair. A token that was
 /// already used means it was stolen (or replayed): the whole session is revoked.
-pub async fn refresh(deps: &Deps, token: &str) -> ApiResult<Session> {
+pub async fn refresh(deps: &Deps, token: &str, origin: &Origin) -> ApiResult<Session> {
     let db = &deps.db;
     let now = Utc::now();
     let hash = hash_refresh_token(token.trim());
@@ -270,7 +335,17 @@ pub async fn refresh(deps: &Deps, token: &str) -> ApiResult<Session> {
         return Err(refresh_raced());
     }
     if stored.used_at.is_some() {
-        revoke_session(db, session.id, "refresh token reuse").await?;
+        let txn = crate::service::begin_write(deps).await?;
+        revoke_session(&txn, session.id, "refresh token reuse").await?;
+        // Whoever presented the token is not known to be the user: no actor.
+        let event = session_event(
+            AuditAction::SessionRevoked,
+            user.id,
+            session.id,
+            Some("REFRESH_TOKEN_REUSED"),
+        );
+        events::append(deps, &txn, None, origin, event).await?;
+        txn.commit().await?;
         tracing::warn!(target: "audit", event = "session.reuse_detected", user_id = %user.id, session_id = %session.id, "refresh token reused; session revoked");
         return Err(ApiError::Unauthenticated);
     }
@@ -323,7 +398,11 @@ pub async fn logout(deps: &Deps, actor: &Actor) -> ApiResult<bool> {
         // SSO tokens have no session here; the identity provider ends them.
         return Ok(false);
     };
-    revoke_session(&deps.db, session_id, "logout").await?;
+    let txn = crate::service::begin_write(deps).await?;
+    revoke_session(&txn, session_id, "logout").await?;
+    let event = session_event(AuditAction::UserLogout, actor.id, session_id, None);
+    events::append_by(deps, &txn, &actor.viewer, event).await?;
+    txn.commit().await?;
     tracing::info!(target: "audit", event = "logout", user_id = %actor.id, session_id = %session_id, "signed out");
     Ok(true)
 }
@@ -371,6 +450,14 @@ pub async fn change_password(
     am.updated_at = Set(Utc::now());
     am.update(&txn).await?;
     revoke_user_sessions(&txn, actor.id, actor.session_id, "password changed").await?;
+    let changes = vec![events::password_changed()];
+    let event = Event::on(
+        AuditAction::PermissionChanged,
+        RecordKind::User,
+        actor.id,
+        changes,
+    );
+    events::append_by(deps, &txn, &actor.viewer, event).await?;
     txn.commit().await?;
     // Record.
     tracing::info!(target: "audit", event = "password.changed", user_id = %actor.id, "password changed");

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::authz::{CompanyAction, CompanyFacts, DealAction, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
+use crate::service::events::{self, AuditAction, RecordKind};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
 use crate::service::record::{Record, SortSpec, change, sort_enum};
@@ -268,7 +269,6 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
         txn,
         (id, am),
         |e| map_unique(e, UNIQUE),
-        "company.created",
     )
     .await
 }
@@ -346,8 +346,9 @@ pub async fn update(
         ..Default::default()
     };
     // Act.
-    record::write_versioned(&txn, id, current.version, am, |e| map_unique(e, UNIQUE)).await?;
-    record::commit::<company::Entity>(deps, viewer, txn, id, "company.updated").await
+    let changes = record::write_versioned(&txn, current, am, |e| map_unique(e, UNIQUE)).await?;
+    record::commit::<company::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
+        .await
 }
 
 /// `deleteCompany`: refused with `CONFLICT` (field `id`) while deals reference the company;
@@ -355,7 +356,8 @@ pub async fn update(
 pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     let txn = begin_write(deps).await?;
     // Load and authorize.
-    record::load_for::<company::Entity>(deps, viewer, &txn, id, CompanyAction::Delete).await?;
+    let row =
+        record::load_for::<company::Entity>(deps, viewer, &txn, id, CompanyAction::Delete).await?;
     // Check what blocks it. The count names only deals the viewer may read.
     let deals = deal::Entity::find()
         .filter(deal::Column::CompanyId.eq(id))
@@ -370,6 +372,7 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
         return Err(blocked_by_deals(deals, visible));
     }
     // Act.
+    let cascade = events::cascade(&txn, RecordKind::Company, id).await?;
     company::Entity::delete_by_id(id)
         .exec(&txn)
         .await
@@ -378,9 +381,8 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => blocked_by_deals(1, 0),
             _ => ApiError::from(e),
         })?;
+    record::record_delete::<company::Entity>(deps, viewer, &txn, id, &row.model, cascade).await?;
     txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "company.deleted", user_id = %viewer.user_id, company_id = %id, "company deleted");
     Ok(id)
 }
 

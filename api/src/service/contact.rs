@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::authz::{ContactAction, ContactFacts, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
+use crate::service::events::AuditAction;
 use crate::service::begin_write;
 use crate::service::company::map_unique;
 use crate::service::db_error::{Parent, write_error};
@@ -317,7 +318,6 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         txn,
         (id, am),
         |e| write_failed(e, input.company_id),
-        "contact.created",
     )
     .await
 }
@@ -422,8 +422,10 @@ pub async fn update(
     };
     // Act.
     let company = changes.company_id.flatten();
-    record::write_versioned(&txn, id, current.version, am, |e| write_failed(e, company)).await?;
-    record::commit::<contact::Entity>(deps, viewer, txn, id, "contact.updated").await
+    let changes =
+        record::write_versioned(&txn, current, am, |e| write_failed(e, company)).await?;
+    record::commit::<contact::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
+        .await
 }
 
 /// `deleteContact`: deals and activities that name the contact keep existing, with the

@@ -15,6 +15,7 @@ use crate::service::db_error::{Parent, write_error};
 use crate::service::filter::{Env, Field, Scalar};
 use crate::service::list::{CursorKind, WithFacts};
 use crate::service::record::{Record, SortSpec, sort_enum};
+use crate::service::events::{self, AuditAction};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
 /// A deal as the viewer sees it: the row and its facts.
@@ -400,7 +401,6 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
         txn,
         (id, am),
         |e| write_error(e, &links_of_deal(Some(input.company_id), input.contact_id)),
-        "deal.created",
     )
     .await
 }
@@ -485,7 +485,7 @@ pub async fn update(
     }
     // Act.
     let links = links_of_deal(None, changes.contact_id.flatten());
-    record::write_versioned(&txn, id, current.version, am, |e| {
+    let changes = record::write_versioned(&txn, current, am, |e| {
         if is_amount_limit(&e) {
             amount_limit(e)
         } else {
@@ -493,7 +493,8 @@ pub async fn update(
         }
     })
     .await?;
-    record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.updated").await
+    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
+        .await
 }
 
 /// `deleteDeal`: its shares and activities go with it.
@@ -543,10 +544,11 @@ pub async fn reassign(
         owner_id: Set(new_owner),
         ..Default::default()
     };
-    record::write_versioned(&txn, id, row.model.version, am, amount_limit).await?;
+    let mut changes = record::write_versioned(&txn, &row.model, am, amount_limit).await?;
     // The new owner needs no share of their own deal.
-    remove_share(&txn, id, new_owner).await?;
-    record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.reassigned").await
+    changes.extend(remove_share(&txn, id, new_owner).await?);
+    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
+        .await
 }
 
 /// `shareDeal`: gives (or changes) a user's access to the deal.
@@ -569,6 +571,7 @@ pub async fn share(
     }
     // Act: one statement, so two concurrent shares to the same user both succeed (the
     // later permission wins) instead of one failing on the unique (deal, user) index.
+    let before = share_of(&txn, id, user_id).await?;
     deal_share::Entity::insert(deal_share::ActiveModel {
         id: Set(Uuid::new_v4()),
         deal_id: Set(id),
@@ -584,25 +587,65 @@ pub async fn share(
     .exec_without_returning(&txn)
     .await
     .map_err(|e| write_error(e, &[DEAL_OF_SHARE]))?;
-    record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.shared").await
+    let changes = vec![share_change(user_id, before, Some(permission))];
+    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
+        .await
 }
 
 /// `unshareDeal`: removes a user's share (idempotent).
 pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> ApiResult<DealRow> {
     let txn = begin_write(deps).await?;
     record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Share).await?;
-    remove_share(&txn, id, user_id).await?;
-    record::commit::<deal::Entity>(deps, viewer, txn, id, "deal.unshared").await
+    let changes = remove_share(&txn, id, user_id).await?.into_iter().collect();
+    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
+        .await
 }
 
-/// Removes `user`'s share of deal `id`, if any.
-async fn remove_share(db: &impl ConnectionTrait, id: Uuid, user: Uuid) -> ApiResult<()> {
+/// The permission `user` has through a share of deal `id`, if any.
+async fn share_of(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    user: Uuid,
+) -> ApiResult<Option<SharePermission>> {
+    Ok(deal_share::Entity::find()
+        .filter(deal_share::Column::DealId.eq(id))
+        .filter(deal_share::Column::UserId.eq(user))
+        .one(db)
+        .await?
+        .map(|s| s.permission))
+}
+
+/// A change of `user`'s share, as an event records it: field `share`, each side
+/// `{"userId", "permission"}` or null.
+fn share_change(
+    user: Uuid,
+    from: Option<SharePermission>,
+    to: Option<SharePermission>,
+) -> events::Change {
+    let side = |p: Option<SharePermission>| {
+        p.map_or(serde_json::Value::Null, |p| {
+            serde_json::json!({ "userId": user.to_string(), "permission": events::enum_name(&p) })
+        })
+    };
+    events::Change::new("share", side(from), side(to))
+}
+
+/// Removes `user`'s share of deal `id`, if any; returns the change it made (none when
+/// there was no share).
+async fn remove_share(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    user: Uuid,
+) -> ApiResult<Option<events::Change>> {
+    let Some(before) = share_of(db, id, user).await? else {
+        return Ok(None);
+    };
     deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))
         .filter(deal_share::Column::UserId.eq(user))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(Some(share_change(user, Some(before), None)))
 }
 
 /// Shares of deals (for the `shares` field), keyed by deal.

@@ -7,6 +7,7 @@ pub mod company;
 pub mod contact;
 pub(crate) mod db_error;
 pub mod deal;
+pub mod events;
 pub mod filter;
 pub mod list;
 pub mod money;

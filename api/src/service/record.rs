@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::authz::{Action, FACTS_COLUMN, Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::events::{self, AuditAction, Audited, Change, Event};
 use crate::service::filter::{Env, Field, Filter, Scalar};
 use crate::service::list::{CursorKind, Page, PageArgs, SortKey, fetch_page};
 use crate::service::{Deps, require_allowed};
@@ -380,21 +381,30 @@ where
     Ok(row)
 }
 
-/// Writes `am` to row `id` only if its stored version is still `version`
+/// Writes `am` over `before` only if its stored version is still the one `before` has
 /// (`UPDATE … SET …, version = version + 1 WHERE id = ? AND version = ?`), setting
 /// `updated_at`: of two writers that read the same version, one wins and the other gets
 /// `CONFLICT` on `expectedVersion`. `on_error` maps a failed statement (a unique index, say).
+/// Returns the changed fields, for the write's event.
 pub(crate) async fn write_versioned<E, A>(
     db: &impl ConnectionTrait,
-    id: Uuid,
-    version: i32,
+    before: &E::Model,
     mut am: A,
     on_error: impl FnOnce(DbErr) -> ApiError,
-) -> ApiResult<()>
+) -> ApiResult<Vec<Change>>
 where
     E: Versioned,
+    E::Model: Audited,
     A: ActiveModelTrait<Entity = E> + Send,
 {
+    let id: Uuid = value_of::<E, Uuid>(before, E::ID)?;
+    let version: i32 = value_of::<E, i32>(before, E::VERSION)?;
+    let mut after = before.clone();
+    for column in <E::Column as sea_orm::Iterable>::iter() {
+        if let sea_orm::ActiveValue::Set(v) = am.get(column) {
+            sea_orm::ModelTrait::try_set(&mut after, column, v)?;
+        }
+    }
     am.set(E::UPDATED_AT, Utc::now().into());
     let res = E::update_many()
         .set(am)
@@ -405,7 +415,7 @@ where
         .await
         .map_err(on_error)?;
     if res.rows_affected == 1 {
-        Ok(())
+        Ok(events::diff(before, &after))
     } else {
         Err(ApiError::Conflict {
             message: format!(
@@ -415,6 +425,15 @@ where
             field: Some("expectedVersion".to_owned()),
         })
     }
+}
+
+/// A column's value in a model, typed.
+fn value_of<E: EntityTrait, T: sea_orm::sea_query::ValueType>(
+    m: &E::Model,
+    c: E::Column,
+) -> ApiResult<T> {
+    T::try_from(sea_orm::ModelTrait::get(m, c))
+        .map_err(|_| ApiError::internal("record column", "unexpected value type"))
 }
 
 /// The team of user `user_id` (`Some(team)`) if they exist and are active, as owners,
@@ -460,27 +479,29 @@ macro_rules! plain_fields {
 
 pub(crate) use plain_fields;
 
-/// Inserts a new record `id` from `am` (its version 1, created and updated now), commits
-/// and returns the row as the viewer reads it. `on_error` maps a failed insert (a unique
-/// index, a foreign key).
+/// Inserts a new record `id` from `am` (its version 1, created and updated now), records
+/// `RECORD_CREATED`, commits and returns the row as the viewer reads it. `on_error` maps a
+/// failed insert (a unique index, a foreign key).
 pub(crate) async fn create<E, A>(
     deps: &Deps,
     viewer: &Viewer,
     txn: sea_orm::DatabaseTransaction,
     (id, mut am): (Uuid, A),
     on_error: impl FnOnce(DbErr) -> ApiError,
-    event: &'static str,
 ) -> ApiResult<E::Row>
 where
     E: Versioned,
-    A: ActiveModelTrait<Entity = E> + Send,
+    E::Model: Audited,
+    A: ActiveModelTrait<Entity = E> + Send + sea_orm::TryIntoModel<E::Model>,
 {
     stamp_new(&mut am);
+    let model = am.clone().try_into_model()?;
     E::insert(am)
         .exec_without_returning(&txn)
         .await
         .map_err(on_error)?;
-    commit::<E>(deps, viewer, txn, id, event).await
+    let changes = events::created(&model);
+    commit::<E>(deps, viewer, txn, id, AuditAction::RecordCreated, changes).await
 }
 
 /// Sets a new record's version (1) and its creation and change times (now).
@@ -491,17 +512,39 @@ pub(crate) fn stamp_new<E: Versioned, A: ActiveModelTrait<Entity = E>>(am: &mut 
     am.set(E::UPDATED_AT, now.into());
 }
 
-/// Commits a record write, writes its audit line and returns the row as the viewer now
-/// reads it (every create and change of a guarded record ends here).
-pub(crate) async fn commit<R: Record>(
+/// Records the event of a write to record `id` in its transaction.
+pub(crate) async fn log<R>(
+    deps: &Deps,
+    viewer: &Viewer,
+    txn: &impl ConnectionTrait,
+    id: Uuid,
+    action: AuditAction,
+    changes: Vec<Change>,
+) -> ApiResult<()>
+where
+    R: Record,
+    R::Model: Audited,
+{
+    let event = Event::on(action, <R::Model as Audited>::KIND, id, changes);
+    events::append_by(deps, txn, viewer, event).await
+}
+
+/// Records the event of a write, commits and returns the row as the viewer now reads it
+/// (every create and change of a guarded record ends here).
+pub(crate) async fn commit<R>(
     deps: &Deps,
     viewer: &Viewer,
     txn: sea_orm::DatabaseTransaction,
     id: Uuid,
-    event: &'static str,
-) -> ApiResult<R::Row> {
+    action: AuditAction,
+    changes: Vec<Change>,
+) -> ApiResult<R::Row>
+where
+    R: Record,
+    R::Model: Audited,
+{
+    log::<R>(deps, viewer, &txn, id, action, changes).await?;
     txn.commit().await?;
-    tracing::info!(target: "audit", event, user_id = %viewer.user_id, kind = R::NAME, record_id = %id, "record written");
     find::<R>(deps, viewer, &deps.db, id).await
 }
 
@@ -577,17 +620,40 @@ where
 }
 
 /// Deletes record `id` if the policy lets the viewer (`delete`); what references it goes
-/// or is cleared by the foreign keys. Returns the id.
+/// or is cleared by the foreign keys, each recorded as an event of its own. Returns the id.
 pub(crate) async fn delete<E>(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid>
 where
     E: Versioned<Row = crate::service::list::WithFacts<<E as EntityTrait>::Model>>,
+    E::Model: Audited,
 {
     let txn = crate::service::begin_write(deps).await?;
-    load_for::<E>(deps, viewer, &txn, id, E::DELETE).await?;
+    let row = load_for::<E>(deps, viewer, &txn, id, E::DELETE).await?;
+    let cascade = events::cascade(&txn, <E::Model as Audited>::KIND, id).await?;
     E::delete_many().filter(E::ID.eq(id)).exec(&txn).await?;
+    record_delete::<E>(deps, viewer, &txn, id, &row.model, cascade).await?;
     txn.commit().await?;
-    tracing::info!(target: "audit", event = "deleted", user_id = %viewer.user_id, kind = E::NAME, record_id = %id, "record deleted");
     Ok(id)
+}
+
+/// Records the deletion of `model` (and what it did to other records, `cascade`).
+pub(crate) async fn record_delete<E>(
+    deps: &Deps,
+    viewer: &Viewer,
+    txn: &impl ConnectionTrait,
+    id: Uuid,
+    model: &E::Model,
+    cascade: Vec<Event>,
+) -> ApiResult<()>
+where
+    E: Record,
+    E::Model: Audited,
+{
+    let changes = events::deleted(model);
+    log::<E>(deps, viewer, txn, id, AuditAction::RecordDeleted, changes).await?;
+    for event in cascade {
+        events::append_by(deps, txn, viewer, event).await?;
+    }
+    Ok(())
 }
 
 /// Declares a kind's sort enum from its list of sort keys (`xxx_sort_keys!(sort_enum)`):

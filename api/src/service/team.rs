@@ -9,6 +9,8 @@ use uuid::Uuid;
 use crate::auth::Actor;
 use crate::authz::{Kind, TeamAction, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::begin_write;
+use crate::service::events::{self, AuditAction, Event, RecordKind};
 use crate::service::filter::{Env, Scalar};
 use crate::service::record::{Record, SortSpec, sort_enum};
 use crate::service::{Deps, require_role_permission};
@@ -131,6 +133,7 @@ pub async fn create(deps: &Deps, actor: &Actor, input: TeamInput) -> ApiResult<t
     require_role_permission(deps, actor, TeamAction::Create)?;
     let name = validate(&deps.db, &input, true).await?.unwrap_or_default();
     let now = Utc::now();
+    let txn = begin_write(deps).await?;
     let team = team::ActiveModel {
         id: Set(Uuid::new_v4()),
         name: Set(name),
@@ -138,9 +141,12 @@ pub async fn create(deps: &Deps, actor: &Actor, input: TeamInput) -> ApiResult<t
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&deps.db)
+    .insert(&txn)
     .await?;
-    tracing::info!(target: "audit", event = "team.created", actor_id = %actor.id, team_id = %team.id, "team created");
+    let changes = events::created(&team);
+    let event = Event::on(AuditAction::RecordCreated, RecordKind::Team, team.id, changes);
+    events::append_by(deps, &txn, &actor.viewer, event).await?;
+    txn.commit().await?;
     Ok(team)
 }
 
@@ -152,11 +158,13 @@ pub async fn update(
     input: TeamInput,
 ) -> ApiResult<team::Model> {
     require_role_permission(deps, actor, TeamAction::Update)?;
+    let txn = begin_write(deps).await?;
     let team = team::Entity::find_by_id(id)
-        .one(&deps.db)
+        .one(&txn)
         .await?
         .ok_or(ApiError::NotFound { entity: "Team" })?;
     let name = validate(&deps.db, &input, false).await?;
+    let before = team.clone();
     let mut am: team::ActiveModel = team.into();
     if let Some(n) = name {
         am.name = Set(n);
@@ -165,7 +173,12 @@ pub async fn update(
         am.manager_id = Set(m);
     }
     am.updated_at = Set(Utc::now());
-    let team = am.update(&deps.db).await?;
-    tracing::info!(target: "audit", event = "team.updated", actor_id = %actor.id, team_id = %team.id, "team updated");
+    let team = am.update(&txn).await?;
+    // The manager decides who sees the team's records.
+    let changes = events::diff(&before, &team);
+    let action = events::update_action(&changes, &["managerId"]);
+    let event = Event::on(action, RecordKind::Team, team.id, changes);
+    events::append_by(deps, &txn, &actor.viewer, event).await?;
+    txn.commit().await?;
     Ok(team)
 }

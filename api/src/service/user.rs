@@ -14,6 +14,7 @@ use crate::auth::Actor;
 use crate::auth::password::{hash_password, validate_password};
 use crate::authz::{Kind, UserAction, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::events::{self, AuditAction, Event, RecordKind};
 use crate::service::filter::{Env, Scalar};
 use crate::service::record::{Record, SortSpec, sort_enum};
 use crate::service::{Deps, auth, begin_write, require_role_permission, unique_violation};
@@ -175,6 +176,7 @@ pub async fn create(deps: &Deps, actor: &Actor, input: NewUser) -> ApiResult<use
     // Act.
     let hash = hash_password(input.password).await?;
     let now = Utc::now();
+    let txn = begin_write(deps).await?;
     let user = user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email),
@@ -187,11 +189,17 @@ pub async fn create(deps: &Deps, actor: &Actor, input: NewUser) -> ApiResult<use
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&deps.db)
+    .insert(&txn)
     .await
     .map_err(|e| unique_violation(e, "email", "a user with this email"))?;
-    // Record.
-    tracing::info!(target: "audit", event = "user.created", actor_id = %actor.id, user_id = %user.id, role = ?user.role, "user created");
+    let event = Event::on(
+        AuditAction::RecordCreated,
+        RecordKind::User,
+        user.id,
+        events::created(&user),
+    );
+    events::append_by(deps, &txn, &actor.viewer, event).await?;
+    txn.commit().await?;
     Ok(user)
 }
 
@@ -251,6 +259,7 @@ pub async fn update(
     }
     // Act.
     let deactivated = changes.active == Some(false) && user.active;
+    let before = user.clone();
     let mut am: user::ActiveModel = user.into();
     if let Some(n) = name {
         am.name = Set(n);
@@ -269,9 +278,11 @@ pub async fn update(
     if deactivated {
         auth::revoke_user_sessions(&txn, user.id, None, "user deactivated").await?;
     }
+    let changes = events::diff(&before, &user);
+    let action = events::update_action(&changes, &events::USER_PERMISSION_FIELDS);
+    let event = Event::on(action, RecordKind::User, user.id, changes);
+    events::append_by(deps, &txn, &actor.viewer, event).await?;
     txn.commit().await?;
-    // Record.
-    tracing::info!(target: "audit", event = "user.updated", actor_id = %actor.id, user_id = %user.id, role = ?user.role, active = user.active, "user updated");
     Ok(user)
 }
 
@@ -317,13 +328,22 @@ pub async fn reset_password(
     let temporary = temporary_password();
     let hash = hash_password(temporary.clone()).await?;
     let txn = begin_write(deps).await?;
+    let before = user.clone();
     let mut am: user::ActiveModel = user.into();
     am.password_hash = Set(hash);
     am.must_change_password = Set(true);
     am.updated_at = Set(Utc::now());
     let user = am.update(&txn).await?;
     auth::revoke_user_sessions(&txn, user.id, None, "password reset").await?;
+    let mut changes = vec![events::password_changed()];
+    changes.extend(events::diff(&before, &user));
+    let event = Event::on(
+        AuditAction::PermissionChanged,
+        RecordKind::User,
+        user.id,
+        changes,
+    );
+    events::append_by(deps, &txn, &actor.viewer, event).await?;
     txn.commit().await?;
-    tracing::info!(target: "audit", event = "user.password_reset", actor_id = %actor.id, user_id = %user.id, "password reset by an administrator");
     Ok((user, temporary))
 }
