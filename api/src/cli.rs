@@ -135,6 +135,7 @@ async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
+    let purge = tokio::spawn(crate::service::audit::purge_daily(state.deps.clone()));
     tracing::info!(%addr, "serving GraphQL on http://{addr}/graphql");
     axum::serve(
         listener,
@@ -143,6 +144,7 @@ async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("serving")?;
+    purge.abort();
     tracing::info!("in-flight requests finished; shutting down");
     db.close().await.ok();
     Ok(())

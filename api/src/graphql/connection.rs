@@ -115,6 +115,7 @@ macro_rules! connection {
         impl $conn {
             /// A top-level list of kind `R` for the signed-in viewer (see
             /// [`list_page`](crate::graphql::connection::list_page)).
+            #[allow(dead_code, reason = "the audit log is not a record list")]
             pub(crate) async fn list<R, F, O>(
                 ctx: &async_graphql::Context<'_>,
                 args: $crate::graphql::connection::ListArgs<F, O>,

@@ -141,3 +141,52 @@ pub enum Role {
     /// Administers users, teams and everything else.
     Admin,
 }
+
+/// What an audit entry records.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::AuditAction")]
+pub enum AuditAction {
+    /// A record was created.
+    RecordCreated,
+    /// A record was changed (a deal moved, reassigned, shared or unshared; an activity
+    /// completed; a link cleared because the linked record was deleted).
+    RecordUpdated,
+    /// A record was deleted (also the activities deleted with their deal).
+    RecordDeleted,
+    /// A user signed in.
+    UserLogin,
+    /// A sign-in failed (wrong credentials, or refused while locked); `changes` holds the
+    /// email tried and the reason.
+    UserLoginFailed,
+    /// A user signed out.
+    UserLogout,
+    /// A session was revoked because its refresh token was used twice (stolen or replayed).
+    SessionRevoked,
+    /// What a user may do changed: role, team, active, password (reset or changed), or a
+    /// team's manager.
+    PermissionChanged,
+    /// A bulk export finished.
+    ExportCompleted,
+    /// A bulk import finished.
+    ImportCompleted,
+    /// An automation ran.
+    AutomationRun,
+}
+
+/// A kind of record.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::RecordKind")]
+pub enum RecordKind {
+    /// A company.
+    Company,
+    /// A contact.
+    Contact,
+    /// A deal.
+    Deal,
+    /// An activity.
+    Activity,
+    /// A user (audit entries only).
+    User,
+    /// A team (audit entries only).
+    Team,
+}

@@ -2,6 +2,7 @@
 //! objects, its types and its inputs; the roots merge them.
 
 pub mod activity;
+pub mod audit;
 mod auth;
 pub mod company;
 pub mod connection;
@@ -43,6 +44,7 @@ pub use user::{User, UserListQuery, UserMutation, UserQuery};
 #[derive(MergedObject, Default)]
 pub struct Query(
     SystemQuery,
+    audit::AuditQuery,
     AuthQuery,
     UserListQuery,
     UserQuery,

@@ -19,6 +19,13 @@ impl FromRow for crate::graphql::User {
     }
 }
 
+impl FromRow for crate::graphql::audit::AuditEntry {
+    type Row = crate::service::audit::Entry;
+    fn from_row(row: Self::Row, _: &Viewer) -> Self {
+        Self(row)
+    }
+}
+
 impl FromRow for crate::graphql::Team {
     type Row = entity::team::Model;
     fn from_row(row: Self::Row, _: &Viewer) -> Self {
@@ -53,6 +60,30 @@ macro_rules! record_node {
             /// The viewer the row was read for.
             pub fn viewer(&self) -> &$crate::authz::Viewer {
                 &self.viewer
+            }
+
+            /// The history of this record (`history(first, after)`): its events, the
+            /// fields the viewer may not read redacted.
+            async fn history_page(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> async_graphql::Result<$crate::graphql::audit::AuditEntryConnection> {
+                let page = $crate::service::list::PageArgs {
+                    first,
+                    after,
+                    ..Default::default()
+                };
+                $crate::graphql::audit::history(
+                    ctx,
+                    &self.viewer,
+                    <$action>::KIND,
+                    self.row.model.id,
+                    self.row.facts,
+                    page,
+                )
+                .await
             }
 
             /// Whether the policy lets the viewer do `action` on this row.

@@ -2,6 +2,7 @@
 //! only translate to and from GraphQL.
 
 pub mod activity;
+pub mod audit;
 pub mod auth;
 pub mod company;
 pub mod contact;
@@ -21,7 +22,6 @@ use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr, SqlErr, TransactionTrait};
 
-use crate::auth::Actor;
 use crate::auth::token::TokenService;
 use crate::authz::Authorizer;
 use crate::config::Config;
@@ -51,18 +51,18 @@ pub(crate) fn unique_violation(err: DbErr, field: &str, what: &str) -> ApiError 
     }
 }
 
-/// Refuses unless the policy lets `actor` perform a role-level `action` (on its kind).
+/// Refuses unless the policy lets the viewer perform a role-level `action` (on its kind).
 pub(crate) fn require_role_permission(
     deps: &Deps,
-    actor: &Actor,
+    viewer: &crate::authz::Viewer,
     action: impl Into<crate::authz::Action>,
 ) -> ApiResult<()> {
     let action = action.into();
-    if deps.authz.allowed_without_facts(actor.role, action) {
+    if deps.authz.allowed_without_facts(viewer.role, action) {
         Ok(())
     } else {
         let (kind, action) = (action.kind(), action.polar());
-        tracing::info!(target: "audit", event = "forbidden", user_id = %actor.id, ?kind, action, "denied by policy");
+        tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, ?kind, action, "denied by policy");
         Err(ApiError::Forbidden { field: None })
     }
 }

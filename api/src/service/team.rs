@@ -120,7 +120,7 @@ impl crate::service::record::Identified for team::Model {
 
 /// A team the actor may read, or `NOT_FOUND`.
 pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, TeamAction::Read)
+    require_role_permission(deps, &actor.viewer, TeamAction::Read)
         .map_err(|_| ApiError::NotFound { entity: "Team" })?;
     team::Entity::find_by_id(id)
         .one(&deps.db)
@@ -130,7 +130,7 @@ pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<team::Model>
 
 /// `createTeam` (admin).
 pub async fn create(deps: &Deps, actor: &Actor, input: TeamInput) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, TeamAction::Create)?;
+    require_role_permission(deps, &actor.viewer, TeamAction::Create)?;
     let name = validate(&deps.db, &input, true).await?.unwrap_or_default();
     let now = Utc::now();
     let txn = begin_write(deps).await?;
@@ -157,7 +157,7 @@ pub async fn update(
     id: Uuid,
     input: TeamInput,
 ) -> ApiResult<team::Model> {
-    require_role_permission(deps, actor, TeamAction::Update)?;
+    require_role_permission(deps, &actor.viewer, TeamAction::Update)?;
     let txn = begin_write(deps).await?;
     let team = team::Entity::find_by_id(id)
         .one(&txn)

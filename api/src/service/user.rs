@@ -152,7 +152,7 @@ pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> ApiResult<user::Model>
 /// `createUser` (admin).
 pub async fn create(deps: &Deps, actor: &Actor, input: NewUser) -> ApiResult<user::Model> {
     // Authorize.
-    require_role_permission(deps, actor, UserAction::Create)?;
+    require_role_permission(deps, &actor.viewer, UserAction::Create)?;
     // Validate: every problem at once.
     let email = input.email.trim().to_lowercase();
     let name = input.name.trim().to_owned();
@@ -212,7 +212,7 @@ pub async fn update(
     changes: UserChanges,
 ) -> ApiResult<user::Model> {
     // Authorize first: non-admins learn nothing about the target.
-    require_role_permission(deps, actor, UserAction::Update)?;
+    require_role_permission(deps, &actor.viewer, UserAction::Update)?;
     let txn = begin_write(deps).await?;
     // Lock: a change of role or activity may take the last admin away, and two admins
     // demoting each other at once must not both see the other one still active.
@@ -320,7 +320,7 @@ pub async fn reset_password(
     actor: &Actor,
     id: Uuid,
 ) -> ApiResult<(user::Model, String)> {
-    require_role_permission(deps, actor, UserAction::ResetPassword)?;
+    require_role_permission(deps, &actor.viewer, UserAction::ResetPassword)?;
     let user = user::Entity::find_by_id(id)
         .one(&deps.db)
         .await?

@@ -98,6 +98,16 @@ impl Contact {
     async fn owner_id(&self) -> ID {
         ID(self.model().owner_id.to_string())
     }
+    /// Who changed what in this contact and when, oldest first: every create, change and
+    /// share, with values before and after; fields the viewer may not read are `redacted`.
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (default 25, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Entries after this cursor.")] after: Option<String>,
+    ) -> Result<crate::graphql::audit::AuditEntryConnection> {
+        self.history_page(ctx, first, after).await
+    }
     /// Incremented by every change; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {
         self.model().version
