@@ -12,12 +12,14 @@ const config: CodegenConfig = {
       config: {
         // Decimal: exact money as a string ("1234.50"); Date: "YYYY-MM-DD";
         // DateTime: RFC 3339 in UTC. Parse them with a decimal or date library, never
-        // with parseFloat.
+        // with parseFloat. JSON: an audit change's before/after value (a string, number,
+        // boolean or object), narrowed by the field it belongs to.
         scalars: {
           ID: { input: 'string', output: 'string' },
           Decimal: { input: 'string', output: 'string' },
           Date: { input: 'string', output: 'string' },
           DateTime: { input: 'string', output: 'string' },
+          JSON: { input: 'unknown', output: 'unknown' },
         },
         strictScalars: true,
         enumsAsTypes: true,

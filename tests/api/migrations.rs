@@ -5,7 +5,9 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::helpers::fresh_database;
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 9] = [
+    "events",
+    "schedule_runs",
     "teams",
     "users",
     "companies",

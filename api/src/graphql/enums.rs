@@ -190,3 +190,34 @@ pub enum RecordKind {
     /// A team (audit entries only).
     Team,
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::resolver_utils::EnumType;
+
+    use crate::service::events::enum_name;
+
+    /// Events store enumerations under their names in this schema.
+    fn same_names<T: EnumType, M: serde::Serialize + From<T>>() {
+        for item in T::items() {
+            let stored = M::from(item.value);
+            assert_eq!(enum_name(&stored), item.name, "{}", std::any::type_name::<M>());
+        }
+    }
+
+    #[test]
+    fn events_name_every_value_as_the_schema_does() {
+        use entity::enums as e;
+        same_names::<super::Industry, e::Industry>();
+        same_names::<super::CompanySize, e::CompanySize>();
+        same_names::<super::Department, e::Department>();
+        same_names::<super::ActivityType, e::ActivityType>();
+        same_names::<super::SharePermission, e::SharePermission>();
+        same_names::<super::DealStage, e::DealStage>();
+        same_names::<super::DealSource, e::DealSource>();
+        same_names::<super::Priority, e::Priority>();
+        same_names::<super::Role, e::Role>();
+        same_names::<super::AuditAction, e::AuditAction>();
+        same_names::<super::RecordKind, e::RecordKind>();
+    }
+}

@@ -19,8 +19,11 @@ use tokio::net::TcpStream;
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     postgres: Option<(String, String)>,
+    /// `DATABASE_URL` of the server.
+    pub database_url: String,
+    env: Vec<(String, String)>,
 }
 
 /// The database the server runs on: a fresh embedded SQLite file, or — when
@@ -96,43 +99,49 @@ impl Server {
             .unwrap()
             .port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let (db, postgres) = database(dir.path());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_crm"));
-        cmd.arg("serve")
-            .arg("--addr")
-            .arg(addr.to_string())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", db)
-            .env("CRM_JWT_SECRET", JWT_SECRET)
-            .env(
-                "CRM_POLICY_DIR",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
-            )
-            .env("RUST_LOG", "error")
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("spawn crm");
-        let server = Server {
+        let (database_url, postgres) = database(dir.path());
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let child = spawn(addr, &database_url, dir.path(), &env);
+        let mut server = Server {
             child,
             addr,
-            _dir: dir,
+            dir,
             postgres,
+            database_url,
+            env,
         };
+        server.wait_healthy().await;
+        server
+    }
+
+    async fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            if let Ok(mut c) = Client::connect(addr).await
+            if let Ok(mut c) = Client::connect(self.addr).await
                 && c.get("/healthz").await.is_ok_and(|(s, _)| s == 200)
             {
-                return server;
+                return;
             }
+            assert!(self.alive(), "the server exited");
             assert!(Instant::now() < deadline, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Kills the process at once (SIGKILL: no shutdown, no flush).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same address and database.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(self.addr, &self.database_url, self.dir.path(), &self.env);
+        self.wait_healthy().await;
     }
 
     pub fn pid(&self) -> u32 {
@@ -164,6 +173,35 @@ impl Server {
     pub fn alive(&mut self) -> bool {
         self.child.try_wait().ok().flatten().is_none()
     }
+}
+
+/// Spawns `crm serve` on `addr` over `db`.
+fn spawn(
+    addr: SocketAddr,
+    db: &str,
+    dir: &std::path::Path,
+    env: &[(String, String)],
+) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_crm"));
+    cmd.arg("serve")
+        .arg("--addr")
+        .arg(addr.to_string())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db)
+        .env("CRM_JWT_SECRET", JWT_SECRET)
+        .env(
+            "CRM_POLICY_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
+        )
+        .env("RUST_LOG", "error")
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn crm")
 }
 
 impl Drop for Server {
