@@ -20,8 +20,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::authz::Origin;
 use crate::auth::actor::{AuthFailure, authenticate};
+use crate::authz::Origin;
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -22,8 +22,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use futures_util::stream::BoxStream;
 use futures_util::{SinkExt, StreamExt};
 
-use crate::authz::Origin;
 use crate::auth::actor::{AuthFailure, authenticate};
+use crate::authz::Origin;
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -19,7 +19,8 @@ const WRITERS: usize = 8;
 const DEALS_PER_WRITER: usize = 3;
 const ROUNDS: usize = 3;
 
-const UPDATE: &str = "mutation($id: ID!, $t: String!) { updateDeal(id: $id, input: {title: $t}) { id version } }";
+const UPDATE: &str =
+    "mutation($id: ID!, $t: String!) { updateDeal(id: $id, input: {title: $t}) { id version } }";
 
 /// Updates its own deals with titles never used before, until the server is gone; records
 /// each update the server acknowledged (deal, title).
@@ -127,7 +128,10 @@ async fn a_killed_server_keeps_each_change_with_its_event() {
         let id: uuid::Uuid = row.try_get("", "id").unwrap();
         state.insert(
             id.to_string(),
-            (row.try_get("", "version").unwrap(), row.try_get("", "title").unwrap()),
+            (
+                row.try_get("", "version").unwrap(),
+                row.try_get("", "title").unwrap(),
+            ),
         );
     }
     let order = if backend == DbBackend::Postgres {
@@ -169,7 +173,10 @@ async fn a_killed_server_keeps_each_change_with_its_event() {
             "deal {deal}: one event per committed update"
         );
         if let Some(last) = recorded.last() {
-            assert_eq!(last, title, "deal {deal}: the last event is the stored state");
+            assert_eq!(
+                last, title,
+                "deal {deal}: the last event is the stored state"
+            );
         }
     }
     for (deal, title) in &acked {

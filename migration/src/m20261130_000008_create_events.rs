@@ -79,11 +79,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        ddl::run(
-            manager,
-            &["DROP TABLE schedule_runs", "DROP TABLE events"],
-        )
-        .await
+        ddl::run(manager, &["DROP TABLE schedule_runs", "DROP TABLE events"]).await
     }
 
     fn use_transaction(&self) -> Option<bool> {

@@ -134,18 +134,23 @@ async fn writes(o: &Fixture, n: u64, token: &str, query: &str, vars: Value) -> V
     data
 }
 
+/// Runs a create mutation that writes one event; returns the new record's id.
+async fn create(o: &Fixture, token: &str, query: &str, vars: Value) -> Uuid {
+    let data = writes(o, 1, token, query, vars).await;
+    let (_, record) = data.as_object().unwrap().iter().next().unwrap();
+    record["id"].as_str().unwrap().parse().unwrap()
+}
+
 #[tokio::test]
 async fn every_deal_mutation_writes_one_event_with_its_diff() {
     let o = fixture().await;
-    let created = writes(
+    let id = create(
         &o,
-        1,
         &o.rep,
         "mutation($c: ID!) { createDeal(input: {companyId: $c, title: \"Big\", amount: \"1234.5\"}) { id } }",
         json!({ "c": o.company }),
     )
     .await;
-    let id: Uuid = created["createDeal"]["id"].as_str().unwrap().parse().unwrap();
     let log = entries_of(&o, id).await;
     assert_eq!(log.len(), 1);
     let e = &log[0];
@@ -154,11 +159,18 @@ async fn every_deal_mutation_writes_one_event_with_its_diff() {
     assert_eq!(e["recordId"], id.to_string());
     assert_eq!(e["actor"]["id"], o.r1.to_string());
     assert_eq!(e["actor"]["name"], "Rae");
-    assert!(e["requestId"].as_str().is_some_and(|r| !r.is_empty()), "{e}");
+    assert!(
+        e["requestId"].as_str().is_some_and(|r| !r.is_empty()),
+        "{e}"
+    );
     assert_eq!(change(e, "title")["to"], "Big");
     assert!(change(e, "title")["from"].is_null());
     assert_eq!(change(e, "amount")["to"], "1234.50", "money is exact");
-    assert_eq!(change(e, "stage")["to"], "PROSPECTING", "enums by their names");
+    assert_eq!(
+        change(e, "stage")["to"],
+        "PROSPECTING",
+        "enums by their names"
+    );
     assert_eq!(change(e, "ownerId")["to"], o.r1.to_string());
 
     // An update: only what changed.
@@ -181,8 +193,22 @@ async fn every_deal_mutation_writes_one_event_with_its_diff() {
     .await;
     // A share, a change of its permission, an unshare.
     let share = "mutation($id: ID!, $u: ID!, $p: SharePermission!) { shareDeal(id: $id, userId: $u, permission: $p) { id } }";
-    writes(&o, 1, &o.rep, share, json!({ "id": id, "u": o.m1, "p": "VIEW" })).await;
-    writes(&o, 1, &o.rep, share, json!({ "id": id, "u": o.m1, "p": "EDIT" })).await;
+    writes(
+        &o,
+        1,
+        &o.rep,
+        share,
+        json!({ "id": id, "u": o.m1, "p": "VIEW" }),
+    )
+    .await;
+    writes(
+        &o,
+        1,
+        &o.rep,
+        share,
+        json!({ "id": id, "u": o.m1, "p": "EDIT" }),
+    )
+    .await;
     writes(
         &o,
         1,
@@ -192,7 +218,14 @@ async fn every_deal_mutation_writes_one_event_with_its_diff() {
     )
     .await;
     // A reassignment by the manager, to a teammate who had a share: the share goes too.
-    writes(&o, 1, &o.rep, share, json!({ "id": id, "u": o.r2, "p": "VIEW" })).await;
+    writes(
+        &o,
+        1,
+        &o.rep,
+        share,
+        json!({ "id": id, "u": o.r2, "p": "VIEW" }),
+    )
+    .await;
     writes(
         &o,
         1,
@@ -205,7 +238,10 @@ async fn every_deal_mutation_writes_one_event_with_its_diff() {
     let log = entries_of(&o, id).await;
     let actions: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions[0], "RECORD_CREATED");
-    assert!(actions[1..].iter().all(|a| *a == "RECORD_UPDATED"), "{actions:?}");
+    assert!(
+        actions[1..].iter().all(|a| *a == "RECORD_UPDATED"),
+        "{actions:?}"
+    );
     assert_eq!(log.len(), 8);
 
     let update = &log[1];
@@ -278,18 +314,7 @@ async fn every_deal_mutation_writes_one_event_with_its_diff() {
 async fn companies_contacts_and_activities_write_one_event_per_mutation() {
     let o = fixture().await;
     // Company.
-    let c = writes(
-        &o,
-        1,
-        &o.rep,
-        "mutation { createCompany(input: {name: \"Globex\", industry: TECHNOLOGY, size: SIZE_1_10}) { id } }",
-        json!({}),
-    )
-    .await["createCompany"]["id"]
-        .as_str()
-        .unwrap()
-        .parse::<Uuid>()
-        .unwrap();
+    let c = create(&o, &o.rep, "mutation { createCompany(input: {name: \"Globex\", industry: TECHNOLOGY, size: SIZE_1_10}) { id } }", json!({})).await;
     writes(
         &o,
         1,
@@ -299,18 +324,7 @@ async fn companies_contacts_and_activities_write_one_event_per_mutation() {
     )
     .await;
     // Contact at the company.
-    let k = writes(
-        &o,
-        1,
-        &o.rep,
-        "mutation($c: ID!) { createContact(input: {companyId: $c, firstName: \"Ann\", lastName: \"Lee\", department: HR}) { id } }",
-        json!({ "c": c }),
-    )
-    .await["createContact"]["id"]
-        .as_str()
-        .unwrap()
-        .parse::<Uuid>()
-        .unwrap();
+    let k = create(&o, &o.rep, "mutation($c: ID!) { createContact(input: {companyId: $c, firstName: \"Ann\", lastName: \"Lee\", department: HR}) { id } }", json!({ "c": c })).await;
     writes(
         &o,
         1,
@@ -320,18 +334,7 @@ async fn companies_contacts_and_activities_write_one_event_per_mutation() {
     )
     .await;
     // Activity on the contact.
-    let a = writes(
-        &o,
-        1,
-        &o.rep,
-        "mutation($k: ID!) { createActivity(input: {type: TASK, subject: \"Follow up\", contactId: $k}) { id } }",
-        json!({ "k": k }),
-    )
-    .await["createActivity"]["id"]
-        .as_str()
-        .unwrap()
-        .parse::<Uuid>()
-        .unwrap();
+    let a = create(&o, &o.rep, "mutation($k: ID!) { createActivity(input: {type: TASK, subject: \"Follow up\", contactId: $k}) { id } }", json!({ "k": k })).await;
     writes(
         &o,
         1,
@@ -397,7 +400,10 @@ async fn companies_contacts_and_activities_write_one_event_per_mutation() {
         json!({ "id": c }),
     )
     .await;
-    assert_eq!(entries_of(&o, c).await.last().unwrap()["action"], "RECORD_DELETED");
+    assert_eq!(
+        entries_of(&o, c).await.last().unwrap()["action"],
+        "RECORD_DELETED"
+    );
 }
 
 #[tokio::test]
@@ -570,7 +576,10 @@ async fn sign_ins_sign_outs_and_permission_changes_are_recorded() {
     assert_eq!(change(&perms[0], "role")["from"], "SALES_REP");
     assert_eq!(change(&perms[0], "role")["to"], "MANAGER");
     assert_eq!(fields(&perms[1]), ["mustChangePassword", "password"]);
-    assert!(change(&perms[1], "password")["to"].is_null(), "never a password");
+    assert!(
+        change(&perms[1], "password")["to"].is_null(),
+        "never a password"
+    );
 
     let renamed = entries_of(&o, o.r2).await;
     assert!(
@@ -816,7 +825,11 @@ async fn history_follows_an_edited_policy() {
     let theirs = history_of(&ok(&o.app, &o.teammate, HISTORY, json!({ "id": id })).await);
     assert_eq!(change(&theirs[1], "amount")["to"], "20.00");
     assert_eq!(change(&theirs[1], "amount")["redacted"], false);
-    assert_eq!(change(&theirs[2], "share")["redacted"], true, "still not a sharer");
+    assert_eq!(
+        change(&theirs[2], "share")["redacted"],
+        true,
+        "still not a sharer"
+    );
 }
 
 #[tokio::test]
@@ -864,7 +877,10 @@ async fn every_record_type_has_a_history() {
     );
     assert_eq!(data["contact"]["history"]["totalCount"], 1);
     // The activity is the rep's own; the teammate reads it through the contact.
-    assert_eq!(data["activity"]["history"]["nodes"][0]["action"], "RECORD_CREATED");
+    assert_eq!(
+        data["activity"]["history"]["nodes"][0]["action"],
+        "RECORD_CREATED"
+    );
 }
 
 /// Inserts an event in `txn` as the API would (the database fills in the transaction id).
@@ -928,7 +944,9 @@ async fn a_reader_paging_by_cursor_never_skips_an_event_that_commits_late() {
         // The other way round: the writer that starts first writes its event last.
         let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
         let t1 = o.app.db.begin().await.unwrap();
-        t1.execute_unprepared("SELECT pg_current_xact_id()").await.unwrap();
+        t1.execute_unprepared("SELECT pg_current_xact_id()")
+            .await
+            .unwrap();
         let t2 = o.app.db.begin().await.unwrap();
         insert_event(&t2, second).await;
         t2.commit().await.unwrap();
@@ -974,13 +992,9 @@ async fn the_purge_deletes_events_past_the_retention_in_batches() {
         "INSERT INTO events (at, action, changes) VALUES ($1, 'USER_LOGIN', '[]')"
     };
     for _ in 0..2500 {
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [old.into()],
-        ))
-        .await
-        .unwrap();
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, [old.into()]))
+            .await
+            .unwrap();
     }
     txn.commit().await.unwrap();
     o.app
@@ -1001,7 +1015,8 @@ async fn the_purge_deletes_events_past_the_retention_in_batches() {
 
     // One run a day, whichever instance asks first.
     let now = Utc::now();
-    let claim = |at| api::service::audit::claim_run(&o.app.db, "audit_purge", Duration::days(1), at);
+    let claim =
+        |at| api::service::audit::claim_run(&o.app.db, "audit_purge", Duration::days(1), at);
     assert!(claim(now).await.unwrap());
     assert!(!claim(now).await.unwrap());
     assert!(!claim(now + Duration::hours(23)).await.unwrap());

@@ -157,19 +157,15 @@ impl AuditQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Entries after this cursor.")] after: Option<String>,
         #[graphql(desc = "Entries before this cursor.")] before: Option<String>,
-        #[graphql(desc = "How many from the start (default 25, at most 100).")] first: Option<
-            i32,
-        >,
+        #[graphql(desc = "How many from the start (default 25, at most 100).")] first: Option<i32>,
         #[graphql(desc = "How many from the end (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "Narrow the log (by actor, action, kind, record, time).")]
-        filter: Option<AuditLogFilter>,
+        #[graphql(desc = "Narrow the log (by actor, action, kind, record, time).")] filter: Option<
+            AuditLogFilter,
+        >,
     ) -> Result<AuditEntryConnection> {
         let viewer = actor(ctx)?.viewer.clone();
         let deps = deps(ctx).clone();
-        let filter = filter
-            .unwrap_or_default()
-            .to_filter()
-            .map_err(gql)?;
+        let filter = filter.unwrap_or_default().to_filter().map_err(gql)?;
         let page = PageArgs {
             first,
             after,

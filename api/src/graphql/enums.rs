@@ -201,7 +201,12 @@ mod tests {
     fn same_names<T: EnumType, M: serde::Serialize + From<T>>() {
         for item in T::items() {
             let stored = M::from(item.value);
-            assert_eq!(enum_name(&stored), item.name, "{}", std::any::type_name::<M>());
+            assert_eq!(
+                enum_name(&stored),
+                item.name,
+                "{}",
+                std::any::type_name::<M>()
+            );
         }
     }
 

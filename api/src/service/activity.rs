@@ -15,10 +15,10 @@ use uuid::Uuid;
 use crate::authz::{ActivityAction, ActivityFacts, FACTS_COLUMN, Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
+use crate::service::events::{self, AuditAction};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
 use crate::service::record::{Record, SortSpec, sort_enum};
-use crate::service::events::{self, AuditAction};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
 /// An activity as the viewer sees it: the row and its facts.
@@ -422,8 +422,8 @@ pub async fn update(
         am.assigned_to = Set(a);
     }
     let parents = links_of_activity(links);
-    let changes = record::write_versioned(&txn, &current.model, am, |e| write_error(e, &parents))
-        .await?;
+    let changes =
+        record::write_versioned(&txn, &current.model, am, |e| write_error(e, &parents)).await?;
     let row = reload(&txn, deps, viewer, id).await?;
     finish(deps, viewer, txn, row, AuditAction::RecordUpdated, changes).await
 }

@@ -14,8 +14,8 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{event, schedule_run};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Select, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    Select, Statement,
 };
 use uuid::Uuid;
 

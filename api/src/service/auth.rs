@@ -10,13 +10,13 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::authz::Origin;
-use crate::service::events::{self, AuditAction, Change, Event, RecordKind};
-use serde_json::Value as Json;
 use crate::auth::password::{hash_password, validate_password, verify_password};
 use crate::auth::{Actor, throttle};
+use crate::authz::Origin;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Deps;
+use crate::service::events::{self, AuditAction, Change, Event, RecordKind};
+use serde_json::Value as Json;
 
 /// A successful sign-in or refresh.
 pub struct Session {
@@ -199,12 +199,7 @@ async fn login_refused(
 }
 
 /// An event about session `session` of `user` (sign-in, sign-out, revocation).
-fn session_event(
-    action: AuditAction,
-    user: Uuid,
-    session: Uuid,
-    reason: Option<&str>,
-) -> Event {
+fn session_event(action: AuditAction, user: Uuid, session: Uuid, reason: Option<&str>) -> Event {
     let mut changes = vec![Change::new(
         "sessionId",
         Json::Null,

@@ -263,14 +263,8 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
         owner_id: Set(owner_id),
         ..Default::default()
     };
-    record::create::<company::Entity, _>(
-        deps,
-        viewer,
-        txn,
-        (id, am),
-        |e| map_unique(e, UNIQUE),
-    )
-    .await
+    record::create::<company::Entity, _>(deps, viewer, txn, (id, am), |e| map_unique(e, UNIQUE))
+        .await
 }
 
 /// `updateCompany`.

@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use crate::authz::{ContactAction, ContactFacts, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
-use crate::service::events::AuditAction;
 use crate::service::begin_write;
 use crate::service::company::map_unique;
 use crate::service::db_error::{Parent, write_error};
+use crate::service::events::AuditAction;
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
 use crate::service::record::{Record, SortSpec, change, sort_enum};
@@ -312,13 +312,9 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         owner_id: Set(owner_id),
         ..Default::default()
     };
-    record::create::<contact::Entity, _>(
-        deps,
-        viewer,
-        txn,
-        (id, am),
-        |e| write_failed(e, input.company_id),
-    )
+    record::create::<contact::Entity, _>(deps, viewer, txn, (id, am), |e| {
+        write_failed(e, input.company_id)
+    })
     .await
 }
 
@@ -422,8 +418,7 @@ pub async fn update(
     };
     // Act.
     let company = changes.company_id.flatten();
-    let changes =
-        record::write_versioned(&txn, current, am, |e| write_failed(e, company)).await?;
+    let changes = record::write_versioned(&txn, current, am, |e| write_failed(e, company)).await?;
     record::commit::<contact::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
         .await
 }

@@ -12,10 +12,10 @@ use uuid::Uuid;
 use crate::authz::{DealAction, DealFacts, Fact, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
+use crate::service::events::{self, AuditAction};
 use crate::service::filter::{Env, Field, Scalar};
 use crate::service::list::{CursorKind, WithFacts};
 use crate::service::record::{Record, SortSpec, sort_enum};
-use crate::service::events::{self, AuditAction};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
 /// A deal as the viewer sees it: the row and its facts.
@@ -395,13 +395,9 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
         owner_id: Set(owner_id),
         ..Default::default()
     };
-    record::create::<deal::Entity, _>(
-        deps,
-        viewer,
-        txn,
-        (id, am),
-        |e| write_error(e, &links_of_deal(Some(input.company_id), input.contact_id)),
-    )
+    record::create::<deal::Entity, _>(deps, viewer, txn, (id, am), |e| {
+        write_error(e, &links_of_deal(Some(input.company_id), input.contact_id))
+    })
     .await
 }
 
@@ -493,8 +489,7 @@ pub async fn update(
         }
     })
     .await?;
-    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
-        .await
+    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes).await
 }
 
 /// `deleteDeal`: its shares and activities go with it.
@@ -547,8 +542,7 @@ pub async fn reassign(
     let mut changes = record::write_versioned(&txn, &row.model, am, amount_limit).await?;
     // The new owner needs no share of their own deal.
     changes.extend(remove_share(&txn, id, new_owner).await?);
-    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
-        .await
+    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes).await
 }
 
 /// `shareDeal`: gives (or changes) a user's access to the deal.
@@ -588,8 +582,7 @@ pub async fn share(
     .await
     .map_err(|e| write_error(e, &[DEAL_OF_SHARE]))?;
     let changes = vec![share_change(user_id, before, Some(permission))];
-    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
-        .await
+    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes).await
 }
 
 /// `unshareDeal`: removes a user's share (idempotent).
@@ -597,8 +590,7 @@ pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> A
     let txn = begin_write(deps).await?;
     record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Share).await?;
     let changes = remove_share(&txn, id, user_id).await?.into_iter().collect();
-    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
-        .await
+    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes).await
 }
 
 /// The permission `user` has through a share of deal `id`, if any.

@@ -332,6 +332,39 @@ pub fn password_changed() -> Change {
     Change::new("password", Json::Null, Json::Null)
 }
 
+/// The links a foreign key clears (`ON DELETE SET NULL`) when their target is deleted:
+/// (deleted kind, kind holding the link, its table, its column, its field).
+const CLEARED_LINKS: [(RecordKind, RecordKind, &str, &str, &str); 4] = [
+    (
+        RecordKind::Contact,
+        RecordKind::Deal,
+        "deals",
+        "contact_id",
+        "contactId",
+    ),
+    (
+        RecordKind::Contact,
+        RecordKind::Activity,
+        "activities",
+        "contact_id",
+        "contactId",
+    ),
+    (
+        RecordKind::Company,
+        RecordKind::Contact,
+        "contacts",
+        "company_id",
+        "companyId",
+    ),
+    (
+        RecordKind::Company,
+        RecordKind::Activity,
+        "activities",
+        "company_id",
+        "companyId",
+    ),
+];
+
 /// The events of what deleting record `id` of `kind` does to others, through the foreign
 /// keys (read before the delete): a deal takes its activities with it; a contact's or a
 /// company's deals, contacts and activities lose their link to it.
@@ -340,93 +373,42 @@ pub async fn cascade(
     kind: RecordKind,
     id: Uuid,
 ) -> ApiResult<Vec<Event>> {
-    let cleared = |kind: RecordKind, field: &str| {
-        let field = field.to_owned();
-        move |child: Uuid| {
-            Event::on(
-                AuditAction::RecordUpdated,
-                kind,
-                child,
-                vec![Change::new(field.clone(), text(id), Json::Null)],
-            )
-        }
-    };
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     let mut events = Vec::new();
-    match kind {
-        RecordKind::Deal => {
-            for a in activity::Entity::find()
-                .filter(activity::Column::DealId.eq(id))
-                .all(db)
-                .await?
-            {
-                events.push(Event::on(
-                    AuditAction::RecordDeleted,
-                    RecordKind::Activity,
-                    a.id,
-                    deleted(&a),
-                ));
-            }
+    if kind == RecordKind::Deal {
+        for a in activity::Entity::find()
+            .filter(activity::Column::DealId.eq(id))
+            .all(db)
+            .await?
+        {
+            let changes = deleted(&a);
+            events.push(Event::on(
+                AuditAction::RecordDeleted,
+                RecordKind::Activity,
+                a.id,
+                changes,
+            ));
         }
-        RecordKind::Contact => {
-            let deals = ids_of::<deal::Entity>(db, deal::Column::ContactId, deal::Column::Id, id);
-            events.extend(deals.await?.into_iter().map(cleared(RecordKind::Deal, "contactId")));
-            let activities = ids_of::<activity::Entity>(
-                db,
-                activity::Column::ContactId,
-                activity::Column::Id,
-                id,
-            );
-            events.extend(
-                activities
-                    .await?
-                    .into_iter()
-                    .map(cleared(RecordKind::Activity, "contactId")),
-            );
+    }
+    for (_, child, table, column, field) in CLEARED_LINKS.iter().filter(|l| l.0 == kind) {
+        let select = Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new(*table))
+            .and_where(Expr::col(Alias::new(*column)).eq(id))
+            .to_owned();
+        let rows = db
+            .query_all_raw(db.get_database_backend().build(&select))
+            .await?;
+        for row in rows {
+            let child_id: Uuid = row.try_get("", "id")?;
+            let changes = vec![Change::new(*field, text(id), Json::Null)];
+            events.push(Event::on(
+                AuditAction::RecordUpdated,
+                *child,
+                child_id,
+                changes,
+            ));
         }
-        RecordKind::Company => {
-            let contacts = ids_of::<contact::Entity>(
-                db,
-                contact::Column::CompanyId,
-                contact::Column::Id,
-                id,
-            );
-            events.extend(
-                contacts
-                    .await?
-                    .into_iter()
-                    .map(cleared(RecordKind::Contact, "companyId")),
-            );
-            let activities = ids_of::<activity::Entity>(
-                db,
-                activity::Column::CompanyId,
-                activity::Column::Id,
-                id,
-            );
-            events.extend(
-                activities
-                    .await?
-                    .into_iter()
-                    .map(cleared(RecordKind::Activity, "companyId")),
-            );
-        }
-        RecordKind::Activity | RecordKind::User | RecordKind::Team => {}
     }
     Ok(events)
-}
-
-/// The ids of `E` rows whose `link` is `id`.
-async fn ids_of<E: EntityTrait>(
-    db: &impl ConnectionTrait,
-    link: E::Column,
-    pk: E::Column,
-    id: Uuid,
-) -> ApiResult<Vec<Uuid>> {
-    use sea_orm::QuerySelect;
-    Ok(E::find()
-        .select_only()
-        .column(pk)
-        .filter(link.eq(id))
-        .into_tuple::<Uuid>()
-        .all(db)
-        .await?)
 }

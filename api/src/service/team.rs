@@ -144,7 +144,12 @@ pub async fn create(deps: &Deps, actor: &Actor, input: TeamInput) -> ApiResult<t
     .insert(&txn)
     .await?;
     let changes = events::created(&team);
-    let event = Event::on(AuditAction::RecordCreated, RecordKind::Team, team.id, changes);
+    let event = Event::on(
+        AuditAction::RecordCreated,
+        RecordKind::Team,
+        team.id,
+        changes,
+    );
     events::append_by(deps, &txn, &actor.viewer, event).await?;
     txn.commit().await?;
     Ok(team)

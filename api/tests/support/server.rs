@@ -176,12 +176,7 @@ impl Server {
 }
 
 /// Spawns `crm serve` on `addr` over `db`.
-fn spawn(
-    addr: SocketAddr,
-    db: &str,
-    dir: &std::path::Path,
-    env: &[(String, String)],
-) -> Child {
+fn spawn(addr: SocketAddr, db: &str, dir: &std::path::Path, env: &[(String, String)]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_crm"));
     cmd.arg("serve")
         .arg("--addr")
