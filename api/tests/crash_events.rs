@@ -143,7 +143,7 @@ async fn a_killed_server_keeps_each_change_with_its_event() {
         .query_all_raw(Statement::from_string(
             backend,
             format!(
-                "SELECT record_id, changes FROM events WHERE action = 'RECORD_UPDATED' AND kind = 'DEAL' ORDER BY {order}"
+                "SELECT record_id, changes, ip_address, request_id FROM events WHERE action = 'RECORD_UPDATED' AND kind = 'DEAL' ORDER BY {order}"
             ),
         ))
         .await
@@ -152,6 +152,11 @@ async fn a_killed_server_keeps_each_change_with_its_event() {
     let mut titles: HashMap<String, Vec<String>> = HashMap::new();
     for row in events {
         let id: uuid::Uuid = row.try_get("", "record_id").unwrap();
+        // Where each came from: the client's address and the request's id.
+        let ip: Option<String> = row.try_get("", "ip_address").unwrap();
+        assert_eq!(ip.as_deref(), Some("127.0.0.1"));
+        let request: Option<String> = row.try_get("", "request_id").unwrap();
+        assert!(request.is_some_and(|r| r.len() >= 32), "a request id");
         let changes: String = row.try_get("", "changes").unwrap();
         let changes: serde_json::Value = serde_json::from_str(&changes).unwrap();
         let title = changes

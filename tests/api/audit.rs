@@ -537,6 +537,21 @@ async fn sign_ins_sign_outs_and_permission_changes_are_recorded() {
     )
     .await;
     ok(&o.app, &o.rep, "mutation { logout }", json!({})).await;
+    let created = create(
+        &o,
+        &o.admin,
+        "mutation { createUser(input: {email: \"new@example.com\", name: \"New\", password: \"a-long-password-1\", role: SALES_REP}) { id } }",
+        json!({}),
+    )
+    .await;
+    let (manager_token, _) = o.app.login("m1@example.com", PASSWORD).await;
+    ok(
+        &o.app,
+        &manager_token,
+        "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+        json!({ "c": PASSWORD, "n": "another-long-password-2" }),
+    )
+    .await;
 
     let q = format!(
         "query($a: AuditAction) {{ auditLog(last: 100, filter: {{action: $a}}) {{ nodes {{ {ENTRY} }} }} }}"
@@ -561,7 +576,7 @@ async fn sign_ins_sign_outs_and_permission_changes_are_recorded() {
     assert!(failed[1]["recordId"].is_null(), "no such account");
 
     let logins = of("USER_LOGIN").await;
-    assert_eq!(logins.len(), 5);
+    assert_eq!(logins.len(), 6, "the fixture's four, r2 and m1 again");
     assert_eq!(logins[0]["actor"]["id"], o.r1.to_string());
     assert_eq!(logins[0]["recordId"], o.r1.to_string());
 
@@ -570,8 +585,25 @@ async fn sign_ins_sign_outs_and_permission_changes_are_recorded() {
     assert_eq!(revoked[0]["recordId"], o.r2.to_string());
     assert_eq!(change(&revoked[0], "reason")["to"], "REFRESH_TOKEN_REUSED");
 
+    let new_user = entries_of(&o, created).await;
+    assert_eq!(new_user[0]["action"], "RECORD_CREATED");
+    assert_eq!(new_user[0]["kind"], "USER");
+    assert_eq!(change(&new_user[0], "role")["to"], "SALES_REP");
+    assert!(
+        !serde_json::to_string(&new_user)
+            .unwrap()
+            .contains("a-long-password"),
+        "never a password"
+    );
+
     let perms = of("PERMISSION_CHANGED").await;
-    assert_eq!(perms.len(), 2, "{perms:?}");
+    assert_eq!(perms.len(), 3, "{perms:?}");
+    assert_eq!(
+        perms[2]["actor"]["id"],
+        o.m1.to_string(),
+        "their own password"
+    );
+    assert_eq!(fields(&perms[2]), ["password"]);
     assert_eq!(perms[0]["actor"]["id"], o.admin_id.to_string());
     assert_eq!(change(&perms[0], "role")["from"], "SALES_REP");
     assert_eq!(change(&perms[0], "role")["to"], "MANAGER");
