@@ -151,7 +151,6 @@ impl AuditQuery {
     /// the latest). Paging forward with `after` never skips an entry, even one committed
     /// later than entries already read. Only for users the policy lets read the audit log
     /// (administrators); others get `FORBIDDEN`.
-    #[expect(clippy::too_many_arguments, reason = "the Relay connection arguments")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
