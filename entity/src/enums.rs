@@ -316,3 +316,28 @@ pub enum RecordKind {
     #[sea_orm(string_value = "TEAM")]
     Team,
 }
+
+/// What a notification is about. Stored as the GraphQL name.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NotificationKind {
+    #[sea_orm(string_value = "DEAL_ASSIGNED")]
+    DealAssigned,
+    #[sea_orm(string_value = "DEAL_SHARED")]
+    DealShared,
+    #[sea_orm(string_value = "DEAL_STAGE_CHANGED")]
+    DealStageChanged,
+    #[sea_orm(string_value = "ACTIVITY_ASSIGNED")]
+    ActivityAssigned,
+    #[sea_orm(string_value = "DEAL_CLOSING_SOON")]
+    DealClosingSoon,
+    #[sea_orm(string_value = "ACTIVITY_DUE")]
+    ActivityDue,
+    #[sea_orm(string_value = "WEEKLY_DIGEST")]
+    WeeklyDigest,
+    #[sea_orm(string_value = "AUTOMATION")]
+    Automation,
+}

@@ -12,6 +12,7 @@ pub mod deal_share;
 pub mod enums;
 pub mod event;
 pub mod login_throttle;
+pub mod notification;
 pub mod refresh_token;
 pub mod schedule_run;
 pub mod session;

@@ -11,6 +11,7 @@ pub use crate::enums::{
 };
 pub use crate::event::Entity as Event;
 pub use crate::login_throttle::Entity as LoginThrottle;
+pub use crate::notification::Entity as Notification;
 pub use crate::refresh_token::Entity as RefreshToken;
 pub use crate::session::Entity as Session;
 pub use crate::team::Entity as Team;

@@ -25,6 +25,7 @@ mod http;
 mod http_conformance;
 mod logs;
 mod migrations;
+mod notifications;
 mod relations;
 mod reports;
 mod schema;

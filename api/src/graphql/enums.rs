@@ -191,6 +191,28 @@ pub enum RecordKind {
     Team,
 }
 
+/// What a notification is about.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::NotificationKind")]
+pub enum NotificationKind {
+    /// A deal was created for you or reassigned to you by someone else.
+    DealAssigned,
+    /// A deal was shared with you (or your access to it changed).
+    DealShared,
+    /// Someone else moved your deal to another stage.
+    DealStageChanged,
+    /// Someone else assigned an activity to you.
+    ActivityAssigned,
+    /// One of your deals closes soon (reminders).
+    DealClosingSoon,
+    /// One of your activities is due (reminders).
+    ActivityDue,
+    /// Your weekly digest.
+    WeeklyDigest,
+    /// Sent by an automation.
+    Automation,
+}
+
 #[cfg(test)]
 mod tests {
     use async_graphql::resolver_utils::EnumType;
@@ -224,5 +246,6 @@ mod tests {
         same_names::<super::Role, e::Role>();
         same_names::<super::AuditAction, e::AuditAction>();
         same_names::<super::RecordKind, e::RecordKind>();
+        same_names::<super::NotificationKind, e::NotificationKind>();
     }
 }

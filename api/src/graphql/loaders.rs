@@ -264,6 +264,20 @@ pub async fn by_id<R: Record>(ctx: &Context<'_>, id: Uuid) -> Result<Option<R::R
         .map_err(unarc)
 }
 
+/// The node of a linked record `id`, when there is one and the viewer may read it.
+pub async fn linked<R, N>(ctx: &Context<'_>, id: Option<Uuid>, viewer: &Viewer) -> Result<Option<N>>
+where
+    R: Record,
+    N: crate::graphql::record::FromRow<Row = R::Row>,
+{
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    Ok(by_id::<R>(ctx, id)
+        .await?
+        .map(|row| N::from_row(row, viewer)))
+}
+
 /// The record a nested list hangs off.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum Parent {

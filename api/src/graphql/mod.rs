@@ -14,6 +14,7 @@ pub mod limits;
 pub mod lists;
 pub mod loaders;
 pub mod node;
+pub mod notification;
 pub(crate) mod nulls;
 pub mod record;
 pub mod report;
@@ -45,6 +46,7 @@ pub use user::{User, UserListQuery, UserMutation, UserQuery};
 pub struct Query(
     SystemQuery,
     audit::AuditQuery,
+    notification::NotificationQuery,
     AuthQuery,
     UserListQuery,
     UserQuery,
@@ -62,6 +64,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     AuthMutation,
+    notification::NotificationMutation,
     UserMutation,
     TeamMutation,
     DealMutation,

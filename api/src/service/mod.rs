@@ -12,6 +12,7 @@ pub mod events;
 pub mod filter;
 pub mod list;
 pub mod money;
+pub mod notifications;
 pub mod record;
 pub mod report;
 pub mod team;

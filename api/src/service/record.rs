@@ -512,7 +512,8 @@ pub(crate) fn stamp_new<E: Versioned, A: ActiveModelTrait<Entity = E>>(am: &mut 
     am.set(E::UPDATED_AT, now.into());
 }
 
-/// Records the event of a write to record `id` in its transaction.
+/// Records the event of a write to record `id` in its transaction, with the notifications
+/// it causes.
 pub(crate) async fn log<R>(
     deps: &Deps,
     viewer: &Viewer,
@@ -526,6 +527,7 @@ where
     R::Model: Audited,
 {
     let event = Event::on(action, <R::Model as Audited>::KIND, id, changes);
+    crate::service::notifications::for_event(deps, txn, viewer, &event).await?;
     events::append_by(deps, txn, viewer, event).await
 }
 
