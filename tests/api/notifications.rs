@@ -144,8 +144,8 @@ async fn deals_assigned_shared_and_moved_by_others_notify_their_users() {
     assert_eq!(list[0]["deal"]["id"], own);
     assert!(list[0]["body"].as_str().unwrap().contains("edit access"));
 
-    // A reassignment tells the new owner; once it moves on out of their sight, the
-    // notification stays but its deal reads as null.
+    // A reassignment tells the new owner; once the deal is gone, the notification stays
+    // and its deal reads as null.
     let reassign = "mutation($id: ID!, $u: ID!) { reassignDeal(id: $id, ownerId: $u) { id } }";
     ok(
         &o.app,
@@ -157,6 +157,11 @@ async fn deals_assigned_shared_and_moved_by_others_notify_their_users() {
     let (_, list) = mine(&o, &o.teammate).await;
     assert_eq!(list[0]["kind"], "DEAL_ASSIGNED");
     assert_eq!(list[0]["deal"]["id"], given);
+    let delete = "mutation($id: ID!) { deleteDeal(id: $id) }";
+    ok(&o.app, &o.manager, delete, json!({ "id": given })).await;
+    let (_, list) = mine(&o, &o.teammate).await;
+    assert_eq!(list.len(), 1);
+    assert!(list[0]["deal"].is_null());
 }
 
 #[tokio::test]
