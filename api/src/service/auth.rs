@@ -162,6 +162,8 @@ async fn login_failed(
     account: Option<Uuid>,
     reason: &str,
 ) -> ApiResult<()> {
+    // What was typed may be anything up to the request's limits: keep what an email can be.
+    let email: String = email.chars().take(MAX_EMAIL_LEN).collect();
     let event = Event {
         action: AuditAction::UserLoginFailed,
         kind: account.map(|_| RecordKind::User),

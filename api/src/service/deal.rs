@@ -632,12 +632,14 @@ async fn remove_share(
     let Some(before) = share_of(db, id, user).await? else {
         return Ok(None);
     };
-    deal_share::Entity::delete_many()
+    let removed = deal_share::Entity::delete_many()
         .filter(deal_share::Column::DealId.eq(id))
         .filter(deal_share::Column::UserId.eq(user))
         .exec(db)
         .await?;
-    Ok(Some(share_change(user, Some(before), None)))
+    // A concurrent unshare may have removed it since it was read: then this one changed
+    // nothing.
+    Ok((removed.rows_affected == 1).then(|| share_change(user, Some(before), None)))
 }
 
 /// Shares of deals (for the `shares` field), keyed by deal.
