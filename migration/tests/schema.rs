@@ -689,7 +689,7 @@ async fn amount_limit_spares_existing_rows() {
         let owner = insert_user(&db, "owner@example.com", Role::SalesRep).await;
         let company = company_model(owner.id, "Legacy").insert(&db).await.unwrap();
         // Down past the migrations after the limit, and the limit.
-        Migrator::down(&db, Some(LIMIT_AND_AFTER))
+        Migrator::down(&db, Some(limit_and_after()))
             .await
             .expect("down to before the limit");
         let mut legacy = deal_model(owner.id, company.id);
@@ -714,7 +714,7 @@ async fn amount_limit_spares_existing_rows() {
             .is_ok()
         );
 
-        Migrator::down(&db, Some(LIMIT_AND_AFTER))
+        Migrator::down(&db, Some(limit_and_after()))
             .await
             .expect("down lifts the limit");
         let mut oversized = deal_model(owner.id, company.id);
@@ -724,8 +724,15 @@ async fn amount_limit_spares_existing_rows() {
     .await;
 }
 
-/// The amount-limit migration and the ones after it.
-const LIMIT_AND_AFTER: u32 = 2;
+/// How many steps down undo the amount-limit migration (it and the ones after it).
+fn limit_and_after() -> u32 {
+    let from_end = Migrator::migrations()
+        .iter()
+        .rev()
+        .position(|m| m.name().contains("add_deal_amount_max"))
+        .expect("the amount limit migration");
+    u32::try_from(from_end + 1).unwrap()
+}
 
 #[tokio::test]
 async fn down_undoes_up() {
