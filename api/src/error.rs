@@ -80,6 +80,10 @@ pub enum ApiError {
     /// the query with it (automatic persisted queries).
     #[error("PersistedQueryNotFound")]
     PersistedQueryNotFound,
+    /// `SYNC_CURSOR_EXPIRED`: a sync cursor the server no longer honours (unused for longer
+    /// than the retention, or superseded); the client starts over with `syncCursor`.
+    #[error("this sync cursor has expired: take a new syncCursor and list everything again")]
+    SyncCursorExpired,
     /// `BAD_REQUEST`: the request itself is malformed (not one of its input fields).
     #[error("{0}")]
     BadRequest(String),
@@ -134,6 +138,7 @@ impl ApiError {
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::TooComplex { .. } => "QUERY_TOO_COMPLEX",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::SyncCursorExpired => "SYNC_CURSOR_EXPIRED",
             Self::BadRequest(_) => "BAD_REQUEST",
             Self::Internal => "INTERNAL",
         }

@@ -16,6 +16,8 @@ pub mod notification;
 pub mod refresh_token;
 pub mod schedule_run;
 pub mod session;
+pub mod sync_client;
+pub mod sync_known;
 pub mod team;
 pub mod user;
 

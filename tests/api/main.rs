@@ -32,3 +32,4 @@ mod schema;
 mod seed;
 mod sso;
 mod statements;
+mod sync;

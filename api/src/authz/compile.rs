@@ -84,6 +84,9 @@ pub(crate) struct Compiled {
     pub(crate) oso: Oso,
     pub(crate) tables: Tables,
     pub(crate) files: Vec<String>,
+    /// The sha256 of the files' names and text, in hex: the same policy on every instance
+    /// and after a restart has the same fingerprint.
+    pub(crate) fingerprint: String,
 }
 
 static CACHE: LazyLock<Mutex<HashMap<Vec<PolicySource>, Arc<Compiled>>>> =
@@ -105,9 +108,23 @@ pub(crate) fn compile_sources(sources: Vec<PolicySource>) -> Result<Arc<Compiled
         oso,
         tables,
         files: sources.iter().map(|s| s.name.clone()).collect(),
+        fingerprint: fingerprint(&sources),
     });
     cache.insert(sources, compiled.clone());
     Ok(compiled)
+}
+
+/// The sha256 of `sources` (each name and text, length-prefixed), in hex.
+fn fingerprint(sources: &[PolicySource]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for s in sources {
+        for part in [&s.name, &s.text] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part.as_bytes());
+        }
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One unit of work: every fact combination of (role, kind, action).

@@ -124,6 +124,12 @@ impl Authorizer {
         &self.inner.files
     }
 
+    /// A hash of the policy's files (names and text): equal on every instance running the
+    /// same policy, different after an edit.
+    pub fn fingerprint(&self) -> &str {
+        &self.inner.fingerprint
+    }
+
     /// May a `role` do `action` on a record (of the action's kind) whose facts (relative to
     /// the viewer) are `facts`? Masks that do not fit the kind deny.
     pub fn decide(&self, role: Role, action: impl Into<Action>, facts: FactMask) -> bool {

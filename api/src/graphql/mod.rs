@@ -19,6 +19,7 @@ pub(crate) mod nulls;
 pub mod record;
 pub mod report;
 pub mod scalars;
+pub mod sync;
 mod system;
 mod team;
 mod user;
@@ -47,6 +48,7 @@ pub struct Query(
     SystemQuery,
     audit::AuditQuery,
     notification::NotificationQuery,
+    sync::SyncQuery,
     AuthQuery,
     UserListQuery,
     UserQuery,

@@ -139,6 +139,8 @@ pub struct NewActivity {
     pub deal_id: Option<Uuid>,
     /// Who should do it (an active user); `None` assigns it to the actor.
     pub assigned_to: Option<Uuid>,
+    /// An id chosen by the client (an offline create): a replay returns the record.
+    pub id: Option<Uuid>,
 }
 
 /// `updateActivity` input: `None` leaves a field unchanged; for the optional fields
@@ -273,6 +275,11 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
         tracing::info!(target: "audit", event = "forbidden", user_id = %viewer.user_id, kind = ?Kind::Activity, action = ActivityAction::Create.polar(), "denied by policy");
         return Err(ApiError::Forbidden { field: None });
     }
+    if let Some(row) =
+        record::replayed::<activity::Entity>(deps, viewer, &deps.db, input.id).await?
+    {
+        return Ok(row);
+    }
     let txn = begin_write(deps).await?;
     // Validate: every problem at once.
     let mut errors = Vec::new();
@@ -321,8 +328,8 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
     require_allowed(deps, viewer, ActivityAction::Create, facts)?;
     // Act.
     let now = Utc::now();
-    let id = Uuid::new_v4();
-    activity::ActiveModel {
+    let id = record::new_id(input.id);
+    let inserted = activity::ActiveModel {
         id: Set(id),
         kind: Set(kind),
         subject: Set(subject),
@@ -340,8 +347,18 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
         updated_at: Set(now),
     }
     .insert(&txn)
-    .await
-    .map_err(|e| write_error(e, &links_of_activity(links)))?;
+    .await;
+    if let Err(err) = inserted {
+        drop(txn);
+        return record::insert_failed::<activity::Entity>(
+            deps,
+            viewer,
+            (id, input.id.is_some()),
+            err,
+            |e| write_error(e, &links_of_activity(links)),
+        )
+        .await;
+    }
     let row = reload(&txn, deps, viewer, id).await?;
     let changes = events::created(&row.model);
     finish(deps, viewer, txn, row, AuditAction::RecordCreated, changes).await

@@ -126,7 +126,7 @@ pub async fn horizon(db: &impl ConnectionTrait) -> ApiResult<Option<i64>> {
 }
 
 /// Events below the horizon.
-async fn readable_events(db: &impl ConnectionTrait) -> ApiResult<Select<event::Entity>> {
+pub(crate) async fn readable_events(db: &impl ConnectionTrait) -> ApiResult<Select<event::Entity>> {
     let select = event::Entity::find();
     Ok(match horizon(db).await? {
         Some(h) => select.filter(event::Column::Txid.lt(h)),
@@ -345,10 +345,16 @@ pub async fn purge_daily(deps: Deps) {
         tick.tick().await;
         let now = Utc::now();
         match claim_run(&deps.db, PURGE_JOB, Duration::days(1), now).await {
-            Ok(true) => match purge(&deps, now).await {
-                Ok(n) => tracing::info!(deleted = n, "audit purge done"),
-                Err(e) => tracing::warn!(error = %e, "audit purge failed"),
-            },
+            Ok(true) => {
+                match purge(&deps, now).await {
+                    Ok(n) => tracing::info!(deleted = n, "audit purge done"),
+                    Err(e) => tracing::warn!(error = %e, "audit purge failed"),
+                }
+                match crate::service::sync::purge(&deps, now).await {
+                    Ok(n) => tracing::info!(deleted = n, "unused sync clients purged"),
+                    Err(e) => tracing::warn!(error = %e, "sync client purge failed"),
+                }
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "audit purge: could not claim the run"),
         }

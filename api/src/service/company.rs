@@ -116,6 +116,8 @@ pub struct NewCompany {
     pub website: Option<String>,
     /// Owner; `None` is the viewer.
     pub owner_id: Option<Uuid>,
+    /// An id chosen by the client (an offline create): a replay returns the record.
+    pub id: Option<Uuid>,
 }
 
 /// `updateCompany` input: `None` leaves a field unchanged, `Some(None)` clears it.
@@ -214,6 +216,10 @@ fn name(errors: &mut Errors, value: &str) -> Option<String> {
 /// `createCompany`: the policy decides `create` on the company as it would be (its owner and
 /// the owner's team).
 pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResult<CompanyRow> {
+    if let Some(row) = record::replayed::<company::Entity>(deps, viewer, &deps.db, input.id).await?
+    {
+        return Ok(row);
+    }
     let txn = begin_write(deps).await?;
     // Validate: every problem at once.
     let mut errors = Errors::new();
@@ -247,7 +253,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
     require_allowed(deps, viewer, CompanyAction::Create, facts)?;
     check_unique(&txn, Some(&name), domain.as_deref(), None).await?;
     // Act.
-    let id = Uuid::new_v4();
+    let id = record::new_id(input.id);
     let am = company::ActiveModel {
         id: Set(id),
         name: Set(name),
@@ -263,8 +269,10 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
         owner_id: Set(owner_id),
         ..Default::default()
     };
-    record::create::<company::Entity, _>(deps, viewer, txn, (id, am), |e| map_unique(e, UNIQUE))
-        .await
+    record::create::<company::Entity, _>(deps, viewer, txn, (id, am), input.id.is_some(), |e| {
+        map_unique(e, UNIQUE)
+    })
+    .await
 }
 
 /// `updateCompany`.

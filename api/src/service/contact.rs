@@ -133,6 +133,8 @@ pub struct NewContact {
     pub linkedin_url: Option<String>,
     /// Notes; writing them needs `update:notes` on the contact as it would be.
     pub notes: Option<String>,
+    /// An id chosen by the client (an offline create): a replay returns the record.
+    pub id: Option<Uuid>,
     /// Owner; `None` is the viewer.
     pub owner_id: Option<Uuid>,
 }
@@ -254,6 +256,10 @@ fn require_notes(deps: &Deps, viewer: &Viewer, facts: FactMask) -> ApiResult<()>
 /// `createContact`: the policy decides `create` on the contact as it would be (its owner and
 /// the owner's team), and `update:notes` on it when notes are given.
 pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResult<ContactRow> {
+    if let Some(row) = record::replayed::<contact::Entity>(deps, viewer, &deps.db, input.id).await?
+    {
+        return Ok(row);
+    }
     let txn = begin_write(deps).await?;
     // Validate: every problem at once.
     let mut errors = Errors::new();
@@ -294,7 +300,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         check_unique_email(&txn, e, None).await?;
     }
     // Act.
-    let id = Uuid::new_v4();
+    let id = record::new_id(input.id);
     let am = contact::ActiveModel {
         id: Set(id),
         company_id: Set(input.company_id),
@@ -312,7 +318,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         owner_id: Set(owner_id),
         ..Default::default()
     };
-    record::create::<contact::Entity, _>(deps, viewer, txn, (id, am), |e| {
+    record::create::<contact::Entity, _>(deps, viewer, txn, (id, am), input.id.is_some(), |e| {
         write_failed(e, input.company_id)
     })
     .await

@@ -246,6 +246,8 @@ pub struct NewDeal {
     pub notes: Option<String>,
     /// Owner; `None` is the actor.
     pub owner_id: Option<Uuid>,
+    /// An id chosen by the client (an offline create): a replay returns the record.
+    pub id: Option<Uuid>,
 }
 
 /// `updateDeal` input: `None` leaves a field unchanged; `Some(None)` clears it.
@@ -329,6 +331,9 @@ fn links_of_deal(company: Option<Uuid>, contact: Option<Uuid>) -> Vec<Parent> {
 
 /// `createDeal`.
 pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<DealRow> {
+    if let Some(row) = record::replayed::<deal::Entity>(deps, viewer, &deps.db, input.id).await? {
+        return Ok(row);
+    }
     let txn = begin_write(deps).await?;
     let mut errors = Vec::new();
     // Validate.
@@ -374,7 +379,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
     }
     // Act.
     let stage = input.stage.unwrap_or(DealStage::Prospecting);
-    let id = Uuid::new_v4();
+    let id = record::new_id(input.id);
     let am = deal::ActiveModel {
         id: Set(id),
         company_id: Set(input.company_id),
@@ -395,7 +400,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
         owner_id: Set(owner_id),
         ..Default::default()
     };
-    record::create::<deal::Entity, _>(deps, viewer, txn, (id, am), |e| {
+    record::create::<deal::Entity, _>(deps, viewer, txn, (id, am), input.id.is_some(), |e| {
         write_error(e, &links_of_deal(Some(input.company_id), input.contact_id))
     })
     .await

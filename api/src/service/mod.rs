@@ -15,6 +15,7 @@ pub mod money;
 pub mod notifications;
 pub mod record;
 pub mod report;
+pub mod sync;
 pub mod team;
 pub mod user;
 pub mod validate;

@@ -15,6 +15,10 @@ use super::*;
 /// Input of `createActivity`. The creator is the signed-in user.
 #[derive(InputObject)]
 pub struct CreateActivityInput {
+    /// An id for the new record chosen by the client (a UUID), so that an offline client can
+    /// replay a queued create safely: the same create sent again returns the record the first
+    /// one made and changes nothing. An id already used by a record you cannot read is refused.
+    id: Option<ID>,
     /// What kind of activity. Required (a missing one is reported with any other problems).
     #[graphql(name = "type")]
     kind: Option<ActivityType>,
@@ -112,6 +116,7 @@ impl ActivityMutation {
             contact_id: parse_opt(input.contact_id.as_ref(), "contactId", &mut errors),
             deal_id: parse_opt(input.deal_id.as_ref(), "dealId", &mut errors),
             assigned_to: parse_opt(input.assigned_to_id.as_ref(), "assignedToId", &mut errors),
+            id: parse_opt(input.id.as_ref(), "id", &mut errors),
         };
         if !errors.is_empty() {
             return Err(gql(ApiError::BadUserInput(errors)));

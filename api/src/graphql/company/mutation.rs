@@ -13,6 +13,10 @@ use super::*;
 /// Input of `createCompany`.
 #[derive(InputObject)]
 pub struct CreateCompanyInput {
+    /// An id for the new record chosen by the client (a UUID), so that an offline client can
+    /// replay a queued create safely: the same create sent again returns the record the first
+    /// one made and changes nothing. An id already used by a record you cannot read is refused.
+    pub id: Option<ID>,
     /// Name (required, at most 200 characters, unique ignoring case).
     pub name: String,
     /// Web domain such as `example.com`; stored lowercase, unique.
@@ -87,7 +91,9 @@ impl CompanyMutation {
     ) -> Result<Company> {
         let actor = actor(ctx)?;
         let owner_id = parse_opt_id(input.owner_id.as_ref(), "ownerId").map_err(gql)?;
+        let id = parse_opt_id(input.id.as_ref(), "id").map_err(gql)?;
         let new = NewCompany {
+            id,
             name: input.name,
             domain: input.domain,
             industry: input.industry.map(Into::into),

@@ -14,6 +14,10 @@ use super::*;
 /// Input of `createContact`.
 #[derive(InputObject)]
 pub struct CreateContactInput {
+    /// An id for the new record chosen by the client (a UUID), so that an offline client can
+    /// replay a queued create safely: the same create sent again returns the record the first
+    /// one made and changes nothing. An id already used by a record you cannot read is refused.
+    pub id: Option<ID>,
     /// The company (one you can read).
     pub company_id: Option<ID>,
     /// First name (a first or a last name is required).
@@ -102,6 +106,7 @@ impl ContactMutation {
                 linkedin_url: input.linkedin_url,
                 notes: input.notes,
                 owner_id: parse_opt_id(input.owner_id.as_ref(), "ownerId")?,
+                id: parse_opt_id(input.id.as_ref(), "id")?,
             })
         })()
         .map_err(gql)?;

@@ -16,6 +16,10 @@ use super::Deal;
 /// Input of `createDeal`.
 #[derive(InputObject)]
 pub struct CreateDealInput {
+    /// An id for the new record chosen by the client (a UUID), so that an offline client can
+    /// replay a queued create safely: the same create sent again returns the record the first
+    /// one made and changes nothing. An id already used by a record you cannot read is refused.
+    pub id: Option<ID>,
     /// The company (required; one the viewer can read).
     pub company_id: ID,
     /// The main contact (of the same company).
@@ -129,6 +133,7 @@ impl DealMutation {
                 priority: input.priority.map(Into::into),
                 notes: input.notes,
                 owner_id: parse_opt_id(input.owner_id.as_ref(), "ownerId")?,
+                id: parse_opt_id(input.id.as_ref(), "id")?,
             })
         })()
         .map_err(gql)?;

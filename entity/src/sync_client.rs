@@ -1,0 +1,32 @@
+//! `sync_clients`: one offline client's replica, made by `syncCursor` (see the migration
+//! `m20261201_000011_create_sync` for what the columns hold).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sync_clients")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Whose replica it is.
+    pub user_id: Uuid,
+    /// The number of the last `changes` answer (or subscription) that wrote pending rows;
+    /// a cursor names it so a cursor of an abandoned answer is refused.
+    pub call_no: i64,
+    /// The sequence number the client last confirmed (by coming back with it).
+    pub base_seq: i64,
+    /// The highest sequence number handed out.
+    pub issued_seq: i64,
+    /// The last event seen (commit order): nothing newer, nothing to diff.
+    pub txid: i64,
+    pub position: i64,
+    /// The viewer's role, teams and policy the known facts were computed under.
+    pub viewer_sig: String,
+    pub created_at: DateTimeUtc,
+    pub used_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
