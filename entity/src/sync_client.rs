@@ -17,9 +17,14 @@ pub struct Model {
     pub base_seq: i64,
     /// The highest sequence number handed out.
     pub issued_seq: i64,
-    /// The last event seen (commit order): nothing newer, nothing to diff.
+    /// The last event (commit order) of the last answer the client applied in full:
+    /// nothing newer, nothing to compare.
     pub txid: i64,
     pub position: i64,
+    /// The last event of the last answer, if it was complete; it becomes `txid`/`position`
+    /// when the client comes back with that answer's final cursor.
+    pub pending_txid: Option<i64>,
+    pub pending_position: Option<i64>,
     /// The viewer's role, teams and policy the known facts were computed under.
     pub viewer_sig: String,
     pub created_at: DateTimeUtc,

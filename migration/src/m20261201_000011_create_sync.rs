@@ -35,6 +35,8 @@ impl MigrationTrait for Migration {
     issued_seq {bigint} NOT NULL,
     txid {bigint} NOT NULL,
     position {bigint} NOT NULL,
+    pending_txid {bigint},
+    pending_position {bigint},
     viewer_sig {text} NOT NULL,
     created_at {timestamp} NOT NULL,
     used_at {timestamp} NOT NULL,

@@ -443,3 +443,334 @@ async fn clients_applying_changes_hold_exactly_what_a_fresh_listing_shows() {
     let refused = log.iter().filter(|l| !l.ends_with("ok")).count();
     assert!(refused < log.len() / 2, "most steps succeed: {log:#?}");
 }
+
+/// Two reps of one team and one of another, a company of the first rep's.
+struct Small {
+    app: TestApp,
+    r1: String,
+    r2: String,
+    west: String,
+    admin: String,
+    r3_id: Uuid,
+    company: Uuid,
+}
+
+async fn small() -> Small {
+    let app = TestApp::new().await;
+    let mut org = Org::new();
+    let east = org.team().name("East").insert(&app.db).await;
+    let west = org.team().name("West").insert(&app.db).await;
+    let r1 = org
+        .user()
+        .email("r1@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("r2@example.com")
+        .role(Role::SalesRep)
+        .team(east.id)
+        .insert(&app.db)
+        .await;
+    let r3 = org
+        .user()
+        .email("r3@example.com")
+        .role(Role::SalesRep)
+        .team(west.id)
+        .insert(&app.db)
+        .await;
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let company = org
+        .company()
+        .name("Acme")
+        .owner(r1.id)
+        .insert(&app.db)
+        .await;
+    Small {
+        r1: app.login("r1@example.com", PASSWORD).await.0,
+        r2: app.login("r2@example.com", PASSWORD).await.0,
+        west: app.login("r3@example.com", PASSWORD).await.0,
+        admin: app.login("admin@example.com", PASSWORD).await.0,
+        r3_id: r3.id,
+        company: company.id,
+        app,
+    }
+}
+
+async fn cursor(app: &TestApp, token: &str) -> String {
+    ok(app, token, "{ syncCursor }", json!({})).await["syncCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+const CHANGES: &str = "query($since: String!, $kinds: [RecordKind!], $first: Int) { changes(since: $since, kinds: $kinds, first: $first) { cursor hasMore changes { op kind id cursor deal { id title amount } company { id name } activity { id } } } }";
+
+async fn changes(app: &TestApp, token: &str, since: &str, first: i32) -> Value {
+    ok(
+        app,
+        token,
+        CHANGES,
+        json!({ "since": since, "first": first }),
+    )
+    .await["changes"]
+        .clone()
+}
+
+fn ids(page: &Value) -> Vec<(String, String)> {
+    page["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["op"].as_str().unwrap().to_owned(),
+                c["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_replayed_create_with_a_client_id_returns_the_first_record_and_writes_nothing() {
+    let s = small().await;
+    let creates = [
+        (
+            "mutation($id: ID!) { createCompany(input: {id: $id, name: \"Offline Co\"}) { id version } }",
+            "createCompany",
+        ),
+        (
+            "mutation($id: ID!, $c: ID!) { createDeal(input: {id: $id, companyId: $c, title: \"Offline\"}) { id version } }",
+            "createDeal",
+        ),
+        (
+            "mutation($id: ID!, $c: ID!) { createContact(input: {id: $id, companyId: $c, firstName: \"Off\"}) { id version } }",
+            "createContact",
+        ),
+        (
+            "mutation($id: ID!, $c: ID!) { createActivity(input: {id: $id, companyId: $c, type: CALL, subject: \"Off\"}) { id version } }",
+            "createActivity",
+        ),
+    ];
+    for (mutation, field) in creates {
+        let id = Uuid::new_v4();
+        let vars = json!({ "id": id, "c": s.company });
+        let first = ok(&s.app, &s.r1, mutation, vars.clone()).await;
+        assert_eq!(first[field]["id"], id.to_string());
+        let again = ok(&s.app, &s.r1, mutation, vars.clone()).await;
+        assert_eq!(again[field], first[field], "{field}: the same record back");
+        // One creation event, whoever replays.
+        let events = ok(
+            &s.app,
+            &s.admin,
+            "query($r: ID!) { auditLog(first: 10, filter: {recordId: $r}) { totalCount } }",
+            json!({ "r": id }),
+        )
+        .await;
+        assert_eq!(events["auditLog"]["totalCount"], 1, "{field}");
+        // The id is taken: someone who cannot read the record is refused on `id`, the
+        // same as for any taken id.
+        let (_, res) = s.app.gql(Some(&s.west), mutation, vars).await;
+        assert_eq!(error_code(&res), Some("BAD_USER_INPUT"), "{field}: {res}");
+        assert_eq!(res["errors"][0]["extensions"]["field"], "id");
+    }
+    // Not a UUID.
+    let (_, res) = s
+        .app
+        .gql(
+            Some(&s.r1),
+            "mutation { createCompany(input: {id: \"nope\", name: \"X\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&res), Some("BAD_USER_INPUT"));
+    assert_eq!(res["errors"][0]["extensions"]["field"], "id");
+}
+
+#[tokio::test]
+async fn a_lost_or_half_applied_answer_is_sent_again() {
+    let s = small().await;
+    let start = cursor(&s.app, &s.r2).await;
+    for title in ["A", "B", "C"] {
+        ok(
+            &s.app,
+            &s.r1,
+            "mutation($c: ID!, $t: String!) { createDeal(input: {companyId: $c, title: $t}) { id } }",
+            json!({ "c": s.company, "t": title }),
+        )
+        .await;
+    }
+    let full = changes(&s.app, &s.r2, &start, 10).await;
+    let all = ids(&full);
+    // The three deals, and the company again (now linked to readable deals: its facts,
+    // hence what the viewer may do with it, changed).
+    assert_eq!(all.len(), 4, "{full}");
+    assert_eq!(
+        full["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["kind"] == "DEAL")
+            .count(),
+        3
+    );
+    // The answer was lost: the same cursor gets the same changes.
+    let again = changes(&s.app, &s.r2, &start, 10).await;
+    assert_eq!(ids(&again), all);
+    // Only the first change was applied: the rest come again.
+    let after_one = again["changes"][0]["cursor"].as_str().unwrap().to_owned();
+    let rest = changes(&s.app, &s.r2, &after_one, 10).await;
+    assert_eq!(ids(&rest), all[1..].to_vec());
+    // All applied: nothing more; the superseded cursors are refused.
+    let done = rest["cursor"].as_str().unwrap().to_owned();
+    let empty = changes(&s.app, &s.r2, &done, 10).await;
+    assert!(ids(&empty).is_empty());
+    assert_eq!(empty["hasMore"], false);
+    for stale in [&start, &after_one] {
+        let (_, res) = s
+            .app
+            .gql(Some(&s.r2), CHANGES, json!({ "since": stale }))
+            .await;
+        assert_eq!(error_code(&res), Some("SYNC_CURSOR_EXPIRED"), "{res}");
+    }
+    // Pages: `first` bounds an answer, `hasMore` says to come back.
+    let start = cursor(&s.app, &s.west).await;
+    ok(
+        &s.app,
+        &s.r1,
+        "mutation($c: ID!) { createDeal(input: {companyId: $c, title: \"Shared\"}) { id } }",
+        json!({ "c": s.company }),
+    )
+    .await;
+    let page = changes(&s.app, &s.west, &start, 1).await;
+    assert!(ids(&page).is_empty(), "r3 is in another team: {page}");
+}
+
+#[tokio::test]
+async fn tombstones_only_name_records_the_client_was_given() {
+    let s = small().await;
+    let deal = ok(
+        &s.app,
+        &s.r1,
+        "mutation($c: ID!) { createDeal(input: {companyId: $c, title: \"Team deal\", amount: \"10.00\"}) { id } }",
+        json!({ "c": s.company }),
+    )
+    .await["createDeal"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let teammate = cursor(&s.app, &s.r2).await;
+    let outsider = cursor(&s.app, &s.west).await;
+    // Reassigned to the other team: the teammate loses the deal (and the company, whose
+    // only readable link it was, stays theirs: the company is r1's), the new owner gains it.
+    ok(
+        &s.app,
+        &s.admin,
+        "mutation($id: ID!, $o: ID!) { reassignDeal(id: $id, ownerId: $o) { id } }",
+        json!({ "id": deal, "o": s.r3_id }),
+    )
+    .await;
+    let lost = changes(&s.app, &s.r2, &teammate, 100).await;
+    let lost_ids = ids(&lost);
+    // The deal goes; the company stays (its facts changed: sent again).
+    assert!(
+        lost_ids.contains(&("DELETE".to_owned(), deal.clone())),
+        "{lost}"
+    );
+    for (op, id) in &lost_ids {
+        assert!(id == &deal || (op == "UPSERT" && id == &s.company.to_string()));
+    }
+    for c in lost["changes"].as_array().unwrap() {
+        assert!(c["deal"].is_null(), "a tombstone carries no record: {c}");
+    }
+    let gained = changes(&s.app, &s.west, &outsider, 100).await;
+    let gained_ids = ids(&gained);
+    assert!(
+        gained_ids.contains(&("UPSERT".to_owned(), deal.clone())),
+        "{gained}"
+    );
+    // The owner reads the amount; the company came with the deal (linked to a readable deal).
+    let d = gained["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "DEAL")
+        .unwrap();
+    assert_eq!(d["deal"]["amount"], "10.00");
+    assert!(
+        gained_ids.contains(&("UPSERT".to_owned(), s.company.to_string())),
+        "{gained}"
+    );
+    // The deal is deleted: only clients that hold it hear of it.
+    let teammate = lost["cursor"].as_str().unwrap().to_owned();
+    let outsider = gained["cursor"].as_str().unwrap().to_owned();
+    ok(
+        &s.app,
+        &s.admin,
+        "mutation($id: ID!) { deleteDeal(id: $id) }",
+        json!({ "id": deal }),
+    )
+    .await;
+    assert!(ids(&changes(&s.app, &s.r2, &teammate, 100).await).is_empty());
+    let west = ids(&changes(&s.app, &s.west, &outsider, 100).await);
+    assert!(
+        west.contains(&("DELETE".to_owned(), deal.clone())),
+        "{west:?}"
+    );
+}
+
+#[tokio::test]
+async fn cursors_are_checked_and_expire() {
+    let s = small().await;
+    let mine = cursor(&s.app, &s.r1).await;
+    // Not a cursor.
+    let (_, res) = s
+        .app
+        .gql(Some(&s.r1), CHANGES, json!({ "since": "garbage" }))
+        .await;
+    assert_eq!(error_code(&res), Some("BAD_USER_INPUT"));
+    assert_eq!(res["errors"][0]["extensions"]["field"], "since");
+    // Someone else's cursor reads as expired (nothing about it is revealed).
+    let (_, res) = s
+        .app
+        .gql(Some(&s.r2), CHANGES, json!({ "since": mine }))
+        .await;
+    assert_eq!(error_code(&res), Some("SYNC_CURSOR_EXPIRED"), "{res}");
+    // Users and teams are not synced.
+    let (_, res) = s
+        .app
+        .gql(
+            Some(&s.r1),
+            CHANGES,
+            json!({ "since": mine, "kinds": ["USER"] }),
+        )
+        .await;
+    assert_eq!(error_code(&res), Some("BAD_USER_INPUT"));
+    assert_eq!(res["errors"][0]["extensions"]["field"], "kinds");
+    let (_, res) = s
+        .app
+        .gql(Some(&s.r1), CHANGES, json!({ "since": mine, "first": 0 }))
+        .await;
+    assert_eq!(res["errors"][0]["extensions"]["field"], "first");
+    // A client unused past the retention is purged: its cursor expired.
+    let deps = &s.app.state.deps;
+    let later = chrono::Utc::now()
+        + chrono::Duration::days(i64::from(deps.config.audit_retention_days) + 1);
+    assert_eq!(api::service::sync::purge(deps, later).await.unwrap(), 1);
+    let (_, res) = s
+        .app
+        .gql(Some(&s.r1), CHANGES, json!({ "since": mine }))
+        .await;
+    assert_eq!(error_code(&res), Some("SYNC_CURSOR_EXPIRED"), "{res}");
+    assert!(
+        res["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("syncCursor")
+    );
+}

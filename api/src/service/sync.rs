@@ -238,6 +238,8 @@ pub async fn start(deps: &Deps, viewer: &Viewer) -> ApiResult<Cursor> {
         issued_seq: Set(0),
         txid: Set(txid),
         position: Set(position),
+        pending_txid: Set(None),
+        pending_position: Set(None),
         viewer_sig: Set(viewer_sig(deps, viewer)),
         created_at: Set(now),
         used_at: Set(now),
@@ -490,7 +492,22 @@ pub async fn changes(
             .exec(&txn)
             .await?;
     }
+    // The last answer was complete and the client applied all of it: its events are seen.
+    let seen = match (client.pending_txid, client.pending_position) {
+        (Some(txid), Some(position)) if since.seq == client.issued_seq => (txid, position),
+        _ => (client.txid, client.position),
+    };
     let opened = sync_client::Entity::update_many()
+        .col_expr(sync_client::Column::Txid, Expr::value(seen.0))
+        .col_expr(sync_client::Column::Position, Expr::value(seen.1))
+        .col_expr(
+            sync_client::Column::PendingTxid,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
+            sync_client::Column::PendingPosition,
+            Expr::value(Option::<i64>::None),
+        )
         .col_expr(sync_client::Column::CallNo, Expr::value(call))
         .col_expr(sync_client::Column::BaseSeq, Expr::value(since.seq))
         .col_expr(sync_client::Column::IssuedSeq, Expr::value(since.seq))
@@ -511,7 +528,7 @@ pub async fn changes(
     };
     // Anything new since the last complete answer?
     let latest = latest_event(&deps.db).await?;
-    if !resend && latest <= (client.txid, client.position) {
+    if !resend && latest <= seen {
         return Ok(ChangeSet {
             changes: Vec::new(),
             cursor: base,
@@ -604,8 +621,8 @@ pub async fn changes(
         .filter(sync_client::Column::CallNo.eq(call));
     if !has_more && all_kinds {
         update = update
-            .col_expr(sync_client::Column::Txid, Expr::value(latest.0))
-            .col_expr(sync_client::Column::Position, Expr::value(latest.1));
+            .col_expr(sync_client::Column::PendingTxid, Expr::value(latest.0))
+            .col_expr(sync_client::Column::PendingPosition, Expr::value(latest.1));
     }
     if update.exec(&txn).await?.rows_affected != 1 {
         return Err(busy());
