@@ -307,13 +307,28 @@ async fn client_of(
         .await?
         .ok_or(ApiError::SyncCursorExpired)?;
     let at_base = cursor.seq == client.base_seq;
-    let in_last = cursor.call == client.call_no
-        && (client.base_seq..=client.issued_seq).contains(&cursor.seq);
+    let issued = issued_seq(db, &client).await?;
+    let in_last = cursor.call == client.call_no && (client.base_seq..=issued).contains(&cursor.seq);
     if at_base || in_last {
         Ok(client)
     } else {
         Err(ApiError::SyncCursorExpired)
     }
+}
+
+/// The last sequence number handed out to `client`: a subscription hands them out without
+/// writing `issued_seq`, its pending rows say how far it went.
+async fn issued_seq(db: &impl ConnectionTrait, client: &sync_client::Model) -> ApiResult<i64> {
+    let pending: Option<Option<i64>> = sync_known::Entity::find()
+        .select_only()
+        .expr(sea_orm::sea_query::Func::max(Expr::col(
+            sync_known::Column::PendingSeq,
+        )))
+        .filter(sync_known::Column::ClientId.eq(client.id))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(client.issued_seq.max(pending.flatten().unwrap_or(0)))
 }
 
 /// Makes what the client confirmed (changes up to `seq`) its known state and forgets what
@@ -360,6 +375,16 @@ async fn confirm(db: &impl ConnectionTrait, client: Uuid, seq: i64) -> ApiResult
     Ok(())
 }
 
+/// What the client holds of a record, as far as the server knows: the version and facts
+/// of its last change sent (`None` versions: nothing).
+pub(crate) fn holding(k: &sync_known::Model) -> (Option<i32>, Option<i32>) {
+    match k.pending_present {
+        Some(true) => (k.pending_version, k.pending_facts),
+        Some(false) => (None, None),
+        None => (k.version, k.facts),
+    }
+}
+
 /// A difference found for one record.
 struct Found {
     kind: RecordKind,
@@ -377,19 +402,14 @@ where
     E::Model: Sync,
 {
     use sync_known::Column as K;
-    let held: Vec<(Uuid, Option<i32>, Option<i32>)> = sync_known::Entity::find()
-        .select_only()
-        .column(K::RecordId)
-        .column(K::Version)
-        .column(K::Facts)
+    let held: Vec<sync_known::Model> = sync_known::Entity::find()
         .filter(K::ClientId.eq(client))
         .filter(K::Kind.eq(E::SYNC_KIND))
-        .into_tuple()
         .all(&deps.db)
         .await?;
     let mut held: HashMap<Uuid, (Option<i32>, Option<i32>)> = held
         .into_iter()
-        .map(|(id, version, facts)| (id, (version, facts)))
+        .map(|k| (k.record_id, holding(&k)))
         .collect();
     let now: Vec<(Uuid, i32, i32)> = E::find()
         .select_only()
@@ -467,20 +487,38 @@ fn stamp(row: &SyncedRow) -> (i32, i32, DateTime<Utc>) {
     }
 }
 
-/// `changes(since, kinds, first)`.
-pub async fn changes(
-    deps: &Deps,
-    viewer: &Viewer,
-    since: Cursor,
-    kinds: &[RecordKind],
-    first: usize,
-) -> ApiResult<ChangeSet> {
-    let first = first.clamp(1, MAX_FIRST);
-    let all_kinds = KINDS.iter().all(|k| kinds.contains(k));
-    // Confirm what the client applied and open a new answer.
+/// An answer being given to a client: its cursor confirmed, a new call opened.
+#[derive(Clone, Debug)]
+pub(crate) struct Opened {
+    /// The client.
+    pub(crate) client: Uuid,
+    /// The call: cursors of this answer name it.
+    pub(crate) call: i64,
+    /// The last sequence number handed out (the confirmed one at first).
+    pub(crate) seq: i64,
+    /// The last event the client has seen in full.
+    pub(crate) seen: (i64, i64),
+    /// The client's facts were computed for another role, teams or policy.
+    pub(crate) resend: bool,
+}
+
+impl Opened {
+    /// The cursor after everything handed out so far.
+    pub(crate) fn cursor(&self) -> Cursor {
+        Cursor {
+            client: self.client,
+            call: self.call,
+            seq: self.seq,
+        }
+    }
+}
+
+/// Confirms what the client applied (changes up to `since`) and opens a new answer for it.
+pub(crate) async fn open(deps: &Deps, viewer: &Viewer, since: Cursor) -> ApiResult<Opened> {
     let sig = viewer_sig(deps, viewer);
     let txn = begin_write(deps).await?;
     let client = client_of(&txn, viewer, since).await?;
+    let issued = issued_seq(&txn, &client).await?;
     confirm(&txn, client.id, since.seq).await?;
     let call = client.call_no + 1;
     let resend = client.viewer_sig != sig;
@@ -494,7 +532,7 @@ pub async fn changes(
     }
     // The last answer was complete and the client applied all of it: its events are seen.
     let seen = match (client.pending_txid, client.pending_position) {
-        (Some(txid), Some(position)) if since.seq == client.issued_seq => (txid, position),
+        (Some(txid), Some(position)) if since.seq == issued => (txid, position),
         _ => (client.txid, client.position),
     };
     let opened = sync_client::Entity::update_many()
@@ -521,32 +559,67 @@ pub async fn changes(
         return Err(busy());
     }
     txn.commit().await?;
-    let base = Cursor {
+    Ok(Opened {
         client: client.id,
         call,
         seq: since.seq,
-    };
+        seen,
+        resend,
+    })
+}
+
+/// `changes(since, kinds, first)`.
+pub async fn changes(
+    deps: &Deps,
+    viewer: &Viewer,
+    since: Cursor,
+    kinds: &[RecordKind],
+    first: usize,
+) -> ApiResult<ChangeSet> {
+    let mut opened = open(deps, viewer, since).await?;
     // Anything new since the last complete answer?
     let latest = latest_event(&deps.db).await?;
-    if !resend && latest <= seen {
+    if !opened.resend && latest <= opened.seen {
         return Ok(ChangeSet {
             changes: Vec::new(),
-            cursor: base,
+            cursor: opened.cursor(),
             has_more: false,
         });
     }
+    let (changes, has_more) = answer(deps, viewer, &mut opened, kinds, first, latest).await?;
+    Ok(ChangeSet {
+        changes,
+        cursor: opened.cursor(),
+        has_more,
+    })
+}
+
+/// One page of an opened answer: the differences (at most `first`), recorded as pending.
+/// `latest` is the last event read before comparing: when the page completes the answer
+/// for every kind, it is what the client will have seen once it applies the page.
+pub(crate) async fn answer(
+    deps: &Deps,
+    viewer: &Viewer,
+    opened: &mut Opened,
+    kinds: &[RecordKind],
+    first: usize,
+    latest: (i64, i64),
+) -> ApiResult<(Vec<SyncChange>, bool)> {
+    let first = first.clamp(1, MAX_FIRST);
+    let all_kinds = KINDS.iter().all(|k| kinds.contains(k));
+    let client = opened.client;
     let mut found = Vec::new();
     for kind in KINDS.iter().filter(|k| kinds.contains(k)) {
         match kind {
             RecordKind::Company => {
-                diff::<company::Entity>(deps, viewer, client.id, &mut found).await?
+                diff::<company::Entity>(deps, viewer, client, &mut found).await?
             }
             RecordKind::Contact => {
-                diff::<contact::Entity>(deps, viewer, client.id, &mut found).await?
+                diff::<contact::Entity>(deps, viewer, client, &mut found).await?
             }
-            RecordKind::Deal => diff::<deal::Entity>(deps, viewer, client.id, &mut found).await?,
+            RecordKind::Deal => diff::<deal::Entity>(deps, viewer, client, &mut found).await?,
             RecordKind::Activity => {
-                diff::<activity::Entity>(deps, viewer, client.id, &mut found).await?
+                diff::<activity::Entity>(deps, viewer, client, &mut found).await?
             }
             RecordKind::User | RecordKind::Team => {}
         }
@@ -573,8 +646,6 @@ pub async fn changes(
     }
     let now = Utc::now();
     let mut out = Vec::with_capacity(found.len());
-    let mut pending = Vec::with_capacity(found.len());
-    let mut seq = since.seq;
     for f in found {
         let row = match f.op {
             Op::Upsert => match rows.remove(&(f.kind, f.id)) {
@@ -584,41 +655,14 @@ pub async fn changes(
             },
             Op::Delete => None,
         };
-        seq += 1;
-        let cursor = Cursor { seq, ..base };
-        let (at, present, version, facts) = match &row {
-            Some(r) => {
-                let (version, facts, at) = stamp(r);
-                (at, true, Some(version), Some(facts))
-            }
-            None => (now, false, None, None),
-        };
-        pending.push(sync_known::ActiveModel {
-            client_id: Set(client.id),
-            kind: Set(f.kind),
-            record_id: Set(f.id),
-            version: Set(None),
-            facts: Set(None),
-            pending_seq: Set(Some(seq)),
-            pending_present: Set(Some(present)),
-            pending_version: Set(version),
-            pending_facts: Set(facts),
-        });
-        out.push(SyncChange {
-            op: f.op,
-            kind: f.kind,
-            id: f.id,
-            at,
-            cursor,
-            row,
-        });
+        out.push(stamped(opened, f.kind, f.id, row, now));
     }
-    // Record what this answer sends (pending until the client comes back past it).
+    // Record what this page sends (pending until the client comes back past it).
     let txn = begin_write(deps).await?;
     let mut update = sync_client::Entity::update_many()
-        .col_expr(sync_client::Column::IssuedSeq, Expr::value(seq))
-        .filter(sync_client::Column::Id.eq(client.id))
-        .filter(sync_client::Column::CallNo.eq(call));
+        .col_expr(sync_client::Column::IssuedSeq, Expr::value(opened.seq))
+        .filter(sync_client::Column::Id.eq(client))
+        .filter(sync_client::Column::CallNo.eq(opened.call));
     if !has_more && all_kinds {
         update = update
             .col_expr(sync_client::Column::PendingTxid, Expr::value(latest.0))
@@ -627,13 +671,32 @@ pub async fn changes(
     if update.exec(&txn).await?.rows_affected != 1 {
         return Err(busy());
     }
-    write_pending(&txn, pending).await?;
+    write_pending(&txn, &out).await?;
     txn.commit().await?;
-    Ok(ChangeSet {
-        changes: out,
-        cursor: Cursor { seq, ..base },
-        has_more,
-    })
+    Ok((out, has_more))
+}
+
+/// The next change of an opened answer: its sequence number and cursor.
+pub(crate) fn stamped(
+    opened: &mut Opened,
+    kind: RecordKind,
+    id: Uuid,
+    row: Option<SyncedRow>,
+    now: DateTime<Utc>,
+) -> SyncChange {
+    opened.seq += 1;
+    let (op, at) = match &row {
+        Some(r) => (Op::Upsert, stamp(r).2),
+        None => (Op::Delete, now),
+    };
+    SyncChange {
+        op,
+        kind,
+        id,
+        at,
+        cursor: opened.cursor(),
+        row,
+    }
 }
 
 /// Another answer for the same client started meanwhile (two devices sharing a cursor, or
@@ -645,17 +708,47 @@ fn busy() -> ApiError {
     }
 }
 
-/// Writes pending changes (new rows, or the pending columns of held ones).
-pub(crate) async fn write_pending(
-    db: &impl ConnectionTrait,
-    pending: Vec<sync_known::ActiveModel>,
-) -> ApiResult<()> {
+/// Records changes sent to their clients as pending: a new row for a record the client
+/// did not hold, else the pending columns of its row (a change still pending from before is
+/// taken as applied first: the client got it, since it got one after it).
+pub(crate) async fn write_pending(db: &impl ConnectionTrait, sent: &[SyncChange]) -> ApiResult<()> {
     use sync_known::Column as K;
+    let rows: Vec<sync_known::ActiveModel> = sent
+        .iter()
+        .map(|c| {
+            let (version, facts) = match &c.row {
+                Some(r) => {
+                    let (version, facts, _) = stamp(r);
+                    (Some(version), Some(facts))
+                }
+                None => (None, None),
+            };
+            sync_known::ActiveModel {
+                client_id: Set(c.cursor.client),
+                kind: Set(c.kind),
+                record_id: Set(c.id),
+                version: Set(None),
+                facts: Set(None),
+                pending_seq: Set(Some(c.cursor.seq)),
+                pending_present: Set(Some(c.op == Op::Upsert)),
+                pending_version: Set(version),
+                pending_facts: Set(facts),
+            }
+        })
+        .collect();
+    let promoted = |column: &str| {
+        Expr::cust(format!(
+            "CASE WHEN sync_known.pending_seq IS NULL THEN sync_known.{column} \
+             WHEN sync_known.pending_present THEN sync_known.pending_{column} END"
+        ))
+    };
     // 9 values a row; well under every backend's limit on bound parameters.
-    for chunk in pending.chunks(500) {
+    for chunk in rows.chunks(500) {
         sync_known::Entity::insert_many(chunk.to_vec())
             .on_conflict(
                 OnConflict::columns([K::ClientId, K::Kind, K::RecordId])
+                    .value(K::Version, promoted("version"))
+                    .value(K::Facts, promoted("facts"))
                     .update_columns([
                         K::PendingSeq,
                         K::PendingPresent,
