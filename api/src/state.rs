@@ -59,6 +59,7 @@ impl AppState {
             authz: Arc::new(authz),
             tokens: Arc::new(tokens),
             config: config.clone(),
+            live: crate::service::live::Live::default(),
         };
         let schema = crate::graphql::schema_builder()
             .extension(crate::graphql::limits::RequestLimits::new(

@@ -18,6 +18,8 @@ pub struct Model {
     pub company_id: Option<Uuid>,
     pub contact_id: Option<Uuid>,
     pub activity_id: Option<Uuid>,
+    /// The event that caused it (for live delivery); `None` when events are not recorded.
+    pub event_position: Option<i64>,
     pub created_at: DateTimeUtc,
     pub read_at: Option<DateTimeUtc>,
 }

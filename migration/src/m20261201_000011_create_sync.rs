@@ -6,6 +6,11 @@
 //! last answer's change, kept until the client comes back with a cursor at or past it
 //! (then it becomes the known state) or before it (then it is dropped): a lost answer is
 //! sent again. `ix_sync_clients_used` serves the retention purge.
+//!
+//! Live delivery: each notification names the event that caused it (`event_position`), so
+//! an instance delivering a batch of events finds their notifications with one statement;
+//! on PostgreSQL a statement trigger on `events` wakes listening instances (`NOTIFY
+//! crm_events`, sent at commit; the table stays the truth, a lost wake-up loses nothing).
 
 use sea_orm_migration::prelude::*;
 
@@ -59,6 +64,8 @@ impl MigrationTrait for Migration {
     CONSTRAINT fk_sync_known_client_id FOREIGN KEY (client_id) REFERENCES sync_clients (id) ON DELETE CASCADE
 )"
         );
+        let event_position =
+            format!("ALTER TABLE notifications ADD COLUMN event_position {bigint}");
         ddl::run(
             manager,
             &[
@@ -66,15 +73,49 @@ impl MigrationTrait for Migration {
                 "CREATE INDEX ix_sync_clients_user_id ON sync_clients (user_id)",
                 "CREATE INDEX ix_sync_clients_used ON sync_clients (used_at)",
                 known.as_str(),
+                event_position.as_str(),
+                "CREATE INDEX ix_notifications_event_position ON notifications (event_position)",
             ],
         )
-        .await
+        .await?;
+        if manager.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+            ddl::run(
+                manager,
+                &[
+                    "CREATE FUNCTION crm_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('crm_events', '');
+    RETURN NULL;
+END
+$$",
+                    "CREATE TRIGGER tr_events_notify AFTER INSERT ON events \
+                     FOR EACH STATEMENT EXECUTE FUNCTION crm_events_notify()",
+                ],
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+            ddl::run(
+                manager,
+                &[
+                    "DROP TRIGGER tr_events_notify ON events",
+                    "DROP FUNCTION crm_events_notify()",
+                ],
+            )
+            .await?;
+        }
         ddl::run(
             manager,
-            &["DROP TABLE sync_known", "DROP TABLE sync_clients"],
+            &[
+                "DROP INDEX ix_notifications_event_position",
+                "ALTER TABLE notifications DROP COLUMN event_position",
+                "DROP TABLE sync_known",
+                "DROP TABLE sync_clients",
+            ],
         )
         .await
     }

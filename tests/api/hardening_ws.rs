@@ -15,11 +15,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::{PASSWORD, TestApp, error_code};
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Serves the app on an ephemeral loopback port with peer addresses, as `crm serve` does.
-async fn serve(app: &TestApp) -> SocketAddr {
+pub(crate) async fn serve(app: &TestApp) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -29,7 +29,7 @@ async fn serve(app: &TestApp) -> SocketAddr {
     addr
 }
 
-async fn connect(addr: SocketAddr) -> Socket {
+pub(crate) async fn connect(addr: SocketAddr) -> Socket {
     let mut req = format!("ws://{addr}/graphql/ws")
         .into_client_request()
         .unwrap();
@@ -48,7 +48,7 @@ async fn connect(addr: SocketAddr) -> Socket {
 }
 
 /// The next JSON message, or the close frame's code.
-async fn next(socket: &mut Socket) -> Result<Json, Option<u16>> {
+pub(crate) async fn next(socket: &mut Socket) -> Result<Json, Option<u16>> {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
             .await
@@ -62,14 +62,14 @@ async fn next(socket: &mut Socket) -> Result<Json, Option<u16>> {
     }
 }
 
-async fn send(socket: &mut Socket, message: Json) {
+pub(crate) async fn send(socket: &mut Socket, message: Json) {
     socket
         .send(Message::Text(message.to_string().into()))
         .await
         .unwrap();
 }
 
-async fn init(socket: &mut Socket, token: Option<&str>) -> Result<Json, Option<u16>> {
+pub(crate) async fn init(socket: &mut Socket, token: Option<&str>) -> Result<Json, Option<u16>> {
     let payload = match token {
         Some(t) => json!({ "Authorization": format!("Bearer {t}") }),
         None => json!({}),

@@ -16,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::hardening_ws::{Socket, connect, init, next, send, serve};
 use crate::helpers::{PASSWORD, TestApp, error_code};
 
 /// The fields compared, per kind (guarded ones included: a client must hold a hidden
@@ -131,6 +132,76 @@ struct Client {
     token: String,
     cursor: String,
     copy: Copy,
+}
+
+/// A client that applies `recordChanged` events instead of asking `changes`.
+struct Subscriber {
+    name: &'static str,
+    token: String,
+    socket: Socket,
+    copy: Copy,
+}
+
+fn subscription() -> String {
+    let parts: Vec<String> = KINDS
+        .iter()
+        .map(|(kind, _, fields)| format!("{} {{ {fields} }}", kind.to_lowercase()))
+        .collect();
+    format!(
+        "subscription($since: String) {{ recordChanged(since: $since) {{ op kind id at cursor {} }} }}",
+        parts.join(" ")
+    )
+}
+
+impl Subscriber {
+    /// Takes a cursor, lists, subscribes from the cursor.
+    async fn start(
+        app: &TestApp,
+        addr: std::net::SocketAddr,
+        name: &'static str,
+        token: &str,
+    ) -> Self {
+        let since = ok(app, token, "{ syncCursor }", json!({})).await["syncCursor"].clone();
+        let copy = listing(app, token).await;
+        let mut socket = connect(addr).await;
+        let ack = init(&mut socket, Some(token)).await.expect("ack");
+        assert_eq!(ack["type"], "connection_ack");
+        send(
+            &mut socket,
+            json!({"id": "live", "type": "subscribe", "payload": {"query": subscription(), "variables": {"since": since}}}),
+        )
+        .await;
+        Self {
+            name,
+            token: token.to_owned(),
+            socket,
+            copy,
+        }
+    }
+
+    /// Applies events until the copy equals a fresh listing (or fails after a while).
+    async fn converge(&mut self, app: &TestApp, step: usize, log: &[String]) -> usize {
+        let fresh = listing(app, &self.token).await;
+        let mut applied = 0;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.copy != fresh {
+            let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let message = tokio::time::timeout(wait, next(&mut self.socket)).await;
+            let Ok(Ok(m)) = message else {
+                assert_eq!(
+                    self.copy, fresh,
+                    "step {step}, subscriber {}: no more events ({message:?}) after {log:#?}",
+                    self.name
+                );
+                unreachable!();
+            };
+            assert_eq!(m["type"], "next", "{m}");
+            assert!(m["payload"]["errors"].is_null(), "{m}");
+            apply(&mut self.copy, &m["payload"]["data"]["recordChanged"]);
+            applied += 1;
+        }
+        applied
+    }
 }
 
 struct World {
@@ -402,7 +473,9 @@ async fn clients_applying_changes_hold_exactly_what_a_fresh_listing_shows() {
                 .unwrap_or(14),
         ),
     };
+    let addr = serve(&world.app).await;
     let mut clients = Vec::new();
+    let mut subscribers = Vec::new();
     let mut tokens: Vec<(&'static str, String)> = world
         .people
         .iter()
@@ -415,6 +488,7 @@ async fn clients_applying_changes_hold_exactly_what_a_fresh_listing_shows() {
             .unwrap()
             .to_owned();
         let copy = listing(&world.app, &token).await;
+        subscribers.push(Subscriber::start(&world.app, addr, name, &token).await);
         clients.push(Client {
             name,
             token,
@@ -424,6 +498,7 @@ async fn clients_applying_changes_hold_exactly_what_a_fresh_listing_shows() {
     }
     let mut log = Vec::new();
     let mut delivered = 0;
+    let mut pushed = 0;
     for step in 0..60 {
         log.push(world.step().await);
         for client in &mut clients {
@@ -438,7 +513,11 @@ async fn clients_applying_changes_hold_exactly_what_a_fresh_listing_shows() {
                 client.name, log
             );
         }
+        for subscriber in &mut subscribers {
+            pushed += subscriber.converge(&world.app, step, &log).await;
+        }
     }
+    assert!(pushed > 50, "the subscribers were sent changes: {log:#?}");
     assert!(delivered > 50, "the random steps changed things: {log:#?}");
     let refused = log.iter().filter(|l| !l.ends_with("ok")).count();
     assert!(refused < log.len() / 2, "most steps succeed: {log:#?}");

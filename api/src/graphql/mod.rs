@@ -24,9 +24,7 @@ mod system;
 mod team;
 mod user;
 
-use async_graphql::{
-    Context, EmptySubscription, ErrorExtensions, ID, MergedObject, Schema, SchemaBuilder,
-};
+use async_graphql::{Context, ErrorExtensions, ID, MergedObject, Schema, SchemaBuilder};
 use uuid::Uuid;
 
 use crate::auth::Actor;
@@ -76,15 +74,19 @@ pub struct Mutation(
 );
 
 /// The executable schema type.
-pub type CrmSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type CrmSchema = Schema<Query, Mutation, sync::LiveSubscription>;
 
 /// The schema with its limits, without data: add [`Deps`] with `.data(..)` before
 /// `.finish()`.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(20)
-        .limit_complexity(5_000)
-        .limit_recursive_depth(32)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, sync::LiveSubscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        sync::LiveSubscription,
+    )
+    .limit_depth(20)
+    .limit_complexity(5_000)
+    .limit_recursive_depth(32)
 }
 
 /// The SDL clients rely on; `schema.graphql` must equal it.

@@ -1,8 +1,9 @@
 //! Offline sync: `syncCursor`, `changes`, and the `RecordChange` entries they (and the
 //! `recordChanged` subscription) carry.
 
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
+use futures_util::Stream;
 
 use crate::authz::Viewer;
 use crate::error::ApiError;
@@ -177,5 +178,63 @@ impl SyncQuery {
                 .map(|c| RecordChange::new(c, viewer))
                 .collect(),
         })
+    }
+}
+
+/// Live updates over `/graphql/ws`.
+#[derive(Default)]
+pub struct LiveSubscription;
+
+#[Subscription]
+impl LiveSubscription {
+    /// Changes to the records you may read, as they happen, in the shape of `changes`:
+    /// an `UPSERT` with the fields you may read now, a `DELETE` for a record you were given
+    /// that was deleted or that you may no longer read. Pass `since` (a cursor from
+    /// `syncCursor`, `changes` or a change received earlier) to resume after a reconnect:
+    /// what you missed arrives first. Without it, you start from what you may read now.
+    async fn record_changed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only these kinds (default: all four).")] kinds: Option<Vec<RecordKind>>,
+        #[graphql(desc = "Resume after the change with this cursor.")] since: Option<String>,
+    ) -> Result<impl Stream<Item = RecordChange> + use<>> {
+        let viewer = actor(ctx)?.viewer.clone();
+        let kinds = synced_kinds(kinds).map_err(gql)?;
+        let since = since
+            .map(|s| Cursor::parse(&s, "since"))
+            .transpose()
+            .map_err(gql)?;
+        let deps = deps(ctx);
+        let rx = deps
+            .live
+            .record_changes(deps, &viewer, kinds, since)
+            .await
+            .map_err(gql)?;
+        Ok(futures_util::stream::unfold(rx, |mut rx| async move {
+            let (change, viewer) = rx.recv().await?;
+            Some((RecordChange::new(change, &viewer), rx))
+        }))
+    }
+
+    /// Your new notifications, as they are created.
+    async fn notification_added(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = crate::graphql::notification::Notification> + use<>> {
+        let viewer = actor(ctx)?.viewer.clone();
+        let deps = deps(ctx);
+        let rx = deps.live.notifications(deps, viewer.user_id);
+        Ok(futures_util::stream::unfold(rx, move |mut rx| {
+            let viewer = viewer.clone();
+            async move {
+                let note = rx.recv().await?;
+                Some((
+                    <crate::graphql::notification::Notification as FromRow>::from_row(
+                        note, &viewer,
+                    ),
+                    rx,
+                ))
+            }
+        }))
     }
 }

@@ -173,7 +173,9 @@ async fn login_failed(
             Change::new("reason", Json::Null, Json::from(reason)),
         ],
     };
-    events::append(deps, &deps.db, None, origin, event).await
+    events::append(deps, &deps.db, None, origin, event)
+        .await
+        .map(|_| ())
 }
 
 /// A throttle's answer to a sign-in attempt: the failures so far, or the refusal (recorded

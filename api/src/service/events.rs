@@ -69,14 +69,16 @@ impl Event {
 }
 
 /// Writes `event` by `actor` into the transaction (or connection) `db`. Call it before the
-/// commit: the event and the change are then one.
+/// commit: the event and the change are then one. Returns the event's position (`None`
+/// when events are not recorded) and wakes this instance's live delivery (other instances
+/// are woken by the database at commit).
 pub async fn append(
     deps: &Deps,
     db: &impl ConnectionTrait,
     actor: Option<Uuid>,
     origin: &Origin,
     event: Event,
-) -> ApiResult<()> {
+) -> ApiResult<Option<i64>> {
     tracing::info!(
         target: "audit",
         action = ?event.action,
@@ -89,11 +91,11 @@ pub async fn append(
         "event"
     );
     if !deps.config.record_events {
-        return Ok(());
+        return Ok(None);
     }
     let changes = serde_json::to_string(&event.changes)
         .map_err(|e| ApiError::internal("encoding an event", e))?;
-    event::Entity::insert(event::ActiveModel {
+    let position = event::Entity::insert(event::ActiveModel {
         position: NotSet,
         txid: NotSet,
         at: Set(Utc::now()),
@@ -105,9 +107,11 @@ pub async fn append(
         request_id: Set(origin.request_id.clone()),
         ip_address: Set(origin.ip.map(|ip| ip.to_string())),
     })
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+    .exec(db)
+    .await?
+    .last_insert_id;
+    deps.live.wake();
+    Ok(Some(position))
 }
 
 /// Writes `event` by the viewer (the actor of a request).
@@ -116,7 +120,7 @@ pub async fn append_by(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     event: Event,
-) -> ApiResult<()> {
+) -> ApiResult<Option<i64>> {
     append(deps, db, Some(viewer.user_id), &viewer.origin, event).await
 }
 

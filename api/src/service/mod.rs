@@ -11,6 +11,7 @@ pub mod deal;
 pub mod events;
 pub mod filter;
 pub mod list;
+pub mod live;
 pub mod money;
 pub mod notifications;
 pub mod record;
@@ -40,6 +41,8 @@ pub struct Deps {
     pub tokens: Arc<TokenService>,
     /// Server configuration.
     pub config: Arc<Config>,
+    /// This instance's live delivery (subscriptions).
+    pub live: live::Live,
 }
 
 /// Maps a unique-constraint violation to `CONFLICT` on `field`, anything else to `INTERNAL`.

@@ -53,6 +53,7 @@ pub(crate) async fn for_event(
     txn: &impl ConnectionTrait,
     actor: &Viewer,
     event: &Event,
+    position: Option<i64>,
 ) -> ApiResult<()> {
     let (Some(kind), Some(id)) = (event.kind, event.record_id) else {
         return Ok(());
@@ -94,7 +95,7 @@ pub(crate) async fn for_event(
         if draft.recipient == actor.user_id {
             continue;
         }
-        write(deps, txn, kind, id, draft).await?;
+        write(deps, txn, (kind, id), draft, position).await?;
     }
     Ok(())
 }
@@ -164,9 +165,9 @@ fn activity_drafts(event: &Event, activity: &activity::Model, who: &str) -> Vec<
 async fn write(
     deps: &Deps,
     txn: &impl ConnectionTrait,
-    kind: RecordKind,
-    id: Uuid,
+    (kind, id): (RecordKind, Uuid),
     draft: Draft,
+    position: Option<i64>,
 ) -> ApiResult<()> {
     let Some(recipient) = user::Entity::find_by_id(draft.recipient).one(txn).await? else {
         return Ok(());
@@ -197,6 +198,7 @@ async fn write(
         company_id: Set(None),
         contact_id: Set(None),
         activity_id: Set(activity_id),
+        event_position: Set(position),
         created_at: Set(Utc::now()),
         read_at: Set(None),
     })

@@ -594,8 +594,8 @@ where
     R::Model: Audited,
 {
     let event = Event::on(action, <R::Model as Audited>::KIND, id, changes);
-    crate::service::notifications::for_event(deps, txn, viewer, &event).await?;
-    events::append_by(deps, txn, viewer, event).await
+    let position = events::append_by(deps, txn, viewer, event.clone()).await?;
+    crate::service::notifications::for_event(deps, txn, viewer, &event, position).await
 }
 
 /// Records the event of a write, commits and returns the row as the viewer now reads it

@@ -568,6 +568,33 @@ pub(crate) async fn open(deps: &Deps, viewer: &Viewer, since: Cursor) -> ApiResu
     })
 }
 
+/// The viewer of an open answer changed (a new role or team): if that can change what it
+/// may read of the records the client holds, everything it holds is sent again by the next
+/// comparison.
+pub(crate) async fn viewer_changed(deps: &Deps, opened: &Opened, viewer: &Viewer) -> ApiResult<()> {
+    let sig = viewer_sig(deps, viewer);
+    let txn = begin_write(deps).await?;
+    let changed = sync_client::Entity::update_many()
+        .col_expr(sync_client::Column::ViewerSig, Expr::value(sig.clone()))
+        .filter(sync_client::Column::Id.eq(opened.client))
+        .filter(sync_client::Column::ViewerSig.ne(sig))
+        .exec(&txn)
+        .await?;
+    if changed.rows_affected > 0 {
+        sync_known::Entity::update_many()
+            .col_expr(sync_known::Column::Facts, Expr::value(Option::<i32>::None))
+            .col_expr(
+                sync_known::Column::PendingFacts,
+                Expr::value(Option::<i32>::None),
+            )
+            .filter(sync_known::Column::ClientId.eq(opened.client))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
 /// `changes(since, kinds, first)`.
 pub async fn changes(
     deps: &Deps,

@@ -1,0 +1,764 @@
+//! Live delivery: `recordChanged` and `notificationAdded` subscriptions.
+//!
+//! Each instance runs one dispatcher. It reads the events table in commit order (below the
+//! horizon, like every reader), in batches, and for each batch:
+//! - finds the records the batch may have changed for someone: the records of the events,
+//!   and those whose readability follows from them (a deal's company and contact, before
+//!   and after a move, and the activities on all of these);
+//! - loads those records with what their facts need (owners' teams, the viewers' shares,
+//!   the deals linked to each company and contact) in a fixed number of statements;
+//! - decides, for every subscriber of the instance, which of them they may read now, with
+//!   the compiled policy's tables over facts computed in Rust by the same checks the
+//!   differential test holds to the SQL — no statement per subscriber;
+//! - compares with what each subscriber's client holds (`sync_known`, one statement for all
+//!   subscribers) and sends an `UPSERT` (with the fields the viewer may read) or a `DELETE`
+//!   tombstone (only for a record the client holds), recording the sends as pending (one
+//!   statement).
+//!
+//! A batch with user or team changes (a role, a team, a manager) can change what anyone may
+//! read: every subscriber is then compared in full, as `changes` does. A subscriber is a
+//! sync client: it resumes from the cursor of the last change it applied, on any instance,
+//! after any restart; what was sent after that cursor is sent again.
+//!
+//! Wake-ups: on PostgreSQL a trigger on `events` notifies `crm_events` at commit and every
+//! instance listens; on SQLite the writer wakes its own process. A wake-up only shortens the
+//! wait: the dispatcher also polls, so a lost one delays, never loses.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use entity::enums::{RecordKind, SharePermission};
+use entity::{activity, company, contact, deal, deal_share, event, notification, sync_known, user};
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::{Notify, mpsc};
+use uuid::Uuid;
+
+use crate::authz::{
+    ActivityAction, ActivityFacts, CompanyAction, CompanyFacts, ContactAction, ContactFacts,
+    DealAction, DealFacts, FactMask, Kind, Viewer,
+};
+use crate::error::ApiResult;
+use crate::service::Deps;
+use crate::service::list::WithFacts;
+use crate::service::sync::{self, Opened, SyncChange, SyncedRow};
+
+/// Events read per batch.
+const BATCH: u64 = 500;
+/// Changes buffered per subscriber; a client that falls further behind is disconnected
+/// (it resumes from its last cursor).
+const BUFFER: usize = 1024;
+/// How often the dispatcher looks without a wake-up.
+const POLL: Duration = Duration::from_millis(1000);
+
+/// This instance's live delivery. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Live {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    wake: Notify,
+    started: AtomicBool,
+    /// Subscribers waiting to be caught up and added.
+    joining: Mutex<Vec<Subscriber>>,
+    /// Notification subscribers: user → senders.
+    notes: Mutex<Vec<NoteSubscriber>>,
+}
+
+/// A `recordChanged` subscriber.
+struct Subscriber {
+    viewer: Viewer,
+    kinds: Vec<RecordKind>,
+    opened: Opened,
+    tx: mpsc::Sender<Delivered>,
+}
+
+/// A change with the viewer it was decided for (a role or team change is seen by the
+/// subscriber's next changes).
+pub type Delivered = (SyncChange, Viewer);
+
+/// A `notificationAdded` subscriber.
+struct NoteSubscriber {
+    user_id: Uuid,
+    tx: mpsc::Sender<notification::Model>,
+}
+
+impl Live {
+    /// Wakes the dispatcher: an event was written (it looks after a short pause, so the
+    /// write has committed).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    fn ensure_started(&self, deps: &Deps) {
+        if !self.inner.started.swap(true, Ordering::SeqCst) {
+            tokio::spawn(dispatch(deps.clone()));
+            if deps.db.get_database_backend() == DbBackend::Postgres {
+                tokio::spawn(listen(deps.clone()));
+            }
+        }
+    }
+
+    /// Subscribes `viewer` to changes of `kinds` for the client of `since` (resumed after
+    /// the last change it applied), or for a new client holding what the viewer may read
+    /// now. Errors (a cursor not honoured) come back before anything is sent.
+    pub async fn record_changes(
+        &self,
+        deps: &Deps,
+        viewer: &Viewer,
+        kinds: Vec<RecordKind>,
+        since: Option<sync::Cursor>,
+    ) -> ApiResult<mpsc::Receiver<Delivered>> {
+        let since = match since {
+            Some(c) => c,
+            None => sync::start(deps, viewer).await?,
+        };
+        let opened = sync::open(deps, viewer, since).await?;
+        let (tx, rx) = mpsc::channel(BUFFER);
+        self.inner.joining.lock().expect("live").push(Subscriber {
+            viewer: viewer.clone(),
+            kinds,
+            opened,
+            tx,
+        });
+        self.ensure_started(deps);
+        self.wake();
+        Ok(rx)
+    }
+
+    /// Subscribes `user_id` to their new notifications.
+    pub fn notifications(&self, deps: &Deps, user_id: Uuid) -> mpsc::Receiver<notification::Model> {
+        let (tx, rx) = mpsc::channel(BUFFER);
+        self.inner
+            .notes
+            .lock()
+            .expect("live")
+            .push(NoteSubscriber { user_id, tx });
+        self.ensure_started(deps);
+        rx
+    }
+}
+
+/// Wakes the dispatcher on every `crm_events` notification (PostgreSQL).
+async fn listen(deps: Deps) {
+    use sea_orm::sqlx::postgres::PgListener;
+    loop {
+        let pool = deps.db.get_postgres_connection_pool();
+        match PgListener::connect_with(pool).await {
+            Ok(mut listener) => {
+                if let Err(e) = listener.listen("crm_events").await {
+                    tracing::warn!(error = %e, "live: LISTEN failed");
+                } else {
+                    // Whatever happened while not listening is picked up by this wake-up.
+                    deps.live.wake();
+                    while listener.recv().await.is_ok() {
+                        deps.live.wake();
+                    }
+                    tracing::warn!("live: the notification connection dropped; reconnecting");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "live: cannot open a notification connection"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The dispatcher: joins new subscribers, then delivers each batch of events.
+async fn dispatch(deps: Deps) {
+    let mut subscribers: Vec<Subscriber> = Vec::new();
+    let mut seen = match sync::latest_event(&deps.db).await {
+        Ok(latest) => latest,
+        Err(_) => (0, 0),
+    };
+    loop {
+        let woken = tokio::select! {
+            () = deps.live.inner.wake.notified() => true,
+            () = tokio::time::sleep(POLL) => false,
+        };
+        if woken {
+            // Let the write that woke us commit, and more of its kind join the batch.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        subscribers.retain(|s| !s.tx.is_closed());
+        deps.live
+            .inner
+            .notes
+            .lock()
+            .expect("live")
+            .retain(|s| !s.tx.is_closed());
+        let joining: Vec<Subscriber> =
+            std::mem::take(&mut *deps.live.inner.joining.lock().expect("live"));
+        for mut s in joining {
+            match catch_up(&deps, &mut s).await {
+                Ok(()) => subscribers.push(s),
+                Err(e) => tracing::warn!(error = %e, "live: catching a subscriber up failed"),
+            }
+        }
+        loop {
+            match next_batch(&deps, seen).await {
+                Ok(events) if events.is_empty() => break,
+                Ok(events) => {
+                    let last = events.last().map(|e| (e.txid, e.position));
+                    if let Err(e) = deliver(&deps, &mut subscribers, &events).await {
+                        tracing::warn!(error = %e, "live: delivering a batch failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        break;
+                    }
+                    if let Some(last) = last {
+                        seen = last;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "live: reading events failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The next events after `seen`, in commit order, below the horizon.
+async fn next_batch(deps: &Deps, seen: (i64, i64)) -> ApiResult<Vec<event::Model>> {
+    let select = crate::service::audit::readable_events(&deps.db).await?;
+    let after = Condition::any().add(event::Column::Txid.gt(seen.0)).add(
+        Condition::all()
+            .add(event::Column::Txid.eq(seen.0))
+            .add(event::Column::Position.gt(seen.1)),
+    );
+    Ok(select
+        .filter(after)
+        .order_by_asc(event::Column::Txid)
+        .order_by_asc(event::Column::Position)
+        .limit(BATCH)
+        .all(&deps.db)
+        .await?)
+}
+
+/// Brings a joining subscriber's client up to date, as `changes` would, sending what
+/// differs.
+async fn catch_up(deps: &Deps, s: &mut Subscriber) -> ApiResult<()> {
+    let latest = sync::latest_event(&deps.db).await?;
+    loop {
+        let (changes, more) = sync::answer(
+            deps,
+            &s.viewer,
+            &mut s.opened,
+            &s.kinds,
+            sync::MAX_FIRST,
+            latest,
+        )
+        .await?;
+        for c in changes {
+            if s.tx.try_send((c, s.viewer.clone())).is_err() {
+                return Ok(()); // gone or too slow: dropped at the next round
+            }
+        }
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
+/// Delivers one batch of events to every subscriber.
+async fn deliver(
+    deps: &Deps,
+    subscribers: &mut Vec<Subscriber>,
+    events: &[event::Model],
+) -> ApiResult<()> {
+    notify(deps, events).await?;
+    if subscribers.is_empty() {
+        return Ok(());
+    }
+    let permissions = events
+        .iter()
+        .any(|e| matches!(e.kind, Some(RecordKind::User | RecordKind::Team)));
+    if permissions {
+        // Anyone's reach may have changed: refresh each viewer and compare everything.
+        for s in subscribers.iter_mut() {
+            match reload(deps, &s.viewer).await? {
+                Some(viewer) => {
+                    sync::viewer_changed(deps, &s.opened, &viewer).await?;
+                    s.viewer = viewer;
+                    catch_up(deps, s).await?;
+                }
+                // Deactivated or deleted: the subscription ends.
+                None => s.tx = mpsc::channel(1).0,
+            }
+        }
+        return Ok(());
+    }
+    let world = World::load(deps, events).await?;
+    if world.touched.is_empty() {
+        return Ok(());
+    }
+    let held = holdings(deps, subscribers, &world).await?;
+    let now = Utc::now();
+    let mut sent: Vec<(usize, SyncChange)> = Vec::new();
+    for (i, s) in subscribers.iter_mut().enumerate() {
+        let mut eval = Eval::new(deps, &world, &s.viewer);
+        for &(kind, id) in &world.touched {
+            if !s.kinds.contains(&kind) {
+                continue;
+            }
+            let holding = held
+                .get(&(s.opened.client, kind, id))
+                .copied()
+                .unwrap_or((None, None));
+            match eval.row(kind, id) {
+                Some(row) => {
+                    let (version, facts, _) = stamp_of(&row);
+                    if holding == (Some(version), Some(facts)) {
+                        continue;
+                    }
+                    sent.push((i, sync::stamped(&mut s.opened, kind, id, Some(row), now)));
+                }
+                None if holding.0.is_some() => {
+                    sent.push((i, sync::stamped(&mut s.opened, kind, id, None, now)));
+                }
+                None => {}
+            }
+        }
+    }
+    if sent.is_empty() {
+        return Ok(());
+    }
+    let changes: Vec<SyncChange> = sent.iter().map(|(_, c)| c.clone()).collect();
+    sync::write_pending(&deps.db, &changes).await?;
+    for (i, c) in sent {
+        let s = &mut subscribers[i];
+        if s.tx.try_send((c, s.viewer.clone())).is_err() {
+            // Too slow or gone: disconnect; it resumes from its last cursor.
+            s.tx = mpsc::channel(1).0;
+        }
+    }
+    Ok(())
+}
+
+/// Sends the notifications caused by `events` to their users' subscribers (one statement).
+async fn notify(deps: &Deps, events: &[event::Model]) -> ApiResult<()> {
+    let users: HashSet<Uuid> = deps
+        .live
+        .inner
+        .notes
+        .lock()
+        .expect("live")
+        .iter()
+        .map(|s| s.user_id)
+        .collect();
+    if users.is_empty() {
+        return Ok(());
+    }
+    let positions: Vec<i64> = events.iter().map(|e| e.position).collect();
+    let found = notification::Entity::find()
+        .filter(notification::Column::EventPosition.is_in(positions))
+        .filter(notification::Column::UserId.is_in(users))
+        .order_by_asc(notification::Column::EventPosition)
+        .all(&deps.db)
+        .await?;
+    let mut notes = deps.live.inner.notes.lock().expect("live");
+    for n in found {
+        for s in notes.iter_mut().filter(|s| s.user_id == n.user_id) {
+            if s.tx.try_send(n.clone()).is_err() {
+                s.tx = mpsc::channel(1).0;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The viewer of `viewer`'s user as they are now (`None`: deactivated or gone).
+async fn reload(deps: &Deps, viewer: &Viewer) -> ApiResult<Option<Viewer>> {
+    let Some(u) = user::Entity::find_by_id(viewer.user_id)
+        .one(&deps.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if !u.active {
+        return Ok(None);
+    }
+    let mut fresh = Viewer::load(&deps.db, u.id, u.role, u.team_id).await?;
+    fresh.origin = viewer.origin.clone();
+    Ok(Some(fresh))
+}
+
+/// What each subscriber's client holds of the touched records (one statement per 500
+/// subscribers).
+async fn holdings(
+    deps: &Deps,
+    subscribers: &[Subscriber],
+    world: &World,
+) -> ApiResult<HashMap<(Uuid, RecordKind, Uuid), (Option<i32>, Option<i32>)>> {
+    let ids: Vec<Uuid> = world.touched.iter().map(|(_, id)| *id).collect();
+    let mut out = HashMap::new();
+    for chunk in subscribers.chunks(500) {
+        let clients: Vec<Uuid> = chunk.iter().map(|s| s.opened.client).collect();
+        let rows = sync_known::Entity::find()
+            .filter(sync_known::Column::ClientId.is_in(clients))
+            .filter(sync_known::Column::RecordId.is_in(ids.iter().copied()))
+            .all(&deps.db)
+            .await?;
+        out.extend(
+            rows.into_iter()
+                .map(|k| ((k.client_id, k.kind, k.record_id), sync::holding(&k))),
+        );
+    }
+    Ok(out)
+}
+
+fn stamp_of(row: &SyncedRow) -> (i32, i32, chrono::DateTime<Utc>) {
+    match row {
+        SyncedRow::Company(r) => (r.model.version, r.facts.bits() as i32, r.model.updated_at),
+        SyncedRow::Contact(r) => (r.model.version, r.facts.bits() as i32, r.model.updated_at),
+        SyncedRow::Deal(r) => (r.model.version, r.facts.bits() as i32, r.model.updated_at),
+        SyncedRow::Activity(r) => (r.model.version, r.facts.bits() as i32, r.model.updated_at),
+    }
+}
+
+/// The records a batch touched, with everything their facts read.
+#[derive(Default)]
+struct World {
+    /// The records to decide, in event order, each once.
+    touched: Vec<(RecordKind, Uuid)>,
+    deals: HashMap<Uuid, deal::Model>,
+    companies: HashMap<Uuid, company::Model>,
+    contacts: HashMap<Uuid, contact::Model>,
+    activities: HashMap<Uuid, activity::Model>,
+    /// Each user's own team.
+    teams: HashMap<Uuid, Option<Uuid>>,
+    /// (deal, user) → the share.
+    shares: HashMap<(Uuid, Uuid), SharePermission>,
+    /// Company → its deals; contact → its deals.
+    company_deals: HashMap<Uuid, Vec<Uuid>>,
+    contact_deals: HashMap<Uuid, Vec<Uuid>>,
+}
+
+/// An id in an event's change value (`companyId` from/to).
+fn id_of(value: &serde_json::Value) -> Option<Uuid> {
+    value.as_str().and_then(|s| Uuid::parse_str(s).ok())
+}
+
+impl World {
+    async fn load(deps: &Deps, events: &[event::Model]) -> ApiResult<Self> {
+        let db = &deps.db;
+        let mut touched: Vec<(RecordKind, Uuid)> = Vec::new();
+        let mut seen: HashSet<(RecordKind, Uuid)> = HashSet::new();
+        let mut touch = |kind: RecordKind, id: Uuid, touched: &mut Vec<_>| {
+            if seen.insert((kind, id)) {
+                touched.push((kind, id));
+            }
+        };
+        // The events' own records, and the companies and contacts a deal left.
+        for e in events {
+            let (Some(kind), Some(id)) = (e.kind, e.record_id) else {
+                continue;
+            };
+            if !sync::KINDS.contains(&kind) {
+                continue;
+            }
+            touch(kind, id, &mut touched);
+            if kind == RecordKind::Deal {
+                for c in crate::service::audit::changes_of(e) {
+                    let linked = match c.field.as_str() {
+                        "companyId" => RecordKind::Company,
+                        "contactId" => RecordKind::Contact,
+                        _ => continue,
+                    };
+                    for v in [&c.from, &c.to] {
+                        if let Some(id) = id_of(v) {
+                            touch(linked, id, &mut touched);
+                        }
+                    }
+                }
+            }
+        }
+        let ids = |touched: &[(RecordKind, Uuid)], kind: RecordKind| -> Vec<Uuid> {
+            touched
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, id)| *id)
+                .collect()
+        };
+        // A touched deal's company and contact.
+        let deals0 = ids(&touched, RecordKind::Deal);
+        let mut world = World::default();
+        if !deals0.is_empty() {
+            for d in deal::Entity::find()
+                .filter(deal::Column::Id.is_in(deals0.clone()))
+                .all(db)
+                .await?
+            {
+                touch(RecordKind::Company, d.company_id, &mut touched);
+                if let Some(c) = d.contact_id {
+                    touch(RecordKind::Contact, c, &mut touched);
+                }
+                world.deals.insert(d.id, d);
+            }
+        }
+        // The activities on any of them.
+        let companies0 = ids(&touched, RecordKind::Company);
+        let contacts0 = ids(&touched, RecordKind::Contact);
+        let activities0 = ids(&touched, RecordKind::Activity);
+        let on = Condition::any()
+            .add(activity::Column::Id.is_in(activities0))
+            .add(activity::Column::DealId.is_in(deals0.clone()))
+            .add(activity::Column::CompanyId.is_in(companies0.clone()))
+            .add(activity::Column::ContactId.is_in(contacts0.clone()));
+        let mut deals_needed: HashSet<Uuid> = deals0.into_iter().collect();
+        let mut companies_needed: HashSet<Uuid> = companies0.into_iter().collect();
+        let mut contacts_needed: HashSet<Uuid> = contacts0.into_iter().collect();
+        for a in activity::Entity::find().filter(on).all(db).await? {
+            touch(RecordKind::Activity, a.id, &mut touched);
+            deals_needed.extend(a.deal_id);
+            companies_needed.extend(a.company_id);
+            contacts_needed.extend(a.contact_id);
+            world.activities.insert(a.id, a);
+        }
+        // Companies and contacts, and every deal their facts (and the activities') read.
+        if !companies_needed.is_empty() {
+            for c in company::Entity::find()
+                .filter(company::Column::Id.is_in(companies_needed.iter().copied()))
+                .all(db)
+                .await?
+            {
+                world.companies.insert(c.id, c);
+            }
+        }
+        if !contacts_needed.is_empty() {
+            for c in contact::Entity::find()
+                .filter(contact::Column::Id.is_in(contacts_needed.iter().copied()))
+                .all(db)
+                .await?
+            {
+                world.contacts.insert(c.id, c);
+            }
+        }
+        let linked = Condition::any()
+            .add(deal::Column::Id.is_in(deals_needed.iter().copied()))
+            .add(deal::Column::CompanyId.is_in(companies_needed.iter().copied()))
+            .add(deal::Column::ContactId.is_in(contacts_needed.iter().copied()));
+        for d in deal::Entity::find().filter(linked).all(db).await? {
+            world
+                .company_deals
+                .entry(d.company_id)
+                .or_default()
+                .push(d.id);
+            if let Some(c) = d.contact_id {
+                world.contact_deals.entry(c).or_default().push(d.id);
+            }
+            world.deals.insert(d.id, d);
+        }
+        if !world.deals.is_empty() {
+            for s in deal_share::Entity::find()
+                .filter(deal_share::Column::DealId.is_in(world.deals.keys().copied()))
+                .all(db)
+                .await?
+            {
+                world.shares.insert((s.deal_id, s.user_id), s.permission);
+            }
+        }
+        let mut people: HashSet<Uuid> = HashSet::new();
+        people.extend(world.deals.values().map(|d| d.owner_id));
+        people.extend(world.companies.values().map(|c| c.owner_id));
+        people.extend(world.contacts.values().map(|c| c.owner_id));
+        for a in world.activities.values() {
+            people.insert(a.created_by);
+            people.extend(a.assigned_to);
+        }
+        if !people.is_empty() {
+            let teams: Vec<(Uuid, Option<Uuid>)> = user::Entity::find()
+                .select_only()
+                .column(user::Column::Id)
+                .column(user::Column::TeamId)
+                .filter(user::Column::Id.is_in(people))
+                .into_tuple()
+                .all(db)
+                .await?;
+            world.teams = teams.into_iter().collect();
+        }
+        world.touched = touched;
+        Ok(world)
+    }
+
+    fn team(&self, user: Uuid) -> Option<Uuid> {
+        self.teams.get(&user).copied().flatten()
+    }
+}
+
+/// Decisions for one viewer over a world, each record decided once.
+struct Eval<'a> {
+    deps: &'a Deps,
+    world: &'a World,
+    viewer: &'a Viewer,
+    deal_read: HashMap<Uuid, bool>,
+    company_read: HashMap<Uuid, bool>,
+    contact_read: HashMap<Uuid, bool>,
+}
+
+impl<'a> Eval<'a> {
+    fn new(deps: &'a Deps, world: &'a World, viewer: &'a Viewer) -> Self {
+        Self {
+            deps,
+            world,
+            viewer,
+            deal_read: HashMap::new(),
+            company_read: HashMap::new(),
+            contact_read: HashMap::new(),
+        }
+    }
+
+    /// The facts mask as the SQL facts column gives it: only the facts some decision of the
+    /// viewer's role reads.
+    fn relevant(&self, kind: Kind, mask: FactMask) -> FactMask {
+        let relevant = self.deps.authz.relevant_facts(self.viewer.role, kind);
+        FactMask::from_bits(mask.bits() & relevant.bits())
+    }
+
+    fn deal_mask(&self, d: &deal::Model) -> FactMask {
+        self.viewer.facts(&DealFacts {
+            owner_id: d.owner_id,
+            owner_team_id: self.world.team(d.owner_id),
+            share: self.world.shares.get(&(d.id, self.viewer.user_id)).copied(),
+        })
+    }
+
+    fn deal_readable(&mut self, id: Uuid) -> bool {
+        if let Some(&r) = self.deal_read.get(&id) {
+            return r;
+        }
+        let r = self.world.deals.get(&id).is_some_and(|d| {
+            self.deps
+                .authz
+                .decide(self.viewer.role, DealAction::Read, self.deal_mask(d))
+        });
+        self.deal_read.insert(id, r);
+        r
+    }
+
+    fn linked(&mut self, deals: Option<&Vec<Uuid>>) -> bool {
+        deals.is_some_and(|ds| ds.iter().any(|&d| self.deal_readable(d)))
+    }
+
+    fn company_mask(&mut self, c: &company::Model) -> FactMask {
+        let linked = self.linked(self.world.company_deals.get(&c.id));
+        self.viewer.facts(&CompanyFacts {
+            owner_id: c.owner_id,
+            owner_team_id: self.world.team(c.owner_id),
+            linked_to_readable_deal: linked,
+        })
+    }
+
+    fn company_readable(&mut self, id: Uuid) -> bool {
+        if let Some(&r) = self.company_read.get(&id) {
+            return r;
+        }
+        let world = self.world;
+        let r = match world.companies.get(&id) {
+            Some(c) => {
+                let mask = self.company_mask(c);
+                self.deps
+                    .authz
+                    .decide(self.viewer.role, CompanyAction::Read, mask)
+            }
+            None => false,
+        };
+        self.company_read.insert(id, r);
+        r
+    }
+
+    fn contact_mask(&mut self, c: &contact::Model) -> FactMask {
+        let linked = self.linked(self.world.contact_deals.get(&c.id));
+        self.viewer.facts(&ContactFacts {
+            owner_id: c.owner_id,
+            owner_team_id: self.world.team(c.owner_id),
+            linked_to_readable_deal: linked,
+        })
+    }
+
+    fn contact_readable(&mut self, id: Uuid) -> bool {
+        if let Some(&r) = self.contact_read.get(&id) {
+            return r;
+        }
+        let world = self.world;
+        let r = match world.contacts.get(&id) {
+            Some(c) => {
+                let mask = self.contact_mask(c);
+                self.deps
+                    .authz
+                    .decide(self.viewer.role, ContactAction::Read, mask)
+            }
+            None => false,
+        };
+        self.contact_read.insert(id, r);
+        r
+    }
+
+    fn activity_mask(&mut self, a: &activity::Model) -> FactMask {
+        let on_readable_record = a.deal_id.is_some_and(|d| self.deal_readable(d))
+            || a.company_id.is_some_and(|c| self.company_readable(c))
+            || a.contact_id.is_some_and(|c| self.contact_readable(c));
+        self.viewer.facts(&ActivityFacts {
+            created_by: a.created_by,
+            creator_team_id: self.world.team(a.created_by),
+            assigned_to: a.assigned_to,
+            assignee_team_id: a.assigned_to.and_then(|u| self.world.team(u)),
+            on_readable_record,
+        })
+    }
+
+    /// The record as the viewer may read it now, with its facts; `None` when it is gone or
+    /// unreadable.
+    fn row(&mut self, kind: RecordKind, id: Uuid) -> Option<SyncedRow> {
+        let world = self.world;
+        let role = self.viewer.role;
+        let authz = &self.deps.authz;
+        match kind {
+            RecordKind::Deal => {
+                let d = world.deals.get(&id)?;
+                let mask = self.deal_mask(d);
+                authz.decide(role, DealAction::Read, mask).then(|| {
+                    SyncedRow::Deal(WithFacts {
+                        model: d.clone(),
+                        facts: self.relevant(Kind::Deal, mask),
+                    })
+                })
+            }
+            RecordKind::Company => {
+                let c = world.companies.get(&id)?;
+                let mask = self.company_mask(c);
+                authz.decide(role, CompanyAction::Read, mask).then(|| {
+                    SyncedRow::Company(WithFacts {
+                        model: c.clone(),
+                        facts: self.relevant(Kind::Company, mask),
+                    })
+                })
+            }
+            RecordKind::Contact => {
+                let c = world.contacts.get(&id)?;
+                let mask = self.contact_mask(c);
+                authz.decide(role, ContactAction::Read, mask).then(|| {
+                    SyncedRow::Contact(WithFacts {
+                        model: c.clone(),
+                        facts: self.relevant(Kind::Contact, mask),
+                    })
+                })
+            }
+            RecordKind::Activity => {
+                let a = world.activities.get(&id)?;
+                let mask = self.activity_mask(a);
+                authz.decide(role, ActivityAction::Read, mask).then(|| {
+                    SyncedRow::Activity(WithFacts {
+                        model: a.clone(),
+                        facts: self.relevant(Kind::Activity, mask),
+                    })
+                })
+            }
+            RecordKind::User | RecordKind::Team => None,
+        }
+    }
+}
