@@ -853,3 +853,82 @@ async fn cursors_are_checked_and_expire() {
             .contains("syncCursor")
     );
 }
+
+/// Subscribes over a fresh socket; returns it after the subscription is registered (the
+/// server sends nothing until something changes).
+async fn subscribe(addr: std::net::SocketAddr, token: &str, id: &str, query: &str) -> Socket {
+    let mut socket = connect(addr).await;
+    let ack = init(&mut socket, Some(token)).await.expect("ack");
+    assert_eq!(ack["type"], "connection_ack");
+    send(
+        &mut socket,
+        json!({"id": id, "type": "subscribe", "payload": {"query": query}}),
+    )
+    .await;
+    socket
+}
+
+/// The next message within `secs`, if any.
+async fn within(socket: &mut Socket, secs: u64) -> Option<Value> {
+    tokio::time::timeout(std::time::Duration::from_secs(secs), next(socket))
+        .await
+        .ok()
+        .and_then(Result::ok)
+}
+
+#[tokio::test]
+async fn notifications_and_changes_arrive_live_and_only_for_readers() {
+    let s = small().await;
+    let addr = serve(&s.app).await;
+    let mut notes = subscribe(
+        addr,
+        &s.r2,
+        "n",
+        "subscription { notificationAdded { kind title deal { id title } } }",
+    )
+    .await;
+    let mut teammate = subscribe(
+        addr,
+        &s.r2,
+        "c",
+        "subscription { recordChanged(kinds: [DEAL]) { op kind id deal { id title amount } } }",
+    )
+    .await;
+    let mut outsider = subscribe(
+        addr,
+        &s.west,
+        "c",
+        "subscription { recordChanged { op kind id } }",
+    )
+    .await;
+    // Let the subscriptions register before the change.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let deal = ok(
+        &s.app,
+        &s.admin,
+        "mutation($c: ID!, $o: ID!) { createDeal(input: {companyId: $c, title: \"For you\", ownerId: $o, amount: \"5.00\"}) { id } }",
+        json!({ "c": s.company, "o": r2_id(&s).await }),
+    )
+    .await["createDeal"]["id"]
+        .clone();
+    let note = within(&mut notes, 10).await.expect("a notification");
+    assert_eq!(
+        note["payload"]["data"]["notificationAdded"]["kind"], "DEAL_ASSIGNED",
+        "{note}"
+    );
+    assert_eq!(
+        note["payload"]["data"]["notificationAdded"]["deal"]["id"],
+        deal
+    );
+    let change = within(&mut teammate, 10).await.expect("a change");
+    let change = &change["payload"]["data"]["recordChanged"];
+    assert_eq!(change["op"], "UPSERT");
+    assert_eq!(change["deal"]["id"], deal);
+    assert_eq!(change["deal"]["amount"], "5.00");
+    // The other team hears nothing of it.
+    assert!(within(&mut outsider, 2).await.is_none());
+}
+
+async fn r2_id(s: &Small) -> Value {
+    ok(&s.app, &s.r2, "{ me { id } }", json!({})).await["me"]["id"].clone()
+}

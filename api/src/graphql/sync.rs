@@ -223,18 +223,12 @@ impl LiveSubscription {
     ) -> Result<impl Stream<Item = crate::graphql::notification::Notification> + use<>> {
         let viewer = actor(ctx)?.viewer.clone();
         let deps = deps(ctx);
-        let rx = deps.live.notifications(deps, viewer.user_id);
-        Ok(futures_util::stream::unfold(rx, move |mut rx| {
-            let viewer = viewer.clone();
-            async move {
-                let note = rx.recv().await?;
-                Some((
-                    <crate::graphql::notification::Notification as FromRow>::from_row(
-                        note, &viewer,
-                    ),
-                    rx,
-                ))
-            }
+        let rx = deps.live.notifications(deps, &viewer);
+        Ok(futures_util::stream::unfold(rx, |mut rx| async move {
+            let (note, viewer) = rx.recv().await?;
+            let node =
+                <crate::graphql::notification::Notification as FromRow>::from_row(note, &viewer);
+            Some((node, rx))
         }))
     }
 }

@@ -84,8 +84,8 @@ pub type Delivered = (SyncChange, Viewer);
 
 /// A `notificationAdded` subscriber.
 struct NoteSubscriber {
-    user_id: Uuid,
-    tx: mpsc::Sender<notification::Model>,
+    viewer: Viewer,
+    tx: mpsc::Sender<(notification::Model, Viewer)>,
 }
 
 impl Live {
@@ -131,14 +131,18 @@ impl Live {
         Ok(rx)
     }
 
-    /// Subscribes `user_id` to their new notifications.
-    pub fn notifications(&self, deps: &Deps, user_id: Uuid) -> mpsc::Receiver<notification::Model> {
+    /// Subscribes `viewer` to their new notifications (each sent with the viewer as they
+    /// are when it is sent).
+    pub fn notifications(
+        &self,
+        deps: &Deps,
+        viewer: &Viewer,
+    ) -> mpsc::Receiver<(notification::Model, Viewer)> {
         let (tx, rx) = mpsc::channel(BUFFER);
-        self.inner
-            .notes
-            .lock()
-            .expect("live")
-            .push(NoteSubscriber { user_id, tx });
+        self.inner.notes.lock().expect("live").push(NoteSubscriber {
+            viewer: viewer.clone(),
+            tx,
+        });
         self.ensure_started(deps);
         rx
     }
@@ -171,10 +175,7 @@ async fn listen(deps: Deps) {
 /// The dispatcher: joins new subscribers, then delivers each batch of events.
 async fn dispatch(deps: Deps) {
     let mut subscribers: Vec<Subscriber> = Vec::new();
-    let mut seen = match sync::latest_event(&deps.db).await {
-        Ok(latest) => latest,
-        Err(_) => (0, 0),
-    };
+    let mut seen = sync::latest_event(&deps.db).await.unwrap_or_default();
     loop {
         let woken = tokio::select! {
             () = deps.live.inner.wake.notified() => true,
@@ -267,7 +268,7 @@ async fn catch_up(deps: &Deps, s: &mut Subscriber) -> ApiResult<()> {
 /// Delivers one batch of events to every subscriber.
 async fn deliver(
     deps: &Deps,
-    subscribers: &mut Vec<Subscriber>,
+    subscribers: &mut [Subscriber],
     events: &[event::Model],
 ) -> ApiResult<()> {
     notify(deps, events).await?;
@@ -278,6 +279,7 @@ async fn deliver(
         .iter()
         .any(|e| matches!(e.kind, Some(RecordKind::User | RecordKind::Team)));
     if permissions {
+        refresh_notes(deps).await?;
         // Anyone's reach may have changed: refresh each viewer and compare everything.
         for s in subscribers.iter_mut() {
             match reload(deps, &s.viewer).await? {
@@ -348,7 +350,7 @@ async fn notify(deps: &Deps, events: &[event::Model]) -> ApiResult<()> {
         .lock()
         .expect("live")
         .iter()
-        .map(|s| s.user_id)
+        .map(|s| s.viewer.user_id)
         .collect();
     if users.is_empty() {
         return Ok(());
@@ -362,10 +364,36 @@ async fn notify(deps: &Deps, events: &[event::Model]) -> ApiResult<()> {
         .await?;
     let mut notes = deps.live.inner.notes.lock().expect("live");
     for n in found {
-        for s in notes.iter_mut().filter(|s| s.user_id == n.user_id) {
-            if s.tx.try_send(n.clone()).is_err() {
+        for s in notes.iter_mut().filter(|s| s.viewer.user_id == n.user_id) {
+            if s.tx.try_send((n.clone(), s.viewer.clone())).is_err() {
                 s.tx = mpsc::channel(1).0;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Refreshes the notification subscribers' viewers; a deactivated user's end.
+async fn refresh_notes(deps: &Deps) -> ApiResult<()> {
+    let viewers: Vec<Viewer> = deps
+        .live
+        .inner
+        .notes
+        .lock()
+        .expect("live")
+        .iter()
+        .map(|s| s.viewer.clone())
+        .collect();
+    let mut fresh = Vec::with_capacity(viewers.len());
+    for v in &viewers {
+        fresh.push(reload(deps, v).await?);
+    }
+    let mut notes = deps.live.inner.notes.lock().expect("live");
+    // Subscribers added meanwhile are at the end, already fresh.
+    for (s, f) in notes.iter_mut().zip(fresh) {
+        match f {
+            Some(v) => s.viewer = v,
+            None => s.tx = mpsc::channel(1).0,
         }
     }
     Ok(())

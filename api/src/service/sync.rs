@@ -345,8 +345,8 @@ async fn confirm(db: &impl ConnectionTrait, client: Uuid, seq: i64) -> ApiResult
         .await?;
     // Upserts applied.
     sync_known::Entity::update_many()
-        .col_expr(K::Version, Expr::col(K::PendingVersion).into())
-        .col_expr(K::Facts, Expr::col(K::PendingFacts).into())
+        .col_expr(K::Version, Expr::col(K::PendingVersion))
+        .col_expr(K::Facts, Expr::col(K::PendingFacts))
         .col_expr(K::PendingSeq, Expr::value(Option::<i64>::None))
         .col_expr(K::PendingPresent, Expr::value(Option::<bool>::None))
         .col_expr(K::PendingVersion, Expr::value(Option::<i32>::None))
