@@ -131,6 +131,34 @@ impl Server {
         }
     }
 
+    /// A second instance on the same database (another port and folder); the database
+    /// belongs to `self`.
+    pub async fn beside(other: &Server, env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let database_url = other.database_url.clone();
+        let child = spawn(addr, &database_url, dir.path(), &env);
+        let mut server = Server {
+            child,
+            addr,
+            dir,
+            postgres: None,
+            database_url,
+            env,
+        };
+        server.wait_healthy().await;
+        server
+    }
+
     /// Kills the process at once (SIGKILL: no shutdown, no flush).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
