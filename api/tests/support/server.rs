@@ -27,10 +27,12 @@ pub struct Server {
 }
 
 /// The database the server runs on: a fresh embedded SQLite file, or — when
-/// `TEST_DATABASE_URL` points at PostgreSQL — a new database there, migrated and seeded
+/// `TEST_DATABASE_URL` (or, for benches, `BENCH_DATABASE_URL`) points at PostgreSQL — a new database there, migrated and seeded
 /// with the demo organisation by `crm seed-demo` (the embedded default seeds itself).
 fn database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
-    match std::env::var("TEST_DATABASE_URL") {
+    // Benches name their PostgreSQL server `BENCH_DATABASE_URL`.
+    let url = std::env::var("TEST_DATABASE_URL").or_else(|_| std::env::var("BENCH_DATABASE_URL"));
+    match url {
         Ok(admin) if admin.starts_with("postgres") => {
             let name = format!("crm_proc_{}", uuid::Uuid::new_v4().simple());
             psql(&admin, &format!("CREATE DATABASE \"{name}\""));
