@@ -15,17 +15,18 @@
 
 #[path = "../tests/support/server.rs"]
 mod server;
+#[path = "../tests/support/ws.rs"]
+mod ws;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::json;
 use server::{Client, Server, login};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const PASSWORD: &str = "demo-password-2026";
 const LIVE: &str = "subscription { recordChanged(kinds: [DEAL]) { op id deal { title } } }";
@@ -77,26 +78,9 @@ async fn socket(
     delays: Arc<Mutex<Vec<u64>>>,
     received: Arc<AtomicU64>,
 ) {
-    let mut req = format!("ws://{addr}/graphql/ws")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("upgrade");
-    let init =
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
-    ws.send(Message::Text(init.to_string().into()))
-        .await
-        .unwrap();
+    let mut ws = ws::connect(addr, &token).await;
     for i in 0..n {
-        let sub = json!({"id": i.to_string(), "type": "subscribe", "payload": {"query": LIVE}});
-        ws.send(Message::Text(sub.to_string().into()))
-            .await
-            .unwrap();
+        ws::subscribe(&mut ws, &i.to_string(), LIVE, json!({})).await;
     }
     let mut local = Vec::new();
     while let Some(Ok(m)) = ws.next().await {

@@ -6,63 +6,24 @@
 
 #[path = "support/server.rs"]
 mod server;
+#[path = "support/ws.rs"]
+mod ws;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use server::{Client, Server, login};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use ws::{Socket, next};
 
 const PASSWORD: &str = "demo-password-2026";
 
 const LIVE: &str = "subscription($since: String) { recordChanged(kinds: [DEAL], since: $since) { op id cursor deal { id title } } }";
 
 async fn subscribe(addr: SocketAddr, token: &str, since: Option<&str>) -> Socket {
-    let mut req = format!("ws://{addr}/graphql/ws")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("upgrade");
-    let init =
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    let mut socket = ws::connect(addr, token).await;
+    ws::subscribe(&mut socket, "1", LIVE, json!({ "since": since })).await;
     socket
-        .send(Message::Text(init.to_string().into()))
-        .await
-        .unwrap();
-    let ack = next(&mut socket, Duration::from_secs(10))
-        .await
-        .expect("ack");
-    assert_eq!(ack["type"], "connection_ack");
-    let sub = json!({"id": "1", "type": "subscribe", "payload": {"query": LIVE, "variables": {"since": since}}});
-    socket
-        .send(Message::Text(sub.to_string().into()))
-        .await
-        .unwrap();
-    socket
-}
-
-/// The next message within `wait`.
-async fn next(socket: &mut Socket, wait: Duration) -> Option<Value> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let m = tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .ok()??;
-        if let Ok(Message::Text(t)) = m {
-            return serde_json::from_str(t.as_str()).ok();
-        }
-    }
 }
 
 async fn gql(addr: SocketAddr, token: &str, query: &str, vars: Value) -> Value {

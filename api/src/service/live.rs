@@ -618,14 +618,12 @@ impl World {
     }
 }
 
-/// Decisions for one viewer over a world, each record decided once.
+/// Decisions for one viewer over a world, each record's readability decided once.
 struct Eval<'a> {
     deps: &'a Deps,
     world: &'a World,
     viewer: &'a Viewer,
-    deal_read: HashMap<Uuid, bool>,
-    company_read: HashMap<Uuid, bool>,
-    contact_read: HashMap<Uuid, bool>,
+    read: HashMap<(Kind, Uuid), bool>,
 }
 
 impl<'a> Eval<'a> {
@@ -634,159 +632,118 @@ impl<'a> Eval<'a> {
             deps,
             world,
             viewer,
-            deal_read: HashMap::new(),
-            company_read: HashMap::new(),
-            contact_read: HashMap::new(),
+            read: HashMap::new(),
         }
     }
 
-    /// The facts mask as the SQL facts column gives it: only the facts some decision of the
-    /// viewer's role reads.
-    fn relevant(&self, kind: Kind, mask: FactMask) -> FactMask {
-        let relevant = self.deps.authz.relevant_facts(self.viewer.role, kind);
-        FactMask::from_bits(mask.bits() & relevant.bits())
-    }
-
-    fn deal_mask(&self, d: &deal::Model) -> FactMask {
-        self.viewer.facts(&DealFacts {
-            owner_id: d.owner_id,
-            owner_team_id: self.world.team(d.owner_id),
-            share: self.world.shares.get(&(d.id, self.viewer.user_id)).copied(),
+    /// The facts of record `id` of `kind` for the viewer (`None`: not in the world).
+    fn mask(&mut self, kind: Kind, id: Uuid) -> Option<FactMask> {
+        let world = self.world;
+        let v = self.viewer;
+        Some(match kind {
+            Kind::Deal => {
+                let d = world.deals.get(&id)?;
+                v.facts(&DealFacts {
+                    owner_id: d.owner_id,
+                    owner_team_id: world.team(d.owner_id),
+                    share: world.shares.get(&(d.id, v.user_id)).copied(),
+                })
+            }
+            Kind::Company => {
+                let c = world.companies.get(&id)?;
+                v.facts(&CompanyFacts {
+                    owner_id: c.owner_id,
+                    owner_team_id: world.team(c.owner_id),
+                    linked_to_readable_deal: self.linked(world.company_deals.get(&id)),
+                })
+            }
+            Kind::Contact => {
+                let c = world.contacts.get(&id)?;
+                v.facts(&ContactFacts {
+                    owner_id: c.owner_id,
+                    owner_team_id: world.team(c.owner_id),
+                    linked_to_readable_deal: self.linked(world.contact_deals.get(&id)),
+                })
+            }
+            Kind::Activity => {
+                let a = world.activities.get(&id)?;
+                let on_readable_record = a.deal_id.is_some_and(|d| self.readable(Kind::Deal, d))
+                    || a.company_id
+                        .is_some_and(|c| self.readable(Kind::Company, c))
+                    || a.contact_id
+                        .is_some_and(|c| self.readable(Kind::Contact, c));
+                v.facts(&ActivityFacts {
+                    created_by: a.created_by,
+                    creator_team_id: world.team(a.created_by),
+                    assigned_to: a.assigned_to,
+                    assignee_team_id: a.assigned_to.and_then(|u| world.team(u)),
+                    on_readable_record,
+                })
+            }
+            _ => return None,
         })
     }
 
-    fn deal_readable(&mut self, id: Uuid) -> bool {
-        if let Some(&r) = self.deal_read.get(&id) {
+    /// Whether the viewer may read record `id` of `kind` (by the policy's `read` rule).
+    fn readable(&mut self, kind: Kind, id: Uuid) -> bool {
+        if let Some(&r) = self.read.get(&(kind, id)) {
             return r;
         }
-        let r = self.world.deals.get(&id).is_some_and(|d| {
-            self.deps
-                .authz
-                .decide(self.viewer.role, DealAction::Read, self.deal_mask(d))
-        });
-        self.deal_read.insert(id, r);
+        let read: crate::authz::Action = match kind {
+            Kind::Deal => DealAction::Read.into(),
+            Kind::Company => CompanyAction::Read.into(),
+            Kind::Contact => ContactAction::Read.into(),
+            _ => ActivityAction::Read.into(),
+        };
+        let r = self
+            .mask(kind, id)
+            .is_some_and(|m| self.deps.authz.decide(self.viewer.role, read, m));
+        self.read.insert((kind, id), r);
         r
     }
 
     fn linked(&mut self, deals: Option<&Vec<Uuid>>) -> bool {
-        deals.is_some_and(|ds| ds.iter().any(|&d| self.deal_readable(d)))
+        deals.is_some_and(|ds| ds.iter().any(|&d| self.readable(Kind::Deal, d)))
     }
 
-    fn company_mask(&mut self, c: &company::Model) -> FactMask {
-        let linked = self.linked(self.world.company_deals.get(&c.id));
-        self.viewer.facts(&CompanyFacts {
-            owner_id: c.owner_id,
-            owner_team_id: self.world.team(c.owner_id),
-            linked_to_readable_deal: linked,
-        })
-    }
-
-    fn company_readable(&mut self, id: Uuid) -> bool {
-        if let Some(&r) = self.company_read.get(&id) {
-            return r;
-        }
-        let world = self.world;
-        let r = match world.companies.get(&id) {
-            Some(c) => {
-                let mask = self.company_mask(c);
-                self.deps
-                    .authz
-                    .decide(self.viewer.role, CompanyAction::Read, mask)
-            }
-            None => false,
-        };
-        self.company_read.insert(id, r);
-        r
-    }
-
-    fn contact_mask(&mut self, c: &contact::Model) -> FactMask {
-        let linked = self.linked(self.world.contact_deals.get(&c.id));
-        self.viewer.facts(&ContactFacts {
-            owner_id: c.owner_id,
-            owner_team_id: self.world.team(c.owner_id),
-            linked_to_readable_deal: linked,
-        })
-    }
-
-    fn contact_readable(&mut self, id: Uuid) -> bool {
-        if let Some(&r) = self.contact_read.get(&id) {
-            return r;
-        }
-        let world = self.world;
-        let r = match world.contacts.get(&id) {
-            Some(c) => {
-                let mask = self.contact_mask(c);
-                self.deps
-                    .authz
-                    .decide(self.viewer.role, ContactAction::Read, mask)
-            }
-            None => false,
-        };
-        self.contact_read.insert(id, r);
-        r
-    }
-
-    fn activity_mask(&mut self, a: &activity::Model) -> FactMask {
-        let on_readable_record = a.deal_id.is_some_and(|d| self.deal_readable(d))
-            || a.company_id.is_some_and(|c| self.company_readable(c))
-            || a.contact_id.is_some_and(|c| self.contact_readable(c));
-        self.viewer.facts(&ActivityFacts {
-            created_by: a.created_by,
-            creator_team_id: self.world.team(a.created_by),
-            assigned_to: a.assigned_to,
-            assignee_team_id: a.assigned_to.and_then(|u| self.world.team(u)),
-            on_readable_record,
-        })
-    }
-
-    /// The record as the viewer may read it now, with its facts; `None` when it is gone or
-    /// unreadable.
+    /// The record as the viewer may read it now, with its facts as the SQL facts column
+    /// gives them (only the facts some decision of the role reads); `None` when it is gone
+    /// or unreadable.
     fn row(&mut self, kind: RecordKind, id: Uuid) -> Option<SyncedRow> {
-        let world = self.world;
-        let role = self.viewer.role;
-        let authz = &self.deps.authz;
-        match kind {
-            RecordKind::Deal => {
-                let d = world.deals.get(&id)?;
-                let mask = self.deal_mask(d);
-                authz.decide(role, DealAction::Read, mask).then(|| {
-                    SyncedRow::Deal(WithFacts {
-                        model: d.clone(),
-                        facts: self.relevant(Kind::Deal, mask),
-                    })
-                })
-            }
-            RecordKind::Company => {
-                let c = world.companies.get(&id)?;
-                let mask = self.company_mask(c);
-                authz.decide(role, CompanyAction::Read, mask).then(|| {
-                    SyncedRow::Company(WithFacts {
-                        model: c.clone(),
-                        facts: self.relevant(Kind::Company, mask),
-                    })
-                })
-            }
-            RecordKind::Contact => {
-                let c = world.contacts.get(&id)?;
-                let mask = self.contact_mask(c);
-                authz.decide(role, ContactAction::Read, mask).then(|| {
-                    SyncedRow::Contact(WithFacts {
-                        model: c.clone(),
-                        facts: self.relevant(Kind::Contact, mask),
-                    })
-                })
-            }
-            RecordKind::Activity => {
-                let a = world.activities.get(&id)?;
-                let mask = self.activity_mask(a);
-                authz.decide(role, ActivityAction::Read, mask).then(|| {
-                    SyncedRow::Activity(WithFacts {
-                        model: a.clone(),
-                        facts: self.relevant(Kind::Activity, mask),
-                    })
-                })
-            }
-            RecordKind::User | RecordKind::Team => None,
+        let policy_kind = match kind {
+            RecordKind::Deal => Kind::Deal,
+            RecordKind::Company => Kind::Company,
+            RecordKind::Contact => Kind::Contact,
+            RecordKind::Activity => Kind::Activity,
+            RecordKind::User | RecordKind::Team => return None,
+        };
+        if !self.readable(policy_kind, id) {
+            return None;
         }
+        let mask = self.mask(policy_kind, id)?;
+        let relevant = self
+            .deps
+            .authz
+            .relevant_facts(self.viewer.role, policy_kind);
+        let facts = FactMask::from_bits(mask.bits() & relevant.bits());
+        let w = self.world;
+        Some(match kind {
+            RecordKind::Deal => SyncedRow::Deal(WithFacts {
+                model: w.deals.get(&id)?.clone(),
+                facts,
+            }),
+            RecordKind::Company => SyncedRow::Company(WithFacts {
+                model: w.companies.get(&id)?.clone(),
+                facts,
+            }),
+            RecordKind::Contact => SyncedRow::Contact(WithFacts {
+                model: w.contacts.get(&id)?.clone(),
+                facts,
+            }),
+            _ => SyncedRow::Activity(WithFacts {
+                model: w.activities.get(&id)?.clone(),
+                facts,
+            }),
+        })
     }
 }

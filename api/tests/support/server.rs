@@ -95,13 +95,22 @@ impl Server {
     /// Starts `crm serve` with `env` added and waits until it answers `/healthz`.
     pub async fn start(env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
+        let (database_url, postgres) = database(dir.path());
+        Self::launch(dir, database_url, postgres, env).await
+    }
+
+    async fn launch(
+        dir: tempfile::TempDir,
+        database_url: String,
+        postgres: Option<(String, String)>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let (database_url, postgres) = database(dir.path());
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -134,31 +143,10 @@ impl Server {
     }
 
     /// A second instance on the same database (another port and folder); the database
-    /// belongs to `self`.
+    /// belongs to `other`.
     pub async fn beside(other: &Server, env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let database_url = other.database_url.clone();
-        let child = spawn(addr, &database_url, dir.path(), &env);
-        let mut server = Server {
-            child,
-            addr,
-            dir,
-            postgres: None,
-            database_url,
-            env,
-        };
-        server.wait_healthy().await;
-        server
+        Self::launch(dir, other.database_url.clone(), None, env).await
     }
 
     /// Kills the process at once (SIGKILL: no shutdown, no flush).
