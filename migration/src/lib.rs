@@ -18,6 +18,7 @@ mod m20261121_000006_add_report_indexes;
 mod m20261122_000007_add_deal_amount_max;
 mod m20261130_000008_create_events;
 mod m20261130_000009_create_notifications;
+mod m20261201_000010_events_indexes;
 mod m20261201_000011_create_sync;
 
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_add_deal_amount_max::Migration),
             Box::new(m20261130_000008_create_events::Migration),
             Box::new(m20261130_000009_create_notifications::Migration),
+            Box::new(m20261201_000010_events_indexes::Migration),
             Box::new(m20261201_000011_create_sync::Migration),
         ]
     }

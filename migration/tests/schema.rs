@@ -3,7 +3,8 @@
 //!
 //! Checks that the entities round-trip through the schema (every enum value passes its CHECK),
 //! that constraint violations carry the constraint's name, the foreign-key actions and defaults,
-//! that the amount limit spares rows written before it, and that `down` undoes `up`.
+//! that the amount limit spares rows written before it, the events index layout of each
+//! backend, and that `down` undoes `up`.
 
 use std::future::Future;
 
@@ -788,6 +789,93 @@ async fn down_undoes_up() {
                 .unwrap()
                 .is_empty()
         );
+    })
+    .await;
+}
+
+/// The columns of index `name`, in order (none when there is no such index).
+async fn index_columns(db: &DatabaseConnection, name: &str) -> Vec<String> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Sqlite => {
+            format!("SELECT name FROM pragma_index_info('{name}') ORDER BY seqno")
+        }
+        _ => format!(
+            "SELECT a.attname::text AS name
+             FROM pg_index i
+             JOIN pg_class c ON c.oid = i.indexrelid
+             JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) ON true
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE c.relname = '{name}'
+             ORDER BY k.n"
+        ),
+    };
+    db.query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect()
+}
+
+/// The events indexes as (name, columns).
+async fn events_indexes(db: &DatabaseConnection) -> Vec<(&'static str, Vec<String>)> {
+    let mut out = Vec::new();
+    for name in [
+        "ix_events_order",
+        "ix_events_actor",
+        "ix_events_action",
+        "ix_events_kind",
+        "ix_events_record",
+        "ix_events_at",
+    ] {
+        out.push((name, index_columns(db, name).await));
+    }
+    out
+}
+
+fn layout(order: &[&str], filters: &[&str]) -> Vec<(&'static str, Vec<String>)> {
+    let owned = |cols: &[&str]| cols.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+    let with = |first: &str| {
+        let mut cols = vec![first.to_owned()];
+        cols.extend(owned(filters));
+        cols
+    };
+    vec![
+        ("ix_events_order", owned(order)),
+        ("ix_events_actor", with("actor_id")),
+        ("ix_events_action", with("action")),
+        ("ix_events_kind", with("kind")),
+        ("ix_events_record", with("record_id")),
+        ("ix_events_at", owned(&["at"])),
+    ]
+}
+
+/// On SQLite the events index migration drops `ix_events_order` and leaves `txid` out of
+/// the filter indexes (it is always 0 there); `down` restores the first layout, and on
+/// PostgreSQL nothing changes either way.
+#[tokio::test]
+async fn events_indexes_change_on_sqlite_only_and_revert() {
+    on_each_backend(|db| async move {
+        let first = layout(&["txid", "position"], &["txid", "position"]);
+        let current = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            layout(&[], &["position"])
+        } else {
+            first.clone()
+        };
+        assert_eq!(events_indexes(&db).await, current);
+
+        let from_end = Migrator::migrations()
+            .iter()
+            .rev()
+            .position(|m| m.name().contains("events_indexes"))
+            .expect("the events index migration");
+        let steps = u32::try_from(from_end + 1).unwrap();
+        Migrator::down(&db, Some(steps)).await.expect("down");
+        assert_eq!(events_indexes(&db).await, first);
+
+        Migrator::up(&db, None).await.expect("up again");
+        assert_eq!(events_indexes(&db).await, current);
     })
     .await;
 }

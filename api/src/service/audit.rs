@@ -8,7 +8,8 @@
 //! positions; a reader that had moved past the later one would never see the earlier one.
 //! Below the horizon every transaction has ended, so a page never has a hole that fills in
 //! later (`tests/api/audit.rs` commits two transactions out of order to show it). On SQLite
-//! writers are serialized and positions are commit order: there is no horizon.
+//! writers are serialized and positions are commit order: there is no horizon, and readers
+//! page by `position` alone.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{event, schedule_run};
@@ -92,12 +93,62 @@ pub struct Entry {
     pub full: bool,
 }
 
-/// The reading order: transaction, then position within it.
-fn order() -> [SortKey; 2] {
-    [
-        SortKey::column(event::Column::Txid, false),
-        SortKey::column(event::Column::Position, false),
-    ]
+/// The reading order: transaction, then position within it, on PostgreSQL; position alone
+/// on SQLite, where `txid` is always 0 and positions are commit order (the table's rowid,
+/// so the unfiltered log needs no index of its own, and each filter's index is
+/// `(column, position)`: migration `m20261201_000010_events_indexes`). Neither is ever
+/// NULL, which lets an index serve the order on SQLite too.
+fn order(backend: DbBackend) -> Vec<SortKey> {
+    let position = SortKey::column(event::Column::Position, false).not_null();
+    if backend == DbBackend::Postgres {
+        vec![
+            SortKey::column(event::Column::Txid, false).not_null(),
+            position,
+        ]
+    } else {
+        vec![position]
+    }
+}
+
+/// `select` in reading order ([`order`]), or backwards.
+pub(crate) fn in_reading_order(
+    backend: DbBackend,
+    select: Select<event::Entity>,
+    desc: bool,
+) -> Select<event::Entity> {
+    use sea_orm::QueryOrder;
+    use sea_orm::sea_query::Order;
+    let dir = || if desc { Order::Desc } else { Order::Asc };
+    let select = if backend == DbBackend::Postgres {
+        select.order_by(event::Column::Txid, dir())
+    } else {
+        select
+    };
+    select.order_by(event::Column::Position, dir())
+}
+
+/// The events after `(txid, position)` in reading order.
+pub(crate) fn after(backend: DbBackend, (txid, position): (i64, i64)) -> sea_orm::Condition {
+    if backend == DbBackend::Postgres {
+        sea_orm::Condition::any()
+            .add(event::Column::Txid.gt(txid))
+            .add(
+                sea_orm::Condition::all()
+                    .add(event::Column::Txid.eq(txid))
+                    .add(event::Column::Position.gt(position)),
+            )
+    } else {
+        sea_orm::Condition::all().add(event::Column::Position.gt(position))
+    }
+}
+
+/// An event's cursor values, in [`order`]'s keys.
+fn cursor_of(backend: DbBackend, e: &event::Model) -> Vec<Scalar> {
+    if backend == DbBackend::Postgres {
+        vec![Scalar::Int(e.txid), Scalar::Int(e.position)]
+    } else {
+        vec![Scalar::Int(e.position)]
+    }
 }
 
 /// The oldest transaction id of this database still in progress (or, with none, the next
@@ -141,9 +192,14 @@ async fn page_of(
     page: &PageArgs,
 ) -> ApiResult<Page<event::Model>> {
     let select = filter(readable_events(&deps.db).await?);
-    fetch_page(&deps.db, select, &order(), page, |e: &event::Model| {
-        vec![Scalar::Int(e.txid), Scalar::Int(e.position)]
-    })
+    let backend = deps.db.get_database_backend();
+    fetch_page(
+        &deps.db,
+        select,
+        &order(backend),
+        page,
+        |e: &event::Model| cursor_of(backend, e),
+    )
     .await
 }
 

@@ -4,7 +4,8 @@
 //!
 //! NULLs sort as if larger than every value (`NULLS LAST` ascending, `NULLS FIRST`
 //! descending) on both databases, and the keyset predicate follows the same rule, so pages
-//! stay exact when rows are inserted or deleted between requests.
+//! stay exact when rows are inserted or deleted between requests. Keys declared never NULL
+//! ([`SortKey::not_null`]) leave the NULL cases out, so that an index serves their order.
 
 use base64::Engine;
 use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, Order, SimpleExpr};
@@ -101,6 +102,8 @@ pub struct SortKey {
     pub kind: CursorKind,
     /// Descending?
     pub desc: bool,
+    /// `expr` is never NULL (see [`SortKey::not_null`]).
+    pub not_null: bool,
 }
 
 impl SortKey {
@@ -110,7 +113,20 @@ impl SortKey {
             expr: expr.into(),
             kind,
             desc,
+            not_null: false,
         }
+    }
+
+    /// Declares that the key is never NULL (a `NOT NULL` column): it is ordered without a
+    /// `NULLS` clause and compared without the NULL cases. That matters on SQLite, whose
+    /// `ASC NULLS LAST` is not the order of an index: there an index serves such an order
+    /// for one column only and the rest is sorted, every matching row of it. When every key
+    /// of a list is never NULL and all go the same way, the cursor condition is a single
+    /// row-value comparison (`(a, b) > (?, ?)`), which both databases read as an index
+    /// range.
+    pub fn not_null(mut self) -> Self {
+        self.not_null = true;
+        self
     }
 
     /// A table-qualified column in the given direction.
@@ -140,6 +156,22 @@ fn decode_cursor(cursor: &str, field: &str, keys: &[SortKey]) -> ApiResult<Vec<C
 
 /// Rows strictly after (`forward`) the cursor in the order of `keys`.
 fn keyset(keys: &[SortKey], values: &[CursorValue], forward: bool) -> Condition {
+    let same_way = keys.iter().all(|k| k.desc == keys[0].desc);
+    if keys.iter().all(|k| k.not_null) && same_way {
+        let values: Option<Vec<_>> = values.iter().map(CursorValue::to_value).collect();
+        if let (Some(values), Some(first)) = (values, keys.first()) {
+            let (lhs, rhs) = if keys.len() == 1 {
+                (first.expr.clone(), Expr::val(values[0].clone()))
+            } else {
+                (
+                    Expr::tuple(keys.iter().map(|k| k.expr.clone())),
+                    Expr::tuple(values.into_iter().map(Expr::val)),
+                )
+            };
+            let ascending = first.desc != forward;
+            return Condition::all().add(if ascending { lhs.gt(rhs) } else { lhs.lt(rhs) });
+        }
+    }
     let mut any = Condition::any();
     for i in 0..keys.len() {
         let mut all = Condition::all();
@@ -251,7 +283,11 @@ where
         } else {
             (Order::Desc, NullOrdering::First)
         };
-        select = select.order_by_with_nulls(key.expr.clone(), order, nulls);
+        select = if key.not_null {
+            select.order_by(key.expr.clone(), order)
+        } else {
+            select.order_by_with_nulls(key.expr.clone(), order, nulls)
+        };
     }
     let mut rows: Vec<M> = select.limit(limit + 1).into_model::<M>().all(db).await?;
     let more = rows.len() as u64 > limit;

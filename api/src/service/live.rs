@@ -225,16 +225,12 @@ async fn dispatch(deps: Deps) {
 
 /// The next events after `seen`, in commit order, below the horizon.
 async fn next_batch(deps: &Deps, seen: (i64, i64)) -> ApiResult<Vec<event::Model>> {
-    let select = crate::service::audit::readable_events(&deps.db).await?;
-    let after = Condition::any().add(event::Column::Txid.gt(seen.0)).add(
-        Condition::all()
-            .add(event::Column::Txid.eq(seen.0))
-            .add(event::Column::Position.gt(seen.1)),
-    );
-    Ok(select
-        .filter(after)
-        .order_by_asc(event::Column::Txid)
-        .order_by_asc(event::Column::Position)
+    use crate::service::audit::{after, in_reading_order, readable_events};
+    let backend = deps.db.get_database_backend();
+    let select = readable_events(&deps.db)
+        .await?
+        .filter(after(backend, seen));
+    Ok(in_reading_order(backend, select, false)
         .limit(BATCH)
         .all(&deps.db)
         .await?)

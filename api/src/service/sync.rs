@@ -209,12 +209,11 @@ pub(crate) fn viewer_sig(deps: &Deps, viewer: &Viewer) -> String {
 /// The newest event readers may see (commit order), `(0, 0)` with none.
 pub(crate) async fn latest_event(db: &impl ConnectionTrait) -> ApiResult<(i64, i64)> {
     let select = crate::service::audit::readable_events(db).await?;
-    let row: Option<(i64, i64)> = select
+    let backend = db.get_database_backend();
+    let row: Option<(i64, i64)> = crate::service::audit::in_reading_order(backend, select, true)
         .select_only()
         .column(event::Column::Txid)
         .column(event::Column::Position)
-        .order_by_desc(event::Column::Txid)
-        .order_by_desc(event::Column::Position)
         .limit(1)
         .into_tuple()
         .one(db)
