@@ -218,7 +218,7 @@ fn main() {
                     tokio::time::sleep_until(due.into()).await;
                     let title = format!("bench {}", now_us(epoch));
                     let deal = &deals[i % deals.len()];
-                    i += writers as usize;
+                    i += writers;
                     let _ = c
                         .graphql(Some(&admin), UPDATE, json!({ "id": deal, "t": title }))
                         .await;
