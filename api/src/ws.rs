@@ -155,22 +155,37 @@ async fn serve(
 
     let outgoing = async_graphql::http::WebSocket::new(executor, input, protocol);
     futures_util::pin_mut!(outgoing);
+    let to_message = |m: WsMessage| match m {
+        WsMessage::Text(text) => {
+            finished(&text, &active);
+            Message::Text(text.into())
+        }
+        WsMessage::Close(code, reason) => Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })),
+    };
     loop {
         let message = tokio::select! {
             m = outgoing.next() => match m {
-                Some(WsMessage::Text(text)) => {
-                    finished(&text, &active);
-                    Message::Text(text.into())
-                }
-                Some(WsMessage::Close(code, reason)) => Message::Close(Some(CloseFrame {
-                    code,
-                    reason: reason.into(),
-                })),
+                Some(m) => to_message(m),
                 None => break,
             },
             Some(text) = refusals.recv() => Message::Text(text.into()),
         };
-        if sink.send(message).await.is_err() {
+        if sink.feed(message).await.is_err() {
+            break;
+        }
+        // Messages already waiting (live changes for several subscriptions of this
+        // socket) go out with one flush.
+        let mut open = true;
+        while let Some(Some(m)) = futures_util::FutureExt::now_or_never(outgoing.next()) {
+            if sink.feed(to_message(m)).await.is_err() {
+                open = false;
+                break;
+            }
+        }
+        if !open || sink.flush().await.is_err() {
             break;
         }
     }

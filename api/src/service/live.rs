@@ -296,10 +296,20 @@ async fn deliver(
     }
     let held = holdings(deps, subscribers, &world).await?;
     let now = Utc::now();
+    // What each user may read of the touched records, decided once per user (a user's
+    // subscriptions — tabs, devices — share it).
+    let mut decided: HashMap<Uuid, Vec<Option<SyncedRow>>> = HashMap::new();
     let mut sent: Vec<(usize, SyncChange)> = Vec::new();
     for (i, s) in subscribers.iter_mut().enumerate() {
-        let mut eval = Eval::new(deps, &world, &s.viewer);
-        for &(kind, id) in &world.touched {
+        let rows = decided.entry(s.viewer.user_id).or_insert_with(|| {
+            let mut eval = Eval::new(deps, &world, &s.viewer);
+            world
+                .touched
+                .iter()
+                .map(|&(kind, id)| eval.row(kind, id))
+                .collect()
+        });
+        for (&(kind, id), row) in world.touched.iter().zip(rows.iter()) {
             if !s.kinds.contains(&kind) {
                 continue;
             }
@@ -307,13 +317,14 @@ async fn deliver(
                 .get(&(s.opened.client, kind, id))
                 .copied()
                 .unwrap_or((None, None));
-            match eval.row(kind, id) {
+            match row {
                 Some(row) => {
-                    let (version, facts, _) = stamp_of(&row);
+                    let (version, facts, _) = stamp_of(row);
                     if holding == (Some(version), Some(facts)) {
                         continue;
                     }
-                    sent.push((i, sync::stamped(&mut s.opened, kind, id, Some(row), now)));
+                    let row = Some(row.clone());
+                    sent.push((i, sync::stamped(&mut s.opened, kind, id, row, now)));
                 }
                 None if holding.0.is_some() => {
                     sent.push((i, sync::stamped(&mut s.opened, kind, id, None, now)));
@@ -325,8 +336,7 @@ async fn deliver(
     if sent.is_empty() {
         return Ok(());
     }
-    let changes: Vec<SyncChange> = sent.iter().map(|(_, c)| c.clone()).collect();
-    sync::write_pending(&deps.db, &changes).await?;
+    sync::write_pending(&deps.db, sent.iter().map(|(_, c)| c)).await?;
     for (i, c) in sent {
         let s = &mut subscribers[i];
         if s.tx.try_send((c, s.viewer.clone())).is_err() {
@@ -462,6 +472,32 @@ struct World {
     contact_deals: HashMap<Uuid, Vec<Uuid>>,
 }
 
+/// Whether event `e` (on a record of `kind`) can change who may read *other* records: by
+/// the facts of `authz/facts.rs`, a company's or contact's readability follows its deals'
+/// (`linked_to_readable_deal`), an activity's its deal's, company's and contact's
+/// (`on_readable_record`). So: creating or deleting a record, and changing a deal's owner,
+/// company, contact or shares, or a company's or contact's owner. Other changes (a title,
+/// a stage) change only the record itself. A new fact that reads another record must be
+/// added here.
+fn reaches(e: &event::Model, kind: RecordKind, changes: &[crate::service::events::Change]) -> bool {
+    use crate::service::events::AuditAction;
+    if matches!(
+        e.action,
+        AuditAction::RecordCreated | AuditAction::RecordDeleted
+    ) {
+        return true;
+    }
+    changes.iter().any(|c| {
+        matches!(
+            (kind, c.field.as_str()),
+            (
+                RecordKind::Deal,
+                "ownerId" | "companyId" | "contactId" | "share"
+            ) | (RecordKind::Company | RecordKind::Contact, "ownerId")
+        )
+    })
+}
+
 /// An id in an event's change value (`companyId` from/to).
 fn id_of(value: &serde_json::Value) -> Option<Uuid> {
     value.as_str().and_then(|s| Uuid::parse_str(s).ok())
@@ -477,7 +513,9 @@ impl World {
                 touched.push((kind, id));
             }
         };
-        // The events' own records, and the companies and contacts a deal left.
+        // The events' own records; for events that can change who may read other records
+        // (see `reaches`), the companies and contacts a deal left.
+        let mut reach: HashSet<(RecordKind, Uuid)> = HashSet::new();
         for e in events {
             let (Some(kind), Some(id)) = (e.kind, e.record_id) else {
                 continue;
@@ -486,30 +524,38 @@ impl World {
                 continue;
             }
             touch(kind, id, &mut touched);
-            if kind == RecordKind::Deal {
-                for c in crate::service::audit::changes_of(e) {
-                    let linked = match c.field.as_str() {
-                        "companyId" => RecordKind::Company,
-                        "contactId" => RecordKind::Contact,
-                        _ => continue,
-                    };
-                    for v in [&c.from, &c.to] {
-                        if let Some(id) = id_of(v) {
-                            touch(linked, id, &mut touched);
-                        }
+            let changes = crate::service::audit::changes_of(e);
+            if !reaches(e, kind, &changes) {
+                continue;
+            }
+            reach.insert((kind, id));
+            for c in changes {
+                let linked = match (kind, c.field.as_str()) {
+                    (RecordKind::Deal, "companyId") => RecordKind::Company,
+                    (RecordKind::Deal, "contactId") => RecordKind::Contact,
+                    _ => continue,
+                };
+                for v in [&c.from, &c.to] {
+                    if let Some(id) = id_of(v) {
+                        touch(linked, id, &mut touched);
+                        reach.insert((linked, id));
                     }
                 }
             }
         }
-        let ids = |touched: &[(RecordKind, Uuid)], kind: RecordKind| -> Vec<Uuid> {
-            touched
+        let reached = |reach: &HashSet<(RecordKind, Uuid)>, kind: RecordKind| -> Vec<Uuid> {
+            reach
                 .iter()
                 .filter(|(k, _)| *k == kind)
                 .map(|(_, id)| *id)
                 .collect()
         };
-        // A touched deal's company and contact.
-        let deals0 = ids(&touched, RecordKind::Deal);
+        // The touched deals; a reaching deal's company and contact.
+        let deals0: Vec<Uuid> = touched
+            .iter()
+            .filter(|(k, _)| *k == RecordKind::Deal)
+            .map(|(_, id)| *id)
+            .collect();
         let mut world = World::default();
         if !deals0.is_empty() {
             for d in deal::Entity::find()
@@ -517,22 +563,38 @@ impl World {
                 .all(db)
                 .await?
             {
-                touch(RecordKind::Company, d.company_id, &mut touched);
-                if let Some(c) = d.contact_id {
-                    touch(RecordKind::Contact, c, &mut touched);
+                if reach.contains(&(RecordKind::Deal, d.id)) {
+                    touch(RecordKind::Company, d.company_id, &mut touched);
+                    reach.insert((RecordKind::Company, d.company_id));
+                    if let Some(c) = d.contact_id {
+                        touch(RecordKind::Contact, c, &mut touched);
+                        reach.insert((RecordKind::Contact, c));
+                    }
                 }
                 world.deals.insert(d.id, d);
             }
         }
-        // The activities on any of them.
-        let companies0 = ids(&touched, RecordKind::Company);
-        let contacts0 = ids(&touched, RecordKind::Contact);
-        let activities0 = ids(&touched, RecordKind::Activity);
+        // The touched activities, and the activities on what reaching events touched.
+        let activities0: Vec<Uuid> = touched
+            .iter()
+            .filter(|(k, _)| *k == RecordKind::Activity)
+            .map(|(_, id)| *id)
+            .collect();
         let on = Condition::any()
             .add(activity::Column::Id.is_in(activities0))
-            .add(activity::Column::DealId.is_in(deals0.clone()))
-            .add(activity::Column::CompanyId.is_in(companies0.clone()))
-            .add(activity::Column::ContactId.is_in(contacts0.clone()));
+            .add(activity::Column::DealId.is_in(reached(&reach, RecordKind::Deal)))
+            .add(activity::Column::CompanyId.is_in(reached(&reach, RecordKind::Company)))
+            .add(activity::Column::ContactId.is_in(reached(&reach, RecordKind::Contact)));
+        let companies0: Vec<Uuid> = touched
+            .iter()
+            .filter(|(k, _)| *k == RecordKind::Company)
+            .map(|(_, id)| *id)
+            .collect();
+        let contacts0: Vec<Uuid> = touched
+            .iter()
+            .filter(|(k, _)| *k == RecordKind::Contact)
+            .map(|(_, id)| *id)
+            .collect();
         let mut deals_needed: HashSet<Uuid> = deals0.into_iter().collect();
         let mut companies_needed: HashSet<Uuid> = companies0.into_iter().collect();
         let mut contacts_needed: HashSet<Uuid> = contacts0.into_iter().collect();

@@ -737,10 +737,13 @@ fn busy() -> ApiError {
 /// Records changes sent to their clients as pending: a new row for a record the client
 /// did not hold, else the pending columns of its row (a change still pending from before is
 /// taken as applied first: the client got it, since it got one after it).
-pub(crate) async fn write_pending(db: &impl ConnectionTrait, sent: &[SyncChange]) -> ApiResult<()> {
+pub(crate) async fn write_pending<'a>(
+    db: &impl ConnectionTrait,
+    sent: impl IntoIterator<Item = &'a SyncChange>,
+) -> ApiResult<()> {
     use sync_known::Column as K;
     let rows: Vec<sync_known::ActiveModel> = sent
-        .iter()
+        .into_iter()
         .map(|c| {
             let (version, facts) = match &c.row {
                 Some(r) => {
