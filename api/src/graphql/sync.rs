@@ -185,7 +185,8 @@ impl SyncQuery {
 #[derive(Default)]
 pub struct LiveSubscription;
 
-#[Subscription]
+/// Live updates over `/graphql/ws` (graphql-transport-ws).
+#[Subscription(name = "Subscription")]
 impl LiveSubscription {
     /// Changes to the records you may read, as they happen, in the shape of `changes`:
     /// an `UPSERT` with the fields you may read now, a `DELETE` for a record you were given

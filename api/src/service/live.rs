@@ -205,7 +205,17 @@ async fn dispatch(deps: Deps) {
                 Ok(events) if events.is_empty() => break,
                 Ok(events) => {
                     let last = events.last().map(|e| (e.txid, e.position));
-                    if let Err(e) = deliver(&deps, &mut subscribers, &events).await {
+                    let began = std::time::Instant::now();
+                    let lag = events.first().map(|e| Utc::now() - e.at);
+                    let delivered = deliver(&deps, &mut subscribers, &events).await;
+                    tracing::debug!(
+                        events = events.len(),
+                        subscribers = subscribers.len(),
+                        ms = began.elapsed().as_secs_f64() * 1000.0,
+                        lag_ms = lag.map(|l| l.num_milliseconds()),
+                        "live: batch delivered"
+                    );
+                    if let Err(e) = delivered {
                         tracing::warn!(error = %e, "live: delivering a batch failed; retrying");
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         break;

@@ -207,10 +207,17 @@ fn spawn(addr: SocketAddr, db: &str, dir: &std::path::Path, env: &[(String, Stri
             "CRM_POLICY_DIR",
             concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
         )
-        .env("RUST_LOG", "error")
+        .env(
+            "RUST_LOG",
+            std::env::var("SERVER_LOG").unwrap_or_else(|_| "error".into()),
+        )
         .current_dir(dir)
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(if std::env::var("SERVER_LOG").is_ok() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
     for (k, v) in env {
         cmd.env(k, v);
     }
