@@ -27,6 +27,9 @@ pub struct Model {
     pub pending_position: Option<i64>,
     /// The viewer's role, teams and policy the known facts were computed under.
     pub viewer_sig: String,
+    /// Made by a subscription without a cursor: kept a day after its last use, not the
+    /// whole retention period.
+    pub ephemeral: bool,
     pub created_at: DateTimeUtc,
     pub used_at: DateTimeUtc,
 }

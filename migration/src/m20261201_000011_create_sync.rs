@@ -5,7 +5,8 @@
 //! tombstone only for a record the client was given). A row's `pending_*` columns are the
 //! last answer's change, kept until the client comes back with a cursor at or past it
 //! (then it becomes the known state) or before it (then it is dropped): a lost answer is
-//! sent again. `ix_sync_clients_used` serves the retention purge.
+//! sent again. `ix_sync_clients_used` serves the retention purge. An `ephemeral` copy (made by
+//! a subscription without a cursor) is purged a day after its last use.
 //!
 //! Live delivery: each notification names the event that caused it (`event_position`), so
 //! an instance delivering a batch of events finds their notifications with one statement;
@@ -43,6 +44,7 @@ impl MigrationTrait for Migration {
     pending_txid {bigint},
     pending_position {bigint},
     viewer_sig {text} NOT NULL,
+    ephemeral {boolean} NOT NULL,
     created_at {timestamp} NOT NULL,
     used_at {timestamp} NOT NULL,
     CONSTRAINT pk_sync_clients PRIMARY KEY (id),

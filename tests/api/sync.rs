@@ -932,3 +932,35 @@ async fn notifications_and_changes_arrive_live_and_only_for_readers() {
 async fn r2_id(s: &Small) -> Value {
     ok(&s.app, &s.r2, "{ me { id } }", json!({})).await["me"]["id"].clone()
 }
+
+#[tokio::test]
+async fn a_copy_made_by_a_subscription_without_a_cursor_is_purged_a_day_after_its_last_use() {
+    let s = small().await;
+    let deps = &s.app.state.deps;
+    let me = r2_id(&s).await;
+    let viewer = api::authz::Viewer::new(
+        Uuid::parse_str(me.as_str().unwrap()).unwrap(),
+        Role::SalesRep,
+        [],
+    );
+    let kept = api::service::sync::start(deps, &viewer, false)
+        .await
+        .unwrap();
+    let passing = api::service::sync::start(deps, &viewer, true)
+        .await
+        .unwrap();
+    assert_ne!(kept, passing);
+    let tomorrow = chrono::Utc::now() + chrono::Duration::hours(25);
+    assert_eq!(api::service::sync::purge(deps, tomorrow).await.unwrap(), 1);
+    // The copy a client took with syncCursor stays; the other's cursor has expired.
+    let (_, res) = s
+        .app
+        .gql(Some(&s.r2), CHANGES, json!({ "since": passing.encode() }))
+        .await;
+    assert_eq!(error_code(&res), Some("SYNC_CURSOR_EXPIRED"), "{res}");
+    let (_, res) = s
+        .app
+        .gql(Some(&s.r2), CHANGES, json!({ "since": kept.encode() }))
+        .await;
+    assert!(res["errors"].is_null(), "{res}");
+}

@@ -136,7 +136,7 @@ impl SyncQuery {
     /// device or tab); a copy unused for longer than the audit retention expires.
     async fn sync_cursor(&self, ctx: &Context<'_>) -> Result<String> {
         let viewer = &actor(ctx)?.viewer;
-        sync::start(deps(ctx), viewer)
+        sync::start(deps(ctx), viewer, false)
             .await
             .map(|c| c.encode())
             .map_err(gql)

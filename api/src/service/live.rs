@@ -116,7 +116,7 @@ impl Live {
     ) -> ApiResult<mpsc::Receiver<Delivered>> {
         let since = match since {
             Some(c) => c,
-            None => sync::start(deps, viewer).await?,
+            None => sync::start(deps, viewer, true).await?,
         };
         let opened = sync::open(deps, viewer, since).await?;
         let (tx, rx) = mpsc::channel(BUFFER);
@@ -176,6 +176,7 @@ async fn listen(deps: Deps) {
 async fn dispatch(deps: Deps) {
     let mut subscribers: Vec<Subscriber> = Vec::new();
     let mut seen = sync::latest_event(&deps.db).await.unwrap_or_default();
+    let mut last_touch = std::time::Instant::now();
     loop {
         let woken = tokio::select! {
             () = deps.live.inner.wake.notified() => true,
@@ -185,7 +186,29 @@ async fn dispatch(deps: Deps) {
             // Let the write that woke us commit, and more of its kind join the batch.
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        // Copies in use stay out of the purge: touched when their subscription ends, and
+        // hourly while it lasts.
+        let ended: Vec<Uuid> = subscribers
+            .iter()
+            .filter(|s| s.tx.is_closed())
+            .map(|s| s.opened.client)
+            .collect();
         subscribers.retain(|s| !s.tx.is_closed());
+        let hourly = last_touch.elapsed() >= Duration::from_secs(3600);
+        let touched: Vec<Uuid> = if hourly {
+            last_touch = std::time::Instant::now();
+            ended
+                .into_iter()
+                .chain(subscribers.iter().map(|s| s.opened.client))
+                .collect()
+        } else {
+            ended
+        };
+        if !touched.is_empty()
+            && let Err(e) = sync::touch(&deps, touched).await
+        {
+            tracing::warn!(error = %e, "live: marking copies used failed");
+        }
         deps.live
             .inner
             .notes

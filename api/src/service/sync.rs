@@ -224,7 +224,8 @@ pub(crate) async fn latest_event(db: &impl ConnectionTrait) -> ApiResult<(i64, i
 /// `syncCursor`: a new client replica holding everything the viewer may read now (the
 /// client lists it next). The latest event is read first, so whatever commits meanwhile is
 /// looked at again by the first `changes`.
-pub async fn start(deps: &Deps, viewer: &Viewer) -> ApiResult<Cursor> {
+/// `ephemeral`: made by a subscription without a cursor (purged a day after its last use).
+pub async fn start(deps: &Deps, viewer: &Viewer, ephemeral: bool) -> ApiResult<Cursor> {
     let (txid, position) = latest_event(&deps.db).await?;
     let id = Uuid::new_v4();
     let now = Utc::now();
@@ -240,6 +241,7 @@ pub async fn start(deps: &Deps, viewer: &Viewer) -> ApiResult<Cursor> {
         pending_txid: Set(None),
         pending_position: Set(None),
         viewer_sig: Set(viewer_sig(deps, viewer)),
+        ephemeral: Set(ephemeral),
         created_at: Set(now),
         used_at: Set(now),
     })
@@ -594,6 +596,18 @@ pub(crate) async fn viewer_changed(deps: &Deps, opened: &Opened, viewer: &Viewer
     Ok(())
 }
 
+/// Marks `clients` used now (live subscriptions keep their copies from the purge).
+pub(crate) async fn touch(deps: &Deps, clients: Vec<Uuid>) -> ApiResult<()> {
+    for chunk in clients.chunks(500) {
+        sync_client::Entity::update_many()
+            .col_expr(sync_client::Column::UsedAt, Expr::value(Utc::now()))
+            .filter(sync_client::Column::Id.is_in(chunk.iter().copied()))
+            .exec(&deps.db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// `changes(since, kinds, first)`.
 pub async fn changes(
     deps: &Deps,
@@ -792,13 +806,21 @@ pub(crate) async fn write_pending<'a>(
     Ok(())
 }
 
-/// Deletes clients unused for longer than the retention period (their cursors then answer
-/// `SYNC_CURSOR_EXPIRED`); returns how many went.
+/// Deletes clients unused for longer than the retention period, and ephemeral ones unused
+/// for a day (their cursors then answer `SYNC_CURSOR_EXPIRED`); returns how many went.
 pub async fn purge(deps: &Deps, now: DateTime<Utc>) -> ApiResult<u64> {
     let cutoff = now - chrono::Duration::days(i64::from(deps.config.audit_retention_days));
     let txn = deps.db.begin().await?;
     let res = sync_client::Entity::delete_many()
-        .filter(sync_client::Column::UsedAt.lt(cutoff))
+        .filter(
+            sea_orm::Condition::any()
+                .add(sync_client::Column::UsedAt.lt(cutoff))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(sync_client::Column::Ephemeral.eq(true))
+                        .add(sync_client::Column::UsedAt.lt(now - chrono::Duration::days(1))),
+                ),
+        )
         .exec(&txn)
         .await?;
     txn.commit().await?;
