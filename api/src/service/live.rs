@@ -332,7 +332,8 @@ async fn deliver(
     // What each user may read of the touched records, decided once per user (a user's
     // subscriptions — tabs, devices — share it).
     let mut decided: HashMap<Uuid, Vec<Option<SyncedRow>>> = HashMap::new();
-    let mut sent: Vec<(usize, SyncChange)> = Vec::new();
+    // (subscriber, change, whether the copy's membership changes: recorded as pending).
+    let mut sent: Vec<(usize, SyncChange, bool)> = Vec::new();
     for (i, s) in subscribers.iter_mut().enumerate() {
         let rows = decided.entry(s.viewer.user_id).or_insert_with(|| {
             let mut eval = Eval::new(deps, &world, &s.viewer);
@@ -357,10 +358,11 @@ async fn deliver(
                         continue;
                     }
                     let row = Some(row.clone());
-                    sent.push((i, sync::stamped(&mut s.opened, kind, id, row, now)));
+                    let change = sync::stamped(&mut s.opened, kind, id, row, now);
+                    sent.push((i, change, holding.0.is_none()));
                 }
                 None if holding.0.is_some() => {
-                    sent.push((i, sync::stamped(&mut s.opened, kind, id, None, now)));
+                    sent.push((i, sync::stamped(&mut s.opened, kind, id, None, now), true));
                 }
                 None => {}
             }
@@ -369,8 +371,11 @@ async fn deliver(
     if sent.is_empty() {
         return Ok(());
     }
-    sync::write_pending(&deps.db, sent.iter().map(|(_, c)| c)).await?;
-    for (i, c) in sent {
+    // Only what changes a copy's membership is recorded (a record it now holds, or a
+    // tombstone): a newer version of a record it already holds is not, so a copy resumed
+    // later gets such records again (its stored versions are older) — never fewer.
+    sync::write_pending(&deps.db, sent.iter().filter(|c| c.2).map(|(_, c, _)| c)).await?;
+    for (i, c, _) in sent {
         let s = &mut subscribers[i];
         if s.tx.try_send((c, s.viewer.clone())).is_err() {
             // Too slow or gone: disconnect; it resumes from its last cursor.
