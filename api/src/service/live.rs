@@ -12,8 +12,8 @@
 //!   differential test holds to the SQL — no statement per subscriber;
 //! - compares with what each subscriber's client holds (`sync_known`, one statement for all
 //!   subscribers) and sends an `UPSERT` (with the fields the viewer may read) or a `DELETE`
-//!   tombstone (only for a record the client holds), recording the sends as pending (one
-//!   statement).
+//!   tombstone (only for a record the client holds), recording as pending (one statement)
+//!   the sends that change what a copy holds (a new record, a tombstone).
 //!
 //! A batch with user or team changes (a role, a team, a manager) can change what anyone may
 //! read: every subscriber is then compared in full, as `changes` does. A subscriber is a
