@@ -353,7 +353,7 @@ async fn deliver(
                 .unwrap_or((None, None));
             match row {
                 Some(row) => {
-                    let (version, facts, _) = stamp_of(row);
+                    let (version, facts, _) = sync::stamp(row);
                     if holding == (Some(version), Some(facts)) {
                         continue;
                     }
@@ -481,15 +481,6 @@ async fn holdings(
         );
     }
     Ok(out)
-}
-
-fn stamp_of(row: &SyncedRow) -> (i32, i32, chrono::DateTime<Utc>) {
-    match row {
-        SyncedRow::Company(r) => (r.model.version, r.facts.bits() as i32, r.model.updated_at),
-        SyncedRow::Contact(r) => (r.model.version, r.facts.bits() as i32, r.model.updated_at),
-        SyncedRow::Deal(r) => (r.model.version, r.facts.bits() as i32, r.model.updated_at),
-        SyncedRow::Activity(r) => (r.model.version, r.facts.bits() as i32, r.model.updated_at),
-    }
 }
 
 /// The records a batch touched, with everything their facts read.

@@ -471,7 +471,7 @@ where
 }
 
 /// The version and facts a row is sent with.
-fn stamp(row: &SyncedRow) -> (i32, i32, DateTime<Utc>) {
+pub(crate) fn stamp(row: &SyncedRow) -> (i32, i32, DateTime<Utc>) {
     fn of<E: Synced>(row: &WithFacts<E::Model>) -> (i32, i32, DateTime<Utc>)
     where
         E::Model: Sync,
