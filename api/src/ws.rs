@@ -32,6 +32,9 @@ const CLOSE_BAD_REQUEST: u16 = 4400;
 const CLOSE_FORBIDDEN: u16 = 4403;
 const CLOSE_INIT_TIMEOUT: u16 = 4408;
 
+/// A socket's read buffer (see [`upgrade`]).
+const READ_BUFFER: usize = 4096;
+
 /// Upgrades the connection; `origin` is the upgrade request's id and the client address as
 /// the HTTP layer resolved it.
 pub fn upgrade(
@@ -51,6 +54,11 @@ pub fn upgrade(
     let limit = state.config.body_limit_bytes;
     upgrade
         .protocols(["graphql-transport-ws", "graphql-ws"])
+        // tungstenite zeroes the free part of its read buffer (128 KiB by default) on every
+        // read attempt, and a socket is read each time one of its subscriptions has
+        // something to send: clients send little, so a small buffer (it still grows for a
+        // large message) saves most of a live delivery's memory traffic.
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| serve(state, socket, protocol, origin))
@@ -242,8 +250,13 @@ fn admit(
 
 /// Frees an operation's slot when the server reports it complete or failed.
 fn finished(text: &str, active: &Mutex<HashSet<String>>) {
-    // Only small control messages can be completions: skip parsing large results.
-    if text.len() > 4096 {
+    // Only small control messages can be completions: skip results (`next` in
+    // graphql-transport-ws, `data` in the legacy protocol; async-graphql writes the type
+    // first) and anything large without parsing.
+    if text.len() > 4096
+        || text.starts_with(r#"{"type":"next""#)
+        || text.starts_with(r#"{"type":"data""#)
+    {
         return;
     }
     #[derive(serde::Deserialize)]
@@ -348,6 +361,8 @@ mod tests {
         assert_eq!(refusal["type"], "error");
         assert_eq!(refusal["payload"][0]["extensions"]["code"], "RATE_LIMITED");
         // The server completing one frees its slot.
+        finished(r#"{"type":"next","id":"1","payload":{"data":{}}}"#, &active);
+        assert_eq!(active.lock().unwrap().len(), 2);
         finished(r#"{"id":"1","type":"complete"}"#, &active);
         assert!(admit(sub("3").as_bytes(), &active, 2, p, &tx));
         // So does the client stopping one; other messages pass untouched.

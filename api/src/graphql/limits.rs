@@ -26,7 +26,7 @@ use async_graphql::extensions::{
     NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
 use async_graphql::{
     Name, Positioned, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
@@ -77,6 +77,7 @@ impl ExtensionFactory for RequestLimits {
             parallel: Arc::new(Semaphore::new(self.limits.max_parallel_fields.max(1))),
             nulled: Mutex::new(Vec::new()),
             document: Mutex::new(None),
+            subscriptions: Mutex::new(Vec::new()),
         })
     }
 }
@@ -93,6 +94,19 @@ struct RequestGuard {
     /// The document's text, parsed again for null propagation only when a field failed
     /// (cheaper than keeping a copy of every parsed document).
     document: Mutex<Option<String>>,
+    /// The document's subscription operations (`None`: an anonymous one): `execute` runs
+    /// once per item a subscription delivers, and an item is not a new request.
+    subscriptions: Mutex<Vec<Option<Name>>>,
+}
+
+impl RequestGuard {
+    /// Whether the operation `execute` runs is a subscription (each of its items).
+    fn is_subscription(&self, operation_name: Option<&str>) -> bool {
+        let subscriptions = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
+        subscriptions
+            .iter()
+            .any(|name| name.as_deref() == operation_name || operation_name.is_none())
+    }
 }
 
 fn too_complex(message: String, limit: &'static str, max: usize) -> ServerError {
@@ -126,6 +140,12 @@ impl Extension for RequestGuard {
             .map_err(parse_failed)?;
         check_document(&doc, variables, &self.limits)?;
         *self.document.lock().unwrap_or_else(|p| p.into_inner()) = Some(query.to_owned());
+        *self.subscriptions.lock().unwrap_or_else(|p| p.into_inner()) = doc
+            .operations
+            .iter()
+            .filter(|(_, op)| op.node.ty == OperationType::Subscription)
+            .map(|(name, _)| name.cloned())
+            .collect();
         Ok(doc)
     }
 
@@ -165,10 +185,16 @@ impl Extension for RequestGuard {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let user = ctx.data_opt::<Actor>().map(|a| a.id.to_string());
-        let address = ctx
-            .data_opt::<ClientAddr>()
-            .and_then(|c| c.0)
+        // A subscription is bounded by its socket's operation allowance (ws.rs); each item
+        // it delivers is not another request: a live change is never refused because its
+        // user has other requests running.
+        let item = self.is_subscription(operation_name);
+        let user = (!item)
+            .then(|| ctx.data_opt::<Actor>().map(|a| a.id.to_string()))
+            .flatten();
+        let address = (!item)
+            .then(|| ctx.data_opt::<ClientAddr>().and_then(|c| c.0))
+            .flatten()
             .map(|ip| ip.to_string());
         let _user_slot = match user {
             Some(key) => match self.users.acquire(key).await {
@@ -190,11 +216,12 @@ impl Extension for RequestGuard {
                     std::mem::take(&mut *self.nulled.lock().unwrap_or_else(|p| p.into_inner()));
                 response.errors.extend(nulled);
                 if response.errors.iter().any(|e| !e.path.is_empty()) {
+                    // (Kept: a subscription may need it again for its next item.)
                     let query = self
                         .document
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .take();
+                        .clone();
                     // The text passed the nesting scan and parsed once already.
                     let doc = query.and_then(|q| async_graphql::parser::parse_query(q).ok());
                     if let Some(doc) = doc {

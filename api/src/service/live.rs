@@ -323,11 +323,14 @@ async fn deliver(
         }
         return Ok(());
     }
+    let t0 = std::time::Instant::now();
     let world = World::load(deps, events).await?;
+    let t1 = t0.elapsed();
     if world.touched.is_empty() {
         return Ok(());
     }
     let held = holdings(deps, subscribers, &world).await?;
+    let t2 = t0.elapsed();
     let now = Utc::now();
     // What each user may read of the touched records, decided once per user (a user's
     // subscriptions — tabs, devices — share it).
@@ -374,7 +377,18 @@ async fn deliver(
     // Only what changes a copy's membership is recorded (a record it now holds, or a
     // tombstone): a newer version of a record it already holds is not, so a copy resumed
     // later gets such records again (its stored versions are older) — never fewer.
+    let t3 = t0.elapsed();
     sync::write_pending(&deps.db, sent.iter().filter(|c| c.2).map(|(_, c, _)| c)).await?;
+    let t4 = t0.elapsed();
+    tracing::debug!(
+        loaded = ?t1,
+        held = ?t2,
+        decided = ?t3,
+        recorded = ?t4,
+        touched = world.touched.len(),
+        sent = sent.len(),
+        "live: batch phases (time since the batch began)"
+    );
     for (i, c, _) in sent {
         let s = &mut subscribers[i];
         if s.tx.try_send((c, s.viewer.clone())).is_err() {
@@ -467,11 +481,17 @@ async fn holdings(
     world: &World,
 ) -> ApiResult<HashMap<(Uuid, RecordKind, Uuid), (Option<i32>, Option<i32>)>> {
     let ids: Vec<Uuid> = world.touched.iter().map(|(_, id)| *id).collect();
+    let mut kinds: Vec<RecordKind> = world.touched.iter().map(|(k, _)| *k).collect();
+    kinds.sort_by_key(|k| *k as u8);
+    kinds.dedup();
     let mut out = HashMap::new();
     for chunk in subscribers.chunks(500) {
         let clients: Vec<Uuid> = chunk.iter().map(|s| s.opened.client).collect();
+        // Every column of the key is constrained, so each (client, kind, record) is one
+        // probe of the primary key instead of a walk over all the client holds.
         let rows = sync_known::Entity::find()
             .filter(sync_known::Column::ClientId.is_in(clients))
+            .filter(sync_known::Column::Kind.is_in(kinds.iter().copied()))
             .filter(sync_known::Column::RecordId.is_in(ids.iter().copied()))
             .all(&deps.db)
             .await?;
