@@ -4,8 +4,8 @@
 
 use chrono::{Duration, Utc};
 use entity::enums::{
-    ActivityType, CompanySize, DealSource, DealStage, Department, Industry, Priority, Role,
-    SharePermission,
+    ActivityStatus, ActivityType, CompanySize, DealSource, DealStage, Department, Industry,
+    Priority, Role, SharePermission,
 };
 use entity::{activity, company, contact, deal, deal_share, team, user};
 use rand::rngs::StdRng;
@@ -433,6 +433,14 @@ pub async fn seed_demo<C: TransactionTrait>(db: &C) -> ApiResult<Vec<DemoLogin>>
             due_at: Some(due),
             completed,
             completed_at: completed.then_some(due),
+            priority: [Priority::Medium, Priority::High, Priority::Low][i % 3],
+            status: if completed {
+                ActivityStatus::Completed
+            } else if i % 5 == 0 {
+                ActivityStatus::InProgress
+            } else {
+                ActivityStatus::Pending
+            },
             company_id: Some(d.company_id),
             contact_id: d.contact_id,
             deal_id: Some(d.id),

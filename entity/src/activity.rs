@@ -4,7 +4,7 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::enums::ActivityType;
+use crate::enums::{ActivityStatus, ActivityType, Priority};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "activities")]
@@ -20,6 +20,10 @@ pub struct Model {
     pub due_at: Option<DateTimeUtc>,
     pub completed: bool,
     pub completed_at: Option<DateTimeUtc>,
+    /// Low, medium (the default) or high.
+    pub priority: Priority,
+    /// `Completed` iff `completed`; an open activity is pending or in progress.
+    pub status: ActivityStatus,
     /// Set to null when the company is deleted.
     pub company_id: Option<Uuid>,
     /// Set to null when the contact is deleted.

@@ -159,7 +159,7 @@ pub enum DealSource {
     Other,
 }
 
-/// Priority of a deal.
+/// Priority of a deal or an activity.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
 )]
@@ -172,6 +172,21 @@ pub enum Priority {
     Medium,
     #[sea_orm(string_value = "high")]
     High,
+}
+
+/// Where an activity stands; `completed` iff the activity's `completed` flag is set.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityStatus {
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "in_progress")]
+    InProgress,
+    #[sea_orm(string_value = "completed")]
+    Completed,
 }
 
 /// What a deal share grants to the user it is shared with.

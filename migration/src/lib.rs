@@ -20,6 +20,7 @@ mod m20261130_000008_create_events;
 mod m20261130_000009_create_notifications;
 mod m20261201_000010_events_indexes;
 mod m20261201_000011_create_sync;
+mod m20261201_000012_activity_priority_status;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_create_notifications::Migration),
             Box::new(m20261201_000010_events_indexes::Migration),
             Box::new(m20261201_000011_create_sync::Migration),
+            Box::new(m20261201_000012_activity_priority_status::Migration),
         ]
     }
 }

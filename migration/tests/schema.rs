@@ -10,8 +10,8 @@ use std::future::Future;
 
 use chrono::{SubsecRound, Utc};
 use entity::enums::{
-    ActivityType, CompanySize, DealSource, DealStage, Department, Industry, Priority, Role,
-    SharePermission,
+    ActivityStatus, ActivityType, CompanySize, DealSource, DealStage, Department, Industry,
+    Priority, Role, SharePermission,
 };
 use entity::{activity, company, contact, deal, deal_share, team, user};
 use migration::{Migrator, MigratorTrait};
@@ -154,6 +154,8 @@ fn activity_model(creator: Uuid) -> activity::ActiveModel {
         due_at: Set(None),
         completed: Set(false),
         completed_at: Set(None),
+        priority: Set(Priority::Medium),
+        status: Set(ActivityStatus::Pending),
         company_id: Set(None),
         contact_id: Set(None),
         deal_id: Set(None),

@@ -14,8 +14,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{
-    ActivityType, CompanySize, DealSource, DealStage, Department, Industry, Priority, Role,
-    SharePermission,
+    ActivityStatus, ActivityType, CompanySize, DealSource, DealStage, Department, Industry,
+    Priority, Role, SharePermission,
 };
 use entity::{activity, company, contact, deal, deal_share, team, user};
 use rust_decimal::Decimal;
@@ -352,6 +352,8 @@ impl Org {
                 due_at: None,
                 completed: false,
                 completed_at: None,
+                priority: Priority::Medium,
+                status: ActivityStatus::Pending,
                 company_id: None,
                 contact_id: None,
                 deal_id: None,
@@ -826,13 +828,32 @@ impl<'o> ActivityBuilder<'o> {
     /// [`completed_at`](Self::completed_at) says when.
     pub fn completed(mut self, completed: bool) -> Self {
         self.row.completed = completed;
+        self.row.status = if completed {
+            ActivityStatus::Completed
+        } else {
+            ActivityStatus::Pending
+        };
         self
     }
 
     /// Completed at `at`.
     pub fn completed_at(mut self, at: DateTime<Utc>) -> Self {
         self.row.completed = true;
+        self.row.status = ActivityStatus::Completed;
         self.completed_at = Some(at);
+        self
+    }
+
+    /// Priority (default medium).
+    pub fn priority(mut self, priority: Priority) -> Self {
+        self.row.priority = priority;
+        self
+    }
+
+    /// Pending or in progress (an open activity); see [`completed`](Self::completed).
+    pub fn in_progress(mut self) -> Self {
+        self.row.completed = false;
+        self.row.status = ActivityStatus::InProgress;
         self
     }
 

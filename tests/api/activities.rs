@@ -230,13 +230,13 @@ const LIST: &str = "query($f: ActivityFilter, $o: [ActivityOrder!], $first: Int,
   activities(filter: $f, orderBy: $o, first: $first, after: $after, last: $last, before: $before) {
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-    edges { cursor node { id type subject description dueAt completed completedAt companyId contactId dealId
+    edges { cursor node { id type subject description dueAt completed completedAt priority status companyId contactId dealId
       createdById assignedToId version createdAt updatedAt viewerCan { update delete complete } } }
     nodes { id }
   }
 }";
 
-const FIELDS: &str = "id type subject description dueAt completed completedAt companyId contactId dealId createdById assignedToId version createdAt updatedAt viewerCan { update delete complete }";
+const FIELDS: &str = "id type subject description dueAt completed completedAt priority status companyId contactId dealId createdById assignedToId version createdAt updatedAt viewerCan { update delete complete }";
 
 async fn list(app: &TestApp, token: &str, vars: Value) -> Value {
     let (_, json) = app.gql(Some(token), LIST, vars).await;
@@ -1227,4 +1227,193 @@ async fn concurrent_updates_of_one_version_let_exactly_one_through() {
         .count();
     assert_eq!((ok, conflicts), (1, 3), "{results:?}");
     assert_eq!(stored(&o.app, o.own).await.unwrap().version, 2);
+}
+
+#[tokio::test]
+async fn priority_and_status_are_stored_filtered_ordered_and_agree_with_completion() {
+    let o = org().await;
+    let (app, rep) = (&o.app, &o.rep);
+    // Defaults: medium, pending; or completed when created completed.
+    let plain = run(
+        app,
+        rep,
+        &create_doc(),
+        json!({"i": {"type": "TASK", "subject": "Plain"}}),
+    )
+    .await;
+    let plain = &plain["data"]["createActivity"];
+    assert_eq!(
+        (&plain["priority"], &plain["status"]),
+        (&json!("MEDIUM"), &json!("PENDING"))
+    );
+    let logged = run(
+        app,
+        rep,
+        &create_doc(),
+        json!({"i": {"type": "CALL", "subject": "Logged", "completed": true, "priority": "LOW"}}),
+    )
+    .await;
+    let logged = &logged["data"]["createActivity"];
+    assert_eq!(
+        (&logged["priority"], &logged["status"]),
+        (&json!("LOW"), &json!("COMPLETED"))
+    );
+    // A completed status completes; in progress stays open.
+    let done = run(
+        app,
+        rep,
+        &create_doc(),
+        json!({"i": {"type": "TASK", "subject": "Done", "status": "COMPLETED", "priority": "HIGH"}}),
+    )
+    .await;
+    let done = &done["data"]["createActivity"];
+    assert_eq!(done["completed"], true, "{done}");
+    assert!(done["completedAt"].is_string());
+    let busy = run(
+        app,
+        rep,
+        &create_doc(),
+        json!({"i": {"type": "TASK", "subject": "Busy", "status": "IN_PROGRESS", "priority": "HIGH"}}),
+    )
+    .await;
+    let busy = &busy["data"]["createActivity"];
+    assert_eq!(
+        (&busy["completed"], &busy["status"]),
+        (&json!(false), &json!("IN_PROGRESS"))
+    );
+
+    // A status contradicting `completed` is refused, naming the field; nothing written.
+    let before = row_count(app).await;
+    let bad = run(
+        app,
+        rep,
+        &create_doc(),
+        json!({"i": {"type": "TASK", "subject": "Bad", "completed": true, "status": "PENDING"}}),
+    )
+    .await;
+    assert_eq!(field_names(&bad), ["status"]);
+    assert_eq!(row_count(app).await, before);
+    let busy_id = busy["id"].as_str().unwrap();
+    let bad = run(
+        app,
+        rep,
+        &update_doc(),
+        json!({"id": busy_id, "i": {"completed": false, "status": "COMPLETED"}}),
+    )
+    .await;
+    assert_eq!(field_names(&bad), ["status"]);
+    assert_eq!(
+        stored(app, busy_id.parse().unwrap()).await.unwrap().version,
+        1
+    );
+
+    // Updates: status COMPLETED completes, `completed: false` reopens as pending,
+    // `completed: false` with IN_PROGRESS reopens in progress; the flag and status agree.
+    let step = |vars: Value| async move {
+        let json = run(app, rep, &update_doc(), vars).await;
+        assert!(json["errors"].is_null(), "{json}");
+        json["data"]["updateActivity"].clone()
+    };
+    let a = step(json!({"id": busy_id, "i": {"status": "COMPLETED"}})).await;
+    assert_eq!(
+        (&a["completed"], &a["status"]),
+        (&json!(true), &json!("COMPLETED"))
+    );
+    assert!(a["completedAt"].is_string());
+    let a = step(json!({"id": busy_id, "i": {"completed": false}})).await;
+    assert_eq!(
+        (&a["completed"], &a["status"]),
+        (&json!(false), &json!("PENDING"))
+    );
+    assert!(a["completedAt"].is_null());
+    let a = step(json!({"id": busy_id, "i": {"status": "IN_PROGRESS", "priority": "LOW"}})).await;
+    assert_eq!(
+        (&a["status"], &a["priority"]),
+        (&json!("IN_PROGRESS"), &json!("LOW"))
+    );
+    let a = step(json!({"id": busy_id, "i": {"completed": true}})).await;
+    assert_eq!(a["status"], "COMPLETED");
+    let a = step(json!({"id": busy_id, "i": {"completed": false, "status": "IN_PROGRESS"}})).await;
+    assert_eq!(
+        (&a["completed"], &a["status"]),
+        (&json!(false), &json!("IN_PROGRESS"))
+    );
+    // completeActivity sets the status too; the history records both fields.
+    let c = run(app, rep, &complete_doc(), json!({"id": busy_id})).await;
+    assert_eq!(c["data"]["completeActivity"]["status"], "COMPLETED", "{c}");
+    let history = run(
+        app,
+        &o.admin,
+        "query($id: ID!) { activity(id: $id) { history(first: 20) { nodes { changes { field from to } } } } }",
+        json!({"id": busy_id}),
+    )
+    .await;
+    let changed: Vec<&str> = history["data"]["activity"]["history"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|n| n["changes"].as_array().unwrap())
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        changed.contains(&"status") && changed.contains(&"priority"),
+        "{history}"
+    );
+
+    // Filters and order: the new ones among the rep's activities.
+    let mine = json!({"subject": {"in": ["Plain", "Logged", "Done", "Busy"]}});
+    let open = list(
+        app,
+        rep,
+        json!({"f": {"and": [mine.clone(), {"status": {"in": ["PENDING", "IN_PROGRESS"]}}]}}),
+    )
+    .await;
+    assert_eq!(
+        sorted(ids(&open)),
+        sorted(vec![plain["id"].as_str().unwrap().to_owned()])
+    );
+    let high = list(
+        app,
+        rep,
+        json!({"f": {"and": [mine.clone(), {"priority": {"eq": "HIGH"}}]}}),
+    )
+    .await;
+    assert_eq!(high["totalCount"], 1, "{high}");
+    // By priority (urgency, not the alphabet), then subject.
+    let ordered = list(
+        app,
+        rep,
+        json!({"f": mine.clone(), "o": [{"field": "PRIORITY", "direction": "DESC"}, {"field": "SUBJECT"}]}),
+    )
+    .await;
+    let subjects: Vec<&str> = ordered["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["Done", "Plain", "Busy", "Logged"], "{ordered}");
+    // By status, pages of one: keyset cursors over the ranked column.
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let page = list(
+            app,
+            rep,
+            json!({"f": mine.clone(), "o": [{"field": "STATUS"}], "first": 1, "after": after}),
+        )
+        .await;
+        seen.extend(
+            page["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["status"].as_str().unwrap().to_owned()),
+        );
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen, ["PENDING", "COMPLETED", "COMPLETED", "COMPLETED"]);
 }

@@ -366,7 +366,7 @@ async fn companies_contacts_and_activities_write_one_event_per_mutation() {
     assert_eq!(activity.len(), 3);
     assert_eq!(change(&activity[0], "type")["to"], "TASK");
     assert_eq!(fields(&activity[1]), ["subject"]);
-    assert_eq!(fields(&activity[2]), ["completed", "completedAt"]);
+    assert_eq!(fields(&activity[2]), ["completed", "completedAt", "status"]);
     assert_eq!(change(&activity[2], "completed")["to"], true);
 
     // Deleting the contact (a manager's right) clears it from the activity: two events.

@@ -118,7 +118,7 @@ pub enum DealSource {
     Other,
 }
 
-/// How urgent a deal is.
+/// How urgent a deal or an activity is.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "entity::enums::Priority")]
 pub enum Priority {
@@ -128,6 +128,18 @@ pub enum Priority {
     Medium,
     /// High.
     High,
+}
+
+/// Where an activity stands. `COMPLETED` exactly when `completed` is true.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::ActivityStatus")]
+pub enum ActivityStatus {
+    /// Not started (the default).
+    Pending,
+    /// Started, not done.
+    InProgress,
+    /// Done.
+    Completed,
 }
 
 /// A user's role; what each role may do is decided by the policy files.
@@ -243,6 +255,7 @@ mod tests {
         same_names::<super::DealStage, e::DealStage>();
         same_names::<super::DealSource, e::DealSource>();
         same_names::<super::Priority, e::Priority>();
+        same_names::<super::ActivityStatus, e::ActivityStatus>();
         same_names::<super::Role, e::Role>();
         same_names::<super::AuditAction, e::AuditAction>();
         same_names::<super::RecordKind, e::RecordKind>();

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::ApiResult;
 use crate::graphql::enums::{
-    ActivityType, CompanySize, DealSource, DealStage, Department, Industry, Priority, Role,
+    ActivityStatus, ActivityType, CompanySize, DealSource, DealStage, Department, Industry,
+    Priority, Role,
 };
 use crate::graphql::parse_id;
 use crate::graphql::scalars::{Date, Decimal};
@@ -104,6 +105,7 @@ enum_operands!(
     CompanySize => entity::enums::CompanySize,
     Department => entity::enums::Department,
     ActivityType => entity::enums::ActivityType,
+    ActivityStatus => entity::enums::ActivityStatus,
 );
 
 /// The operators of one field's filter input.
@@ -359,6 +361,7 @@ impl Operators for BooleanFilter {
 #[graphql(concrete(name = "CompanySizeFilter", params(CompanySize)))]
 #[graphql(concrete(name = "DepartmentFilter", params(Department)))]
 #[graphql(concrete(name = "ActivityTypeFilter", params(ActivityType)))]
+#[graphql(concrete(name = "ActivityStatusFilter", params(ActivityStatus)))]
 pub struct EnumFilter<T: InputType> {
     /// Equal to.
     pub eq: Option<T>,

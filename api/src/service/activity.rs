@@ -7,7 +7,7 @@
 //! the mutations never reveal what exists.
 
 use chrono::{DateTime, Utc};
-use entity::enums::ActivityType;
+use entity::enums::{ActivityStatus, ActivityType, Priority};
 use entity::{activity, company, contact, deal, user};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QuerySelect, Set};
 use uuid::Uuid;
@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
 use crate::service::events::{self, AuditAction};
 use crate::service::filter::{Env, Scalar};
-use crate::service::list::WithFacts;
+use crate::service::list::{CursorKind, WithFacts, enum_rank, enum_rank_of};
 use crate::service::record::{Record, SortSpec, sort_enum};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
@@ -44,6 +44,10 @@ macro_rules! activity_sort_keys {
                 UpdatedAt,
                 /// Subject.
                 Subject,
+                /// Priority: low, medium, high.
+                Priority,
+                /// Status: pending, in progress, completed.
+                Status,
             }
         }
     };
@@ -78,8 +82,25 @@ impl Record for activity::Entity {
             ActivitySort::Subject => SortSpec::column(C::Subject, |r: &ActivityRow| {
                 Scalar::Str(r.model.subject.clone())
             }),
+            ActivitySort::Priority => ranked(C::Priority, |r: &ActivityRow| &r.model.priority),
+            ActivitySort::Status => ranked(C::Status, |r: &ActivityRow| &r.model.status),
         }]
     }
+}
+
+/// An enum column of activities in its values' declaration order.
+fn ranked<'a, E>(
+    column: activity::Column,
+    value: impl Fn(&ActivityRow) -> &E + Send + Sync + 'a,
+) -> SortSpec<'a, ActivityRow>
+where
+    E: sea_orm::ActiveEnum + sea_orm::Iterable + PartialEq + 'a,
+{
+    SortSpec::computed(
+        enum_rank::<E>(record::qualified(column)),
+        CursorKind::Int,
+        move |r: &ActivityRow| Scalar::Int(enum_rank_of(value(r))),
+    )
 }
 
 record::versioned!(activity, ActivityAction);
@@ -129,8 +150,13 @@ pub struct NewActivity {
     pub description: Option<String>,
     /// When it is due.
     pub due_at: Option<DateTime<Utc>>,
-    /// Already done (a call being logged, say); sets the completion time to now.
-    pub completed: bool,
+    /// Already done (a call being logged, say); sets the completion time to now. `None`
+    /// follows `status` (open by default).
+    pub completed: Option<bool>,
+    /// Priority; `None` is medium.
+    pub priority: Option<Priority>,
+    /// Status; `None` follows `completed` (completed or pending). Must agree with it.
+    pub status: Option<ActivityStatus>,
     /// Company it is about; must be readable by the actor.
     pub company_id: Option<Uuid>,
     /// Contact it is about; must be readable by the actor.
@@ -155,8 +181,12 @@ pub struct ActivityChanges {
     pub description: Option<Option<String>>,
     /// New due time.
     pub due_at: Option<Option<DateTime<Utc>>>,
-    /// Complete (`true`) or reopen (`false`); maintains the completion time.
+    /// Complete (`true`) or reopen (`false`); maintains the completion time and status.
     pub completed: Option<bool>,
+    /// New priority.
+    pub priority: Option<Priority>,
+    /// New status; completes or reopens like `completed` (and must agree with it).
+    pub status: Option<ActivityStatus>,
     /// New company link.
     pub company_id: Option<Option<Uuid>>,
     /// New contact link.
@@ -199,6 +229,35 @@ fn check_description(description: Option<String>, errors: &mut Vec<FieldError>) 
         ));
     }
     description
+}
+
+/// The completion flag and status a write leaves, from what it asks (`completed`,
+/// `status`, either or both) and what the activity is (`current`: completion and status;
+/// an open one for a create). A status contradicting `completed` is recorded in `errors`.
+fn completion_and_status(
+    completed: Option<bool>,
+    status: Option<ActivityStatus>,
+    current: (bool, ActivityStatus),
+    errors: &mut Vec<FieldError>,
+) -> (bool, ActivityStatus) {
+    match (completed, status) {
+        (Some(c), Some(s)) if c != (s == ActivityStatus::Completed) => {
+            errors.push(FieldError::new(
+                "status",
+                if c {
+                    "must be COMPLETED for a completed activity"
+                } else {
+                    "cannot be COMPLETED when completed is false"
+                },
+            ));
+            current
+        }
+        (_, Some(s)) => (s == ActivityStatus::Completed, s),
+        (Some(c), None) if c == current.0 => current,
+        (Some(true), None) => (true, ActivityStatus::Completed),
+        (Some(false), None) => (false, ActivityStatus::Pending),
+        (None, None) => current,
+    }
 }
 
 /// Whether the record `id` of `kind` exists and the viewer may read it (per the policy).
@@ -294,6 +353,12 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
         }
     };
     let description = check_description(input.description, &mut errors);
+    let (completed, status) = completion_and_status(
+        input.completed,
+        input.status,
+        (false, ActivityStatus::Pending),
+        &mut errors,
+    );
     let creator = viewer.user_id;
     let creator_team = user::Entity::find_by_id(creator)
         .one(&txn)
@@ -335,8 +400,10 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
         subject: Set(subject),
         description: Set(description),
         due_at: Set(input.due_at),
-        completed: Set(input.completed),
-        completed_at: Set(input.completed.then_some(now)),
+        completed: Set(completed),
+        completed_at: Set(completed.then_some(now)),
+        priority: Set(input.priority.unwrap_or(Priority::Medium)),
+        status: Set(status),
         company_id: Set(input.company_id),
         contact_id: Set(input.contact_id),
         deal_id: Set(input.deal_id),
@@ -377,13 +444,19 @@ pub async fn update(
     let current =
         record::load_for::<activity::Entity>(deps, viewer, &txn, id, ActivityAction::Update)
             .await?;
-    let completion = changes.completed.filter(|c| *c != current.model.completed);
+    // Validate: every problem at once.
+    let mut errors = Vec::new();
+    let (completed, status) = completion_and_status(
+        changes.completed,
+        changes.status,
+        (current.model.completed, current.model.status),
+        &mut errors,
+    );
+    let completion = (completed != current.model.completed).then_some(completed);
     if completion.is_some() {
         require_allowed(deps, viewer, ActivityAction::Complete, current.facts)?;
     }
     check_version(changes.expected_version, current.model.version)?;
-    // Validate: every problem at once.
-    let mut errors = Vec::new();
     let subject = changes
         .subject
         .as_deref()
@@ -425,6 +498,12 @@ pub async fn update(
     if let Some(c) = completion {
         am.completed = Set(c);
         am.completed_at = Set(c.then(Utc::now));
+    }
+    if status != current.model.status {
+        am.status = Set(status);
+    }
+    if let Some(p) = changes.priority {
+        am.priority = Set(p);
     }
     if let Some(c) = changes.company_id {
         am.company_id = Set(c);
@@ -471,6 +550,7 @@ pub async fn complete(
     let am = activity::ActiveModel {
         completed: Set(true),
         completed_at: Set(Some(Utc::now())),
+        status: Set(ActivityStatus::Completed),
         ..Default::default()
     };
     let changes = record::write_versioned(&txn, &current.model, am, ApiError::from).await?;

@@ -5,7 +5,7 @@ use chrono::{NaiveDate, Utc};
 use entity::enums::{DealSource, DealStage, Priority, SharePermission};
 use entity::{company, contact, deal, deal_share};
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, OnConflict, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::db_error::{Parent, write_error};
 use crate::service::events::{self, AuditAction};
 use crate::service::filter::{Env, Field, Scalar};
-use crate::service::list::{CursorKind, WithFacts};
+use crate::service::list::{CursorKind, WithFacts, enum_rank, enum_rank_of};
 use crate::service::record::{Record, SortSpec, sort_enum};
 use crate::service::{Deps, begin_write, check_version, record, require_allowed};
 
@@ -63,37 +63,6 @@ pub fn visible_amount(deps: &Deps, viewer: &Viewer) -> SimpleExpr {
         .into()
 }
 
-/// Pipeline position of the stage column (1 = prospecting … 6 = closed lost).
-fn stage_rank() -> SimpleExpr {
-    let mut case = Expr::case(
-        Expr::expr(col(deal::Column::Stage)).eq("prospecting"),
-        Expr::val(1),
-    );
-    for (i, s) in [
-        "qualification",
-        "proposal",
-        "negotiation",
-        "closed_won",
-        "closed_lost",
-    ]
-    .iter()
-    .enumerate()
-    {
-        case = case.case(
-            Expr::expr(col(deal::Column::Stage)).eq(*s),
-            Expr::val(i as i32 + 2),
-        );
-    }
-    case.finally(Expr::val(99)).into()
-}
-
-fn stage_rank_of(stage: DealStage) -> i64 {
-    DealStage::ALL
-        .iter()
-        .position(|s| *s == stage)
-        .map_or(99, |p| p as i64 + 1)
-}
-
 /// Whether the viewer may read this row's amount.
 pub fn can_read_amount(deps: &Deps, viewer: &Viewer, facts: FactMask) -> bool {
     deps.authz
@@ -134,9 +103,12 @@ impl Record for deal::Entity {
                     }
                 },
             ),
-            DealSort::Stage => SortSpec::computed(stage_rank(), CursorKind::Int, |r: &DealRow| {
-                Scalar::Int(stage_rank_of(r.model.stage))
-            }),
+            // Pipeline order (1 = prospecting … 6 = closed lost).
+            DealSort::Stage => SortSpec::computed(
+                enum_rank::<DealStage>(col(C::Stage)),
+                CursorKind::Int,
+                |r: &DealRow| Scalar::Int(enum_rank_of(&r.model.stage)),
+            ),
             DealSort::ExpectedCloseDate => SortSpec::column(C::ExpectedCloseDate, |r: &DealRow| {
                 Scalar::opt(r.model.expected_close_date, Scalar::Date)
             }),

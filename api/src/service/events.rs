@@ -280,6 +280,8 @@ impl Audited for activity::Model {
             ("dueAt", opt(self.due_at, time)),
             ("completed", Json::Bool(self.completed)),
             ("completedAt", opt(self.completed_at, time)),
+            ("priority", enum_name(&self.priority)),
+            ("status", enum_name(&self.status)),
             ("dealId", opt(self.deal_id, text)),
             ("companyId", opt(self.company_id, text)),
             ("contactId", opt(self.contact_id, text)),

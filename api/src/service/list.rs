@@ -139,6 +139,37 @@ impl SortKey {
     }
 }
 
+/// The position (1, 2, …) of enum column `column`'s value in `E`'s declaration order, as
+/// SQL: an order by stage or priority follows the pipeline or urgency, not the alphabet.
+pub fn enum_rank<E>(column: SimpleExpr) -> SimpleExpr
+where
+    E: sea_orm::ActiveEnum + sea_orm::Iterable,
+{
+    let mut case: Option<sea_orm::sea_query::CaseStatement> = None;
+    for (i, v) in E::iter().enumerate() {
+        let when = Expr::expr(column.clone()).eq(v.to_value());
+        let rank = Expr::val(i as i64 + 1);
+        case = Some(match case {
+            None => Expr::case(when, rank),
+            Some(c) => c.case(when, rank),
+        });
+    }
+    match case {
+        Some(c) => c.finally(Expr::val(99_i64)).into(),
+        None => Expr::val(99_i64).into(),
+    }
+}
+
+/// The rank [`enum_rank`] gives `value`.
+pub fn enum_rank_of<E>(value: &E) -> i64
+where
+    E: sea_orm::ActiveEnum + sea_orm::Iterable + PartialEq,
+{
+    E::iter()
+        .position(|v| v == *value)
+        .map_or(99, |p| p as i64 + 1)
+}
+
 /// Encodes a cursor (opaque to clients).
 pub fn encode_cursor(values: &[CursorValue]) -> String {
     let json = serde_json::to_vec(values).unwrap_or_default();

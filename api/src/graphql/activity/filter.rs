@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use entity::activity::Column;
 
-use crate::graphql::enums::ActivityType;
+use crate::graphql::enums::{ActivityStatus, ActivityType, Priority};
 use crate::graphql::filter::{
     BooleanFilter, EnumFilter, IdFilter, OrdFilter, StringFilter, order_field_enum, record_filter,
     record_order,
@@ -30,6 +30,10 @@ record_filter! {
         completed: BooleanFilter => Column::Completed,
         /// Completion time.
         completed_at: OrdFilter<DateTime<Utc>> => Column::CompletedAt,
+        /// Priority.
+        priority: EnumFilter<Priority> => Column::Priority,
+        /// Status (`status: {in: [PENDING, IN_PROGRESS]}` for the open ones).
+        status: EnumFilter<ActivityStatus> => Column::Status,
         /// Company it is about.
         company_id: IdFilter => Column::CompanyId,
         /// Contact it is about.

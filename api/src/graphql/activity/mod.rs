@@ -73,6 +73,14 @@ impl Activity {
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.model().completed_at
     }
+    /// How urgent it is.
+    async fn priority(&self) -> crate::graphql::enums::Priority {
+        self.model().priority.into()
+    }
+    /// Pending, in progress or completed (`COMPLETED` exactly when `completed`).
+    async fn status(&self) -> crate::graphql::enums::ActivityStatus {
+        self.model().status.into()
+    }
     /// ID of the company it is about, if any.
     async fn company_id(&self) -> Option<ID> {
         self.model().company_id.map(id_of)

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::{ApiError, FieldError};
-use crate::graphql::enums::ActivityType;
+use crate::graphql::enums::{ActivityStatus, ActivityType, Priority};
 use crate::graphql::{actor, deps, gql, parse_id};
 use crate::service::activity::{ActivityChanges, NewActivity};
 
@@ -28,9 +28,15 @@ pub struct CreateActivityInput {
     description: Option<String>,
     /// When it is due.
     due_at: Option<DateTime<Utc>>,
-    /// Already done (a call being logged, say): sets `completedAt` to now. Default false.
-    #[graphql(default)]
-    completed: bool,
+    /// Already done (a call being logged, say): sets `completedAt` to now. Default false
+    /// (or true when `status` is `COMPLETED`).
+    completed: Option<bool>,
+    /// How urgent it is (default `MEDIUM`).
+    priority: Option<Priority>,
+    /// `PENDING` (the default, or `COMPLETED` when `completed` is true), `IN_PROGRESS` or
+    /// `COMPLETED` (which also sets `completed`). A status that contradicts `completed` is
+    /// refused.
+    status: Option<ActivityStatus>,
     /// The company it is about; must be one the user can read.
     company_id: Option<ID>,
     /// The contact it is about; must be one the user can read.
@@ -54,8 +60,15 @@ pub struct UpdateActivityInput {
     description: MaybeUndefined<String>,
     /// New due time; `null` clears it.
     due_at: MaybeUndefined<DateTime<Utc>>,
-    /// `true` completes the activity (sets `completedAt`), `false` reopens it (clears it).
+    /// `true` completes the activity (sets `completedAt`, status `COMPLETED`), `false` reopens
+    /// it (clears it; status `PENDING` unless `status` says `IN_PROGRESS`).
     completed: Option<bool>,
+    /// New priority.
+    priority: Option<Priority>,
+    /// New status: `COMPLETED` completes the activity, `PENDING` or `IN_PROGRESS` reopens a
+    /// completed one (completing or reopening needs the policy's `complete`). A status that
+    /// contradicts `completed` in the same input is refused.
+    status: Option<ActivityStatus>,
     /// New company (one the user can read); `null` detaches it.
     company_id: MaybeUndefined<ID>,
     /// New contact (one the user can read); `null` detaches it.
@@ -112,6 +125,8 @@ impl ActivityMutation {
             description: input.description,
             due_at: input.due_at,
             completed: input.completed,
+            priority: input.priority.map(Into::into),
+            status: input.status.map(Into::into),
             company_id: parse_opt(input.company_id.as_ref(), "companyId", &mut errors),
             contact_id: parse_opt(input.contact_id.as_ref(), "contactId", &mut errors),
             deal_id: parse_opt(input.deal_id.as_ref(), "dealId", &mut errors),
@@ -144,6 +159,8 @@ impl ActivityMutation {
             description: input.description.into(),
             due_at: input.due_at.into(),
             completed: input.completed,
+            priority: input.priority.map(Into::into),
+            status: input.status.map(Into::into),
             company_id: parse_maybe(&input.company_id, "companyId", &mut errors),
             contact_id: parse_maybe(&input.contact_id, "contactId", &mut errors),
             deal_id: parse_maybe(&input.deal_id, "dealId", &mut errors),
