@@ -234,6 +234,7 @@ async fn seed_events(db: &DatabaseConnection, count: usize, users: &[Uuid], deal
             ),
             request_id: Set(Some(Uuid::new_v4().to_string())),
             ip_address: Set(Some("10.1.2.3".to_owned())),
+            automation_id: Set(None),
         });
         if rows.len() == 1_000 || i + 1 == count {
             // A transaction per thousand: on PostgreSQL each gets a transaction id of its own.

@@ -136,6 +136,8 @@ async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let purge = tokio::spawn(crate::service::audit::purge_daily(state.deps.clone()));
+    // Jobs left by other instances, or by this one before a restart, run from the start.
+    state.deps.jobs.start(&state.deps);
     tracing::info!(%addr, "serving GraphQL on http://{addr}/graphql");
     axum::serve(
         listener,

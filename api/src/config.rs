@@ -239,6 +239,50 @@ pub struct Config {
     )]
     pub audit_retention_days: u32,
 
+    /// SMTP server for automation emails (`smtp://host:port`, `smtps://…`, user and
+    /// password in the URL). Unset: email actions are recorded as skipped.
+    #[arg(long, env = "CRM_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of automation emails.
+    #[arg(
+        long,
+        env = "CRM_MAIL_FROM",
+        default_value = "CRM <crm@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+
+    /// The web app's address, for links in emails and webhooks (`{{ deal.url }}`).
+    #[arg(
+        long,
+        env = "CRM_PUBLIC_URL",
+        default_value = "http://localhost:8080",
+        global = true
+    )]
+    pub public_url: String,
+
+    /// Hosts automation webhooks may call, comma-separated (`hooks.slack.com,*.example.com`).
+    /// Empty: any host whose addresses are all public (never loopback, private, link-local
+    /// or other internal ranges).
+    #[arg(
+        long,
+        env = "CRM_WEBHOOK_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub webhook_allowed_hosts: Vec<String>,
+
+    /// First retry delay of a failed automation action in milliseconds; each later retry
+    /// waits twice as long (5 attempts in all).
+    #[arg(
+        long,
+        env = "CRM_JOB_RETRY_BASE_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub job_retry_base_ms: u64,
+
     /// Whether writes record their events. Always on when serving; only the write
     /// benchmark turns it off, to measure what events cost.
     #[arg(skip = true)]
@@ -420,6 +464,11 @@ impl Config {
             sso_email_claim: "email".into(),
             log_format: LogFormat::Text,
             audit_retention_days: 365,
+            smtp_url: None,
+            mail_from: "CRM <crm@localhost>".into(),
+            public_url: "http://localhost:8080".into(),
+            webhook_allowed_hosts: Vec::new(),
+            job_retry_base_ms: 2000,
             record_events: true,
         }
     }

@@ -441,6 +441,7 @@ fn origin(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Or
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(64).collect()),
         ip: client_ip(state, peer, headers),
+        automation: None,
     }
 }
 

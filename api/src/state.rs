@@ -60,6 +60,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             config: config.clone(),
             live: crate::service::live::Live::default(),
+            jobs: crate::service::automation::queue::Jobs::default(),
         };
         let schema = crate::graphql::schema_builder()
             .extension(crate::graphql::limits::RequestLimits::new(

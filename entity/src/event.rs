@@ -28,6 +28,8 @@ pub struct Model {
     pub changes: String,
     pub request_id: Option<String>,
     pub ip_address: Option<String>,
+    /// The automation that made the change (its `actor_id` is then none).
+    pub automation_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

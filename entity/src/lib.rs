@@ -5,12 +5,15 @@
 //! the `migration` crate; these structs mirror it.
 
 pub mod activity;
+pub mod automation;
+pub mod automation_run;
 pub mod company;
 pub mod contact;
 pub mod deal;
 pub mod deal_share;
 pub mod enums;
 pub mod event;
+pub mod job;
 pub mod login_throttle;
 pub mod notification;
 pub mod refresh_token;

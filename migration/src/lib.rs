@@ -21,6 +21,7 @@ mod m20261130_000009_create_notifications;
 mod m20261201_000010_events_indexes;
 mod m20261201_000011_create_sync;
 mod m20261201_000012_activity_priority_status;
+mod m20261201_000013_create_automations;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_events_indexes::Migration),
             Box::new(m20261201_000011_create_sync::Migration),
             Box::new(m20261201_000012_activity_priority_status::Migration),
+            Box::new(m20261201_000013_create_automations::Migration),
         ]
     }
 }

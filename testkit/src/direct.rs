@@ -175,6 +175,7 @@ impl<'a> Oracle<'a> {
             Kind::Team => PolarResource::Team,
             Kind::AuditLog => PolarResource::AuditLog,
             Kind::Export => PolarResource::Export,
+            Kind::Automation => PolarResource::Automation,
         })
     }
 

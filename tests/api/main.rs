@@ -8,6 +8,7 @@ mod authz_differential;
 mod authz_policy_edit;
 mod authz_rules;
 mod authz_support;
+mod automations;
 mod cli;
 mod companies;
 mod constraints;

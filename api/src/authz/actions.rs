@@ -144,6 +144,10 @@ actions! {
     Export => ExportAction {
         Create = "create",
     }
+    /// Workflow automations (decided by role alone): see them and their runs, set them up.
+    Automation => AutomationAction {
+        Read = "read", Manage = "manage",
+    }
 }
 
 impl Action {

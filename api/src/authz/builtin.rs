@@ -14,6 +14,10 @@ pub const DEFAULT_POLICY: &[(&str, &str)] = &[
         include_str!("../../../policies/audit_log.polar"),
     ),
     (
+        "automation.polar",
+        include_str!("../../../policies/automation.polar"),
+    ),
+    (
         "company.polar",
         include_str!("../../../policies/company.polar"),
     ),

@@ -395,7 +395,7 @@ pub(crate) fn meaning(kind: Kind, bit: usize) -> Option<Meaning> {
         Kind::Contact => row::<ContactFacts>(bit),
         Kind::Activity => row::<ActivityFacts>(bit),
         Kind::User => row::<UserFacts>(bit),
-        Kind::Team | Kind::AuditLog | Kind::Export => None,
+        Kind::Team | Kind::AuditLog | Kind::Export | Kind::Automation => None,
     }
 }
 
@@ -407,7 +407,7 @@ pub(crate) const fn count(kind: Kind) -> usize {
         Kind::Contact => ContactFacts::FACTS.len(),
         Kind::Activity => ActivityFacts::FACTS.len(),
         Kind::User => UserFacts::FACTS.len(),
-        Kind::Team | Kind::AuditLog | Kind::Export => 0,
+        Kind::Team | Kind::AuditLog | Kind::Export | Kind::Automation => 0,
     }
 }
 

@@ -38,8 +38,8 @@ use entity::user;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 
 pub use actions::{
-    Action, ActivityAction, AuditLogAction, CompanyAction, ContactAction, DealAction, ExportAction,
-    TeamAction, UserAction,
+    Action, ActivityAction, AuditLogAction, AutomationAction, CompanyAction, ContactAction,
+    DealAction, ExportAction, TeamAction, UserAction,
 };
 pub use facts::{
     ActivityFacts, CompanyFacts, ContactFacts, DealFacts, Fact, FactDef, RecordFacts, UserFacts,
@@ -47,8 +47,8 @@ pub use facts::{
 pub use minimize::{Cube, Dnf, minimize, table_of};
 pub use model::{FactMask, Kind};
 pub use polar::{
-    FactError, PolarActivity, PolarAuditLog, PolarCompany, PolarContact, PolarDeal, PolarExport,
-    PolarRecord, PolarResource, PolarTeam, PolarUser, RealUser,
+    FactError, PolarActivity, PolarAuditLog, PolarAutomation, PolarCompany, PolarContact,
+    PolarDeal, PolarExport, PolarRecord, PolarResource, PolarTeam, PolarUser, RealUser,
 };
 pub use policy::{PolicyError, PolicySource};
 pub use sql::Shape;

@@ -30,11 +30,13 @@ pub enum Kind {
     /// `Export`: starting a bulk export (role-only; which rows it contains is the `export`
     /// action on each record kind).
     Export,
+    /// `Automation`: workflow automations (role-only).
+    Automation,
 }
 
 impl Kind {
     /// Every kind, in table order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Deal,
         Kind::Company,
         Kind::Contact,
@@ -43,6 +45,7 @@ impl Kind {
         Kind::Team,
         Kind::AuditLog,
         Kind::Export,
+        Kind::Automation,
     ];
 
     pub(crate) const fn index(self) -> usize {
@@ -60,6 +63,7 @@ impl Kind {
             Kind::Team => "Team",
             Kind::AuditLog => "AuditLog",
             Kind::Export => "Export",
+            Kind::Automation => "Automation",
         }
     }
 
@@ -71,7 +75,7 @@ impl Kind {
             Kind::Contact => Some("contacts"),
             Kind::Activity => Some("activities"),
             Kind::User => Some("users"),
-            Kind::Team | Kind::AuditLog | Kind::Export => None,
+            Kind::Team | Kind::AuditLog | Kind::Export | Kind::Automation => None,
         }
     }
 

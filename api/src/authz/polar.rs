@@ -338,6 +338,7 @@ macro_rules! role_only_class {
 role_only_class!(PolarTeam, "Team");
 role_only_class!(PolarAuditLog, "AuditLog");
 role_only_class!(PolarExport, "Export");
+role_only_class!(PolarAutomation, "Automation");
 
 /// Registers every class with `oso` (before loading the policy, which refers to them).
 pub(crate) fn register_classes(oso: &mut oso::Oso) -> Result<(), Box<OsoError>> {
@@ -350,6 +351,7 @@ pub(crate) fn register_classes(oso: &mut oso::Oso) -> Result<(), Box<OsoError>> 
         PolarTeam::get_polar_class(),
         PolarAuditLog::get_polar_class(),
         PolarExport::get_polar_class(),
+        PolarAutomation::get_polar_class(),
     ] {
         oso.register_class(class)?;
     }
@@ -375,6 +377,8 @@ pub enum PolarResource {
     AuditLog,
     /// `Export`.
     Export,
+    /// `Automation`.
+    Automation,
 }
 
 impl PolarResource {
@@ -389,6 +393,7 @@ impl PolarResource {
             Kind::Team => PolarResource::Team,
             Kind::AuditLog => PolarResource::AuditLog,
             Kind::Export => PolarResource::Export,
+            Kind::Automation => PolarResource::Automation,
         }
     }
 
@@ -403,6 +408,7 @@ impl PolarResource {
             PolarResource::Team => Kind::Team,
             PolarResource::AuditLog => Kind::AuditLog,
             PolarResource::Export => Kind::Export,
+            PolarResource::Automation => Kind::Automation,
         }
     }
 
@@ -423,6 +429,7 @@ impl PolarResource {
             PolarResource::Team => oso.is_allowed(actor, action, PolarTeam),
             PolarResource::AuditLog => oso.is_allowed(actor, action, PolarAuditLog),
             PolarResource::Export => oso.is_allowed(actor, action, PolarExport),
+            PolarResource::Automation => oso.is_allowed(actor, action, PolarAutomation),
         };
         Ok(allowed?)
     }

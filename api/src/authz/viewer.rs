@@ -38,6 +38,9 @@ pub struct Origin {
     pub request_id: Option<String>,
     /// The client's address.
     pub ip: Option<std::net::IpAddr>,
+    /// The automation acting (its writes are recorded as the automation's and trigger no
+    /// automation in turn).
+    pub automation: Option<uuid::Uuid>,
 }
 
 impl Origin {
@@ -45,6 +48,7 @@ impl Origin {
     pub const NONE: Origin = Origin {
         request_id: None,
         ip: None,
+        automation: None,
     };
 }
 

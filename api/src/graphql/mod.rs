@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod audit;
 mod auth;
+pub mod automation;
 pub mod company;
 pub mod connection;
 pub mod contact;
@@ -45,6 +46,7 @@ pub use user::{User, UserListQuery, UserMutation, UserQuery};
 pub struct Query(
     SystemQuery,
     audit::AuditQuery,
+    automation::AutomationQuery,
     notification::NotificationQuery,
     sync::SyncQuery,
     AuthQuery,
@@ -64,6 +66,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     AuthMutation,
+    automation::AutomationMutation,
     notification::NotificationMutation,
     UserMutation,
     TeamMutation,

@@ -99,13 +99,15 @@ pub async fn append(
         position: NotSet,
         txid: NotSet,
         at: Set(Utc::now()),
-        actor_id: Set(actor),
+        // A change an automation makes is the automation's, whoever it acted for.
+        actor_id: Set(actor.filter(|_| origin.automation.is_none())),
         action: Set(event.action),
         kind: Set(event.kind),
         record_id: Set(event.record_id),
         changes: Set(changes),
         request_id: Set(origin.request_id.clone()),
         ip_address: Set(origin.ip.map(|ip| ip.to_string())),
+        automation_id: Set(origin.automation),
     })
     .exec(db)
     .await?
@@ -133,7 +135,7 @@ pub fn record_kind(kind: Kind) -> Option<RecordKind> {
         Kind::Activity => Some(RecordKind::Activity),
         Kind::User => Some(RecordKind::User),
         Kind::Team => Some(RecordKind::Team),
-        Kind::AuditLog | Kind::Export => None,
+        Kind::AuditLog | Kind::Export | Kind::Automation => None,
     }
 }
 

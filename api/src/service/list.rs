@@ -156,7 +156,7 @@ where
     }
     match case {
         Some(c) => c.finally(Expr::val(99_i64)).into(),
-        None => Expr::val(99_i64).into(),
+        None => Expr::val(99_i64),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod audit;
 pub mod auth;
+pub mod automation;
 pub mod company;
 pub mod contact;
 pub(crate) mod db_error;
@@ -43,6 +44,8 @@ pub struct Deps {
     pub config: Arc<Config>,
     /// This instance's live delivery (subscriptions).
     pub live: live::Live,
+    /// This instance's automation worker.
+    pub jobs: automation::queue::Jobs,
 }
 
 /// Maps a unique-constraint violation to `CONFLICT` on `field`, anything else to `INTERNAL`.

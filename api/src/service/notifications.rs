@@ -34,7 +34,7 @@ fn uuid_of(v: &Json) -> Option<Uuid> {
 }
 
 /// `CLOSED_WON` → `Closed won`.
-fn words(name: &Json) -> String {
+pub(crate) fn words(name: &Json) -> String {
     let lower = name
         .as_str()
         .unwrap_or_default()

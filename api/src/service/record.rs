@@ -595,7 +595,8 @@ where
 {
     let event = Event::on(action, <R::Model as Audited>::KIND, id, changes);
     let position = events::append_by(deps, txn, viewer, event.clone()).await?;
-    crate::service::notifications::for_event(deps, txn, viewer, &event, position).await
+    crate::service::notifications::for_event(deps, txn, viewer, &event, position).await?;
+    crate::service::automation::enqueue(deps, txn, viewer, &event, position).await
 }
 
 /// Records the event of a write, commits and returns the row as the viewer now reads it
