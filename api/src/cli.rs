@@ -136,7 +136,12 @@ async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let purge = tokio::spawn(crate::service::audit::purge_daily(state.deps.clone()));
-    // Jobs left by other instances, or by this one before a restart, run from the start.
+    // A new database starts with the default automations (once: deleted ones stay gone).
+    if crate::service::automation::schedule::install_defaults(&state.deps).await? {
+        tracing::info!("default automations installed");
+    }
+    // Jobs left by other instances, or by this one before a restart, run from the start;
+    // schedules fire from here on.
     state.deps.jobs.start(&state.deps);
     tracing::info!(%addr, "serving GraphQL on http://{addr}/graphql");
     axum::serve(

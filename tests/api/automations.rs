@@ -865,3 +865,166 @@ async fn bad_automations_are_refused_naming_every_field_and_only_admins_manage_t
     .await;
     assert!(gone["automation"].is_null());
 }
+
+#[tokio::test]
+async fn the_defaults_are_installed_once_and_their_schedules_fire_what_they_are_for() {
+    let (smtp, mails) = smtp_server().await;
+    let o = fixture(|c| c.smtp_url = Some(format!("smtp://127.0.0.1:{smtp}"))).await;
+    let deps = &o.app.state.deps;
+    use api::service::automation::schedule::install_defaults;
+    assert!(install_defaults(deps).await.unwrap());
+    assert!(!install_defaults(deps).await.unwrap(), "only once");
+    let all = ok(
+        &o.app,
+        &o.admin,
+        "{ automations { id name enabled trigger schedule } }",
+        json!({}),
+    )
+    .await["automations"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut triggers: Vec<(String, Value)> = all
+        .iter()
+        .map(|a| {
+            (
+                a["trigger"].as_str().unwrap().to_owned(),
+                a["schedule"].clone(),
+            )
+        })
+        .collect();
+    triggers.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.to_string().cmp(&b.1.to_string())));
+    assert_eq!(
+        triggers,
+        [
+            ("DEAL_STAGE_CHANGED".to_owned(), Value::Null),
+            ("SCHEDULE".to_owned(), json!("0 7 * * *")),
+            ("SCHEDULE".to_owned(), json!("0 7 * * MON")),
+            ("SCHEDULE".to_owned(), json!("0 8 * * *")),
+        ]
+    );
+    let id_of = |schedule: &str| {
+        all.iter().find(|a| a["schedule"] == schedule).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // The deal closes in 3 days; r1 has an overdue task and r3 one due next month.
+    let soon = (chrono::Utc::now() + chrono::Duration::days(3)).date_naive();
+    ok(
+        &o.app,
+        &o.rep,
+        "mutation($id: ID!, $d: Date!) { updateDeal(id: $id, input: {expectedCloseDate: $d}) { id } }",
+        json!({"id": o.deal, "d": soon.to_string()}),
+    )
+    .await;
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    ok(
+        &o.app,
+        &o.rep,
+        "mutation($d: ID!, $at: DateTime!) { createActivity(input: {type: CALL, subject: \"Call Acme back\", dealId: $d, dueAt: $at}) { id } }",
+        json!({"d": o.deal, "at": yesterday.to_rfc3339()}),
+    )
+    .await;
+    ok(
+        &o.app,
+        &o.west_rep,
+        "mutation($at: DateTime!) { createActivity(input: {type: TASK, subject: \"Later\", dueAt: $at}) { id } }",
+        json!({"at": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()}),
+    )
+    .await;
+    // Fire the three schedules every second (an admin may edit the defaults).
+    let every_second = "mutation($id: ID!) { updateAutomation(id: $id, input: {schedule: \"* * * * * *\"}) { id } }";
+    for schedule in ["0 8 * * *", "0 7 * * *", "0 7 * * MON"] {
+        ok(
+            &o.app,
+            &o.admin,
+            every_second,
+            json!({"id": id_of(schedule)}),
+        )
+        .await;
+    }
+    deps.jobs.start(deps);
+    let closing = runs_until(&o, &id_of("0 8 * * *"), |r| !r.is_empty()).await;
+    assert_eq!(closing[0]["status"], "SUCCEEDED", "{closing:#?}");
+    let due = runs_until(&o, &id_of("0 7 * * *"), |r| !r.is_empty()).await;
+    assert_eq!(due[0]["status"], "SUCCEEDED", "{due:#?}");
+    // The digest: r1, r2, r3 and the manager each get theirs (notify and email).
+    runs_until(&o, &id_of("0 7 * * MON"), |r| r.len() >= 8).await;
+    // Stop them before counting.
+    for schedule in ["0 8 * * *", "0 7 * * *", "0 7 * * MON"] {
+        ok(
+            &o.app,
+            &o.admin,
+            "mutation($id: ID!) { updateAutomation(id: $id, input: {enabled: false}) { id } }",
+            json!({"id": id_of(schedule)}),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let notes = |token: String| {
+        let app = &o.app;
+        async move {
+            ok(
+                app,
+                &token,
+                "{ notifications(first: 100) { nodes { kind title body } } }",
+                json!({}),
+            )
+            .await["notifications"]["nodes"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let rita = notes(o.rep.clone()).await;
+    let of = |list: &[Value], kind: &str| -> Vec<Value> {
+        list.iter().filter(|n| n["kind"] == kind).cloned().collect()
+    };
+    let closing = of(&rita, "DEAL_CLOSING_SOON");
+    assert!(!closing.is_empty(), "{rita:#?}");
+    assert_eq!(closing[0]["title"], "Acme renewal closes soon");
+    assert!(
+        closing[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains(&soon.to_string())
+    );
+    let due = of(&rita, "ACTIVITY_DUE");
+    assert!(!due.is_empty(), "{rita:#?}");
+    assert_eq!(due[0]["title"], "Due: Call Acme back");
+    let digest = of(&rita, "WEEKLY_DIGEST");
+    assert!(!digest.is_empty(), "{rita:#?}");
+    assert_eq!(
+        digest[0]["body"],
+        "1 open deals (12000.00), 1 closing this week, 1 activities due."
+    );
+    // r3: no reminder about r1's deal or a task due next month; their own digest only.
+    let wes = notes(o.west_rep.clone()).await;
+    assert!(
+        of(&wes, "DEAL_CLOSING_SOON").is_empty() && of(&wes, "ACTIVITY_DUE").is_empty(),
+        "{wes:#?}"
+    );
+    assert_eq!(
+        of(&wes, "WEEKLY_DIGEST")[0]["body"],
+        "0 open deals (0.00), 0 closing this week, 0 activities due."
+    );
+    let mails = mails.lock().unwrap().clone();
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.to == ["r3@example.com"] && m.data.contains("Hello Wes West"))
+    );
+    // The stage-change default: a note on the deal.
+    ok(&o.app, &o.rep, MOVE, json!({"id": o.deal, "s": "PROPOSAL"})).await;
+    let stage = all
+        .iter()
+        .find(|a| a["trigger"] == "DEAL_STAGE_CHANGED")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let runs = runs_until(&o, &stage, |r| r.len() >= 2).await;
+    assert_eq!(statuses(&runs), ["SUCCEEDED", "SUCCEEDED"], "{runs:#?}");
+    let _ = (o.r1, o.r2, o.r3, o.company);
+}

@@ -16,7 +16,7 @@ use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
 use super::definition::{Action, Recipient, TerritoryField, Trigger, WebhookFormat};
-use super::{JobContext, template, webhook};
+use super::{JobContext, SubjectKind, template, webhook};
 use crate::authz::{Origin, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::service::events::enum_name;
@@ -36,34 +36,82 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// What a job is about: the deal, and the activity for an activity trigger.
+/// What a job is about: a deal; an activity (and its deal); or a user (a digest).
+#[derive(Default)]
 struct Subject {
     deal: Option<deal::Model>,
     activity: Option<activity::Model>,
+    user: Option<user::Model>,
 }
 
-async fn subject(deps: &Deps, job: &job::Model, trigger: Trigger) -> ApiResult<Subject> {
+async fn subject(deps: &Deps, job: &job::Model, kind: SubjectKind) -> ApiResult<Subject> {
     let Some(id) = job.record_id else {
-        return Ok(Subject {
-            deal: None,
-            activity: None,
-        });
+        return Ok(Subject::default());
     };
-    let activity = if trigger == Trigger::ActivityCreated {
-        activity::Entity::find_by_id(id).one(&deps.db).await?
-    } else {
-        None
+    let mut s = Subject::default();
+    match kind {
+        SubjectKind::User => s.user = user::Entity::find_by_id(id).one(&deps.db).await?,
+        SubjectKind::Activity => {
+            s.activity = activity::Entity::find_by_id(id).one(&deps.db).await?;
+            if let Some(d) = s.activity.as_ref().and_then(|a| a.deal_id) {
+                s.deal = deal::Entity::find_by_id(d).one(&deps.db).await?;
+            }
+        }
+        SubjectKind::Deal => s.deal = deal::Entity::find_by_id(id).one(&deps.db).await?,
+    }
+    Ok(s)
+}
+
+/// A user's week as they may see it: open deals and their amount (amounts they may read),
+/// deals closing in the next 7 days, open activities assigned to them due by then.
+async fn digest(deps: &Deps, viewer: &Viewer) -> ApiResult<Json> {
+    use entity::enums::DealStage;
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let today = Utc::now().date_naive();
+    let week = today + chrono::Duration::days(7);
+    let open = || {
+        deal::Entity::find()
+            .filter(deps.authz.scope(viewer, crate::authz::DealAction::Read))
+            .filter(deal::Column::Stage.is_not_in([DealStage::ClosedWon, DealStage::ClosedLost]))
     };
-    let deal_id = match &activity {
-        Some(a) => a.deal_id,
-        None if trigger == Trigger::ActivityCreated => None,
-        None => Some(id),
-    };
-    let deal = match deal_id {
-        Some(d) => deal::Entity::find_by_id(d).one(&deps.db).await?,
-        None => None,
-    };
-    Ok(Subject { deal, activity })
+    let rows: Vec<(i64, i32)> = open()
+        .select_only()
+        .column(deal::Column::AmountCents)
+        .column_as(
+            deps.authz.facts_expr(viewer, crate::authz::Kind::Deal),
+            crate::authz::FACTS_COLUMN,
+        )
+        .into_tuple()
+        .all(&deps.db)
+        .await?;
+    let amount: i64 = rows
+        .iter()
+        .filter(|(_, facts)| {
+            deals::can_read_amount(
+                deps,
+                viewer,
+                crate::authz::FactMask::from_bits(*facts as u8),
+            )
+        })
+        .map(|(a, _)| a)
+        .sum();
+    let closing = open()
+        .filter(deal::Column::ExpectedCloseDate.between(today, week))
+        .count(&deps.db)
+        .await?;
+    let due = activity::Entity::find()
+        .filter(deps.authz.scope(viewer, crate::authz::ActivityAction::Read))
+        .filter(activity::Column::AssignedTo.eq(viewer.user_id))
+        .filter(activity::Column::Completed.eq(false))
+        .filter(activity::Column::DueAt.lte(Utc::now() + chrono::Duration::days(7)))
+        .count(&deps.db)
+        .await?;
+    Ok(json!({
+        "openDeals": rows.len(),
+        "openAmount": money::from_cents(amount).to_string(),
+        "closingThisWeek": closing,
+        "tasksDue": due,
+    }))
 }
 
 /// The viewer of an active user, acting for automation `automation`.
@@ -108,6 +156,7 @@ async fn context_for(
             return Ok(None);
         }
         out["activity"] = json!({
+            "id": a.id.to_string(),
             "subject": a.subject,
             "type": words(&enum_name(&a.kind)),
             "dueAt": a.due_at.map(|d| d.to_rfc3339()),
@@ -156,6 +205,13 @@ async fn context_for(
         out["deal"] = json!({});
         out["company"] = json!({ "name": Json::Null });
     }
+    if let Some(u) = &subject.user {
+        // A digest is its user's own, for them alone.
+        if u.id != viewer.user_id {
+            return Ok(None);
+        }
+        out["digest"] = digest(deps, viewer).await?;
+    }
     Ok(Some(out))
 }
 
@@ -166,7 +222,10 @@ async fn recipients(
     recipients: &[Recipient],
 ) -> ApiResult<Vec<user::Model>> {
     let mut ids: Vec<Uuid> = Vec::new();
-    let owner = subject.deal.as_ref().map(|d| d.owner_id);
+    let owner = match (&subject.user, &subject.deal) {
+        (Some(u), _) => Some(u.id),
+        (None, d) => d.as_ref().map(|d| d.owner_id),
+    };
     for r in recipients {
         match r {
             Recipient::Owner => ids.extend(owner),
@@ -221,8 +280,12 @@ async fn attempt(deps: &Deps, job: &job::Model, context: &JobContext) -> ApiResu
     else {
         return Ok(Outcome::Skipped("the automation was deleted".into()));
     };
-    let subject = subject(deps, job, context.trigger).await?;
-    if job.record_id.is_some() && subject.deal.is_none() && subject.activity.is_none() {
+    let subject = subject(deps, job, context.subject).await?;
+    if job.record_id.is_some()
+        && subject.deal.is_none()
+        && subject.activity.is_none()
+        && subject.user.is_none()
+    {
         return Ok(Outcome::Skipped("the record was deleted".into()));
     }
     match &context.action {
@@ -310,7 +373,9 @@ async fn notify(
         let inserted = notification::Entity::insert(notification::ActiveModel {
             id: Set(id),
             user_id: Set(u.id),
-            kind: Set(NotificationKind::Automation),
+            kind: Set(context
+                .notification_kind
+                .unwrap_or(NotificationKind::Automation)),
             title: Set(title.chars().take(200).collect()),
             body: Set(body.chars().take(2000).collect()),
             deal_id: Set(subject.deal.as_ref().map(|d| d.id)),

@@ -207,6 +207,11 @@ impl Condition {
         Ok(Self { json, filter })
     }
 
+    /// The filter.
+    pub fn filter(&self) -> &Filter<deal::Column> {
+        &self.filter
+    }
+
     /// Whether deal `id` meets the condition (read as `viewer` reads deals).
     pub async fn holds(
         &self,

@@ -16,6 +16,7 @@
 pub mod actions;
 pub mod definition;
 pub mod queue;
+pub mod schedule;
 pub mod template;
 pub mod webhook;
 
@@ -46,6 +47,28 @@ pub struct JobContext {
     pub actor: Option<Uuid>,
     /// The deal's stage before a stage change.
     pub previous_stage: Option<String>,
+    /// What the job's record is.
+    #[serde(default)]
+    pub subject: SubjectKind,
+    /// The kind of the notifications it makes (`AUTOMATION` unless a default says).
+    #[serde(default)]
+    pub notification_kind: Option<entity::enums::NotificationKind>,
+    /// The schedule's fire time, for a scheduled run.
+    #[serde(default)]
+    pub fired_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// What a job's record is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    /// A deal.
+    #[default]
+    Deal,
+    /// An activity (and its deal).
+    Activity,
+    /// A user (a digest).
+    User,
 }
 
 /// The triggers an event fires.
@@ -68,7 +91,7 @@ fn triggers_of(event: &Event) -> Vec<Trigger> {
 
 /// A viewer that reads every field of a deal the way an admin would, for evaluating
 /// conditions (a condition on `amount` compares the stored amount).
-fn condition_viewer() -> Viewer {
+pub(crate) fn condition_viewer() -> Viewer {
     Viewer::new(Uuid::nil(), Role::Admin, [])
 }
 
@@ -134,6 +157,13 @@ pub(crate) async fn enqueue(
                 trigger: automation.trigger,
                 actor: Some(viewer.user_id),
                 previous_stage: previous_stage.clone(),
+                subject: if event.kind == Some(RecordKind::Activity) {
+                    SubjectKind::Activity
+                } else {
+                    SubjectKind::Deal
+                },
+                notification_kind: None,
+                fired_at: None,
             };
             job::Entity::insert(new_job(a.id, i, position, Some(record), &context, now)?)
                 .exec_without_returning(txn)
@@ -146,7 +176,7 @@ pub(crate) async fn enqueue(
 }
 
 /// A pending job row.
-fn new_job(
+pub(crate) fn new_job(
     automation: Uuid,
     index: usize,
     position: Option<i64>,

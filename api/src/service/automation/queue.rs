@@ -76,7 +76,14 @@ impl Jobs {
 
 /// Runs due jobs until the process ends.
 async fn work(deps: Deps) {
+    let mut last_tick = std::time::Instant::now() - Duration::from_secs(60);
     loop {
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = std::time::Instant::now();
+            if let Err(e) = super::schedule::tick(&deps).await {
+                tracing::warn!(error = %e, "automation: firing schedules failed");
+            }
+        }
         match claim(&deps).await {
             Ok(Some(job)) => {
                 if let Err(e) = run(&deps, job).await {
@@ -88,12 +95,13 @@ async fn work(deps: Deps) {
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "automation: claiming a job failed"),
         }
+        let wait = POLL.min(Duration::from_secs(1).saturating_sub(last_tick.elapsed()));
         tokio::select! {
             () = deps.jobs.inner.wake.notified() => {
                 // Let the write that woke us commit.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            () = tokio::time::sleep(POLL) => {}
+            () = tokio::time::sleep(wait) => {}
         }
     }
 }

@@ -22,10 +22,15 @@ pub const VARIABLES: &[&str] = &[
     "previous.stage",
     "company.name",
     "actor.name",
+    "activity.id",
     "activity.subject",
     "activity.type",
     "activity.dueAt",
     "recipient.name",
+    "digest.openDeals",
+    "digest.openAmount",
+    "digest.closingThisWeek",
+    "digest.tasksDue",
 ];
 
 /// The top-level names of [`VARIABLES`].
