@@ -593,6 +593,21 @@ async fn new_deals_get_an_owner_by_territory() {
         })
         .expect("the reassignment");
     assert!(moved["actor"].is_null(), "{moved}");
+    let log = ok(
+        &o.app,
+        &o.admin,
+        "query($r: ID!) { auditLog(first: 10, filter: {recordId: $r}) { nodes { actor { id } automationId changes { field } } } }",
+        json!({"r": in_ca}),
+    )
+    .await["auditLog"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        log.iter()
+            .any(|e| e["automationId"] == automation.as_str() && e["actor"].is_null()),
+        "{log:#?}"
+    );
 }
 
 #[tokio::test]
@@ -606,7 +621,7 @@ async fn a_recipient_who_cannot_read_the_record_gets_nothing() {
             "trigger": "ACTIVITY_CREATED",
             "actions": [
                 { "notify": { "recipients": ["ASSIGNEE"], "title": "{{ activity.subject }}", "body": "On {{ deal.title }} ({{ deal.amount }})" } },
-                { "email": { "recipients": ["ASSIGNEE"], "subject": "{{ activity.subject }}", "body": "On {{ deal.title }}" } }
+                { "email": { "recipients": ["ASSIGNEE"], "subject": "{{ activity.subject }}", "body": "On {{ deal.title }} ({{ deal.amount }})" } }
             ]
         }),
     )
@@ -661,6 +676,62 @@ async fn a_recipient_who_cannot_read_the_record_gets_nothing() {
     );
     assert_eq!(mails.lock().unwrap().len(), 1);
     assert_eq!(mails.lock().unwrap()[0].to, ["r1@example.com"]);
+    let own = ok(
+        &o.app,
+        &o.rep,
+        "{ notifications(first: 20) { nodes { kind body } } }",
+        json!({}),
+    )
+    .await;
+    assert!(
+        own["notifications"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "AUTOMATION" && n["body"] == "On Acme renewal (12000.00)"),
+        "{own}"
+    );
+    // A teammate may read the deal but not its amount: told, without the amount.
+    ok(
+        &o.app,
+        &o.rep,
+        "mutation($d: ID!, $a: ID!) { createActivity(input: {type: TASK, subject: \"Review terms\", dealId: $d, assignedToId: $a}) { id } }",
+        json!({"d": o.deal, "a": o.r2}),
+    )
+    .await;
+    let runs = runs_until(&o, &automation, |r| r.len() >= 6).await;
+    assert_eq!(
+        statuses(&runs[4..]),
+        ["SUCCEEDED", "SUCCEEDED"],
+        "{runs:#?}"
+    );
+    let rob = o.app.login("r2@example.com", PASSWORD).await.0;
+    let theirs = ok(
+        &o.app,
+        &rob,
+        "{ notifications(first: 20) { nodes { kind body } } }",
+        json!({}),
+    )
+    .await;
+    let bodies: Vec<&Value> = theirs["notifications"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "AUTOMATION")
+        .map(|n| &n["body"])
+        .collect();
+    assert_eq!(bodies, [&json!("On Acme renewal (hidden)")], "{theirs}");
+    let mails = mails.lock().unwrap().clone();
+    let to_rob = mails
+        .iter()
+        .find(|m| m.to == ["r2@example.com"])
+        .expect("mail to r2");
+    assert!(
+        to_rob.data.contains("On Acme renewal (hidden)"),
+        "{}",
+        to_rob.data
+    );
+    assert!(!to_rob.data.contains("12000"), "{}", to_rob.data);
 }
 
 #[tokio::test]
@@ -774,6 +845,11 @@ async fn bad_automations_are_refused_naming_every_field_and_only_admins_manage_t
             }}),
         )
         .await;
+    assert_eq!(error_code(&json), Some("BAD_USER_INPUT"), "{json}");
+    assert_eq!(
+        json["errors"][0]["extensions"]["field"], "input.dealCondition.colour",
+        "{json}"
+    );
     assert!(
         json["errors"][0]["message"]
             .as_str()

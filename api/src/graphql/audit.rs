@@ -46,7 +46,8 @@ impl AuditEntry {
     async fn at(&self) -> DateTime<Utc> {
         self.0.event.at
     }
-    /// Who did it (null for a failed sign-in, or when the directory hides them).
+    /// Who did it (null for a failed sign-in, a change made by an automation, or when the
+    /// directory hides them).
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         match self.0.event.actor_id {
             Some(id) => crate::graphql::loaders::user(ctx, id).await,
@@ -84,6 +85,15 @@ impl AuditEntry {
             .full
             .then_some(self.0.event.ip_address.as_deref())
             .flatten()
+    }
+    /// The automation that made the change (see `automation(id)`; shown to readers of the
+    /// audit log only).
+    async fn automation_id(&self) -> Option<ID> {
+        self.0
+            .full
+            .then_some(self.0.event.automation_id)
+            .flatten()
+            .map(|id| ID(id.to_string()))
     }
     /// The request's id, as in the server's logs and the `x-request-id` response header
     /// (shown to readers of the audit log only).

@@ -155,10 +155,19 @@ impl Extension for RequestGuard {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         // async-graphql's own depth and complexity limits: give them the contract's code.
+        // An argument value that does not fit its type (an unknown input field, a wrong
+        // enum value) is bad input: `BAD_USER_INPUT` naming the field.
         next.run(ctx).await.map_err(|errors| {
             errors
                 .into_iter()
                 .map(|mut e| {
+                    if let Some(field) = invalid_argument(&e.message) {
+                        let mut converted =
+                            ApiError::bad_input(field, e.message.clone()).server_error();
+                        converted.message = e.message;
+                        converted.locations = e.locations;
+                        return converted;
+                    }
                     let limit = if e.message.starts_with("Query is too complex") {
                         Some("complexity")
                     } else if e.message.starts_with("Query is nested too deep") {
@@ -274,6 +283,22 @@ impl Extension for RequestGuard {
             other => other,
         }
     }
+}
+
+/// The input field an "Invalid value for argument" validation error is about:
+/// `"input.dealCondition", unknown field "colour" of type "DealFilter"` →
+/// `input.dealCondition.colour`; `"filter.stage.eq", …` → `filter.stage.eq`.
+fn invalid_argument(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("Invalid value for argument \"")?;
+    let (path, reason) = rest.split_once('"')?;
+    let unknown = reason
+        .strip_prefix(", unknown field \"")
+        .and_then(|r| r.split_once('"'))
+        .map(|(name, _)| name);
+    Some(match unknown {
+        Some(name) => format!("{path}.{name}"),
+        None => path.to_owned(),
+    })
 }
 
 /// A parse failure with the contract's code and a one-line message (the parser draws a
@@ -760,6 +785,28 @@ fn expand<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_argument_values_name_their_field() {
+        assert_eq!(
+            invalid_argument(
+                r#"Invalid value for argument "input.dealCondition", unknown field "colour" of type "DealFilter""#
+            )
+            .as_deref(),
+            Some("input.dealCondition.colour")
+        );
+        assert_eq!(
+            invalid_argument(
+                r#"Invalid value for argument "filter.stage.eq", enumeration type "DealStage" does not contain the value "WON""#
+            )
+            .as_deref(),
+            Some("filter.stage.eq")
+        );
+        assert_eq!(
+            invalid_argument("Unknown field \"x\" on type \"Query\""),
+            None
+        );
+    }
 
     fn code(e: &ServerError) -> Option<String> {
         match e.extensions.as_ref()?.get("limit")? {
