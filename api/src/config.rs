@@ -283,6 +283,33 @@ pub struct Config {
     )]
     pub job_retry_base_ms: u64,
 
+    /// Most rows in one CSV export (the list's filter and order pick which).
+    #[arg(
+        long,
+        env = "CRM_EXPORT_MAX_ROWS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub export_max_rows: u32,
+
+    /// Most CSV exports per user in any 24 hours (`RATE_LIMITED` past it).
+    #[arg(
+        long,
+        env = "CRM_EXPORT_MAX_PER_DAY",
+        default_value_t = 5,
+        global = true
+    )]
+    pub export_max_per_day: u32,
+
+    /// How long an export can be downloaded, in seconds.
+    #[arg(
+        long,
+        env = "CRM_EXPORT_TTL_SECS",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub export_ttl_secs: u64,
+
     /// Whether writes record their events. Always on when serving; only the write
     /// benchmark turns it off, to measure what events cost.
     #[arg(skip = true)]
@@ -469,6 +496,9 @@ impl Config {
             public_url: "http://localhost:8080".into(),
             webhook_allowed_hosts: Vec::new(),
             job_retry_base_ms: 2000,
+            export_max_rows: 1000,
+            export_max_per_day: 5,
+            export_ttl_secs: 3600,
             record_events: true,
         }
     }

@@ -34,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
         .route("/graphiql/assets/{name}", get(crate::graphiql::asset))
+        .route("/exports/{id}", get(download_export))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state)
@@ -483,6 +484,72 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
         );
     }
     res
+}
+
+/// `GET /exports/{id}`: a CSV export, for its exporter (bearer token) until it expires.
+/// Anyone else, an expired export and a malformed id are all 404, alike.
+async fn download_export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let actor = match authenticate(&state.db, &state.deps.tokens, &headers).await {
+        Ok(Some(actor)) => actor,
+        Err(AuthFailure::Database | AuthFailure::Busy) => {
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RATE_LIMITED",
+                "try again shortly",
+            );
+        }
+        Ok(None) | Err(_) => {
+            return error_response(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "sign in: send your bearer token",
+            );
+        }
+    };
+    let not_found = || error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "export not found");
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return not_found();
+    };
+    match crate::service::export::download(&state.deps, &actor.viewer, id).await {
+        Ok(export) => {
+            let name = format!(
+                "attachment; filename=\"{}-{}.csv\"",
+                export.kind.to_lowercase(),
+                export.created_at.format("%Y%m%d-%H%M%S")
+            );
+            let mut res = export.content.into_response();
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&name) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            h.insert(
+                HeaderName::from_static("x-content-type-options"),
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            res
+        }
+        Err(ApiError::NotFound { .. }) => not_found(),
+        Err(e) => {
+            tracing::warn!(error = ?e, "export download failed");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            )
+        }
+    }
 }
 
 /// Liveness: the process answers.

@@ -13,6 +13,7 @@ pub mod deal;
 pub mod deal_share;
 pub mod enums;
 pub mod event;
+pub mod export;
 pub mod job;
 pub mod login_throttle;
 pub mod notification;

@@ -22,6 +22,7 @@ mod m20261201_000010_events_indexes;
 mod m20261201_000011_create_sync;
 mod m20261201_000012_activity_priority_status;
 mod m20261201_000013_create_automations;
+mod m20261201_000014_create_exports;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_create_sync::Migration),
             Box::new(m20261201_000012_activity_priority_status::Migration),
             Box::new(m20261201_000013_create_automations::Migration),
+            Box::new(m20261201_000014_create_exports::Migration),
         ]
     }
 }

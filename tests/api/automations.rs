@@ -92,23 +92,29 @@ struct Hook {
     body: Vec<u8>,
 }
 
-/// An HTTP receiver on loopback answering `status`; records every request.
+/// An HTTP receiver on loopback: `/hook` answers `status` and records every request;
+/// `/moved` redirects to `/hook` (307).
 async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<Hook>>>) {
     let hooks: Arc<Mutex<Vec<Hook>>> = Arc::default();
     let store = hooks.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let store = store.clone();
-            async move {
-                store.lock().unwrap().push(Hook {
-                    headers,
-                    body: body.to_vec(),
-                });
-                axum::http::StatusCode::from_u16(status).unwrap()
-            }
-        }),
-    );
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let store = store.clone();
+                async move {
+                    store.lock().unwrap().push(Hook {
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            }),
+        )
+        .route(
+            "/moved",
+            axum::routing::post(|| async { axum::response::Redirect::temporary("/hook") }),
+        );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -506,6 +512,38 @@ async fn a_failing_webhook_is_retried_with_backoff_then_marked_failed() {
         .map(|n| n["attempt"].as_i64().unwrap())
         .collect();
     assert_eq!(rest, [3, 2, 1]);
+}
+
+#[tokio::test]
+async fn webhooks_follow_no_redirect() {
+    let o = fixture(|c| c.job_retry_base_ms = 60_000).await;
+    let (url, hooks) = receiver(200).await;
+    let automation = create(
+        &o,
+        json!({
+            "name": "Redirected",
+            "trigger": "DEAL_UPDATED",
+            "actions": [{ "webhook": { "url": url.replace("/hook", "/moved") } }]
+        }),
+    )
+    .await;
+    ok(
+        &o.app,
+        &o.rep,
+        "mutation($id: ID!) { updateDeal(id: $id, input: {notes: \"x\"}) { id } }",
+        json!({"id": o.deal}),
+    )
+    .await;
+    let runs = runs_until(&o, &automation, |r| !r.is_empty()).await;
+    assert_eq!(statuses(&runs), ["RETRYING"], "{runs:#?}");
+    assert!(
+        runs[0]["message"].as_str().unwrap().contains("307"),
+        "{runs:#?}"
+    );
+    assert!(
+        hooks.lock().unwrap().is_empty(),
+        "the redirect was followed"
+    );
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ mod contacts;
 mod deal_mutations;
 mod deals;
 mod examples;
+mod exports;
 mod fuzz;
 mod hardening;
 mod hardening_money;

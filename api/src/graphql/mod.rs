@@ -10,6 +10,7 @@ pub mod connection;
 pub mod contact;
 pub mod deal;
 pub mod enums;
+pub mod export;
 pub mod filter;
 pub mod limits;
 pub mod lists;
@@ -67,6 +68,7 @@ pub struct Query(
 pub struct Mutation(
     AuthMutation,
     automation::AutomationMutation,
+    export::ExportMutation,
     notification::NotificationMutation,
     UserMutation,
     TeamMutation,

@@ -139,6 +139,28 @@ impl SortKey {
     }
 }
 
+/// `select` ordered by `keys` (reversed when not `forward`), empty values last ascending.
+pub fn ordered<E: EntityTrait>(
+    mut select: Select<E>,
+    keys: &[SortKey],
+    forward: bool,
+) -> Select<E> {
+    for key in keys {
+        let ascending = key.desc != forward;
+        let (order, nulls) = if ascending {
+            (Order::Asc, NullOrdering::Last)
+        } else {
+            (Order::Desc, NullOrdering::First)
+        };
+        select = if key.not_null {
+            select.order_by(key.expr.clone(), order)
+        } else {
+            select.order_by_with_nulls(key.expr.clone(), order, nulls)
+        };
+    }
+    select
+}
+
 /// The position (1, 2, …) of enum column `column`'s value in `E`'s declaration order, as
 /// SQL: an order by stage or priority follows the pipeline or urgency, not the alphabet.
 pub fn enum_rank<E>(column: SimpleExpr) -> SimpleExpr
@@ -307,19 +329,7 @@ where
         let v = decode_cursor(before, "before", keys)?;
         select = select.filter(keyset(keys, &v, false));
     }
-    for key in keys {
-        let ascending = key.desc != forward;
-        let (order, nulls) = if ascending {
-            (Order::Asc, NullOrdering::Last)
-        } else {
-            (Order::Desc, NullOrdering::First)
-        };
-        select = if key.not_null {
-            select.order_by(key.expr.clone(), order)
-        } else {
-            select.order_by_with_nulls(key.expr.clone(), order, nulls)
-        };
-    }
+    let select = ordered(select, keys, forward);
     let mut rows: Vec<M> = select.limit(limit + 1).into_model::<M>().all(db).await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);

@@ -10,6 +10,7 @@ pub mod contact;
 pub(crate) mod db_error;
 pub mod deal;
 pub mod events;
+pub mod export;
 pub mod filter;
 pub mod list;
 pub mod live;

@@ -187,6 +187,36 @@ where
     .await
 }
 
+/// At most `limit` rows matching `query` that the policy lets the viewer do `action` with
+/// (`export`), in the list's order, each with the viewer's facts (which decide the
+/// guarded fields, as when reading).
+pub async fn rows_for<R>(
+    deps: &Deps,
+    viewer: &Viewer,
+    action: R::Action,
+    query: &ListQuery<R>,
+    limit: u64,
+) -> ApiResult<Vec<R::Row>>
+where
+    R: Record,
+    R::Column: Field,
+{
+    let env = Env { deps, viewer };
+    let keys: Vec<SortKey> = sort_specs::<R>(&query.order, &env)
+        .iter()
+        .map(|(s, desc)| SortKey::new(s.expr.clone(), s.kind, *desc))
+        .collect();
+    let select = R::find()
+        .filter(deps.authz.scope(viewer, action))
+        .column_as(deps.authz.facts_expr(viewer, R::KIND), FACTS_COLUMN)
+        .filter(query.condition(&env));
+    Ok(crate::service::list::ordered(select, &keys, true)
+        .limit(limit)
+        .into_model::<R::Row>()
+        .all(&deps.db)
+        .await?)
+}
+
 /// How many rows the viewer may read match `query` (a list's `totalCount`).
 pub async fn count<R>(deps: &Deps, viewer: &Viewer, query: &ListQuery<R>) -> ApiResult<u64>
 where
