@@ -838,18 +838,10 @@ async fn history_redacts_the_fields_the_reader_may_not_read() {
 #[tokio::test]
 async fn history_follows_an_edited_policy() {
     // Reps may read their teammates' amounts: their history shows them.
-    let dir = tempfile::tempdir().unwrap();
-    let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
-    for entry in std::fs::read_dir(policies).unwrap() {
-        let path = entry.unwrap().path();
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        if path.file_name().unwrap() == "deal.polar" {
-            text.push_str(
-                "\nhas_permission(user: User, \"read:amount\", deal: Deal) if\n    user.role = \"sales_rep\" and deal.in_team_of(user);\n",
-            );
-        }
-        std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
-    }
+    let dir = crate::authz_support::policy_dir_with(&[(
+        "deal.polar",
+        "\nhas_permission(user: User, \"read:amount\", deal: Deal) if\n    user.role = \"sales_rep\" and deal.in_team_of(user);\n",
+    )]);
     let path = dir.path().to_owned();
     let app = TestApp::with_config(|c| c.policy_dir = path).await;
     let o = fixture_with(app).await;

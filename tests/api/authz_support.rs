@@ -15,6 +15,28 @@ pub fn policy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
 }
 
+/// A copy of the policy directory with `appended` text added to the named files, for a
+/// server started with an edited policy (`policy_dir`).
+pub fn policy_dir_with(appended: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(policy_dir()).expect("policies") {
+        let path = entry.expect("entry").path();
+        let file = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let mut text = std::fs::read_to_string(&path).expect("policy file");
+        for (name, extra) in appended {
+            if *name == file {
+                text.push_str(extra);
+            }
+        }
+        std::fs::write(dir.path().join(&file), text).expect("write policy");
+    }
+    dir
+}
+
 /// The default policy, compiled once per test binary.
 pub static DEFAULT: LazyLock<Authorizer> =
     LazyLock::new(|| Authorizer::load(&policy_dir()).unwrap_or_else(|e| panic!("{e}")));

@@ -512,6 +512,14 @@ async fn a_failing_webhook_is_retried_with_backoff_then_marked_failed() {
         .map(|n| n["attempt"].as_i64().unwrap())
         .collect();
     assert_eq!(rest, [3, 2, 1]);
+    // Finished jobs and their runs go with the retention purge, not before.
+    use api::service::automation::queue::purge;
+    let (deps, now) = (&o.app.state.deps, chrono::Utc::now());
+    assert_eq!(purge(deps, now).await.unwrap(), 0);
+    let later = now + chrono::Duration::days(366);
+    assert_eq!(purge(deps, later).await.unwrap(), 1);
+    let runs = ok(&o.app, &o.admin, RUNS, json!({"a": automation})).await;
+    assert_eq!(runs["automationRuns"]["nodes"], json!([]));
 }
 
 #[tokio::test]

@@ -260,20 +260,16 @@ async fn exports_follow_the_policy_and_round_trip_through_a_csv_parser() {
 async fn hidden_amounts_are_empty_and_caps_and_quotas_hold() {
     // An edited policy lets reps export their team's deals; a teammate's amount stays
     // hidden from them.
-    let dir = tempfile::tempdir().unwrap();
-    let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
-    for entry in std::fs::read_dir(policies).unwrap() {
-        let path = entry.unwrap().path();
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        let file = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if file == "deal.polar" {
-            text.push_str("\nhas_permission(user: User, \"export\", deal: Deal) if\n    user.role = \"sales_rep\" and deal.in_team_of(user);\n");
-        }
-        if file == "export.polar" {
-            text.push_str("\nhas_permission(user: User, \"create\", _export: Export) if\n    user.role = \"sales_rep\";\n");
-        }
-        std::fs::write(dir.path().join(&file), text).unwrap();
-    }
+    let dir = crate::authz_support::policy_dir_with(&[
+        (
+            "deal.polar",
+            "\nhas_permission(user: User, \"export\", deal: Deal) if\n    user.role = \"sales_rep\" and deal.in_team_of(user);\n",
+        ),
+        (
+            "export.polar",
+            "\nhas_permission(user: User, \"create\", _export: Export) if\n    user.role = \"sales_rep\";\n",
+        ),
+    ]);
     let path = dir.path().to_owned();
     let app = TestApp::with_config(|c| {
         c.policy_dir = path;

@@ -410,6 +410,10 @@ pub async fn purge_daily(deps: Deps) {
                     Ok(n) => tracing::info!(deleted = n, "unused sync clients purged"),
                     Err(e) => tracing::warn!(error = %e, "sync client purge failed"),
                 }
+                match crate::service::automation::queue::purge(&deps, now).await {
+                    Ok(n) => tracing::info!(deleted = n, "finished automation jobs purged"),
+                    Err(e) => tracing::warn!(error = %e, "automation job purge failed"),
+                }
                 match crate::service::export::purge(&deps, now).await {
                     Ok(n) => tracing::info!(deleted = n, "expired exports purged"),
                     Err(e) => tracing::warn!(error = %e, "export purge failed"),

@@ -345,6 +345,26 @@ fn render(source: &str, context: &Json) -> Result<String, Outcome> {
     template::render(source, context).map_err(Outcome::Failed)
 }
 
+/// `title` and `body` rendered for recipient `u` from what they may read: `Ok(None)` when
+/// they may not read the record, `Err(outcome)` when a template fails.
+async fn render_for(
+    deps: &Deps,
+    subject: &Subject,
+    context: &JobContext,
+    u: &user::Model,
+    title: &str,
+    body: &str,
+) -> ApiResult<Result<Option<(String, String)>, Outcome>> {
+    let viewer = Viewer::load(&deps.db, u.id, u.role, u.team_id).await?;
+    let Some(ctx) = context_for(deps, &viewer, subject, context, Some(&u.name)).await? else {
+        return Ok(Ok(None));
+    };
+    Ok(match (render(title, &ctx), render(body, &ctx)) {
+        (Ok(t), Ok(b)) => Ok(Some((t, b))),
+        (Err(o), _) | (_, Err(o)) => Err(o),
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn notify(
     deps: &Deps,
@@ -359,14 +379,13 @@ async fn notify(
     let users = recipients(deps, subject, who).await?;
     let (mut sent, mut refused) = (0, 0);
     for u in &users {
-        let viewer = Viewer::load(&deps.db, u.id, u.role, u.team_id).await?;
-        let Some(ctx) = context_for(deps, &viewer, subject, context, Some(&u.name)).await? else {
-            refused += 1;
-            continue;
-        };
-        let (title, body) = match (render(title, &ctx), render(body, &ctx)) {
-            (Ok(t), Ok(b)) => (t, b),
-            (Err(o), _) | (_, Err(o)) => return Ok(o),
+        let (title, body) = match render_for(deps, subject, context, u, title, body).await? {
+            Ok(Some(texts)) => texts,
+            Ok(None) => {
+                refused += 1;
+                continue;
+            }
+            Err(o) => return Ok(o),
         };
         // One per job and recipient: a retried job does not notify twice.
         let id = derived_id(job.id, u.id);
@@ -408,6 +427,27 @@ fn derived_id(job: Uuid, user: Uuid) -> Uuid {
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
+/// How a write an action made through a service ended: done; refused by the policy
+/// (skipped, `refused`); invalid (failed for good, `invalid` and the fields); anything else
+/// is worth another attempt.
+fn write_outcome(result: ApiResult<String>, refused: &str, invalid: &str) -> Outcome {
+    match result {
+        Ok(done) => Outcome::Done(done),
+        Err(ApiError::Forbidden { .. } | ApiError::NotFound { .. }) => {
+            Outcome::Skipped(refused.into())
+        }
+        Err(ApiError::BadUserInput(fields)) => Outcome::Failed(format!(
+            "{invalid}: {}",
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        Err(e) => Outcome::Retry(format!("{e:?}")),
+    }
+}
+
 /// "notified 2 of 3 recipients (1 may not read the record)", or skipped when none was.
 fn summary(verb: &str, sent: usize, refused: usize, total: usize) -> Outcome {
     let message =
@@ -445,14 +485,13 @@ async fn email(
     let users = recipients(deps, subject, who).await?;
     let (mut sent, mut refused) = (0, 0);
     for u in &users {
-        let viewer = Viewer::load(&deps.db, u.id, u.role, u.team_id).await?;
-        let Some(ctx) = context_for(deps, &viewer, subject, context, Some(&u.name)).await? else {
-            refused += 1;
-            continue;
-        };
-        let (subject_line, text) = match (render(title, &ctx), render(body, &ctx)) {
-            (Ok(t), Ok(b)) => (t, b),
-            (Err(o), _) | (_, Err(o)) => return Ok(o),
+        let (subject_line, text) = match render_for(deps, subject, context, u, title, body).await? {
+            Ok(Some(texts)) => texts,
+            Ok(None) => {
+                refused += 1;
+                continue;
+            }
+            Err(o) => return Ok(o),
         };
         let to = match u.email.parse() {
             Ok(address) => Mailbox::new(Some(u.name.clone()), address),
@@ -516,21 +555,12 @@ async fn create_activity(
         id: Some(job.id),
         ..Default::default()
     };
-    match crate::service::activity::create(deps, &owner, input).await {
-        Ok(row) => Ok(Outcome::Done(format!("logged activity {}", row.model.id))),
-        Err(ApiError::Forbidden { .. } | ApiError::NotFound { .. }) => Ok(Outcome::Skipped(
-            "the policy does not let the deal's owner log it".into(),
-        )),
-        Err(ApiError::BadUserInput(fields)) => Ok(Outcome::Failed(format!(
-            "the activity is not valid: {}",
-            fields
-                .iter()
-                .map(|f| format!("{}: {}", f.field, f.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ))),
-        Err(e) => Ok(Outcome::Retry(format!("{e:?}"))),
-    }
+    let made = crate::service::activity::create(deps, &owner, input).await;
+    Ok(write_outcome(
+        made.map(|row| format!("logged activity {}", row.model.id)),
+        "the policy does not let the deal's owner log it",
+        "the activity is not valid",
+    ))
 }
 
 async fn post_webhook(
@@ -638,18 +668,10 @@ async fn assign_owner(
             "the automation's owner is not active".into(),
         ));
     };
-    match deals::reassign(deps, &viewer, deal.id, owner, None).await {
-        Ok(_) => Ok(Outcome::Done(format!("assigned to {owner}"))),
-        Err(ApiError::Forbidden { .. } | ApiError::NotFound { .. }) => Ok(Outcome::Skipped(
-            "the policy does not let the automation's owner reassign the deal".into(),
-        )),
-        Err(ApiError::BadUserInput(fields)) => Ok(Outcome::Failed(
-            fields
-                .iter()
-                .map(|f| format!("{}: {}", f.field, f.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )),
-        Err(e) => Ok(Outcome::Retry(format!("{e:?}"))),
-    }
+    let moved = deals::reassign(deps, &viewer, deal.id, owner, None).await;
+    Ok(write_outcome(
+        moved.map(|_| format!("assigned to {owner}")),
+        "the policy does not let the automation's owner reassign the deal",
+        "the new owner is not valid",
+    ))
 }

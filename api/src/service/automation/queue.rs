@@ -106,6 +106,18 @@ async fn work(deps: Deps) {
     }
 }
 
+/// Deletes finished jobs (and with them their runs) older than the audit retention.
+pub async fn purge(deps: &Deps, now: chrono::DateTime<Utc>) -> ApiResult<u64> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let cutoff = now - chrono::Duration::days(i64::from(deps.config.audit_retention_days));
+    Ok(job::Entity::delete_many()
+        .filter(job::Column::Status.is_in([SUCCEEDED, FAILED, SKIPPED]))
+        .filter(job::Column::UpdatedAt.lt(cutoff))
+        .exec(&deps.db)
+        .await?
+        .rows_affected)
+}
+
 /// Claims the oldest due job (or one whose lease passed), if any.
 pub async fn claim(deps: &Deps) -> ApiResult<Option<job::Model>> {
     let backend = deps.db.get_database_backend();
