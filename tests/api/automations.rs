@@ -1150,3 +1150,37 @@ async fn the_defaults_are_installed_once_and_their_schedules_fire_what_they_are_
     assert_eq!(statuses(&runs), ["SUCCEEDED", "SUCCEEDED"], "{runs:#?}");
     let _ = (o.r1, o.r2, o.r3, o.company);
 }
+
+#[tokio::test]
+async fn an_unreadable_automation_never_stops_a_write() {
+    let o = fixture(|_| {}).await;
+    let id = create(
+        &o,
+        json!({
+            "name": "Soon broken",
+            "trigger": "DEAL_UPDATED",
+            "dealCondition": { "stage": { "eq": "PROSPECTING" } },
+            "actions": [{ "notify": { "recipients": ["OWNER"], "title": "t", "body": "b" } }]
+        }),
+    )
+    .await;
+    // As if the schema had lost the field the stored condition names.
+    use sea_orm::{ActiveModelTrait, Set};
+    entity::automation::ActiveModel {
+        id: sea_orm::Unchanged(id.parse().unwrap()),
+        deal_condition: Set(Some(r#"{"colour":{"eq":"red"}}"#.into())),
+        ..Default::default()
+    }
+    .update(&o.app.db)
+    .await
+    .unwrap();
+    ok(
+        &o.app,
+        &o.rep,
+        "mutation($id: ID!) { updateDeal(id: $id, input: {notes: \"still works\"}) { id } }",
+        json!({"id": o.deal}),
+    )
+    .await;
+    let jobs = entity::job::Entity::find().all(&o.app.db).await.unwrap();
+    assert!(jobs.is_empty(), "{jobs:?}");
+}

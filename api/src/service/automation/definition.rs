@@ -195,6 +195,13 @@ impl Condition {
             async_graphql::Value::from_json(json.clone()).map_err(|e| bad(e.to_string()))?;
         let input = crate::graphql::deal::DealFilter::parse(Some(value))
             .map_err(|e| bad(e.into_server_error(Default::default()).message))?;
+        // Parsing drops fields the filter does not have (the schema's validation refuses
+        // them in a request; a stored condition is not validated again): a dropped field
+        // would silently widen the condition, so it is refused, named.
+        let kept = input.to_value().into_json().unwrap_or_default();
+        if let Some(path) = dropped(&json, &kept, field) {
+            return Err(ApiError::bad_input(path, "unknown field of DealFilter"));
+        }
         let filter = input.to_filter().map_err(|e| match e {
             ApiError::BadUserInput(mut fields) => {
                 for f in &mut fields {
@@ -227,6 +234,27 @@ impl Condition {
             .count(db)
             .await?
             > 0)
+    }
+}
+
+/// The first key of `given` (a JSON input, at `path`) that `kept` (what parsing kept of it)
+/// lacks; null values do not count.
+fn dropped(given: &Json, kept: &Json, path: &str) -> Option<String> {
+    match (given, kept) {
+        (Json::Object(g), Json::Object(k)) => g.iter().find_map(|(key, v)| {
+            let at = format!("{path}.{key}");
+            match k.get(key) {
+                _ if v.is_null() => None,
+                None | Some(Json::Null) => Some(at),
+                Some(kv) => dropped(v, kv, &at),
+            }
+        }),
+        (Json::Array(g), Json::Array(k)) => g
+            .iter()
+            .zip(k)
+            .enumerate()
+            .find_map(|(i, (gv, kv))| dropped(gv, kv, &format!("{path}[{i}]"))),
+        _ => None,
     }
 }
 

@@ -141,7 +141,15 @@ pub(crate) async fn enqueue(
         .and_then(|c| c.from.as_str().map(str::to_owned));
     let now = Utc::now();
     for a in found {
-        let automation = Automation::from_model(&a)?;
+        // An automation that no longer reads (its condition names a field the schema has
+        // since lost, say) must not stop the write that triggered it: it is skipped, loudly.
+        let automation = match Automation::from_model(&a) {
+            Ok(automation) => automation,
+            Err(e) => {
+                tracing::error!(automation = %a.id, error = ?e, "automation unreadable; skipped");
+                continue;
+            }
+        };
         if let Some(condition) = &automation.condition {
             let holds = match deal_id {
                 Some(d) => condition.holds(deps, txn, &condition_viewer(), d).await?,

@@ -78,7 +78,8 @@ pub async fn tick(deps: &Deps) -> ApiResult<usize> {
         let Some(expr) = model.schedule.as_deref() else {
             continue;
         };
-        let Ok(cron) = parse_cron(expr) else {
+        let (Ok(cron), Ok(automation)) = (parse_cron(expr), Automation::from_model(&model)) else {
+            tracing::error!(automation = %model.id, "scheduled automation unreadable; skipped");
             continue;
         };
         let name = schedule_name(model.id);
@@ -102,7 +103,6 @@ pub async fn tick(deps: &Deps) -> ApiResult<usize> {
         if !claim(&txn, &name, fire).await? {
             continue;
         }
-        let automation = Automation::from_model(&model)?;
         let jobs = fire_jobs(deps, &txn, &automation, fire).await?;
         txn.commit().await?;
         tracing::info!(automation = %model.id, %fire, jobs, "automation schedule fired");
