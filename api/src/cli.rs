@@ -137,7 +137,9 @@ async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     let purge = tokio::spawn(crate::service::audit::purge_daily(state.deps.clone()));
     // A new database starts with the default automations (once: deleted ones stay gone).
-    if crate::service::automation::schedule::install_defaults(&state.deps).await? {
+    if state.deps.config.default_automations
+        && crate::service::automation::schedule::install_defaults(&state.deps).await?
+    {
         tracing::info!("default automations installed");
     }
     // Jobs left by other instances, or by this one before a restart, run from the start;

@@ -283,6 +283,17 @@ pub struct Config {
     )]
     pub job_retry_base_ms: u64,
 
+    /// Whether a new database gets the default automations when a server first starts on
+    /// it (docs/automation.md).
+    #[arg(
+        long,
+        env = "CRM_DEFAULT_AUTOMATIONS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub default_automations: bool,
+
     /// Most rows in one CSV export (the list's filter and order pick which).
     #[arg(
         long,
@@ -496,6 +507,7 @@ impl Config {
             public_url: "http://localhost:8080".into(),
             webhook_allowed_hosts: Vec::new(),
             job_retry_base_ms: 2000,
+            default_automations: true,
             export_max_rows: 1000,
             export_max_per_day: 5,
             export_ttl_secs: 3600,
