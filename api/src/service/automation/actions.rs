@@ -345,24 +345,42 @@ fn render(source: &str, context: &Json) -> Result<String, Outcome> {
     template::render(source, context).map_err(Outcome::Failed)
 }
 
-/// `title` and `body` rendered for recipient `u` from what they may read: `Ok(None)` when
-/// they may not read the record, `Err(outcome)` when a template fails.
-async fn render_for(
+/// The recipients `who` names, each with `title` and `body` rendered from what they may
+/// read, and how many were left out because they may not read the record; `Err(outcome)`
+/// when a template fails (before anything is sent).
+struct Readers {
+    texts: Vec<(user::Model, String, String)>,
+    refused: usize,
+    total: usize,
+}
+
+async fn readers(
     deps: &Deps,
     subject: &Subject,
     context: &JobContext,
-    u: &user::Model,
+    who: &[Recipient],
     title: &str,
     body: &str,
-) -> ApiResult<Result<Option<(String, String)>, Outcome>> {
-    let viewer = Viewer::load(&deps.db, u.id, u.role, u.team_id).await?;
-    let Some(ctx) = context_for(deps, &viewer, subject, context, Some(&u.name)).await? else {
-        return Ok(Ok(None));
-    };
-    Ok(match (render(title, &ctx), render(body, &ctx)) {
-        (Ok(t), Ok(b)) => Ok(Some((t, b))),
-        (Err(o), _) | (_, Err(o)) => Err(o),
-    })
+) -> ApiResult<Result<Readers, Outcome>> {
+    let users = recipients(deps, subject, who).await?;
+    let total = users.len();
+    let (mut texts, mut refused) = (Vec::new(), 0);
+    for u in users {
+        let viewer = Viewer::load(&deps.db, u.id, u.role, u.team_id).await?;
+        let Some(ctx) = context_for(deps, &viewer, subject, context, Some(&u.name)).await? else {
+            refused += 1;
+            continue;
+        };
+        match (render(title, &ctx), render(body, &ctx)) {
+            (Ok(t), Ok(b)) => texts.push((u, t, b)),
+            (Err(o), _) | (_, Err(o)) => return Ok(Err(o)),
+        }
+    }
+    Ok(Ok(Readers {
+        texts,
+        refused,
+        total,
+    }))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -376,17 +394,12 @@ async fn notify(
     title: &str,
     body: &str,
 ) -> ApiResult<Outcome> {
-    let users = recipients(deps, subject, who).await?;
-    let (mut sent, mut refused) = (0, 0);
-    for u in &users {
-        let (title, body) = match render_for(deps, subject, context, u, title, body).await? {
-            Ok(Some(texts)) => texts,
-            Ok(None) => {
-                refused += 1;
-                continue;
-            }
-            Err(o) => return Ok(o),
-        };
+    let readers = match readers(deps, subject, context, who, title, body).await? {
+        Ok(r) => r,
+        Err(o) => return Ok(o),
+    };
+    let mut sent = 0;
+    for (u, title, body) in &readers.texts {
         // One per job and recipient: a retried job does not notify twice.
         let id = derived_id(job.id, u.id);
         let inserted = notification::Entity::insert(notification::ActiveModel {
@@ -411,8 +424,9 @@ async fn notify(
         let _ = inserted;
         sent += 1;
     }
+    let refused = readers.refused;
     tracing::debug!(automation = %automation.id, sent, refused, "automation: notified");
-    Ok(summary("notified", sent, refused, users.len()))
+    Ok(summary("notified", sent, refused, readers.total))
 }
 
 /// An id made from a job and a recipient (the same each attempt).
@@ -482,17 +496,12 @@ async fn email(
         Ok(m) => m,
         Err(e) => return Ok(Outcome::Failed(format!("CRM_MAIL_FROM: {e}"))),
     };
-    let users = recipients(deps, subject, who).await?;
-    let (mut sent, mut refused) = (0, 0);
-    for u in &users {
-        let (subject_line, text) = match render_for(deps, subject, context, u, title, body).await? {
-            Ok(Some(texts)) => texts,
-            Ok(None) => {
-                refused += 1;
-                continue;
-            }
-            Err(o) => return Ok(o),
-        };
+    let readers = match readers(deps, subject, context, who, title, body).await? {
+        Ok(r) => r,
+        Err(o) => return Ok(o),
+    };
+    let (mut sent, mut refused) = (0, readers.refused);
+    for (u, subject_line, text) in readers.texts {
         let to = match u.email.parse() {
             Ok(address) => Mailbox::new(Some(u.name.clone()), address),
             Err(_) => {
@@ -514,7 +523,7 @@ async fn email(
         }
         sent += 1;
     }
-    Ok(summary("emailed", sent, refused, users.len()))
+    Ok(summary("emailed", sent, refused, readers.total))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -487,20 +487,14 @@ async fn check_actions(
     Ok(())
 }
 
-/// The automation `input` describes over `current` (none for a create), checked in full.
+/// The automation `input` describes over `current` (none for a create), checked in full:
+/// the columns it sets.
 async fn checked(
     deps: &Deps,
     db: &impl ConnectionTrait,
     current: Option<&Automation>,
     input: AutomationInput,
-) -> ApiResult<(
-    String,
-    bool,
-    Trigger,
-    Option<Condition>,
-    Option<String>,
-    Vec<Action>,
-)> {
+) -> ApiResult<automation::ActiveModel> {
     let mut errors = Vec::new();
     let name = input
         .name
@@ -559,7 +553,15 @@ async fn checked(
         return Err(ApiError::BadUserInput(errors));
     };
     let enabled = input.enabled.or(current.map(|c| c.enabled)).unwrap_or(true);
-    Ok((name, enabled, trigger, condition, schedule, actions))
+    Ok(automation::ActiveModel {
+        name: Set(name),
+        enabled: Set(enabled),
+        trigger_on: Set(trigger.as_str().into()),
+        deal_condition: Set(condition.map(|c| c.json.to_string())),
+        schedule: Set(schedule),
+        actions: Set(encode(&actions)?),
+        ..Default::default()
+    })
 }
 
 fn encode(actions: &[Action]) -> ApiResult<String> {
@@ -593,22 +595,15 @@ pub async fn get(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Option<Aut
 /// `createAutomation`.
 pub async fn create(deps: &Deps, viewer: &Viewer, input: AutomationInput) -> ApiResult<Automation> {
     require_role_permission(deps, viewer, AutomationAction::Manage)?;
-    let (name, enabled, trigger, condition, schedule, actions) =
-        checked(deps, &deps.db, None, input).await?;
     let now = Utc::now();
     let model = automation::ActiveModel {
         id: Set(Uuid::now_v7()),
-        name: Set(name),
-        enabled: Set(enabled),
-        trigger_on: Set(trigger.as_str().into()),
-        deal_condition: Set(condition.map(|c| c.json.to_string())),
-        schedule: Set(schedule),
-        actions: Set(encode(&actions)?),
         builtin: Set(None),
         created_by: Set(Some(viewer.user_id)),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
+        ..checked(deps, &deps.db, None, input).await?
     }
     .insert(&deps.db)
     .await?;
@@ -629,19 +624,11 @@ pub async fn update(
         });
     };
     crate::service::check_version(input.expected_version, current.version)?;
-    let (name, enabled, trigger, condition, schedule, actions) =
-        checked(deps, &deps.db, Some(&current), input).await?;
     let updated = automation::Entity::update_many()
         .set(automation::ActiveModel {
-            name: Set(name),
-            enabled: Set(enabled),
-            trigger_on: Set(trigger.as_str().into()),
-            deal_condition: Set(condition.map(|c| c.json.to_string())),
-            schedule: Set(schedule),
-            actions: Set(encode(&actions)?),
             version: Set(current.version + 1),
             updated_at: Set(Utc::now()),
-            ..Default::default()
+            ..checked(deps, &deps.db, Some(&current), input).await?
         })
         .filter(automation::Column::Id.eq(id))
         .filter(automation::Column::Version.eq(current.version))
