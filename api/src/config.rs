@@ -321,6 +321,51 @@ pub struct Config {
     )]
     pub export_ttl_secs: u64,
 
+    /// Most data rows in one CSV import (a larger file is refused before anything is read
+    /// into the database).
+    #[arg(
+        long,
+        env = "CRM_IMPORT_MAX_ROWS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub import_max_rows: u32,
+
+    /// Largest CSV file an import accepts, in bytes.
+    #[arg(
+        long,
+        env = "CRM_IMPORT_MAX_BYTES",
+        default_value_t = 10 * 1024 * 1024,
+        global = true
+    )]
+    pub import_max_bytes: usize,
+
+    /// Seconds an import or upload request (`multipart/form-data`) may run before it is
+    /// abandoned with 408 (other requests: `CRM_REQUEST_TIMEOUT_SECS`).
+    #[arg(
+        long,
+        env = "CRM_UPLOAD_TIMEOUT_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub upload_timeout_secs: u64,
+
+    /// Largest attachment, in bytes.
+    #[arg(
+        long,
+        env = "CRM_ATTACHMENT_MAX_BYTES",
+        default_value_t = 25 * 1024 * 1024,
+        global = true
+    )]
+    pub attachment_max_bytes: usize,
+
+    /// Where attachments are stored: `file:///absolute/path` or a plain folder path (default
+    /// `crm-attachments` in the working directory, beside the embedded database), or
+    /// `s3://bucket` (credentials, region and endpoint from the usual `AWS_*` variables, e.g.
+    /// `AWS_ENDPOINT_URL` for an S3-compatible server). Several instances need shared storage.
+    #[arg(long, env = "CRM_STORAGE_URL", global = true)]
+    pub storage_url: Option<String>,
+
     /// Whether writes record their events. Always on when serving; only the write
     /// benchmark turns it off, to measure what events cost.
     #[arg(skip = true)]
@@ -511,6 +556,11 @@ impl Config {
             export_max_rows: 1000,
             export_max_per_day: 5,
             export_ttl_secs: 3600,
+            import_max_rows: 10_000,
+            import_max_bytes: 10 * 1024 * 1024,
+            upload_timeout_secs: 300,
+            attachment_max_bytes: 25 * 1024 * 1024,
+            storage_url: None,
             record_events: true,
         }
     }

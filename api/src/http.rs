@@ -4,20 +4,23 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use async_graphql::BatchRequest;
+use async_graphql::ParseRequestError;
+use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
 use axum::Extension;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
+use axum::extract::FromRequest;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures_util::{StreamExt, TryStreamExt};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::actor::{AuthFailure, authenticate};
@@ -41,10 +44,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(CompressionLayer::new())
         .layer(cors(&config.cors_origins, &config.cors_allow_headers))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(config.request_timeout_secs),
-        ))
+        .layer(middleware::from_fn_with_state(config.clone(), deadline))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -140,20 +140,26 @@ async fn graphql_post(
     State(state): State<AppState>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request<Body>,
 ) -> Response {
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase());
-    if !matches!(media.as_deref(), Some("application/json")) {
-        return error_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_REQUEST",
-            "send the request as Content-Type: application/json",
-        );
+    match media_type(&headers).as_deref() {
+        Some("application/json") => {}
+        Some("multipart/form-data") => {
+            return match multipart(&state, &headers, request.into_body()).await {
+                Ok(batch) => execute(&state, connect, &headers, batch).await,
+                Err(refused) => refused,
+            };
+        }
+        _ => {
+            return error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "BAD_REQUEST",
+                "send the request as Content-Type: application/json (or multipart/form-data \
+                 with files, per the GraphQL multipart request spec)",
+            );
+        }
     }
+    let body = Bytes::from_request(request, &state).await;
     let body = match body {
         Ok(body) => body,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -179,6 +185,119 @@ async fn graphql_post(
         }
     };
     execute(&state, connect, &headers, batch).await
+}
+
+/// The request's media type, lowercase, without parameters.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+}
+
+/// Files per multipart request.
+const MAX_UPLOAD_FILES: usize = 4;
+
+/// A GraphQL multipart request (files for `importCsv` and `uploadAttachment`): each file
+/// is spooled to a temporary file as it arrives, never held in memory whole. The body may
+/// be as large as the largest file a mutation accepts plus the JSON limit (each mutation
+/// checks its own limit); `multipart/form-data` is a content type a browser form may send
+/// cross-site without a preflight, so the request must carry `Apollo-Require-Preflight` or
+/// `X-Apollo-Operation-Name` (a header only a preflighted script can set), as Apollo's
+/// CSRF prevention asks.
+async fn multipart(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<BatchRequest, Response> {
+    let preflighted = ["apollo-require-preflight", "x-apollo-operation-name"]
+        .iter()
+        .any(|h| headers.get(*h).is_some_and(|v| !v.is_empty()));
+    if !preflighted {
+        return Err(error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "a multipart request must carry the header Apollo-Require-Preflight: true \
+             (protection against cross-site form posts)",
+        ));
+    }
+    let config = &state.config;
+    let max_file = config.import_max_bytes.max(config.attachment_max_bytes);
+    let max_body = max_file.saturating_add(config.body_limit_bytes) as u64;
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            &format!("the request body is larger than {max_body} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body) {
+        return Err(too_large());
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // The body as a reader that fails once more than `max_body` bytes arrived.
+    let mut seen = 0u64;
+    let reader = body
+        .into_data_stream()
+        .map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            seen += chunk.len() as u64;
+            if seen > max_body {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::FileTooLarge,
+                    "body too large",
+                ));
+            }
+            Ok(chunk)
+        })
+        .into_async_read();
+    let options = MultipartOptions::default()
+        .max_file_size(max_file)
+        .max_num_files(MAX_UPLOAD_FILES);
+    match async_graphql::http::receive_batch_body(content_type, reader, options).await {
+        Ok(batch) => Ok(batch),
+        Err(ParseRequestError::PayloadTooLarge) => Err(too_large()),
+        Err(ParseRequestError::Io(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            Err(too_large())
+        }
+        Err(e) => {
+            let message = e.to_string();
+            if message.contains("body too large") || message.contains("size limit") {
+                return Err(too_large());
+            }
+            Err(error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the body is not a GraphQL multipart request: {message}"),
+            ))
+        }
+    }
+}
+
+/// Abandons a request with 408 after `CRM_REQUEST_TIMEOUT_SECS`, or after
+/// `CRM_UPLOAD_TIMEOUT_SECS` for a multipart request (an import or an upload).
+async fn deadline(
+    State(config): State<std::sync::Arc<crate::config::Config>>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let secs = if media_type(request.headers()).as_deref() == Some("multipart/form-data") {
+        config.upload_timeout_secs
+    } else {
+        config.request_timeout_secs
+    };
+    match tokio::time::timeout(Duration::from_secs(secs), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }
 
 /// The operation a request will run, found without executing it (`None` when the document

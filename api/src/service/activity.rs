@@ -19,7 +19,7 @@ use crate::service::events::{self, AuditAction};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::{CursorKind, WithFacts, enum_rank, enum_rank_of};
 use crate::service::record::{Record, SortSpec, sort_enum};
-use crate::service::{Deps, begin_write, check_version, record, require_allowed};
+use crate::service::{At, Deps, begin_write, check_version, record, require_allowed};
 
 /// An activity as the viewer sees it: the row and its facts.
 pub type ActivityRow = WithFacts<activity::Model>;
@@ -325,7 +325,12 @@ fn links_of_activity(links: [(Kind, Option<Uuid>); 3]) -> Vec<Parent> {
 
 /// `createActivity`: logs an activity created by the actor, assigned to `assigned_to` (the
 /// actor by default), on records the actor can read.
-pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResult<ActivityRow> {
+pub async fn create(
+    deps: &Deps,
+    viewer: &Viewer,
+    at: At<'_>,
+    input: NewActivity,
+) -> ApiResult<ActivityRow> {
     // Authorize, as far as possible before validating: may this role create any activity?
     if !deps
         .authz
@@ -335,11 +340,11 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
         return Err(ApiError::Forbidden { field: None });
     }
     if let Some(row) =
-        record::replayed::<activity::Entity>(deps, viewer, &deps.db, input.id).await?
+        record::replayed::<activity::Entity>(deps, viewer, &at.reader(deps), input.id).await?
     {
         return Ok(row);
     }
-    let txn = begin_write(deps).await?;
+    let txn = at.begin(deps).await?;
     // Validate: every problem at once.
     let mut errors = Vec::new();
     if input.kind.is_none() {
@@ -420,6 +425,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
         return record::insert_failed::<activity::Entity>(
             deps,
             viewer,
+            at,
             (id, input.id.is_some()),
             err,
             |e| write_error(e, &links_of_activity(links)),
@@ -436,10 +442,11 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewActivity) -> ApiResu
 pub async fn update(
     deps: &Deps,
     viewer: &Viewer,
+    at: At<'_>,
     id: Uuid,
     changes: ActivityChanges,
 ) -> ApiResult<ActivityRow> {
-    let txn = begin_write(deps).await?;
+    let txn = at.begin(deps).await?;
     // Load and authorize.
     let current =
         record::load_for::<activity::Entity>(deps, viewer, &txn, id, ActivityAction::Update)

@@ -17,7 +17,7 @@ use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
 use crate::service::record::{Record, SortSpec, change, sort_enum};
 use crate::service::validate::{self, Errors};
-use crate::service::{Deps, begin_write, record, require_allowed, unique_violation};
+use crate::service::{At, Deps, begin_write, record, require_allowed, unique_violation};
 
 /// A company as the viewer sees it: the row and its facts.
 pub type CompanyRow = WithFacts<company::Model>;
@@ -215,12 +215,18 @@ fn name(errors: &mut Errors, value: &str) -> Option<String> {
 
 /// `createCompany`: the policy decides `create` on the company as it would be (its owner and
 /// the owner's team).
-pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResult<CompanyRow> {
-    if let Some(row) = record::replayed::<company::Entity>(deps, viewer, &deps.db, input.id).await?
+pub async fn create(
+    deps: &Deps,
+    viewer: &Viewer,
+    at: At<'_>,
+    input: NewCompany,
+) -> ApiResult<CompanyRow> {
+    if let Some(row) =
+        record::replayed::<company::Entity>(deps, viewer, &at.reader(deps), input.id).await?
     {
         return Ok(row);
     }
-    let txn = begin_write(deps).await?;
+    let txn = at.begin(deps).await?;
     // Validate: every problem at once.
     let mut errors = Errors::new();
     let (owner_id, owner_team) =
@@ -269,7 +275,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
         owner_id: Set(owner_id),
         ..Default::default()
     };
-    record::create::<company::Entity, _>(deps, viewer, txn, (id, am), input.id.is_some(), |e| {
+    record::create::<company::Entity, _>(deps, viewer, at, txn, (id, am), input.id.is_some(), |e| {
         map_unique(e, UNIQUE)
     })
     .await
@@ -284,10 +290,11 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewCompany) -> ApiResul
 pub async fn update(
     deps: &Deps,
     viewer: &Viewer,
+    at: At<'_>,
     id: Uuid,
     changes: CompanyChanges,
 ) -> ApiResult<CompanyRow> {
-    let txn = begin_write(deps).await?;
+    let txn = at.begin(deps).await?;
     // Load and authorize.
     let row = record::load_for_change::<company::Entity>(
         deps,
@@ -349,8 +356,16 @@ pub async fn update(
     };
     // Act.
     let changes = record::write_versioned(&txn, current, am, |e| map_unique(e, UNIQUE)).await?;
-    record::commit::<company::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
-        .await
+    record::commit::<company::Entity>(
+        deps,
+        viewer,
+        at,
+        txn,
+        id,
+        AuditAction::RecordUpdated,
+        changes,
+    )
+    .await
 }
 
 /// `deleteCompany`: refused with `CONFLICT` (field `id`) while deals reference the company;

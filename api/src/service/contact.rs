@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use crate::authz::{ContactAction, ContactFacts, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
-use crate::service::begin_write;
 use crate::service::company::map_unique;
 use crate::service::db_error::{Parent, write_error};
 use crate::service::events::AuditAction;
@@ -20,7 +19,7 @@ use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
 use crate::service::record::{Record, SortSpec, change, sort_enum};
 use crate::service::validate::{self, Errors};
-use crate::service::{Deps, record, require_allowed};
+use crate::service::{At, Deps, record, require_allowed};
 
 /// A contact as the viewer sees it: the row and its facts.
 pub type ContactRow = WithFacts<contact::Model>;
@@ -255,12 +254,18 @@ fn require_notes(deps: &Deps, viewer: &Viewer, facts: FactMask) -> ApiResult<()>
 
 /// `createContact`: the policy decides `create` on the contact as it would be (its owner and
 /// the owner's team), and `update:notes` on it when notes are given.
-pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResult<ContactRow> {
-    if let Some(row) = record::replayed::<contact::Entity>(deps, viewer, &deps.db, input.id).await?
+pub async fn create(
+    deps: &Deps,
+    viewer: &Viewer,
+    at: At<'_>,
+    input: NewContact,
+) -> ApiResult<ContactRow> {
+    if let Some(row) =
+        record::replayed::<contact::Entity>(deps, viewer, &at.reader(deps), input.id).await?
     {
         return Ok(row);
     }
-    let txn = begin_write(deps).await?;
+    let txn = at.begin(deps).await?;
     // Validate: every problem at once.
     let mut errors = Errors::new();
     let (owner_id, owner_team) =
@@ -318,7 +323,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
         owner_id: Set(owner_id),
         ..Default::default()
     };
-    record::create::<contact::Entity, _>(deps, viewer, txn, (id, am), input.id.is_some(), |e| {
+    record::create::<contact::Entity, _>(deps, viewer, at, txn, (id, am), input.id.is_some(), |e| {
         write_failed(e, input.company_id)
     })
     .await
@@ -334,10 +339,11 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewContact) -> ApiResul
 pub async fn update(
     deps: &Deps,
     viewer: &Viewer,
+    at: At<'_>,
     id: Uuid,
     changes: ContactChanges,
 ) -> ApiResult<ContactRow> {
-    let txn = begin_write(deps).await?;
+    let txn = at.begin(deps).await?;
     // Load and authorize.
     let row = record::load_for_change::<contact::Entity>(
         deps,
@@ -425,8 +431,16 @@ pub async fn update(
     // Act.
     let company = changes.company_id.flatten();
     let changes = record::write_versioned(&txn, current, am, |e| write_failed(e, company)).await?;
-    record::commit::<contact::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes)
-        .await
+    record::commit::<contact::Entity>(
+        deps,
+        viewer,
+        at,
+        txn,
+        id,
+        AuditAction::RecordUpdated,
+        changes,
+    )
+    .await
 }
 
 /// `deleteContact`: deals and activities that name the contact keep existing, with the

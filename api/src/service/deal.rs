@@ -16,7 +16,7 @@ use crate::service::events::{self, AuditAction};
 use crate::service::filter::{Env, Field, Scalar};
 use crate::service::list::{CursorKind, WithFacts, enum_rank, enum_rank_of};
 use crate::service::record::{Record, SortSpec, sort_enum};
-use crate::service::{Deps, begin_write, check_version, record, require_allowed};
+use crate::service::{At, Deps, begin_write, check_version, record, require_allowed};
 
 /// A deal as the viewer sees it: the row and its facts.
 pub type DealRow = WithFacts<deal::Model>;
@@ -302,11 +302,18 @@ fn links_of_deal(company: Option<Uuid>, contact: Option<Uuid>) -> Vec<Parent> {
 }
 
 /// `createDeal`.
-pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<DealRow> {
-    if let Some(row) = record::replayed::<deal::Entity>(deps, viewer, &deps.db, input.id).await? {
+pub async fn create(
+    deps: &Deps,
+    viewer: &Viewer,
+    at: At<'_>,
+    input: NewDeal,
+) -> ApiResult<DealRow> {
+    if let Some(row) =
+        record::replayed::<deal::Entity>(deps, viewer, &at.reader(deps), input.id).await?
+    {
         return Ok(row);
     }
-    let txn = begin_write(deps).await?;
+    let txn = at.begin(deps).await?;
     let mut errors = Vec::new();
     // Validate.
     let (owner_id, owner_team) =
@@ -372,7 +379,7 @@ pub async fn create(deps: &Deps, viewer: &Viewer, input: NewDeal) -> ApiResult<D
         owner_id: Set(owner_id),
         ..Default::default()
     };
-    record::create::<deal::Entity, _>(deps, viewer, txn, (id, am), input.id.is_some(), |e| {
+    record::create::<deal::Entity, _>(deps, viewer, at, txn, (id, am), input.id.is_some(), |e| {
         write_error(e, &links_of_deal(Some(input.company_id), input.contact_id))
     })
     .await
@@ -393,10 +400,11 @@ fn apply_stage(am: &mut deal::ActiveModel, current: &deal::Model, stage: DealSta
 pub async fn update(
     deps: &Deps,
     viewer: &Viewer,
+    at: At<'_>,
     id: Uuid,
     changes: DealChanges,
 ) -> ApiResult<DealRow> {
-    let txn = begin_write(deps).await?;
+    let txn = at.begin(deps).await?;
     // Load and authorize.
     let row = record::load_for_change::<deal::Entity>(
         deps,
@@ -466,7 +474,16 @@ pub async fn update(
         }
     })
     .await?;
-    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes).await
+    record::commit::<deal::Entity>(
+        deps,
+        viewer,
+        at,
+        txn,
+        id,
+        AuditAction::RecordUpdated,
+        changes,
+    )
+    .await
 }
 
 /// `deleteDeal`: its shares and activities go with it.
@@ -519,7 +536,16 @@ pub async fn reassign(
     let mut changes = record::write_versioned(&txn, &row.model, am, amount_limit).await?;
     // The new owner needs no share of their own deal.
     changes.extend(remove_share(&txn, id, new_owner).await?);
-    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes).await
+    record::commit::<deal::Entity>(
+        deps,
+        viewer,
+        At::Own,
+        txn,
+        id,
+        AuditAction::RecordUpdated,
+        changes,
+    )
+    .await
 }
 
 /// `shareDeal`: gives (or changes) a user's access to the deal.
@@ -559,7 +585,16 @@ pub async fn share(
     .await
     .map_err(|e| write_error(e, &[DEAL_OF_SHARE]))?;
     let changes = vec![share_change(user_id, before, Some(permission))];
-    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes).await
+    record::commit::<deal::Entity>(
+        deps,
+        viewer,
+        At::Own,
+        txn,
+        id,
+        AuditAction::RecordUpdated,
+        changes,
+    )
+    .await
 }
 
 /// `unshareDeal`: removes a user's share (idempotent).
@@ -567,7 +602,16 @@ pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> A
     let txn = begin_write(deps).await?;
     record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Share).await?;
     let changes = remove_share(&txn, id, user_id).await?.into_iter().collect();
-    record::commit::<deal::Entity>(deps, viewer, txn, id, AuditAction::RecordUpdated, changes).await
+    record::commit::<deal::Entity>(
+        deps,
+        viewer,
+        At::Own,
+        txn,
+        id,
+        AuditAction::RecordUpdated,
+        changes,
+    )
+    .await
 }
 
 /// The permission `user` has through a share of deal `id`, if any.

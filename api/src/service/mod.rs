@@ -109,6 +109,38 @@ pub(crate) fn check_version(expected: Option<i32>, actual: i32) -> ApiResult<()>
     }
 }
 
+/// Where a write runs: in a transaction of its own (every mutation), or inside a caller's
+/// transaction as a savepoint (a CSV import: a failing row undoes only itself, and the whole
+/// import commits or rolls back as one).
+#[derive(Clone, Copy)]
+pub enum At<'a> {
+    /// A transaction of its own ([`begin_write`]).
+    Own,
+    /// A savepoint of this transaction.
+    Within(&'a sea_orm::DatabaseTransaction),
+}
+
+impl<'a> At<'a> {
+    /// Starts the write's transaction (or savepoint).
+    pub(crate) async fn begin(self, deps: &Deps) -> ApiResult<sea_orm::DatabaseTransaction> {
+        match self {
+            At::Own => begin_write(deps).await,
+            At::Within(outer) => sea_orm::TransactionTrait::begin(outer)
+                .await
+                .map_err(ApiError::from),
+        }
+    }
+
+    /// Where the write's result is read back: the database, or the caller's transaction
+    /// (which alone sees the write before it commits).
+    pub(crate) fn reader(self, deps: &'a Deps) -> sea_orm::DatabaseExecutor<'a> {
+        match self {
+            At::Own => sea_orm::DatabaseExecutor::Connection(&deps.db),
+            At::Within(outer) => sea_orm::DatabaseExecutor::Transaction(outer),
+        }
+    }
+}
+
 /// Starts a write transaction; every transaction that writes begins here. On SQLite it
 /// takes the write lock at `BEGIN` (`IMMEDIATE`), waiting up to the busy timeout: a deferred
 /// transaction that read first and then writes fails at once with `SQLITE_BUSY` when

@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::events::{self, AuditAction, Audited, Change, Event};
 use crate::service::filter::{Env, Field, Filter, Scalar};
 use crate::service::list::{CursorKind, Page, PageArgs, SortKey, fetch_page};
-use crate::service::{Deps, require_allowed};
+use crate::service::{At, Deps, require_allowed};
 
 /// One ordering key of a kind: the SQL it orders by and the value a row puts into its
 /// cursor, side by side so they cannot disagree.
@@ -554,6 +554,7 @@ pub(crate) fn new_id(client_id: Option<Uuid>) -> Uuid {
 pub(crate) async fn insert_failed<R>(
     deps: &Deps,
     viewer: &Viewer,
+    at: At<'_>,
     (id, client_id): (Uuid, bool),
     err: DbErr,
     on_error: impl FnOnce(DbErr) -> ApiError,
@@ -567,7 +568,7 @@ where
             err.sql_err(),
             Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
         );
-    if taken && let Some(row) = replayed::<R>(deps, viewer, &deps.db, Some(id)).await? {
+    if taken && let Some(row) = replayed::<R>(deps, viewer, &at.reader(deps), Some(id)).await? {
         return Ok(row);
     }
     Err(on_error(err))
@@ -581,6 +582,7 @@ where
 pub(crate) async fn create<E, A>(
     deps: &Deps,
     viewer: &Viewer,
+    at: At<'_>,
     txn: sea_orm::DatabaseTransaction,
     (id, mut am): (Uuid, A),
     client_id: bool,
@@ -595,10 +597,19 @@ where
     let model = am.clone().try_into_model()?;
     if let Err(err) = E::insert(am).exec_without_returning(&txn).await {
         drop(txn);
-        return insert_failed::<E>(deps, viewer, (id, client_id), err, on_error).await;
+        return insert_failed::<E>(deps, viewer, at, (id, client_id), err, on_error).await;
     }
     let changes = events::created(&model);
-    commit::<E>(deps, viewer, txn, id, AuditAction::RecordCreated, changes).await
+    commit::<E>(
+        deps,
+        viewer,
+        at,
+        txn,
+        id,
+        AuditAction::RecordCreated,
+        changes,
+    )
+    .await
 }
 
 /// Sets a new record's version (1) and its creation and change times (now).
@@ -634,6 +645,7 @@ where
 pub(crate) async fn commit<R>(
     deps: &Deps,
     viewer: &Viewer,
+    at: At<'_>,
     txn: sea_orm::DatabaseTransaction,
     id: Uuid,
     action: AuditAction,
@@ -645,7 +657,7 @@ where
 {
     log::<R>(deps, viewer, &txn, id, action, changes).await?;
     txn.commit().await?;
-    find::<R>(deps, viewer, &deps.db, id).await
+    find::<R>(deps, viewer, &at.reader(deps), id).await
 }
 
 /// The owner of a record about to be created (`requested`, or the viewer) and their team

@@ -136,7 +136,7 @@ impl ActivityMutation {
         if !errors.is_empty() {
             return Err(gql(ApiError::BadUserInput(errors)));
         }
-        crate::service::activity::create(deps(ctx), &actor.viewer, new)
+        crate::service::activity::create(deps(ctx), &actor.viewer, crate::service::At::Own, new)
             .await
             .map(|row| Activity::new(row, &actor.viewer))
             .map_err(gql)
@@ -170,10 +170,16 @@ impl ActivityMutation {
         if !errors.is_empty() {
             return Err(gql(ApiError::BadUserInput(errors)));
         }
-        crate::service::activity::update(deps(ctx), &actor.viewer, id, changes)
-            .await
-            .map(|row| Activity::new(row, &actor.viewer))
-            .map_err(gql)
+        crate::service::activity::update(
+            deps(ctx),
+            &actor.viewer,
+            crate::service::At::Own,
+            id,
+            changes,
+        )
+        .await
+        .map(|row| Activity::new(row, &actor.viewer))
+        .map_err(gql)
     }
 
     /// Marks an activity completed (an already completed one is returned unchanged);

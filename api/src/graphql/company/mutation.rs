@@ -107,7 +107,7 @@ impl CompanyMutation {
             owner_id,
         };
         wrap::<Company>(
-            service::company::create(deps(ctx), &actor.viewer, new).await,
+            service::company::create(deps(ctx), &actor.viewer, crate::service::At::Own, new).await,
             &actor.viewer,
         )
     }
@@ -138,7 +138,14 @@ impl CompanyMutation {
             expected_version: input.expected_version,
         };
         wrap::<Company>(
-            service::company::update(deps(ctx), &actor.viewer, id, changes).await,
+            service::company::update(
+                deps(ctx),
+                &actor.viewer,
+                crate::service::At::Own,
+                id,
+                changes,
+            )
+            .await,
             &actor.viewer,
         )
     }

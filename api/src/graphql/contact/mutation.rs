@@ -111,7 +111,7 @@ impl ContactMutation {
         })()
         .map_err(gql)?;
         wrap::<Contact>(
-            service::contact::create(deps(ctx), &actor.viewer, new).await,
+            service::contact::create(deps(ctx), &actor.viewer, crate::service::At::Own, new).await,
             &actor.viewer,
         )
     }
@@ -148,7 +148,14 @@ impl ContactMutation {
         })()
         .map_err(gql)?;
         wrap::<Contact>(
-            service::contact::update(deps(ctx), &actor.viewer, id, changes).await,
+            service::contact::update(
+                deps(ctx),
+                &actor.viewer,
+                crate::service::At::Own,
+                id,
+                changes,
+            )
+            .await,
             &actor.viewer,
         )
     }

@@ -138,7 +138,7 @@ impl DealMutation {
         })()
         .map_err(gql)?;
         wrap::<Deal>(
-            service::deal::create(deps(ctx), &actor.viewer, new).await,
+            service::deal::create(deps(ctx), &actor.viewer, crate::service::At::Own, new).await,
             &actor.viewer,
         )
     }
@@ -169,7 +169,14 @@ impl DealMutation {
         })()
         .map_err(gql)?;
         wrap::<Deal>(
-            service::deal::update(deps(ctx), &actor.viewer, id, changes).await,
+            service::deal::update(
+                deps(ctx),
+                &actor.viewer,
+                crate::service::At::Own,
+                id,
+                changes,
+            )
+            .await,
             &actor.viewer,
         )
     }
@@ -205,7 +212,14 @@ impl DealMutation {
             ..Default::default()
         };
         wrap::<Deal>(
-            service::deal::update(deps(ctx), &actor.viewer, id, changes).await,
+            service::deal::update(
+                deps(ctx),
+                &actor.viewer,
+                crate::service::At::Own,
+                id,
+                changes,
+            )
+            .await,
             &actor.viewer,
         )
     }

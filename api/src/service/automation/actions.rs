@@ -564,7 +564,7 @@ async fn create_activity(
         id: Some(job.id),
         ..Default::default()
     };
-    let made = crate::service::activity::create(deps, &owner, input).await;
+    let made = crate::service::activity::create(deps, &owner, crate::service::At::Own, input).await;
     Ok(write_outcome(
         made.map(|row| format!("logged activity {}", row.model.id)),
         "the policy does not let the deal's owner log it",
