@@ -95,7 +95,7 @@ impl Writer {
             expected_version: Some(version),
             ..Default::default()
         };
-        match deal::update(deps, &self.viewer, id, changes).await {
+        match deal::update(deps, &self.viewer, api::service::At::Own, id, changes).await {
             Ok(row) => {
                 self.deals[i].1 = row.model.version;
                 false
