@@ -24,6 +24,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::actor::{AuthFailure, authenticate};
+use crate::graphql::limits::Deadline;
 use crate::authz::Origin;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -262,8 +263,12 @@ async fn multipart(
     let options = MultipartOptions::default()
         .max_file_size(max_file)
         .max_num_files(MAX_UPLOAD_FILES);
+    let deadline = Deadline(Duration::from_secs(config.upload_timeout_secs));
     match async_graphql::http::receive_batch_body(content_type, reader, options).await {
-        Ok(batch) => Ok(batch),
+        Ok(BatchRequest::Single(r)) => Ok(BatchRequest::Single(r.data(deadline))),
+        Ok(BatchRequest::Batch(rs)) => Ok(BatchRequest::Batch(
+            rs.into_iter().map(|r| r.data(deadline)).collect(),
+        )),
         Err(ParseRequestError::PayloadTooLarge) => Err(too_large()),
         Err(ParseRequestError::Io(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => {
             Err(too_large())

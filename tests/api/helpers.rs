@@ -317,3 +317,60 @@ pub fn snapshot_settings() -> insta::Settings {
     }
     settings
 }
+
+impl TestApp {
+    /// Sends a GraphQL multipart request (the GraphQL multipart request spec) with one file
+    /// bound to `$file`: fields `operations` (the document and `variables`, with `file: null`
+    /// set), `map` (`{"0": ["variables.file"]}`) and the file part `0`. Returns the JSON body
+    /// (`Null` when the body is not JSON).
+    pub async fn multipart_gql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Json,
+        file_name: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Json {
+        let mut variables = match variables {
+            Json::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        variables.insert("file".to_owned(), Json::Null);
+        let operations = serde_json::json!({ "query": query, "variables": variables });
+        let boundary = format!("crm-test-{}", uuid::Uuid::new_v4().simple());
+        let mut body = Vec::with_capacity(bytes.len() + 1024);
+        let mut field = |name: &str, value: &str| {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        };
+        field("operations", &operations.to_string());
+        field("map", r#"{"0":["variables.file"]}"#);
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{}\"\r\nContent-Type: {content_type}\r\n\r\n",
+                file_name.replace(['"', '\r', '\n'], "_")
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut req = Request::post("/graphql")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("apollo-require-preflight", "true");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let (_, _, bytes) = self
+            .request(req.body(Body::from(body)).expect("request"))
+            .await;
+        serde_json::from_slice(&bytes).unwrap_or(Json::Null)
+    }
+}

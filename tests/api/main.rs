@@ -25,6 +25,7 @@ mod hardening_ws;
 mod helpers;
 mod http;
 mod http_conformance;
+mod imports;
 mod logs;
 mod migrations;
 mod notifications;

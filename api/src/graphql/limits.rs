@@ -47,6 +47,11 @@ const SELECTION_BRACKETS: usize = 48;
 /// How long a request waits for a slot of its user's or address's allowance.
 const INFLIGHT_WAIT: Duration = Duration::from_secs(2);
 
+/// A longer execution bound for one request (an import or an upload: a multipart request
+/// gets `CRM_UPLOAD_TIMEOUT_SECS`).
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(pub Duration);
+
 /// The extension factory, built once with the schema.
 pub struct RequestLimits {
     limits: Limits,
@@ -219,7 +224,10 @@ impl Extension for RequestGuard {
             },
             None => None,
         };
-        match tokio::time::timeout(self.timeout, next.run(ctx, operation_name)).await {
+        let timeout = ctx
+            .data_opt::<Deadline>()
+            .map_or(self.timeout, |d| d.0.max(self.timeout));
+        match tokio::time::timeout(timeout, next.run(ctx, operation_name)).await {
             Ok(mut response) => {
                 let nulled =
                     std::mem::take(&mut *self.nulled.lock().unwrap_or_else(|p| p.into_inner()));
@@ -247,10 +255,10 @@ impl Extension for RequestGuard {
             Err(_) => Response::from_errors(vec![too_complex(
                 format!(
                     "the operation ran longer than {} s and was stopped",
-                    self.timeout.as_secs()
+                    timeout.as_secs()
                 ),
                 "requestTimeoutSecs",
-                usize::try_from(self.timeout.as_secs()).unwrap_or(usize::MAX),
+                usize::try_from(timeout.as_secs()).unwrap_or(usize::MAX),
             )]),
         }
     }

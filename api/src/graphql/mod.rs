@@ -11,6 +11,7 @@ pub mod contact;
 pub mod deal;
 pub mod enums;
 pub mod export;
+pub mod import;
 pub mod filter;
 pub mod limits;
 pub mod lists;
@@ -69,6 +70,7 @@ pub struct Mutation(
     AuthMutation,
     automation::AutomationMutation,
     export::ExportMutation,
+    import::ImportMutation,
     notification::NotificationMutation,
     UserMutation,
     TeamMutation,

@@ -12,6 +12,7 @@ pub mod deal;
 pub mod events;
 pub mod export;
 pub mod filter;
+pub mod import;
 pub mod list;
 pub mod live;
 pub mod money;
