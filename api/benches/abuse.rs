@@ -19,18 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use server::{Client, Server, login, quantile_ms};
+use server::{Client, Server, env_or, login, quantile_ms};
 
 const VICTIM_QUERY: &str =
     "{ deals(first: 25) { nodes { id title amount stage company { name } } } }";
 const PASSWORD: &str = "demo-password-2026";
-
-fn env_or(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Runs the victim for `seconds`; returns sorted latencies and how many requests failed.
 async fn victim(server: &Server, token: &str, seconds: u64) -> (Vec<Duration>, u64) {

@@ -25,44 +25,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::json;
-use server::{Client, Server, login};
+use server::{Client, Server, env_or, login, postgres_cpu_ms};
 use tokio_tungstenite::tungstenite::Message;
 
 const PASSWORD: &str = "demo-password-2026";
 const LIVE: &str = "subscription { recordChanged(kinds: [DEAL]) { op id deal { title } } }";
 const UPDATE: &str =
     "mutation($id: ID!, $t: String!) { updateDeal(id: $id, input: {title: $t}) { id } }";
-
-fn env_or(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU milliseconds of every process whose command is `postgres` (the database server's
-/// backends; 0 on SQLite, which runs inside the server).
-fn postgres_cpu_ms() -> f64 {
-    let mut total = 0.0;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0.0;
-    };
-    for entry in dir.flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        if &stat[open + 1..close] != "postgres" {
-            continue;
-        }
-        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        let ticks = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
-        total += ticks * 10.0;
-    }
-    total
-}
 
 /// The bench's clock: milliseconds since `epoch`, written into titles.
 fn now_us(epoch: Instant) -> u64 {

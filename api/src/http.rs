@@ -24,9 +24,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::actor::{AuthFailure, authenticate};
-use crate::graphql::limits::Deadline;
 use crate::authz::Origin;
 use crate::error::ApiError;
+use crate::graphql::limits::Deadline;
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -39,6 +39,7 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql_ws))
         .route("/graphiql/assets/{name}", get(crate::graphiql::asset))
         .route("/exports/{id}", get(download_export))
+        .route("/attachments/{id}", get(download_attachment))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state)
@@ -617,22 +618,9 @@ async fn download_export(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let actor = match authenticate(&state.db, &state.deps.tokens, &headers).await {
-        Ok(Some(actor)) => actor,
-        Err(AuthFailure::Database | AuthFailure::Busy) => {
-            return error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "RATE_LIMITED",
-                "try again shortly",
-            );
-        }
-        Ok(None) | Err(_) => {
-            return error_response(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "sign in: send your bearer token",
-            );
-        }
+    let actor = match signed_in(&state, &headers).await {
+        Ok(actor) => actor,
+        Err(refused) => return refused,
     };
     let not_found = || error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "export not found");
     let Ok(id) = uuid::Uuid::parse_str(&id) else {
@@ -674,6 +662,111 @@ async fn download_export(
             )
         }
     }
+}
+
+/// `GET /attachments/{id}`: an attachment's bytes, streamed from storage, for whoever may
+/// read its record (bearer token). A missing attachment, one on a record the viewer may not
+/// read and a malformed id are all the same 404. Always a download (`Content-Disposition:
+/// attachment`, never rendered inline), with `nosniff`, a sandboxing CSP and no caching
+/// outside the client.
+async fn download_attachment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let actor = match signed_in(&state, &headers).await {
+        Ok(actor) => actor,
+        Err(refused) => return refused,
+    };
+    let not_found = || error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "attachment not found");
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return not_found();
+    };
+    match crate::service::attachment::open(&state.deps, &actor.viewer, id).await {
+        Ok((attachment, download)) => {
+            let mut res = Body::from_stream(download.stream).into_response();
+            let h = res.headers_mut();
+            let content_type = HeaderValue::from_str(&attachment.content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            h.insert(header::CONTENT_TYPE, content_type);
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
+            if let Ok(v) = HeaderValue::from_str(&content_disposition(&attachment.file_name)) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            h.insert(
+                HeaderName::from_static("x-content-type-options"),
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; sandbox"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            res
+        }
+        Err(ApiError::NotFound { .. }) => not_found(),
+        Err(ApiError::RateLimited { retry_after_secs }) => {
+            let mut res = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RATE_LIMITED",
+                "try again shortly",
+            );
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            res
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "attachment download failed");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            )
+        }
+    }
+}
+
+/// The actor of a plain HTTP request's bearer token; without a valid one, the response to
+/// send (401, or 503 while the database cannot say).
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<crate::auth::Actor, Response> {
+    match authenticate(&state.db, &state.deps.tokens, headers).await {
+        Ok(Some(actor)) => Ok(actor),
+        Err(AuthFailure::Database | AuthFailure::Busy) => Err(error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "RATE_LIMITED",
+            "try again shortly",
+        )),
+        Ok(None) | Err(_) => Err(error_response(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "sign in: send your bearer token",
+        )),
+    }
+}
+
+/// `Content-Disposition: attachment` naming `file_name` (RFC 6266): an ASCII `filename`
+/// for old clients (other characters, quotes and backslashes as `_`) and the exact name as
+/// UTF-8 in `filename*` (RFC 8187 percent-encoding).
+pub fn content_disposition(file_name: &str) -> String {
+    let ascii: String = file_name
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    let mut encoded = String::with_capacity(file_name.len() * 3);
+    for b in file_name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// Liveness: the process answers.

@@ -15,6 +15,7 @@ pub mod persisted;
 pub mod seed;
 pub mod service;
 pub mod state;
+pub mod storage;
 pub mod ws;
 
 pub use graphql::{CrmSchema, export_sdl, schema_builder};

@@ -28,8 +28,20 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state around an open (and migrated) database: loads the policy from
-    /// `config.policy_dir` and the token keys. A policy error stops here, with file and line.
+    /// `config.policy_dir` and the token keys, and opens the attachment storage
+    /// (`CRM_STORAGE_URL`). A policy error stops here, with file and line.
     pub fn new(db: DatabaseConnection, config: Config) -> anyhow::Result<Self> {
+        let storage = crate::storage::Storage::from_config(&config)?;
+        Self::with_storage(db, config, storage)
+    }
+
+    /// Like [`AppState::new`] with attachments in `storage` (tests configure an S3 store in
+    /// code, not through the process environment).
+    pub fn with_storage(
+        db: DatabaseConnection,
+        config: Config,
+        storage: crate::storage::Storage,
+    ) -> anyhow::Result<Self> {
         let default_dir = std::path::Path::new(crate::config::DEFAULT_POLICY_DIR);
         let authz = if config.policy_dir == default_dir && !default_dir.is_dir() {
             tracing::warn!(
@@ -42,7 +54,7 @@ impl AppState {
                 format!("loading the policy from {}", config.policy_dir.display())
             })?
         };
-        Self::with_authorizer(db, config, authz)
+        Self::assemble(db, config, authz, storage)
     }
 
     /// Like [`AppState::new`] with an already compiled policy (tests edit policies in memory).
@@ -50,6 +62,16 @@ impl AppState {
         db: DatabaseConnection,
         config: Config,
         authz: Authorizer,
+    ) -> anyhow::Result<Self> {
+        let storage = crate::storage::Storage::from_config(&config)?;
+        Self::assemble(db, config, authz, storage)
+    }
+
+    fn assemble(
+        db: DatabaseConnection,
+        config: Config,
+        authz: Authorizer,
+        storage: crate::storage::Storage,
     ) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         crate::auth::password::set_hash_concurrency(config.password_hash_concurrency);
@@ -61,6 +83,7 @@ impl AppState {
             config: config.clone(),
             live: crate::service::live::Live::default(),
             jobs: crate::service::automation::queue::Jobs::default(),
+            storage,
         };
         let schema = crate::graphql::schema_builder()
             .extension(crate::graphql::limits::RequestLimits::new(

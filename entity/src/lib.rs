@@ -5,6 +5,8 @@
 //! the `migration` crate; these structs mirror it.
 
 pub mod activity;
+pub mod attachment;
+pub mod attachment_blob;
 pub mod automation;
 pub mod automation_run;
 pub mod company;

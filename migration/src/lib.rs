@@ -23,6 +23,7 @@ mod m20261201_000011_create_sync;
 mod m20261201_000012_activity_priority_status;
 mod m20261201_000013_create_automations;
 mod m20261201_000014_create_exports;
+mod m20261201_000015_create_attachments;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_activity_priority_status::Migration),
             Box::new(m20261201_000013_create_automations::Migration),
             Box::new(m20261201_000014_create_exports::Migration),
+            Box::new(m20261201_000015_create_attachments::Migration),
         ]
     }
 }

@@ -5,12 +5,10 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use crm_testkit::Org;
-use entity::enums::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, error_code};
+use crate::helpers::{PASSWORD, TestApp, east_west, error_code};
 
 struct Fixture {
     app: TestApp,
@@ -24,33 +22,8 @@ struct Fixture {
 }
 
 async fn fixture_with(app: TestApp) -> Fixture {
-    let mut org = Org::new();
-    org.user()
-        .email("admin@example.com")
-        .role(Role::Admin)
-        .insert(&app.db)
-        .await;
-    let m1 = org
-        .user()
-        .email("m1@example.com")
-        .role(Role::Manager)
-        .insert(&app.db)
-        .await;
-    let east = org.team().name("East").manager(m1.id).insert(&app.db).await;
-    let west = org.team().name("West").insert(&app.db).await;
+    east_west(&app).await;
     let mut deals = Vec::new();
-    for (email, team) in [
-        ("r1@example.com", east.id),
-        ("r2@example.com", east.id),
-        ("r3@example.com", west.id),
-    ] {
-        org.user()
-            .email(email)
-            .role(Role::SalesRep)
-            .team(team)
-            .insert(&app.db)
-            .await;
-    }
     let tokens = [
         app.login("r1@example.com", PASSWORD).await.0,
         app.login("r2@example.com", PASSWORD).await.0,

@@ -374,3 +374,36 @@ impl TestApp {
         serde_json::from_slice(&bytes).unwrap_or(Json::Null)
     }
 }
+
+/// The small organisation several suites share: `admin@example.com`; `m1@example.com`
+/// managing team East, with reps `r1@` and `r2@example.com`; `r3@example.com` in team West
+/// (no manager). Everyone's password is [`PASSWORD`].
+pub async fn east_west(app: &TestApp) {
+    use entity::enums::Role;
+    let mut org = crm_testkit::Org::new();
+    org.user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let m1 = org
+        .user()
+        .email("m1@example.com")
+        .role(Role::Manager)
+        .insert(&app.db)
+        .await;
+    let east = org.team().name("East").manager(m1.id).insert(&app.db).await;
+    let west = org.team().name("West").insert(&app.db).await;
+    for (email, team) in [
+        ("r1@example.com", east.id),
+        ("r2@example.com", east.id),
+        ("r3@example.com", west.id),
+    ] {
+        org.user()
+            .email(email)
+            .role(Role::SalesRep)
+            .team(team)
+            .insert(&app.db)
+            .await;
+    }
+}

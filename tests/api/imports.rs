@@ -3,11 +3,9 @@
 //! skipped, updated or failed; each row authorized as its create (a rep importing for
 //! someone else is refused on that row); bounds; an export imports back unchanged.
 
-use crm_testkit::Org;
-use entity::enums::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, error_code};
+use crate::helpers::{PASSWORD, TestApp, east_west, error_code};
 
 const IMPORT: &str = "mutation($kind: RecordKind!, $file: Upload!, $mode: ImportMode, $dup: OnDuplicate, $mapping: [ImportMappingInput!]) {
   importCsv(kind: $kind, file: $file, mode: $mode, onDuplicate: $dup, mapping: $mapping) {
@@ -27,32 +25,7 @@ struct Fixture {
 
 /// An admin; a manager of East with reps r1 and r2 in East; r3 in West.
 async fn fixture(app: TestApp) -> Fixture {
-    let mut org = Org::new();
-    org.user()
-        .email("admin@example.com")
-        .role(Role::Admin)
-        .insert(&app.db)
-        .await;
-    let m1 = org
-        .user()
-        .email("m1@example.com")
-        .role(Role::Manager)
-        .insert(&app.db)
-        .await;
-    let east = org.team().name("East").manager(m1.id).insert(&app.db).await;
-    let west = org.team().name("West").insert(&app.db).await;
-    for (email, team) in [
-        ("r1@example.com", east.id),
-        ("r2@example.com", east.id),
-        ("r3@example.com", west.id),
-    ] {
-        org.user()
-            .email(email)
-            .role(Role::SalesRep)
-            .team(team)
-            .insert(&app.db)
-            .await;
-    }
+    east_west(&app).await;
     Fixture {
         admin: app.login("admin@example.com", PASSWORD).await.0,
         manager: app.login("m1@example.com", PASSWORD).await.0,

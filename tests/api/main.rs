@@ -2,6 +2,7 @@
 //! (SQLite by default, PostgreSQL with `TEST_DATABASE_URL`).
 
 mod activities;
+mod attachments;
 mod audit;
 mod auth;
 mod authz_differential;

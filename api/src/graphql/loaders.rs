@@ -28,6 +28,13 @@ pub struct Loaders {
     viewer: Viewer,
 }
 
+impl Loaders {
+    /// The services' dependencies (for loaders declared beside their types).
+    pub(crate) fn deps(&self) -> &Deps {
+        &self.deps
+    }
+}
+
 /// The per-request loader handle put into the GraphQL request data.
 pub type RequestLoader = BatchLoader<Loaders>;
 

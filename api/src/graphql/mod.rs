@@ -2,6 +2,7 @@
 //! objects, its types and its inputs; the roots merge them.
 
 pub mod activity;
+pub mod attachment;
 pub mod audit;
 mod auth;
 pub mod automation;
@@ -11,8 +12,8 @@ pub mod contact;
 pub mod deal;
 pub mod enums;
 pub mod export;
-pub mod import;
 pub mod filter;
+pub mod import;
 pub mod limits;
 pub mod lists;
 pub mod loaders;
@@ -69,6 +70,7 @@ pub struct Query(
 pub struct Mutation(
     AuthMutation,
     automation::AutomationMutation,
+    attachment::AttachmentMutation,
     export::ExportMutation,
     import::ImportMutation,
     notification::NotificationMutation,

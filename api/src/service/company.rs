@@ -390,6 +390,7 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
     }
     // Act.
     let cascade = events::cascade(&txn, RecordKind::Company, id).await?;
+    let files = crate::service::attachment::files_going_with(&txn, RecordKind::Company, id).await?;
     company::Entity::delete_by_id(id)
         .exec(&txn)
         .await
@@ -400,6 +401,8 @@ pub async fn delete(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid> {
         })?;
     record::record_delete::<company::Entity>(deps, viewer, &txn, id, &row.model, cascade).await?;
     txn.commit().await?;
+    // Its attachments went with it; their files go once unreferenced.
+    crate::service::attachment::release(deps, files).await;
     Ok(id)
 }
 

@@ -510,7 +510,7 @@ pub async fn import(
                 report.errors.extend(errors.into_iter().take(room));
             }
         }
-        if request.mode == ImportMode::ValidRows && report.rows % CHUNK_ROWS == 0 {
+        if request.mode == ImportMode::ValidRows && report.rows.is_multiple_of(CHUNK_ROWS) {
             txn.commit().await?;
             txn = begin_write(deps).await?;
         }

@@ -2,6 +2,7 @@
 //! only translate to and from GraphQL.
 
 pub mod activity;
+pub mod attachment;
 pub mod audit;
 pub mod auth;
 pub mod automation;
@@ -48,6 +49,8 @@ pub struct Deps {
     pub live: live::Live,
     /// This instance's automation worker.
     pub jobs: automation::queue::Jobs,
+    /// Where attachment files are stored.
+    pub storage: crate::storage::Storage,
 }
 
 /// Maps a unique-constraint violation to `CONFLICT` on `field`, anything else to `INTERNAL`.

@@ -732,7 +732,8 @@ where
 }
 
 /// Deletes record `id` if the policy lets the viewer (`delete`); what references it goes
-/// or is cleared by the foreign keys, each recorded as an event of its own. Returns the id.
+/// or is cleared by the foreign keys, each recorded as an event of its own (attachments go
+/// with their record; their files once unreferenced, after the commit). Returns the id.
 pub(crate) async fn delete<E>(deps: &Deps, viewer: &Viewer, id: Uuid) -> ApiResult<Uuid>
 where
     E: Versioned<Row = crate::service::list::WithFacts<<E as EntityTrait>::Model>>,
@@ -741,9 +742,12 @@ where
     let txn = crate::service::begin_write(deps).await?;
     let row = load_for::<E>(deps, viewer, &txn, id, E::DELETE).await?;
     let cascade = events::cascade(&txn, <E::Model as Audited>::KIND, id).await?;
+    let files =
+        crate::service::attachment::files_going_with(&txn, <E::Model as Audited>::KIND, id).await?;
     E::delete_many().filter(E::ID.eq(id)).exec(&txn).await?;
     record_delete::<E>(deps, viewer, &txn, id, &row.model, cascade).await?;
     txn.commit().await?;
+    crate::service::attachment::release(deps, files).await;
     Ok(id)
 }
 

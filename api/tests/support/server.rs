@@ -262,6 +262,20 @@ impl Client {
         self.read_response().await
     }
 
+    /// `GET path` with a bearer token.
+    pub async fn get_with_token(
+        &mut self,
+        path: &str,
+        token: &str,
+    ) -> std::io::Result<(u16, Vec<u8>)> {
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\n\r\n",
+            self.addr
+        );
+        self.stream.get_mut().write_all(head.as_bytes()).await?;
+        self.read_response().await
+    }
+
     /// POSTs a GraphQL request; returns the status and the JSON body.
     pub async fn graphql(
         &mut self,
@@ -281,6 +295,43 @@ impl Client {
         let s = self.stream.get_mut();
         s.write_all(head.as_bytes()).await?;
         s.write_all(body.as_bytes()).await?;
+        let (status, bytes) = self.read_response().await?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        ))
+    }
+
+    /// POSTs a GraphQL multipart request (one file bound to `$file`); returns the status
+    /// and the JSON body.
+    pub async fn graphql_file(
+        &mut self,
+        token: &str,
+        query: &str,
+        mut variables: serde_json::Value,
+        file_name: &str,
+        file: &[u8],
+    ) -> std::io::Result<(u16, serde_json::Value)> {
+        variables["file"] = serde_json::Value::Null;
+        let operations = serde_json::json!({ "query": query, "variables": variables });
+        let boundary = format!("bench-{}", uuid::Uuid::new_v4().simple());
+        let mut body = format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
+             --{boundary}\r\ncontent-disposition: form-data; name=\"map\"\r\n\r\n{{\"0\":[\"variables.file\"]}}\r\n\
+             --{boundary}\r\ncontent-disposition: form-data; name=\"0\"; filename=\"{file_name}\"\r\ncontent-type: text/csv\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nhost: {}\r\ncontent-type: multipart/form-data; boundary={boundary}\r\n\
+             apollo-require-preflight: true\r\nauthorization: Bearer {token}\r\ncontent-length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        let s = self.stream.get_mut();
+        s.write_all(head.as_bytes()).await?;
+        s.write_all(&body).await?;
         let (status, bytes) = self.read_response().await?;
         Ok((
             status,
@@ -358,4 +409,36 @@ pub fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
     }
     let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
+}
+
+/// A bench setting from the environment.
+pub fn env_or(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// CPU milliseconds of every process whose command is `postgres` (the database server's
+/// backends; 0 on SQLite, which runs inside the server).
+pub fn postgres_cpu_ms() -> f64 {
+    let mut total = 0.0;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    for entry in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if &stat[open + 1..close] != "postgres" {
+            continue;
+        }
+        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let ticks = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
+        total += ticks * 10.0;
+    }
+    total
 }

@@ -167,6 +167,17 @@ impl Activity {
             None => Ok(None),
         }
     }
+    /// Files attached to this activity, newest first (add one with `uploadAttachment`,
+    /// download one with `GET downloadUrl`). Whoever may read the activity sees them all.
+    async fn attachments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (default 25, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Attachments after this cursor.")] after: Option<String>,
+    ) -> Result<crate::graphql::attachment::AttachmentConnection> {
+        let target = crate::service::attachment::Target::Activity(self.model().id);
+        crate::graphql::attachment::of(ctx, target, first, after).await
+    }
     /// What the viewer may do with this activity.
     async fn viewer_can(&self, ctx: &Context<'_>) -> ActivityViewerCan {
         ActivityViewerCan {

@@ -160,6 +160,17 @@ impl Company {
         )
         .await
     }
+    /// Files attached to this company, newest first (add one with `uploadAttachment`,
+    /// download one with `GET downloadUrl`). Whoever may read the company sees them all.
+    async fn attachments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (default 25, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Attachments after this cursor.")] after: Option<String>,
+    ) -> Result<crate::graphql::attachment::AttachmentConnection> {
+        let target = crate::service::attachment::Target::Company(self.model().id);
+        crate::graphql::attachment::of(ctx, target, first, after).await
+    }
     /// What the viewer may do with this company.
     async fn viewer_can(&self, ctx: &Context<'_>) -> CompanyViewerCan {
         CompanyViewerCan {

@@ -179,6 +179,17 @@ impl Deal {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.model().updated_at
     }
+    /// Files attached to this deal, newest first (add one with `uploadAttachment`,
+    /// download one with `GET downloadUrl`). Whoever may read the deal sees them all.
+    async fn attachments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (default 25, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Attachments after this cursor.")] after: Option<String>,
+    ) -> Result<crate::graphql::attachment::AttachmentConnection> {
+        let target = crate::service::attachment::Target::Deal(self.model().id);
+        crate::graphql::attachment::of(ctx, target, first, after).await
+    }
     /// What the viewer may do with this deal.
     async fn viewer_can(&self, ctx: &Context<'_>) -> DealViewerCan {
         DealViewerCan {
