@@ -842,6 +842,11 @@ impl Moto {
 #[tokio::test]
 async fn attachments_live_in_s3_compatible_storage() {
     let Some(moto) = Moto::start().await else {
+        // CI installs moto and sets this: there, a missing server is a failure, not a skip.
+        assert!(
+            std::env::var_os("CRM_TEST_REQUIRE_S3").is_none(),
+            "CRM_TEST_REQUIRE_S3 is set but moto_server is not installed"
+        );
         println!(
             "SKIPPED attachments_live_in_s3_compatible_storage: moto_server is not installed \
              (pip install 'moto[server]'; .ci/run installs it)"

@@ -216,3 +216,42 @@ async fn three_level_statements_do_not_grow_with_rows() {
         "10 companies: {ten} statements, 100: {hundred}"
     );
 }
+
+/// `{ totalCount }` alone is the count and nothing else: no page is read for it (the
+/// arguments are still checked as for a page).
+#[tokio::test]
+async fn a_count_alone_reads_no_page() {
+    let (app, counter) = TestApp::with_statement_counter().await;
+    crate::helpers::east_west(&app).await;
+    let token = app.login("r1@example.com", PASSWORD).await.0;
+    let run = |query: &'static str| {
+        let (app, counter, token) = (&app, &counter, &token);
+        async move {
+            counter.store(0, Ordering::SeqCst);
+            let (_, res) = app.gql(Some(token), query, json!({})).await;
+            (counter.load(Ordering::SeqCst), res)
+        }
+    };
+    let (with_page, res) = run("{ deals(first: 5) { totalCount nodes { id } } }").await;
+    assert_eq!(res["data"]["deals"]["totalCount"], 0, "{res}");
+    let (alone, res) = run("{ deals(first: 5) { totalCount } }").await;
+    assert_eq!(res["data"]["deals"]["totalCount"], 0, "{res}");
+    assert_eq!(
+        alone + 1,
+        with_page,
+        "count alone {alone}, with a page {with_page}"
+    );
+    let (through_fragment, _) =
+        run("{ deals(first: 5) { totalCount ...F } } fragment F on DealConnection { pageInfo { hasNextPage } }").await;
+    assert_eq!(
+        through_fragment, with_page,
+        "a page asked for in a fragment is read"
+    );
+    let (_, res) = run("{ deals(first: 5000) { totalCount } }").await;
+    assert_eq!(res["errors"][0]["extensions"]["field"], "first", "{res}");
+    let (_, res) = run("{ deals(after: \"garbage\") { totalCount } }").await;
+    assert_eq!(
+        res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{res}"
+    );
+}

@@ -81,7 +81,7 @@ impl Loader<UserById> for Loaders {
     type Error = LoadError;
 
     async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, user::Model>, LoadError> {
-        let users = user::Entity::find()
+        let users = crate::service::user::directory()
             .filter(user::Column::Id.is_in(keys.iter().map(|k| k.0)))
             .all(&self.deps.db)
             .await
@@ -135,7 +135,7 @@ impl Loader<MembersOfTeam> for Loaders {
         &self,
         keys: &[MembersOfTeam],
     ) -> Result<HashMap<MembersOfTeam, Vec<user::Model>>, LoadError> {
-        let users = user::Entity::find()
+        let users = crate::service::user::directory()
             .filter(user::Column::TeamId.is_in(keys.iter().map(|k| k.0)))
             .order_by_asc(user::Column::Name)
             .order_by_asc(user::Column::Id)

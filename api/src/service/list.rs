@@ -284,20 +284,13 @@ pub struct Page<M> {
     pub has_previous_page: bool,
 }
 
-/// Fetches one page of `select` (already scoped and filtered) ordered by `keys`, whose last
-/// key must be unique (the id). `values` gives a row's key values for its cursor; they must
-/// be what the key expressions compute for that row.
-pub async fn fetch_page<E, M>(
-    db: &impl ConnectionTrait,
+/// `select` narrowed to the page `args` asks for (its keyset bounds and order), with the
+/// page size and direction; the arguments checked (`BAD_USER_INPUT` naming the argument).
+pub fn checked<E: EntityTrait>(
     select: Select<E>,
     keys: &[SortKey],
     args: &PageArgs,
-    values: impl Fn(&M) -> Vec<CursorValue>,
-) -> ApiResult<Page<M>>
-where
-    E: EntityTrait,
-    M: FromQueryResult + Send + Sync,
-{
+) -> ApiResult<(Select<E>, u64, bool)> {
     if args.first.is_some() && args.last.is_some() {
         return Err(ApiError::bad_input(
             "last",
@@ -329,7 +322,24 @@ where
         let v = decode_cursor(before, "before", keys)?;
         select = select.filter(keyset(keys, &v, false));
     }
-    let select = ordered(select, keys, forward);
+    Ok((ordered(select, keys, forward), limit, forward))
+}
+
+/// Fetches one page of `select` (already scoped and filtered) ordered by `keys`, whose last
+/// key must be unique (the id). `values` gives a row's key values for its cursor; they must
+/// be what the key expressions compute for that row.
+pub async fn fetch_page<E, M>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    keys: &[SortKey],
+    args: &PageArgs,
+    values: impl Fn(&M) -> Vec<CursorValue>,
+) -> ApiResult<Page<M>>
+where
+    E: EntityTrait,
+    M: FromQueryResult + Send + Sync,
+{
+    let (select, limit, forward) = checked(select, keys, args)?;
     let mut rows: Vec<M> = select.limit(limit + 1).into_model::<M>().all(db).await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);

@@ -176,15 +176,36 @@ where
 {
     let env = Env { deps, viewer };
     let specs = sort_specs::<R>(&query.order, &env);
-    let keys: Vec<SortKey> = specs
-        .iter()
-        .map(|(s, desc)| SortKey::new(s.expr.clone(), s.kind, *desc))
-        .collect();
+    let keys = sort_keys(&specs);
     let select = R::readable(deps, viewer).filter(query.condition(&env));
     fetch_page(&deps.db, select, &keys, page, |row: &R::Row| {
         specs.iter().map(|(s, _)| (s.value)(row)).collect()
     })
     .await
+}
+
+/// Checks `page` against `query`'s order exactly as [`list`] would (sizes, cursors),
+/// without reading anything: for a connection asked only for its `totalCount`.
+pub fn check_list<R>(
+    deps: &Deps,
+    viewer: &Viewer,
+    query: &ListQuery<R>,
+    page: &PageArgs,
+) -> ApiResult<()>
+where
+    R: Record,
+    R::Column: Field,
+{
+    let env = Env { deps, viewer };
+    let keys = sort_keys(&sort_specs::<R>(&query.order, &env));
+    crate::service::list::checked(R::find(), &keys, page).map(|_| ())
+}
+
+fn sort_keys<R>(specs: &[(SortSpec<'_, R>, bool)]) -> Vec<SortKey> {
+    specs
+        .iter()
+        .map(|(s, desc)| SortKey::new(s.expr.clone(), s.kind, *desc))
+        .collect()
 }
 
 /// At most `limit` rows matching `query` that the policy lets the viewer do `action` with
@@ -202,10 +223,7 @@ where
     R::Column: Field,
 {
     let env = Env { deps, viewer };
-    let keys: Vec<SortKey> = sort_specs::<R>(&query.order, &env)
-        .iter()
-        .map(|(s, desc)| SortKey::new(s.expr.clone(), s.kind, *desc))
-        .collect();
+    let keys = sort_keys(&sort_specs::<R>(&query.order, &env));
     let select = R::find()
         .filter(deps.authz.scope(viewer, action))
         .column_as(deps.authz.facts_expr(viewer, R::KIND), FACTS_COLUMN)

@@ -97,6 +97,19 @@ pub(crate) use user_sort_keys;
 
 user_sort_keys!(sort_enum);
 
+/// Users as the directory reads them: every column but the password hash, which only
+/// signing in needs (it reads as an empty string here, so it never leaves the database for
+/// a name or an email).
+pub fn directory() -> Select<user::Entity> {
+    let mut select = user::Entity::find().select_only();
+    for column in <user::Column as sea_orm::Iterable>::iter() {
+        if !matches!(column, user::Column::PasswordHash) {
+            select = select.column(column);
+        }
+    }
+    select.column_as(sea_orm::sea_query::Expr::val(""), "password_hash")
+}
+
 impl Record for user::Entity {
     const KIND: Kind = Kind::User;
     type Action = UserAction;
@@ -109,7 +122,7 @@ impl Record for user::Entity {
 
     /// The directory entries the viewer may read.
     fn readable(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-        user::Entity::find().filter(deps.authz.scope(viewer, UserAction::Read))
+        directory().filter(deps.authz.scope(viewer, UserAction::Read))
     }
 
     fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
@@ -346,4 +359,17 @@ pub async fn reset_password(
     events::append_by(deps, &txn, &actor.viewer, event).await?;
     txn.commit().await?;
     Ok((user, temporary))
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, QueryTrait};
+
+    #[test]
+    fn the_directory_never_reads_the_password_hash() {
+        let sql = super::directory().build(DbBackend::Postgres).to_string();
+        assert!(!sql.contains("\"users\".\"password_hash\""), "{sql}");
+        assert!(sql.contains("'' AS \"password_hash\""), "{sql}");
+        assert!(sql.contains("\"users\".\"email\""), "{sql}");
+    }
 }
