@@ -418,6 +418,11 @@ pub struct Limits {
     )]
     pub max_search_length: usize,
 
+    /// Files the request being checked carries (set per request by the HTTP layer, not
+    /// configuration): a value naming a file must name one of them.
+    #[arg(skip)]
+    pub uploads: usize,
+
     /// Most fields one operation selects, with fragments expanded and introspection fields
     /// (`__typename`, `__schema` …) counted.
     #[arg(long, env = "CRM_MAX_FIELDS", default_value_t = 1000, global = true)]
@@ -486,6 +491,7 @@ impl Default for Limits {
             max_list_length: 1000,
             max_input_objects: 500,
             max_string_length: 100_000,
+            uploads: 0,
             max_search_length: 200,
             max_fields: 1000,
             max_aliases: 50,

@@ -26,7 +26,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::actor::{AuthFailure, authenticate};
 use crate::authz::Origin;
 use crate::error::ApiError;
-use crate::graphql::limits::Deadline;
+use crate::graphql::limits::{Deadline, Uploads};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -264,12 +264,21 @@ async fn multipart(
     let options = MultipartOptions::default()
         .max_file_size(max_file)
         .max_num_files(MAX_UPLOAD_FILES);
-    let deadline = Deadline(Duration::from_secs(config.upload_timeout_secs));
+    // A request carrying files may run for the upload timeout; one without, as any other.
+    let marked = |r: async_graphql::Request| {
+        let files = r.uploads.len();
+        let r = r.data(Uploads(files));
+        if files > 0 {
+            r.data(Deadline(Duration::from_secs(config.upload_timeout_secs)))
+        } else {
+            r
+        }
+    };
     match async_graphql::http::receive_batch_body(content_type, reader, options).await {
-        Ok(BatchRequest::Single(r)) => Ok(BatchRequest::Single(r.data(deadline))),
-        Ok(BatchRequest::Batch(rs)) => Ok(BatchRequest::Batch(
-            rs.into_iter().map(|r| r.data(deadline)).collect(),
-        )),
+        Ok(BatchRequest::Single(r)) => Ok(BatchRequest::Single(marked(r))),
+        Ok(BatchRequest::Batch(rs)) => {
+            Ok(BatchRequest::Batch(rs.into_iter().map(marked).collect()))
+        }
         Err(ParseRequestError::PayloadTooLarge) => Err(too_large()),
         Err(ParseRequestError::Io(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => {
             Err(too_large())

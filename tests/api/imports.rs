@@ -663,6 +663,37 @@ async fn mappings_bounds_and_requests_are_checked() {
         vec![(3, "city".into(), "city".into(), "BAD_USER_INPUT".into())],
         "{json}"
     );
+    // A NUL character in a cell fails that row, as text PostgreSQL would refuse.
+    let json = import(
+        &f.app,
+        &f.rep,
+        "COMPANY",
+        "name,city\nNul Co,Bo\0ston\n",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        errors(&json["data"]["importCsv"]),
+        vec![(2, "city".into(), "city".into(), "BAD_USER_INPUT".into())],
+        "{json}"
+    );
+    // A file named in plain JSON (no multipart part behind it) is refused, not taken for one.
+    for marker in ["#__graphql_file__:0", "#__graphql_file__:x"] {
+        let (_, json) = f
+            .app
+            .gql(
+                Some(&f.rep),
+                IMPORT,
+                json!({"kind": "COMPANY", "file": marker}),
+            )
+            .await;
+        assert_eq!(error_code(&json), Some("BAD_USER_INPUT"), "{json}");
+        assert_eq!(json["errors"][0]["extensions"]["field"], "file", "{json}");
+        let inline =
+            format!("mutation {{ importCsv(kind: COMPANY, file: \"{marker}\") {{ rows }} }}");
+        let (_, json) = f.app.gql(Some(&f.rep), &inline, json!({})).await;
+        assert_eq!(error_code(&json), Some("BAD_USER_INPUT"), "{json}");
+    }
     // Anonymous: refused.
     let json = f
         .app
@@ -777,4 +808,36 @@ async fn an_export_imports_back_unchanged() {
             .any(|c| c["phone"] == "+15551230001" && c["city"] == "New\nYork"),
         "{after}"
     );
+}
+
+#[tokio::test]
+async fn non_ascii_names_match_as_the_unique_index_does() {
+    let f = fixture(TestApp::new().await).await;
+    let seed = "name,city\nÄrzte GmbH,Berlin\n";
+    report(
+        &f.app,
+        &f.rep,
+        "COMPANY",
+        seed,
+        json!({"mode": "ALL_OR_NOTHING"}),
+    )
+    .await;
+    let again = "name,city\nÄRZTE GMBH,Hamburg\n";
+    let skip = report(
+        &f.app,
+        &f.rep,
+        "COMPANY",
+        again,
+        json!({"mode": "VALID_ROWS", "dup": "SKIP"}),
+    )
+    .await;
+    assert_eq!(
+        (skip["skipped"].clone(), skip["created"].clone()),
+        (json!(1), json!(0)),
+        "{skip}"
+    );
+    // Deals name it in any case of its ASCII letters (on SQLite `lower` folds only those).
+    let deals = "title,company\nKlinik,ÄRZTE GMBH\nPraxis,Ärzte gmbh\n";
+    let made = report(&f.app, &f.rep, "DEAL", deals, json!({"mode": "DRY_RUN"})).await;
+    assert_eq!(made["created"], 2, "{made}");
 }

@@ -135,15 +135,19 @@ impl Extension for RequestGuard {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        scan_nesting(query, &self.limits)?;
+        let limits = Limits {
+            uploads: ctx.data_opt::<Uploads>().map_or(0, |u| u.0),
+            ..self.limits.clone()
+        };
+        scan_nesting(query, &limits)?;
         for (name, value) in variables.iter() {
-            check_value(value, &format!("${name}"), &self.limits, None)?;
+            check_value(value, &format!("${name}"), &limits, None)?;
         }
         let doc = next
             .run(ctx, query, variables)
             .await
             .map_err(parse_failed)?;
-        check_document(&doc, variables, &self.limits)?;
+        check_document(&doc, variables, &limits)?;
         *self.document.lock().unwrap_or_else(|p| p.into_inner()) = Some(query.to_owned());
         *self.subscriptions.lock().unwrap_or_else(|p| p.into_inner()) = doc
             .operations
@@ -606,8 +610,27 @@ fn check_string(s: &str, path: &str, limits: &Limits) -> ServerResult<()> {
             "must not contain NUL characters",
         )));
     }
+    // How the multipart request spec's files stand in the variables: a value naming a file
+    // the request does not carry would be taken for one (and a malformed index panics in
+    // async-graphql's `Upload` parser).
+    if let Some(index) = s.strip_prefix(UPLOAD_MARK)
+        && !index.parse::<usize>().is_ok_and(|i| i < limits.uploads)
+    {
+        return Err(server_error(ApiError::bad_input(
+            path.trim_start_matches('$'),
+            "is not a file of this request: send files in a GraphQL multipart request",
+        )));
+    }
     Ok(())
 }
+
+/// The prefix of a variable value standing for an uploaded file.
+const UPLOAD_MARK: &str = "#__graphql_file__:";
+
+/// How many files a request carries (request data set by the HTTP layer for multipart
+/// requests; none otherwise).
+#[derive(Clone, Copy, Debug)]
+pub struct Uploads(pub usize);
 
 /// Counts fields, aliases and fragments and checks every literal argument value.
 pub fn check_document(

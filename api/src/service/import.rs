@@ -23,9 +23,7 @@ use entity::enums::{
 };
 use entity::{company, contact, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, Iterable, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, Iterable, QueryFilter, QuerySelect};
 use serde::Serialize;
 use serde_json::Value as Json;
 use uuid::Uuid;
@@ -347,6 +345,10 @@ enum Read {
 /// exported file imports back as it was.
 fn cell(raw: &[u8]) -> Result<String, ()> {
     let text = std::str::from_utf8(raw).map_err(|_| ())?.trim();
+    if text.contains('\0') {
+        // Not text a database column takes (PostgreSQL refuses NUL outright).
+        return Err(());
+    }
     let unguarded = match text.strip_prefix('\'') {
         Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
         _ => text,
@@ -732,7 +734,11 @@ impl Importer<'_> {
                 Ok(v) => {
                     cells.values.insert(field, v.clone());
                 }
-                Err(()) => cells.error(field, "BAD_USER_INPUT", "is not UTF-8 text"),
+                Err(()) => cells.error(
+                    field,
+                    "BAD_USER_INPUT",
+                    "is not text (not UTF-8, or a NUL character)",
+                ),
             }
         }
         let result = match self.kind {
@@ -819,7 +825,7 @@ impl Importer<'_> {
         if let Ok(id) = Uuid::parse_str(&value) {
             return Ok(Some(id));
         }
-        let key = (target, value.to_lowercase());
+        let key = (target, value.clone());
         let found = match self.refs.get(&key) {
             Some(found) => *found,
             None => {
@@ -925,7 +931,7 @@ impl Importer<'_> {
             return Ok(None);
         }
         let existing = match input.email.as_deref() {
-            Some(email) => lookup(txn, Target::Contact, &email.to_lowercase()).await?,
+            Some(email) => lookup(txn, Target::Contact, email).await?,
             None => None,
         };
         let (deps, viewer, at) = (self.deps, self.viewer, At::Within(txn));
@@ -1079,12 +1085,12 @@ async fn find_company(
     name: Option<&str>,
 ) -> ApiResult<Option<(Uuid, &'static str)>> {
     if let Some(d) = domain
-        && let Some(id) = by_lower(txn, company::Column::Domain, &d.trim().to_lowercase()).await?
+        && let Some(id) = by_lower(txn, company::Column::Domain, d.trim()).await?
     {
         return Ok(Some((id, "domain")));
     }
     Ok(match name {
-        Some(n) => by_lower(txn, company::Column::Name, &n.trim().to_lowercase())
+        Some(n) => by_lower(txn, company::Column::Name, n.trim())
             .await?
             .map(|id| (id, "name")),
         None => None,
@@ -1099,14 +1105,23 @@ async fn by_lower(
     Ok(company::Entity::find()
         .select_only()
         .column(company::Column::Id)
-        .filter(Expr::expr(Func::lower(record::qualified(column))).eq(value))
+        .filter(same_text(record::qualified(column), value))
         .into_tuple()
         .one(txn)
         .await?)
 }
 
-/// A record by what a cell says (already lowercased): a company's name or domain, a
-/// contact's or an active user's email.
+/// `lower(column) = lower(value)`: the comparison the unique indexes make (on SQLite,
+/// `lower` folds ASCII letters only: lowering in Rust would miss `Ärzte` there).
+fn same_text(
+    column: sea_orm::sea_query::SimpleExpr,
+    value: &str,
+) -> sea_orm::sea_query::SimpleExpr {
+    Expr::expr(Func::lower(column)).eq(Func::lower(Expr::val(value.trim())))
+}
+
+/// A record by what a cell says: a company's name or domain, a contact's or an active
+/// user's email (ignoring case).
 async fn lookup(txn: &DatabaseTransaction, target: Target, key: &str) -> ApiResult<Option<Uuid>> {
     Ok(match target {
         Target::Company => find_company(txn, Some(key), Some(key))
@@ -1116,9 +1131,7 @@ async fn lookup(txn: &DatabaseTransaction, target: Target, key: &str) -> ApiResu
             contact::Entity::find()
                 .select_only()
                 .column(contact::Column::Id)
-                .filter(Condition::all().add(
-                    Expr::expr(Func::lower(record::qualified(contact::Column::Email))).eq(key),
-                ))
+                .filter(same_text(record::qualified(contact::Column::Email), key))
                 .into_tuple()
                 .one(txn)
                 .await?
@@ -1127,7 +1140,7 @@ async fn lookup(txn: &DatabaseTransaction, target: Target, key: &str) -> ApiResu
             user::Entity::find()
                 .select_only()
                 .column(user::Column::Id)
-                .filter(Expr::expr(Func::lower(record::qualified(user::Column::Email))).eq(key))
+                .filter(same_text(record::qualified(user::Column::Email), key))
                 .filter(user::Column::Active.eq(true))
                 .into_tuple()
                 .one(txn)

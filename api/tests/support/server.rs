@@ -70,7 +70,7 @@ const JWT_SECRET: &str = "process-test-secret-0123456789abcdef0123456789";
 
 /// Runs one statement on the PostgreSQL server behind `admin_url` (through sqlx, which the
 /// server depends on anyway).
-fn psql(admin_url: &str, sql: &str) {
+pub fn psql(admin_url: &str, sql: &str) {
     let admin_url = admin_url.to_owned();
     let sql = sql.to_owned();
     std::thread::spawn(move || {
@@ -140,6 +140,12 @@ impl Server {
             assert!(Instant::now() < deadline, "the server did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// `crm serve` on an existing (migrated, populated) database that the caller owns.
+    pub async fn on_database(database_url: &str, env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::launch(dir, database_url.to_owned(), None, env).await
     }
 
     /// A second instance on the same database (another port and folder); the database

@@ -1,0 +1,278 @@
+//! Read load on a large organisation, from outside (run with `cargo bench -p api --bench
+//! load`; figures go to docs/performance.md).
+//!
+//! Builds the data set of issue 17 — 56 users (5 teams of a manager and 10 reps, one
+//! admin), 5,000 companies, `BENCH_DEALS` (100,000) deals of which 90 % have a company owned
+//! in the owner's team, 10,000 shares of which 30 % edit — in a fresh SQLite file, or in a
+//! new PostgreSQL database when `BENCH_DATABASE_URL` is set (dropped afterwards); starts the
+//! release `crm` server on it; then drives each query with 16 keep-alive connections
+//! (`BENCH_CONNECTIONS`) for `BENCH_SECONDS` (8) after a 1 s warm-up, all on loopback, and
+//! prints requests per second, p50/p99 latency, and CPU milliseconds per request of the
+//! server process and of the PostgreSQL processes (from /proc): the steadiest figure on a
+//! shared machine.
+
+#[path = "../tests/support/server.rs"]
+mod server;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crm_testkit::{Org, PASSWORD};
+use entity::enums::{DealStage, Role, SharePermission};
+use migration::{Migrator, MigratorTrait};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sea_orm::TransactionTrait;
+use serde_json::json;
+use server::{Client, Server, env_or, login, postgres_cpu_ms, psql, quantile_ms};
+use uuid::Uuid;
+
+const REP_PAGE: &str = "{ deals(first: 25) { nodes { id title amount } } }";
+const MANAGER_PAGE: &str =
+    "{ deals(first: 50) { nodes { id title amount company { name } owner { name } } } }";
+const COUNT: &str = "{ deals { totalCount } }";
+const PIPELINE: &str = "{ pipeline { stage count totalAmount } }";
+const DASHBOARD: &str = "{ dashboard {
+    revenue { thisMonth lastMonth change changePercent }
+    closingSoon { totalCount totalAmount deals { id title amount expectedCloseDate } }
+    conversion { rate }
+    revenueByMonth { month revenue }
+    openDealsByStage { stage count totalAmount weightedAmount }
+    topCompanies { name wonAmount }
+    repPerformance { ownerId deals won amountWon winRate }
+    dealsBySource { source count amount }
+} }";
+
+/// The organisation; returns the emails of the benchmarked rep and manager.
+async fn seed(db: &sea_orm::DatabaseConnection, deals: usize) -> (String, String) {
+    let mut rng = StdRng::seed_from_u64(17);
+    let mut org = Org::new();
+    let mut team_reps: Vec<Vec<Uuid>> = Vec::new();
+    for t in 0..5 {
+        let manager = org
+            .user()
+            .name(format!("Manager {t}"))
+            .email(format!("manager{t}@load.test"))
+            .role(Role::Manager)
+            .add();
+        let team = org
+            .team()
+            .name(format!("Team {t}"))
+            .manager(manager.id)
+            .add();
+        let reps = (0..10)
+            .map(|r| {
+                org.user()
+                    .name(format!("Rep {t}.{r}"))
+                    .email(format!("rep{t}.{r}@load.test"))
+                    .role(Role::SalesRep)
+                    .team(team.id)
+                    .add()
+                    .id
+            })
+            .collect();
+        team_reps.push(reps);
+    }
+    org.user()
+        .name("Admin")
+        .email("admin@load.test")
+        .role(Role::Admin)
+        .add();
+    let users: Vec<Uuid> = org.users.iter().map(|u| u.id).collect();
+    // Companies owned round-robin by the reps, remembered per team.
+    let mut team_companies: Vec<Vec<Uuid>> = vec![Vec::new(); 5];
+    for i in 0..5_000 {
+        let t = i % 5;
+        let owner = team_reps[t][(i / 5) % 10];
+        let id = org
+            .company()
+            .name(format!("Company {i}"))
+            .owner(owner)
+            .add()
+            .id;
+        team_companies[t].push(id);
+    }
+    let stages = [
+        DealStage::Prospecting,
+        DealStage::Qualification,
+        DealStage::Proposal,
+        DealStage::Negotiation,
+        DealStage::ClosedWon,
+        DealStage::ClosedLost,
+    ];
+    for i in 0..deals {
+        let t = rng.gen_range(0..5);
+        let owner = team_reps[t][rng.gen_range(0..10)];
+        let company_team = if rng.gen_range(0..10) == 0 {
+            rng.gen_range(0..5)
+        } else {
+            t
+        };
+        let companies = &team_companies[company_team];
+        org.deal()
+            .title(format!("Deal {i}"))
+            .owner(owner)
+            .company(companies[rng.gen_range(0..companies.len())])
+            .amount_cents(rng.gen_range(0..50_000_000))
+            .stage(stages[rng.gen_range(0..stages.len())])
+            .add();
+    }
+    let deal_ids: Vec<Uuid> = org.deals.iter().map(|d| d.id).collect();
+    let mut pairs = std::collections::HashSet::new();
+    while pairs.len() < 10_000.min(deals) {
+        pairs.insert((
+            deal_ids[rng.gen_range(0..deal_ids.len())],
+            users[rng.gen_range(0..users.len())],
+        ));
+    }
+    for (n, (deal, user)) in pairs.into_iter().enumerate() {
+        let permission = if n % 10 < 3 {
+            SharePermission::Edit
+        } else {
+            SharePermission::View
+        };
+        org.share(deal, user).permission(permission).add();
+    }
+    let txn = db.begin().await.expect("begin");
+    org.insert(&txn).await.expect("seed");
+    txn.commit().await.expect("commit");
+    ("rep0.0@load.test".into(), "manager0@load.test".into())
+}
+
+/// Drives `query` as `token` with `connections` connections for `seconds`; prints a line.
+async fn drive(
+    server: &Server,
+    label: &str,
+    token: &str,
+    query: &'static str,
+    connections: u64,
+    seconds: u64,
+) {
+    // Warm-up, and a check that the query answers without errors.
+    let mut c = Client::connect(server.addr).await.expect("connect");
+    let (status, body) = c
+        .graphql(Some(token), query, json!({}))
+        .await
+        .expect("query");
+    assert!(status == 200 && body["errors"].is_null(), "{label}: {body}");
+    let warm = Instant::now();
+    while warm.elapsed() < Duration::from_secs(1) {
+        c.graphql(Some(token), query, json!({}))
+            .await
+            .expect("query");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (cpu0, db0) = (server.cpu_ms(), postgres_cpu_ms());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (addr, token, stop) = (server.addr, token.to_owned(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::connect(addr).await.expect("connect");
+            let mut times = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let (status, _) = c
+                    .graphql(Some(&token), query, json!({}))
+                    .await
+                    .expect("query");
+                assert_eq!(status, 200);
+                times.push(t.elapsed());
+            }
+            times
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut times = Vec::new();
+    for t in tasks {
+        times.extend(t.await.expect("driver"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (cpu, db) = (server.cpu_ms() - cpu0, postgres_cpu_ms() - db0);
+    times.sort();
+    let n = times.len() as f64;
+    println!(
+        "{label:<34} {:>7.0} req/s  p50 {:>6.1} ms  p99 {:>6.1} ms  CPU ms/request: server {:.2} + database {:.2} = {:.2}",
+        n / elapsed,
+        quantile_ms(&times, 0.5),
+        quantile_ms(&times, 0.99),
+        cpu / n,
+        db / n,
+        (cpu + db) / n,
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let deals = env_or("BENCH_DEALS", 100_000) as usize;
+    let seconds = env_or("BENCH_SECONDS", 8);
+    let connections = env_or("BENCH_CONNECTIONS", 16);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = std::env::var("BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"));
+    let (url, drop_name) = match &admin {
+        Some(admin) => {
+            let name = format!("crm_load_{}", Uuid::new_v4().simple());
+            psql(admin, &format!("CREATE DATABASE \"{name}\""));
+            let (base, query) = admin.split_once('?').unwrap_or((admin, ""));
+            let host = &base[..base.rfind('/').expect("a database path")];
+            let sep = if query.is_empty() { "" } else { "?" };
+            (format!("{host}/{name}{sep}{query}"), Some(name))
+        }
+        None => (
+            format!("sqlite://{}?mode=rwc", dir.path().join("load.db").display()),
+            None,
+        ),
+    };
+    let seeding = Instant::now();
+    {
+        let db = api::db::connect(&url, 2).await.expect("connect");
+        Migrator::up(&db, None).await.expect("migrate");
+        seed(&db, deals).await;
+        db.close().await.ok();
+    }
+    let backend = if admin.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "load bench on {backend}: {deals} deals seeded in {:.0} s; {connections} connections, {seconds} s per query",
+        seeding.elapsed().as_secs_f64()
+    );
+    let server = Server::on_database(
+        &url,
+        &[
+            ("RUST_LOG", "warn"),
+            ("CRM_DEFAULT_AUTOMATIONS", "false"),
+            ("CRM_MAX_INFLIGHT_PER_USER", "64"),
+            ("CRM_MAX_INFLIGHT_PER_ADDRESS", "256"),
+        ],
+    )
+    .await;
+    let rep = login(server.addr, "rep0.0@load.test", PASSWORD).await;
+    let manager = login(server.addr, "manager0@load.test", PASSWORD).await;
+    for (label, token, query) in [
+        ("rep: first 25 deals with amount", &rep, REP_PAGE),
+        (
+            "manager: 50 deals + company + owner",
+            &manager,
+            MANAGER_PAGE,
+        ),
+        ("rep: deals { totalCount }", &rep, COUNT),
+        ("manager: deals { totalCount }", &manager, COUNT),
+        ("rep: pipeline", &rep, PIPELINE),
+        ("manager: pipeline", &manager, PIPELINE),
+        ("rep: dashboard", &rep, DASHBOARD),
+        ("manager: dashboard", &manager, DASHBOARD),
+    ] {
+        drive(&server, label, token, query, connections, seconds).await;
+    }
+    drop(server);
+    if let (Some(admin), Some(name)) = (admin, drop_name) {
+        psql(&admin, &format!("DROP DATABASE \"{name}\" WITH (FORCE)"));
+    }
+}
