@@ -642,24 +642,11 @@ async fn download_export(
                 export.kind.to_lowercase(),
                 export.created_at.format("%Y%m%d-%H%M%S")
             );
-            let mut res = export.content.into_response();
-            let h = res.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
+            download(
+                export.content.into_response(),
                 HeaderValue::from_static("text/csv; charset=utf-8"),
-            );
-            if let Ok(v) = HeaderValue::from_str(&name) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            h.insert(
-                HeaderName::from_static("x-content-type-options"),
-                HeaderValue::from_static("nosniff"),
-            );
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
-            res
+                &name,
+            )
         }
         Err(ApiError::NotFound { .. }) => not_found(),
         Err(e) => {
@@ -671,6 +658,29 @@ async fn download_export(
             )
         }
     }
+}
+
+/// `res` as a file to save, never to render: its type, `Content-Disposition`
+/// (`disposition`), `nosniff`, a sandboxing CSP, and no caching outside the client.
+fn download(mut res: Response, content_type: HeaderValue, disposition: &str) -> Response {
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, content_type);
+    if let Ok(v) = HeaderValue::from_str(disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    res
 }
 
 /// `GET /attachments/{id}`: an attachment's bytes, streamed from storage, for whoever may
@@ -693,27 +703,15 @@ async fn download_attachment(
     };
     match crate::service::attachment::open(&state.deps, &actor.viewer, id).await {
         Ok((attachment, download)) => {
-            let mut res = Body::from_stream(download.stream).into_response();
-            let h = res.headers_mut();
-            let content_type = HeaderValue::from_str(&attachment.content_type)
-                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-            h.insert(header::CONTENT_TYPE, content_type);
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
-            if let Ok(v) = HeaderValue::from_str(&content_disposition(&attachment.file_name)) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            h.insert(
-                HeaderName::from_static("x-content-type-options"),
-                HeaderValue::from_static("nosniff"),
+            let size = download.size;
+            let mut res = self::download(
+                Body::from_stream(download.stream).into_response(),
+                HeaderValue::from_str(&attachment.content_type)
+                    .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                &content_disposition(&attachment.file_name),
             );
-            h.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; sandbox"),
-            );
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
+            res.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
             res
         }
         Err(ApiError::NotFound { .. }) => not_found(),

@@ -536,6 +536,17 @@ pub async fn reassign(
     let mut changes = record::write_versioned(&txn, &row.model, am, amount_limit).await?;
     // The new owner needs no share of their own deal.
     changes.extend(remove_share(&txn, id, new_owner).await?);
+    commit_change(deps, viewer, txn, id, changes).await
+}
+
+/// Records a deal change made in a transaction of its own, commits, and reads the deal back.
+async fn commit_change(
+    deps: &Deps,
+    viewer: &Viewer,
+    txn: sea_orm::DatabaseTransaction,
+    id: Uuid,
+    changes: Vec<events::Change>,
+) -> ApiResult<DealRow> {
     record::commit::<deal::Entity>(
         deps,
         viewer,
@@ -585,16 +596,7 @@ pub async fn share(
     .await
     .map_err(|e| write_error(e, &[DEAL_OF_SHARE]))?;
     let changes = vec![share_change(user_id, before, Some(permission))];
-    record::commit::<deal::Entity>(
-        deps,
-        viewer,
-        At::Own,
-        txn,
-        id,
-        AuditAction::RecordUpdated,
-        changes,
-    )
-    .await
+    commit_change(deps, viewer, txn, id, changes).await
 }
 
 /// `unshareDeal`: removes a user's share (idempotent).
@@ -602,16 +604,7 @@ pub async fn unshare(deps: &Deps, viewer: &Viewer, id: Uuid, user_id: Uuid) -> A
     let txn = begin_write(deps).await?;
     record::load_for::<deal::Entity>(deps, viewer, &txn, id, DealAction::Share).await?;
     let changes = remove_share(&txn, id, user_id).await?.into_iter().collect();
-    record::commit::<deal::Entity>(
-        deps,
-        viewer,
-        At::Own,
-        txn,
-        id,
-        AuditAction::RecordUpdated,
-        changes,
-    )
-    .await
+    commit_change(deps, viewer, txn, id, changes).await
 }
 
 /// The permission `user` has through a share of deal `id`, if any.
