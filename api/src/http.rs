@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .route("/exports/{id}", get(download_export))
         .route("/attachments/{id}", get(download_attachment))
         .route("/healthz", get(healthz))
+        .merge(crate::mcp::router(&state))
         .route("/readyz", get(readyz))
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
@@ -569,7 +570,7 @@ async fn graphql_ws(
 }
 
 /// Where a request came from: its id and the client's address.
-fn origin(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Origin {
+pub(crate) fn origin(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Origin {
     Origin {
         request_id: headers
             .get(REQUEST_ID)
@@ -606,7 +607,7 @@ fn client_ip(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) ->
 }
 
 /// A GraphQL-shaped error body with an HTTP status.
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({
         "errors": [{ "message": message, "extensions": { "code": code } }]
     });
@@ -738,7 +739,10 @@ async fn download_attachment(
 
 /// The actor of a plain HTTP request's bearer token; without a valid one, the response to
 /// send (401, or 503 while the database cannot say).
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<crate::auth::Actor, Response> {
+pub(crate) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<crate::auth::Actor, Response> {
     match authenticate(&state.db, &state.deps.tokens, headers).await {
         Ok(Some(actor)) => Ok(actor),
         Err(AuthFailure::Database | AuthFailure::Busy) => Err(error_response(

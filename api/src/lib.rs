@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphiql;
 pub mod graphql;
 pub mod http;
+pub mod mcp;
 pub mod persisted;
 pub mod seed;
 pub mod service;

@@ -28,6 +28,7 @@ mod http;
 mod http_conformance;
 mod imports;
 mod logs;
+mod mcp;
 mod migrations;
 mod notifications;
 mod relations;
