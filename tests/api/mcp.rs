@@ -11,11 +11,11 @@ use axum::http::{Request, StatusCode};
 use chrono::{Days, NaiveDate, Utc};
 use crm_testkit::Org;
 use entity::enums::{ActivityType, DealStage, Role, SharePermission};
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -385,7 +385,14 @@ async fn mcp_search_deals_returns_exactly_the_graphql_deals_list() {
             (
                 json!({ "minAmount": 10000, "maxAmount": "50000.00", "sort": "amount" }),
                 json!({
-                    "f": { "amount": { "gte": "10000", "lte": "50000.00" } },
+                    "f": { "amount": { "gte": "10000", "lte": "50000.00", "isNull": false } },
+                    "o": [{ "field": "AMOUNT", "direction": "DESC" }],
+                }),
+            ),
+            (
+                json!({ "sort": "amount" }),
+                json!({
+                    "f": { "amount": { "isNull": false } },
                     "o": [{ "field": "AMOUNT", "direction": "DESC" }],
                 }),
             ),
@@ -1149,6 +1156,27 @@ async fn mcp_is_stateless_any_request_stands_alone() {
         f.app.request(req).await
     };
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+
+    // A client of the newest protocol revision, which has no handshake at all: every call
+    // carries its own protocol metadata.
+    crypto_provider();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(f.url.as_str()).auth_header(f.rep.as_str()),
+    );
+    let client = ()
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("server/discover");
+    let deal = ok(&client, "get_deal", json!({ "dealId": f.own.to_string() })).await;
+    assert_eq!(deal["amount"], "15000.00");
+    let err = tool_error(&client, "get_deal", json!({ "dealId": "nope" })).await;
+    assert_eq!(err["field"], "dealId");
+    client.cancel().await.ok();
 }
 
 #[tokio::test]

@@ -358,34 +358,36 @@ crm_enum! {
     }
 }
 
-/// Whose deals, always among those the user may read.
+/// Whose deals, always among those the user may read. (The variants carry `//` comments:
+/// doc comments would turn the schema's plain `enum` into a longer `oneOf`, and the
+/// argument's description already explains them.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[schemars(crate = "rmcp::schemars", inline)]
 #[serde(rename_all = "lowercase")]
 pub enum Owner {
-    /// Deals the user owns.
+    // Deals the user owns.
     Me,
-    /// Deals owned by the user or a member of one of their teams (their own team, and the
-    /// teams they manage).
+    // Deals owned by the user or a member of one of their teams (their own team, and the
+    // teams they manage): the reports' `MY_TEAMS`.
     Team,
-    /// Every deal the user may read.
+    // Every deal the user may read.
     #[default]
     All,
 }
 
-/// The order of a deal search.
+/// The order of a deal search (see [`Owner`] on the variants' comments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[schemars(crate = "rmcp::schemars", inline)]
 #[serde(rename_all = "camelCase")]
 pub enum DealOrder {
-    /// Newest first.
+    // Newest first (the `deals` list's default).
     #[default]
     Newest,
-    /// Soonest expected close date first (deals without one last).
+    // Soonest expected close date first, deals without one last.
     CloseDate,
-    /// Largest visible amount first (hidden amounts last).
+    // Largest amount first, among the deals whose amount the user may see.
     Amount,
-    /// Most recently changed first.
+    // Most recently changed first.
     Updated,
 }
 
@@ -451,8 +453,9 @@ pub struct SearchDeals {
     pub min_amount: Option<Money>,
     /// Only deals of at most this amount.
     pub max_amount: Option<Money>,
-    /// Order: "newest" (default), "closeDate" (soonest first), "amount" (largest first),
-    /// "updated" (most recently changed first).
+    /// Order: "newest" (default), "closeDate" (soonest expected close first), "amount"
+    /// (largest first; only deals whose amount you may see), "updated" (most recently
+    /// changed first).
     pub sort: Option<DealOrder>,
     /// How many deals to return: 1 to 50, default 20.
     #[schemars(range(min = 1, max = 50))]

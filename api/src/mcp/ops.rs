@@ -228,7 +228,11 @@ pub async fn search_deals(
     let order = match a.sort.unwrap_or_default() {
         DealOrder::Newest => Vec::new(),
         DealOrder::CloseDate => vec![(DealSort::ExpectedCloseDate, false)],
-        DealOrder::Amount => vec![(DealSort::Amount, true)],
+        DealOrder::Amount => {
+            // A hidden amount cannot be ranked (descending, it would sort first, as empty).
+            all.push(Filter::Is(deal::Column::AmountCents, Op::IsNull(false)));
+            vec![(DealSort::Amount, true)]
+        }
         DealOrder::Updated => vec![(DealSort::UpdatedAt, true)],
     };
     let query = ListQuery::<deal::Entity> {

@@ -69,6 +69,17 @@ fn message(err: &ApiError) -> String {
     }
 }
 
+/// Longest activity description a result carries, in characters; longer ones end in `…`.
+pub const MAX_DESCRIPTION: usize = 500;
+
+/// `text` cut to `max` characters, `…` marking a cut.
+fn clipped(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// An amount as the GraphQL `Decimal` spells it (`"1234.50"`).
 fn money(cents: i64) -> String {
     from_cents(cents).to_string()
@@ -279,7 +290,7 @@ impl Deal {
     }
 }
 
-/// An activity in a result.
+/// An activity in a result (its description clipped to [`MAX_DESCRIPTION`]).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Activity {
@@ -308,7 +319,10 @@ impl Activity {
             id: m.id,
             kind: m.kind.into(),
             subject: m.subject.clone(),
-            description: m.description.clone(),
+            description: m
+                .description
+                .as_deref()
+                .map(|d| clipped(d, MAX_DESCRIPTION)),
             status: m.status.into(),
             completed: m.completed,
             due_at: m.due_at,
@@ -397,4 +411,16 @@ pub struct Pipeline {
     pub currency: Option<String>,
     /// How to read the figures.
     pub note: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_clipped_on_a_character_boundary() {
+        assert_eq!(clipped("short", 10), "short");
+        assert_eq!(clipped("ééééé", 3), "ééé…");
+        assert_eq!(clipped("exactly", 7), "exactly");
+    }
 }
