@@ -136,6 +136,11 @@ async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let purge = tokio::spawn(crate::service::audit::purge_daily(state.deps.clone()));
+    // SQLite's planner statistics: analysed at start, re-checked every ten minutes.
+    let statistics = tokio::spawn(crate::db::keep_statistics(
+        db.clone(),
+        std::time::Duration::from_secs(600),
+    ));
     // A new database starts with the default automations (once: deleted ones stay gone).
     if state.deps.config.default_automations
         && crate::service::automation::schedule::install_defaults(&state.deps).await?
@@ -154,6 +159,7 @@ async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
     .await
     .context("serving")?;
     purge.abort();
+    statistics.abort();
     tracing::info!("in-flight requests finished; shutting down");
     db.close().await.ok();
     Ok(())

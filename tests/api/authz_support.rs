@@ -99,6 +99,17 @@ pub async fn scoped_ids(
         ids, aggregate,
         "{kind:?} {action}: page and aggregate scopes differ"
     );
+    // The disjoint parts counts add up: each row in exactly one part, none outside.
+    let mut parts = HashSet::new();
+    for part in authz.disjoint_scopes(viewer, action) {
+        for id in ids_where(db, kind, part).await {
+            assert!(
+                parts.insert(id),
+                "{kind:?} {action}: row {id} is in two disjoint parts"
+            );
+        }
+    }
+    assert_eq!(ids, parts, "{kind:?} {action}: the disjoint parts differ");
     ids
 }
 

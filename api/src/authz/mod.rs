@@ -195,6 +195,21 @@ impl Authorizer {
         self.shaped_scope(viewer, action.into(), Shape::Set)
     }
 
+    /// The rows of [`Authorizer::aggregate_scope`] as disjoint conditions, for counts that
+    /// add up one indexed count per part (see `sql::disjoint_parts`). Empty when the viewer
+    /// may do `action` on no row; one empty condition when on every row.
+    pub fn disjoint_scopes(&self, viewer: &Viewer, action: impl Into<Action>) -> Vec<Condition> {
+        let action = action.into();
+        match action.kind().table() {
+            Some(table) => sql::disjoint_parts(&self.inner.tables, viewer, action, table)
+                .into_iter()
+                .map(sql::Sql::into_condition)
+                .collect(),
+            None if self.allowed_without_facts(viewer.role, action) => vec![Condition::all()],
+            None => Vec::new(),
+        }
+    }
+
     fn shaped_scope(&self, viewer: &Viewer, action: Action, shape: Shape) -> Condition {
         let key = viewer::BuiltKey::Scope(self.id, action, shape);
         viewer

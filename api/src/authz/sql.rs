@@ -13,7 +13,7 @@ use sea_orm::sea_query::{
 use super::actions::Action;
 use super::compile::Tables;
 use super::facts::{self, Meaning, SqlDef};
-use super::minimize::Dnf;
+use super::minimize::{Cube, Dnf};
 use super::model::Kind;
 use super::viewer::Viewer;
 
@@ -108,6 +108,42 @@ pub(crate) fn scope(
     };
     let kind = action.kind();
     row.dnf(kind, tables.dnf(viewer.role, kind, action.index()))
+}
+
+/// The rows [`scope`] selects (aggregate-shaped), as disjoint parts: one per term of the
+/// compiled DNF, each term minus the terms before it (`t1`, `t2 AND NOT t1`,
+/// `t3 AND NOT (t1 OR t2)`, …). Every fact is two-valued, so the parts never overlap and
+/// together select exactly the scope's rows. A count adds up the parts' counts: each part
+/// leads with one term the planner can serve from an index (the team's deals by owner, the
+/// viewer's shares), instead of testing every row against the whole `OR`. No part for a
+/// scope that selects nothing; one `Const(true)` part when it selects everything.
+pub(crate) fn disjoint_parts(
+    tables: &Tables,
+    viewer: &Viewer,
+    action: Action,
+    table: &'static str,
+) -> Vec<Sql> {
+    let row = Row {
+        tables,
+        viewer,
+        table,
+        shape: Shape::Set,
+    };
+    let kind = action.kind();
+    let mut facts: Vec<Option<Sql>> = vec![None; kind.fact_count()];
+    let mut parts = Vec::new();
+    let mut earlier = Sql::Const(false);
+    for cube in tables.dnf(viewer.role, kind, action.index()) {
+        let term = row.cube(kind, *cube, &mut facts);
+        match term {
+            Sql::Const(false) => continue,
+            Sql::Const(true) => return vec![Sql::Const(true)],
+            Sql::Expr(_) => {}
+        }
+        parts.push(term.clone().and(earlier.clone().not()));
+        earlier = earlier.or(term);
+    }
+    parts
 }
 
 /// The integer facts mask of each row of `table` (bit `i` = fact `i` of `kind`), restricted
@@ -211,21 +247,24 @@ impl Row<'_> {
 
     fn dnf(&self, kind: Kind, dnf: &Dnf) -> Sql {
         let mut facts: Vec<Option<Sql>> = vec![None; kind.fact_count()];
-        let mut any = Sql::Const(false);
-        for cube in dnf {
-            let mut all = Sql::Const(true);
-            for (var, positive) in cube.iter() {
-                let Some(meaning) = facts::meaning(kind, var) else {
-                    return Sql::Const(false);
-                };
-                let f = facts[var]
-                    .get_or_insert_with(|| self.fact(&meaning))
-                    .clone();
-                all = all.and(if positive { f } else { f.not() });
-            }
-            any = any.or(all);
+        dnf.iter().fold(Sql::Const(false), |any, cube| {
+            any.or(self.cube(kind, *cube, &mut facts))
+        })
+    }
+
+    /// One term of a DNF: the `AND` of its literals (each fact built once in `facts`).
+    fn cube(&self, kind: Kind, cube: Cube, facts: &mut [Option<Sql>]) -> Sql {
+        let mut all = Sql::Const(true);
+        for (var, positive) in cube.iter() {
+            let Some(meaning) = facts::meaning(kind, var) else {
+                return Sql::Const(false);
+            };
+            let f = facts[var]
+                .get_or_insert_with(|| self.fact(&meaning))
+                .clone();
+            all = all.and(if positive { f } else { f.not() });
         }
-        any
+        all
     }
 
     /// One fact as SQL over this row.

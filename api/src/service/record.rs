@@ -90,9 +90,14 @@ pub trait Record: EntityTrait {
         guarded(deps, viewer)
     }
 
-    /// The same rows for counting: no facts, and the scope shaped for aggregates.
-    fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-        Self::find().filter(deps.authz.aggregate_scope(viewer, Self::READ))
+    /// The same rows for counting, as disjoint selections whose counts add up (no facts;
+    /// one per term of the policy's scope, see `Authorizer::disjoint_scopes`).
+    fn counted(deps: &Deps, viewer: &Viewer) -> Vec<Select<Self>> {
+        deps.authz
+            .disjoint_scopes(viewer, Self::READ)
+            .into_iter()
+            .map(|part| Self::find().filter(part))
+            .collect()
     }
 
     /// The ordering keys of one sort field (usually one; a name may be two).
@@ -243,10 +248,12 @@ where
     R::Model: Sync,
 {
     let env = Env { deps, viewer };
-    Ok(R::counted(deps, viewer)
-        .filter(query.condition(&env))
-        .count(&deps.db)
-        .await?)
+    let condition = query.condition(&env);
+    let parts = R::counted(deps, viewer)
+        .into_iter()
+        .map(|part| part.filter(condition.clone()))
+        .collect();
+    crate::service::list::count_parts(&deps.db, parts).await
 }
 
 /// Row `id` if the viewer may read it; missing and unreadable are the same `NOT_FOUND`.

@@ -94,8 +94,8 @@ impl Record for team::Entity {
         team::Entity::find().filter(deps.authz.scope(viewer, TeamAction::Read))
     }
 
-    fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-        Self::readable(deps, viewer)
+    fn counted(deps: &Deps, viewer: &Viewer) -> Vec<Select<Self>> {
+        vec![Self::readable(deps, viewer)]
     }
 
     fn sort<'a>(sort: TeamSort, _: &Env<'a>) -> Vec<SortSpec<'a, team::Model>> {

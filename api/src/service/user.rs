@@ -125,8 +125,8 @@ impl Record for user::Entity {
         directory().filter(deps.authz.scope(viewer, UserAction::Read))
     }
 
-    fn counted(deps: &Deps, viewer: &Viewer) -> Select<Self> {
-        Self::readable(deps, viewer)
+    fn counted(deps: &Deps, viewer: &Viewer) -> Vec<Select<Self>> {
+        vec![Self::readable(deps, viewer)]
     }
 
     fn sort<'a>(sort: UserSort, _: &Env<'a>) -> Vec<SortSpec<'a, user::Model>> {
