@@ -50,7 +50,12 @@ fn in_days(n: u64) -> NaiveDate {
 }
 
 async fn fixture() -> Fixture {
-    let app = TestApp::new().await;
+    fixture_with(|_| {}).await
+}
+
+/// [`fixture`] with the configuration changed by `adjust`.
+async fn fixture_with(adjust: impl FnOnce(&mut api::config::Config)) -> Fixture {
+    let app = TestApp::with_config(adjust).await;
     let mut org = Org::new();
     let m1 = org
         .user()
@@ -1197,4 +1202,144 @@ async fn mcp_refuses_a_user_who_must_change_their_password() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn mcp_owner_team_narrows_within_the_read_scope_and_names_only_visible_users() {
+    let f = fixture().await;
+    // r2 leaves: their deals stay with the team; the directory hides them from reps.
+    f.app
+        .raw(
+            "UPDATE users SET active = $1 WHERE id = $2",
+            vec![false.into(), f.r2.into()],
+        )
+        .await
+        .expect("deactivate r2");
+    for (who, token, names_r2) in [("rep", &f.rep, false), ("manager", &f.manager, true)] {
+        let client = connect(&f.url, token).await;
+        let all = ok(&client, "search_deals", json!({})).await;
+        let team = ok(&client, "search_deals", json!({ "owner": "team" })).await;
+        let ids =
+            |v: &Value| -> Vec<String> { rows(v, "results").into_iter().map(|r| r.0).collect() };
+        let (all_ids, team_ids) = (ids(&all), ids(&team));
+        // Narrowing only: every "team" row is one "all" shows; the deal shared from West is
+        // not the team's.
+        assert!(
+            team_ids.iter().all(|id| all_ids.contains(id)),
+            "{who}: {team_ids:?}"
+        );
+        assert!(team_ids.contains(&f.teammates.to_string()), "{who}");
+        assert!(!team_ids.contains(&f.shared.to_string()), "{who}");
+        assert!(!team_ids.contains(&f.west.to_string()), "{who}");
+        // The owner's name is what the GraphQL directory shows this user: hidden from the
+        // rep once r2 is deactivated, shown to the manager.
+        let (_, json) = f
+            .app
+            .gql(
+                Some(token),
+                "query($id: ID!) { deal(id: $id) { owner { name } } }",
+                json!({ "id": f.teammates.to_string() }),
+            )
+            .await;
+        let graphql_name = &json["data"]["deal"]["owner"]["name"];
+        assert_eq!(!graphql_name.is_null(), names_r2, "{who}: {json}");
+        let row = team["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == f.teammates.to_string())
+            .unwrap();
+        assert_eq!(&row["ownerName"], graphql_name, "{who}: {row}");
+        let deal = ok(
+            &client,
+            "get_deal",
+            json!({ "dealId": f.teammates.to_string() }),
+        )
+        .await;
+        assert_eq!(&deal["ownerName"], graphql_name, "{who}: {deal}");
+        client.cancel().await.ok();
+    }
+}
+
+#[tokio::test]
+async fn mcp_large_and_odd_arguments_are_answered_never_crashed() {
+    let f = fixture().await;
+    let client = connect(&f.url, &f.admin).await;
+    // One stage named 90,000 times: more values than PostgreSQL binds in one statement,
+    // unless each stage is bound once.
+    let (is_error, many) = call(
+        &client,
+        "search_deals",
+        json!({ "stage": vec!["PROPOSAL"; 90_000] }),
+    )
+    .await;
+    assert!(!is_error, "90,000 stages: {many}");
+    let one = ok(&client, "search_deals", json!({ "stage": "PROPOSAL" })).await;
+    assert_eq!(rows(&many, "results"), rows(&one, "results"));
+    assert_eq!(many["total"], 1);
+    // LIKE wildcards in search text are text, not patterns.
+    for tool in ["search_companies", "search_contacts", "search_deals"] {
+        let everything = ok(&client, tool, json!({})).await;
+        assert!(everything["total"].as_u64().unwrap() > 0, "{tool}");
+        for wildcard in ["%", "_", "\\", "%a%"] {
+            let found = ok(&client, tool, json!({ "query": wildcard })).await;
+            assert_eq!(found["total"], 0, "{tool}({wildcard}): {found}");
+        }
+    }
+    // A huge unknown argument name is refused without being echoed whole.
+    let err = tool_error(&client, "search_deals", json!({ "x".repeat(100_000): 1 })).await;
+    assert_eq!(err["code"], "BAD_USER_INPUT");
+    assert!(
+        err["field"].as_str().unwrap().chars().count() <= 65,
+        "{err}"
+    );
+    assert!(err.to_string().len() < 2_000, "{err}");
+    // A NUL deep under a long name: the path names it, bounded.
+    let mut deep = json!(["ok", "no\u{0}"]);
+    for _ in 0..50 {
+        deep = json!({ "k".repeat(1_000): deep });
+    }
+    let err = tool_error(&client, "search_deals", json!({ "query": deep })).await;
+    assert_eq!(err["code"], "BAD_USER_INPUT");
+    let field = err["field"].as_str().unwrap();
+    assert!(
+        field.starts_with("query.kkk") && field.ends_with("[1]"),
+        "{field}"
+    );
+    assert!(field.len() < 50 * 80, "{field}");
+    // Numbers past every range are the argument's error.
+    for (arguments, field) in [
+        (json!({ "limit": 1e20 }), "limit"),
+        (json!({ "limit": 18446744073709551615u64 }), "limit"),
+        (json!({ "minAmount": "1e30" }), "minAmount"),
+        (json!({ "maxAmount": 1e300 }), "maxAmount"),
+        (json!({ "minAmount": "9".repeat(10_000) }), "minAmount"),
+    ] {
+        let err = tool_error(&client, "search_deals", arguments.clone()).await;
+        assert_eq!(err["code"], "BAD_USER_INPUT", "{arguments}: {err}");
+        assert_eq!(err["field"], field, "{arguments}: {err}");
+    }
+    let err = tool_error(
+        &client,
+        "get_deal",
+        json!({ "dealId": f.own.to_string(), "activities": 1e20 }),
+    )
+    .await;
+    assert_eq!(err["field"], "activities");
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn mcp_a_finished_call_frees_its_in_flight_slot() {
+    // One request at a time per user: each call holds the slot until its work is done
+    // (the work runs in a task of rmcp's), and gives it back then, so calls one after
+    // another are all served.
+    let f = fixture_with(|c| c.limits.max_inflight_per_user = 1).await;
+    let client = connect(&f.url, &f.rep).await;
+    for _ in 0..5 {
+        ok(&client, "search_deals", json!({})).await;
+        ok(&client, "get_deal", json!({ "dealId": f.own.to_string() })).await;
+        tool_error(&client, "get_deal", json!({ "dealId": "nope" })).await;
+    }
+    client.cancel().await.ok();
 }

@@ -37,7 +37,9 @@ pub fn schema<A: JsonSchema + 'static>() -> std::sync::Arc<JsonObject> {
 /// deserialized with the path of whatever does not fit.
 pub fn parse<A: DeserializeOwned>(args: JsonObject, limits: &Limits) -> ApiResult<A> {
     let value = Value::Object(args);
-    check_strings(&value, "", limits)?;
+    if let Err((path, message)) = check_strings(&value, limits) {
+        return Err(ApiError::bad_input(path.trim_start_matches('.'), message));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
@@ -50,6 +52,8 @@ pub fn parse<A: DeserializeOwned>(args: JsonObject, limits: &Limits) -> ApiResul
             let expected = message
                 .split_once(", expected ")
                 .map_or(String::new(), |(_, rest)| format!(" (expected {rest})"));
+            // The name is the client's: echo a bounded part of it.
+            let name = clipped(name, MAX_ECHOED_NAME);
             return ApiError::bad_input(name, format!("is not an argument of this tool{expected}"));
         }
         let field = if path == "." {
@@ -61,37 +65,47 @@ pub fn parse<A: DeserializeOwned>(args: JsonObject, limits: &Limits) -> ApiResul
     })
 }
 
+/// The longest unknown argument name an error repeats, in characters.
+const MAX_ECHOED_NAME: usize = 64;
+
+/// `text` cut to `max` characters, `…` marking a cut.
+pub fn clipped(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// The name in backquotes after `prefix`, if `message` starts with it.
 fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
     message.strip_prefix(prefix)?.split('`').next()
 }
 
-/// Refuses strings with a NUL character or over the configured length, naming the argument.
-fn check_strings(value: &Value, path: &str, limits: &Limits) -> ApiResult<()> {
+/// Refuses strings with a NUL character or over the configured length, with the path of
+/// the first one (`.stage[1]`) and what is wrong. The path is built only for the string at
+/// fault, on the way out: building every value's path on the way in would copy a long key
+/// once per value beneath it (a megabyte key over a long array is gigabytes of copying).
+fn check_strings(value: &Value, limits: &Limits) -> Result<(), (String, String)> {
     match value {
         Value::String(s) => {
             if s.contains('\0') {
-                return Err(ApiError::bad_input(path, "must not contain NUL characters"));
+                return Err((String::new(), "must not contain NUL characters".to_owned()));
             }
             if s.chars().count() > limits.max_string_length {
-                return Err(ApiError::bad_input(
-                    path,
+                return Err((
+                    String::new(),
                     format!("must be at most {} characters", limits.max_string_length),
                 ));
             }
             Ok(())
         }
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, v)| check_strings(v, &format!("{path}[{i}]"), limits)),
+        Value::Array(items) => items.iter().enumerate().try_for_each(|(i, v)| {
+            check_strings(v, limits).map_err(|(path, message)| (format!("[{i}]{path}"), message))
+        }),
         Value::Object(map) => map.iter().try_for_each(|(k, v)| {
-            let key = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
-            check_strings(v, &key, limits)
+            check_strings(v, limits).map_err(|(path, message)| {
+                (format!(".{}{path}", clipped(k, MAX_ECHOED_NAME)), message)
+            })
         }),
         _ => Ok(()),
     }
@@ -637,6 +651,51 @@ mod tests {
         assert_eq!(a.stage, Some(OneOrMany(vec![Stage::Proposal])));
         assert_eq!(a.min_amount.unwrap().0.to_string(), "1234.5");
         assert_eq!(a.max_amount.unwrap().0.to_string(), "2000");
+    }
+
+    #[test]
+    fn a_bad_string_is_named_by_its_path_and_long_names_are_not_echoed_whole() {
+        let l = limits();
+        let e = parse::<SearchDeals>(
+            args(serde_json::json!({ "stage": ["PROPOSAL", "\u{0}"] })),
+            &l,
+        );
+        assert_eq!(field_of(e.unwrap_err()), "stage[1]");
+        let key = "k".repeat(10_000);
+        let e = parse::<SearchDeals>(args(serde_json::json!({ key.clone(): 1 })), &l);
+        let field = field_of(e.unwrap_err());
+        assert!(field.starts_with("kkk") && field.chars().count() == MAX_ECHOED_NAME + 1);
+        let mut deep = serde_json::json!(["x\u{0}"]);
+        for _ in 0..3 {
+            deep = serde_json::json!({ key.clone(): [1, deep] });
+        }
+        let e = parse::<SearchDeals>(args(deep), &l);
+        let field = field_of(e.unwrap_err());
+        assert!(field.ends_with("[1][0]"), "{field}");
+        assert!(field.chars().count() < 4 * (MAX_ECHOED_NAME + 8), "{field}");
+    }
+
+    #[test]
+    fn amounts_out_of_range_are_refused_not_panicked_on() {
+        let l = limits();
+        for bad in [
+            serde_json::json!("1e30"),
+            serde_json::json!("1e-99999999999"),
+            serde_json::json!("9".repeat(5000)),
+            serde_json::json!(1e300),
+            serde_json::json!("NaN"),
+            serde_json::json!(true),
+        ] {
+            let e = parse::<SearchDeals>(args(serde_json::json!({ "minAmount": bad.clone() })), &l);
+            match e {
+                Err(e) => assert_eq!(field_of(e), "minAmount", "{bad}"),
+                // A value that parses is out of range for cents, refused by `to_cents`.
+                Ok(a) => assert!(
+                    crate::service::money::to_cents(&a.min_amount.unwrap().0, "minAmount").is_err(),
+                    "{bad}"
+                ),
+            }
+        }
     }
 
     #[test]

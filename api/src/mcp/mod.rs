@@ -94,7 +94,7 @@ async fn gate(State(gate): State<Gate>, mut request: Request<Body>, next: Next) 
     }
     // Bound this user's concurrent work on this instance.
     let limit = gate.state.config.limits.max_inflight_per_user;
-    let Some(_slot) = gate.in_flight.enter(actor.id, limit) else {
+    let Some(slot) = gate.in_flight.enter(actor.id, limit) else {
         let mut res = error_response(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",
@@ -111,6 +111,10 @@ async fn gate(State(gate): State<Gate>, mut request: Request<Body>, next: Next) 
         .map(|c| c.0);
     actor.viewer.origin = origin(&gate.state, peer, request.headers());
     request.extensions_mut().insert(actor);
+    // The slot travels with the request: rmcp runs a call in a task of its own, which
+    // holds the request's parts until the call returns, so the work stays counted even
+    // when this future is dropped first (a client that disconnects, the request timeout).
+    request.extensions_mut().insert(Arc::new(slot));
     next.run(request).await
 }
 

@@ -17,7 +17,7 @@ use crate::service::activity::{ActivitySort, NewActivity};
 use crate::service::contact::NewContact;
 use crate::service::deal::{DealSort, NewDeal};
 use crate::service::filter::{Field, Filter, Op, Scalar};
-use crate::service::list::{Page, PageArgs};
+use crate::service::list::PageArgs;
 use crate::service::record::{self, ListQuery, Record};
 use crate::service::report::{self, DealSet, OPEN_STAGES, Owners};
 use crate::service::{At, Deps, money};
@@ -27,16 +27,21 @@ const DEFAULT_ACTIVITIES: i64 = 5;
 /// The most recent activities `get_deal` includes.
 const MAX_ACTIVITIES: i64 = 20;
 
-/// One page of `query` for the viewer (at most `limit` rows after `cursor`) and the number
-/// of rows matching it. Errors name the tool's arguments (`query`, `cursor`), not the
-/// GraphQL ones.
-async fn search<R>(
+/// What a result row names besides itself: a user (its owner) and a company.
+type Mentions = (Option<Uuid>, Option<Uuid>);
+
+/// One page of `query` for the viewer (at most `limit` rows after `cursor`) as a listing
+/// with the number of rows matching it: each row shown by `show`, with the names of the
+/// users and companies `mentions` gives, looked up once for the page. Errors name the
+/// tool's arguments (`query`, `cursor`), not the GraphQL ones.
+async fn search<R, T>(
     deps: &Deps,
     viewer: &Viewer,
     query: ListQuery<R>,
-    limit: Option<i64>,
-    cursor: Option<String>,
-) -> ApiResult<(Page<R::Row>, u64)>
+    (limit, cursor): (Option<i64>, Option<String>),
+    mentions: impl Fn(&R::Row) -> Mentions,
+    show: impl Fn(&R::Row, &Names) -> T,
+) -> ApiResult<Listing<T>>
 where
     R: Record,
     R::Column: Field,
@@ -58,11 +63,24 @@ where
         after: cursor,
         ..Default::default()
     };
-    let rows = record::list(deps, viewer, &query, &page)
+    let page = record::list(deps, viewer, &query, &page)
         .await
         .map_err(|e| renamed(e, "after", "cursor"))?;
     let total = record::count(deps, viewer, &query).await?;
-    Ok((rows, total))
+    let named: Vec<Mentions> = page.rows.iter().map(|(_, r)| mentions(r)).collect();
+    let names = Names::load(
+        deps,
+        viewer,
+        named.iter().filter_map(|m| m.0),
+        named.iter().filter_map(|m| m.1),
+    )
+    .await?;
+    let rows = page
+        .rows
+        .iter()
+        .map(|(c, r)| (c.clone(), show(r, &names)))
+        .collect();
+    Ok(Listing::new(rows, total, page.has_next_page))
 }
 
 /// `err` with the input field `from` called `to`.
@@ -86,28 +104,24 @@ pub async fn search_companies(
     viewer: Viewer,
     a: args::SearchCompanies,
 ) -> ApiResult<impl Serialize> {
-    let mut all = Vec::new();
-    if let Some(industry) = a.industry {
-        let stored = entity::enums::Industry::from(industry);
-        all.push(Filter::Is(
-            company::Column::Industry,
-            Op::Eq(Scalar::of_enum(stored)),
-        ));
-    }
+    let industry = a.industry.map(|i| {
+        let stored = entity::enums::Industry::from(i);
+        Filter::Is(company::Column::Industry, Op::Eq(Scalar::of_enum(stored)))
+    });
     let query = ListQuery::<company::Entity> {
-        filter: Filter::All(all),
+        filter: Filter::All(industry.into_iter().collect()),
         search: a.query,
         order: Vec::new(),
     };
-    let (page, total) = search(&deps, &viewer, query, a.limit, a.cursor).await?;
-    let owners = page.rows.iter().map(|(_, r)| r.model.owner_id);
-    let names = Names::load(&deps, &viewer, owners, []).await?;
-    let rows = page
-        .rows
-        .iter()
-        .map(|(c, r)| (c.clone(), view::Company::new(r, &names)))
-        .collect();
-    Ok(Listing::new(rows, total, page.has_next_page))
+    search(
+        &deps,
+        &viewer,
+        query,
+        (a.limit, a.cursor),
+        |r| (Some(r.model.owner_id), None),
+        view::Company::new,
+    )
+    .await
 }
 
 /// `search_contacts`.
@@ -116,27 +130,23 @@ pub async fn search_contacts(
     viewer: Viewer,
     a: args::SearchContacts,
 ) -> ApiResult<impl Serialize> {
-    let mut all = Vec::new();
-    if let Some(id) = a.company_id {
-        all.push(Filter::Is(
-            contact::Column::CompanyId,
-            Op::Eq(Scalar::Uuid(id.0)),
-        ));
-    }
+    let company = a
+        .company_id
+        .map(|id| Filter::Is(contact::Column::CompanyId, Op::Eq(Scalar::Uuid(id.0))));
     let query = ListQuery::<contact::Entity> {
-        filter: Filter::All(all),
+        filter: Filter::All(company.into_iter().collect()),
         search: a.query,
         order: Vec::new(),
     };
-    let (page, total) = search(&deps, &viewer, query, a.limit, a.cursor).await?;
-    let companies = page.rows.iter().filter_map(|(_, r)| r.model.company_id);
-    let names = Names::load(&deps, &viewer, [], companies).await?;
-    let rows = page
-        .rows
-        .iter()
-        .map(|(c, r)| (c.clone(), view::Contact::new(r, &names)))
-        .collect();
-    Ok(Listing::new(rows, total, page.has_next_page))
+    search(
+        &deps,
+        &viewer,
+        query,
+        (a.limit, a.cursor),
+        |r| (None, r.model.company_id),
+        view::Contact::new,
+    )
+    .await
 }
 
 /// The owners `owner` narrows deals to (`None`: no narrowing): the viewer, or the viewer
@@ -156,6 +166,9 @@ async fn owners(deps: &Deps, viewer: &Viewer, owner: Owner) -> ApiResult<Option<
                     .all(&deps.db)
                     .await?;
                 ids.extend(members);
+                // The user is usually a member of their own team too.
+                ids.sort_unstable();
+                ids.dedup();
             }
             Ok(Some(ids))
         }
@@ -180,11 +193,19 @@ fn close_dates(from: Option<args::Day>, to: Option<args::Day>) -> Vec<Filter<dea
     all
 }
 
-/// A stage set as a condition on the stored stage.
+/// A stage set as a condition on the stored stage. Each stage is bound once however often
+/// the call names it: a list of thousands of repeats is still one short `IN`, not more
+/// parameters than the database takes in one statement.
 fn stages_in(stages: impl IntoIterator<Item = DealStage>) -> Filter<deal::Column> {
+    let mut distinct: Vec<DealStage> = Vec::new();
+    for stage in stages {
+        if !distinct.contains(&stage) {
+            distinct.push(stage);
+        }
+    }
     Filter::Is(
         deal::Column::Stage,
-        Op::In(stages.into_iter().map(Scalar::of_enum).collect()),
+        Op::In(distinct.into_iter().map(Scalar::of_enum).collect()),
     )
 }
 
@@ -240,20 +261,15 @@ pub async fn search_deals(
         search: a.query,
         order,
     };
-    let (page, total) = search(&deps, &viewer, query, a.limit, a.cursor).await?;
-    let names = Names::load(
+    let mut listing = search(
         &deps,
         &viewer,
-        page.rows.iter().map(|(_, r)| r.model.owner_id),
-        page.rows.iter().map(|(_, r)| r.model.company_id),
+        query,
+        (a.limit, a.cursor),
+        |r| (Some(r.model.owner_id), Some(r.model.company_id)),
+        |r, names| view::Deal::new(&deps, &viewer, r, names),
     )
     .await?;
-    let rows = page
-        .rows
-        .iter()
-        .map(|(c, r)| (c.clone(), view::Deal::new(&deps, &viewer, r, &names)))
-        .collect();
-    let mut listing = Listing::new(rows, total, page.has_next_page);
     listing.today = Some(chrono::Utc::now().date_naive());
     Ok(listing)
 }

@@ -60,8 +60,18 @@ impl Tools {
     {
         let viewer = signed_in(ctx)?;
         let user_id = viewer.user_id;
+        // rmcp runs the call in a task of its own and only cancels `ctx.ct` when the HTTP
+        // request goes away (the client disconnected, or the request timeout answered
+        // 408): stop the work then, as a GraphQL request's work stops with its future,
+        // rather than let it run — and commit — with nobody waiting for it.
         let outcome = match args::parse::<A>(arguments, &self.deps.config.limits) {
-            Ok(a) => op(self.deps.clone(), viewer, a).await,
+            Ok(a) => tokio::select! {
+                outcome = op(self.deps.clone(), viewer, a) => outcome,
+                () = ctx.ct.cancelled() => {
+                    tracing::info!(target: "mcp", tool, %user_id, "tool call abandoned by its request");
+                    return Err(ErrorData::internal_error("the request was abandoned", None));
+                }
+            },
             Err(e) => Err(e),
         };
         Ok(match outcome {

@@ -17,6 +17,7 @@ use crate::authz::Viewer;
 use crate::error::ApiError;
 use crate::mcp::args::{
     ActivityStatus, ActivityType, CompanySize, Department, Industry, Priority, Source, Stage,
+    clipped,
 };
 use crate::service::Deps;
 use crate::service::deal::can_read_amount;
@@ -71,14 +72,6 @@ fn message(err: &ApiError) -> String {
 
 /// Longest activity description a result carries, in characters; longer ones end in `…`.
 pub const MAX_DESCRIPTION: usize = 500;
-
-/// `text` cut to `max` characters, `…` marking a cut.
-fn clipped(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
 
 /// An amount as the GraphQL `Decimal` spells it (`"1234.50"`).
 fn money(cents: i64) -> String {
