@@ -214,24 +214,56 @@ async fn main() {
         .ok()
         .filter(|u| u.starts_with("postgres"));
     let (url, drop_name) = match &admin {
+        // `BENCH_KEEP=name`: that database is kept (and reused when it exists).
         Some(admin) => {
-            let name = format!("crm_load_{}", Uuid::new_v4().simple());
-            psql(admin, &format!("CREATE DATABASE \"{name}\""));
+            let kept = std::env::var("BENCH_KEEP").ok();
+            let name = kept
+                .clone()
+                .unwrap_or_else(|| format!("crm_load_{}", Uuid::new_v4().simple()));
             let (base, query) = admin.split_once('?').unwrap_or((admin, ""));
             let host = &base[..base.rfind('/').expect("a database path")];
             let sep = if query.is_empty() { "" } else { "?" };
-            (format!("{host}/{name}{sep}{query}"), Some(name))
+            let url = format!("{host}/{name}{sep}{query}");
+            let exists = match &kept {
+                Some(_) => sea_orm::Database::connect(url.as_str()).await.is_ok(),
+                None => false,
+            };
+            if !exists {
+                psql(admin, &format!("CREATE DATABASE \"{name}\""));
+            }
+            (url, kept.is_none().then_some(name))
         }
-        None => (
-            format!("sqlite://{}?mode=rwc", dir.path().join("load.db").display()),
-            None,
-        ),
+        // `BENCH_KEEP=path.db`: the SQLite file is kept (and reused when it exists), for
+        // looking at query plans afterwards.
+        None => {
+            let file = std::env::var("BENCH_KEEP")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|_| dir.path().join("load.db"));
+            (format!("sqlite://{}?mode=rwc", file.display()), None)
+        }
     };
     let seeding = Instant::now();
     {
         let db = api::db::connect(&url, 2).await.expect("connect");
         Migrator::up(&db, None).await.expect("migrate");
-        seed(&db, deals).await;
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        if entity::deal::Entity::find()
+            .count(&db)
+            .await
+            .expect("count")
+            == 0
+        {
+            seed(&db, deals).await;
+            // PostgreSQL: what autovacuum does within a minute of the load (statistics and
+            // the visibility map, which index-only scans need); the server maintains
+            // SQLite's statistics itself.
+            if admin.is_some() {
+                use sea_orm::ConnectionTrait;
+                db.execute_unprepared("VACUUM ANALYZE")
+                    .await
+                    .expect("vacuum");
+            }
+        }
         db.close().await.ok();
     }
     let backend = if admin.is_some() {
@@ -253,6 +285,10 @@ async fn main() {
         ],
     )
     .await;
+    // `BENCH_ONLY=manager,total` runs the queries whose label holds one of the words.
+    let only: Vec<String> = std::env::var("BENCH_ONLY")
+        .map(|v| v.split(',').map(|w| w.trim().to_owned()).collect())
+        .unwrap_or_default();
     let rep = login(server.addr, "rep0.0@load.test", PASSWORD).await;
     let manager = login(server.addr, "manager0@load.test", PASSWORD).await;
     for (label, token, query) in [
@@ -269,6 +305,9 @@ async fn main() {
         ("rep: dashboard", &rep, DASHBOARD),
         ("manager: dashboard", &manager, DASHBOARD),
     ] {
+        if !only.is_empty() && !only.iter().any(|w| label.contains(w.as_str())) {
+            continue;
+        }
         drive(&server, label, token, query, connections, seconds).await;
     }
     drop(server);

@@ -101,7 +101,7 @@ pub async fn scoped_ids(
     );
     // The disjoint parts counts add up: each row in exactly one part, none outside.
     let mut parts = HashSet::new();
-    for part in authz.disjoint_scopes(viewer, action) {
+    for part in authz.disjoint_scopes(viewer, action, db.get_database_backend()) {
         for id in ids_where(db, kind, part).await {
             assert!(
                 parts.insert(id),

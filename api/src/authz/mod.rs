@@ -196,12 +196,18 @@ impl Authorizer {
     }
 
     /// The rows of [`Authorizer::aggregate_scope`] as disjoint conditions, for counts that
-    /// add up one indexed count per part (see `sql::disjoint_parts`). Empty when the viewer
-    /// may do `action` on no row; one empty condition when on every row.
-    pub fn disjoint_scopes(&self, viewer: &Viewer, action: impl Into<Action>) -> Vec<Condition> {
+    /// add up one indexed count per part (see `sql::disjoint_parts`), written for `backend`
+    /// (each part's leading term as an index condition on PostgreSQL). Empty when the
+    /// viewer may do `action` on no row; one empty condition when on every row.
+    pub fn disjoint_scopes(
+        &self,
+        viewer: &Viewer,
+        action: impl Into<Action>,
+        backend: sea_orm::DbBackend,
+    ) -> Vec<Condition> {
         let action = action.into();
         match action.kind().table() {
-            Some(table) => sql::disjoint_parts(&self.inner.tables, viewer, action, table)
+            Some(table) => sql::disjoint_parts(&self.inner.tables, viewer, action, table, backend)
                 .into_iter()
                 .map(sql::Sql::into_condition)
                 .collect(),

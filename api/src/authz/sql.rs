@@ -82,6 +82,12 @@ pub enum Shape {
     /// readable, where the viewer's shares are read once and the scope's other terms can
     /// use their indexes (a sparse scope visits only its rows).
     Set,
+    /// PostgreSQL only, for the one term that leads a disjoint part of a count: the
+    /// viewer's rows read once into an array, `deals.id = ANY(ARRAY(SELECT s.deal_id …))`,
+    /// which PostgreSQL turns into an index condition (an `IN (SELECT …)` semi-join it
+    /// may plan as a scan of the whole table). Never used where the test runs on every row:
+    /// membership in such an array is a linear search.
+    Index,
 }
 
 fn false_expr() -> Expr {
@@ -122,25 +128,37 @@ pub(crate) fn disjoint_parts(
     viewer: &Viewer,
     action: Action,
     table: &'static str,
+    backend: sea_orm::DbBackend,
 ) -> Vec<Sql> {
-    let row = Row {
+    let row = |shape| Row {
         tables,
         viewer,
         table,
-        shape: Shape::Set,
+        shape,
     };
+    // The earlier terms, negated, are tested on each row the leading term finds: hashed
+    // `IN` sets. The leading term itself: an index condition.
+    let (tested, leading) = (
+        row(Shape::Set),
+        row(match backend {
+            sea_orm::DbBackend::Postgres => Shape::Index,
+            _ => Shape::Set,
+        }),
+    );
     let kind = action.kind();
     let mut facts: Vec<Option<Sql>> = vec![None; kind.fact_count()];
+    let mut leading_facts: Vec<Option<Sql>> = vec![None; kind.fact_count()];
     let mut parts = Vec::new();
     let mut earlier = Sql::Const(false);
     for cube in tables.dnf(viewer.role, kind, action.index()) {
-        let term = row.cube(kind, *cube, &mut facts);
+        let term = tested.cube(kind, *cube, &mut facts);
         match term {
             Sql::Const(false) => continue,
             Sql::Const(true) => return vec![Sql::Const(true)],
             Sql::Expr(_) => {}
         }
-        parts.push(term.clone().and(earlier.clone().not()));
+        let lead = leading.cube(kind, *cube, &mut leading_facts);
+        parts.push(lead.and(earlier.clone().not()));
         earlier = earlier.or(term);
     }
     parts
@@ -296,12 +314,12 @@ impl Row<'_> {
 
     /// `column` (a user id, never `NULL`) is a member of one of the viewer's teams.
     pub(crate) fn user_in_viewer_teams(&self, column: &'static str) -> Sql {
-        owned_by_team_member(self.viewer, self.col(column), false)
+        owned_by_team_member(self.viewer, self.col(column), false, self.shape)
     }
 
     /// `column` (a user id) is set and a member of one of the viewer's teams.
     pub(crate) fn user_in_viewer_teams_if_set(&self, column: &'static str) -> Sql {
-        owned_by_team_member(self.viewer, self.col(column), true)
+        owned_by_team_member(self.viewer, self.col(column), true, self.shape)
     }
 
     /// `column` (a team id) is set and one of the viewer's teams.
@@ -382,6 +400,8 @@ impl Row<'_> {
             // only the allowed rows are visited. Equivalent and two-valued: neither the
             // record's id nor the lookup's record column is ever NULL.
             Shape::Set => self.col("id").in_subquery(rows),
+            // The same set as an array: an index condition on PostgreSQL.
+            Shape::Index => self.col("id").eq(any_of(rows)),
         })
     }
 
@@ -415,7 +435,7 @@ impl Row<'_> {
 
 /// `column` belongs to a member of one of the viewer's teams. `nullable` guards a column that
 /// may be `NULL` so the result stays two-valued.
-fn owned_by_team_member(viewer: &Viewer, column: Expr, nullable: bool) -> Sql {
+fn owned_by_team_member(viewer: &Viewer, column: Expr, nullable: bool, shape: Shape) -> Sql {
     if viewer.team_ids.is_empty() {
         return Sql::Const(false);
     }
@@ -424,10 +444,21 @@ fn owned_by_team_member(viewer: &Viewer, column: Expr, nullable: bool) -> Sql {
         .from_as("users", USERS)
         .and_where(col(USERS, "team_id").is_in(viewer.team_ids.iter().copied()))
         .to_owned();
-    let member = column.clone().in_subquery(members);
+    let member = match shape {
+        Shape::Index => column.clone().eq(any_of(members)),
+        Shape::Probe | Shape::Set => column.clone().in_subquery(members),
+    };
     Sql::Expr(if nullable {
         column.is_not_null().and(member)
     } else {
         member
     })
+}
+
+/// `ANY(ARRAY(<select>))` (PostgreSQL): the rows of an uncorrelated one-column subquery,
+/// read once into an array that an `=` can use as an index condition. Equivalent to
+/// `IN (<select>)`, `NULL`s and the empty set included.
+fn any_of(select: SelectStatement) -> Expr {
+    let rows = Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(select)));
+    Func::cust("ANY").arg(Func::cust("ARRAY").arg(rows)).into()
 }

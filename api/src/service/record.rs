@@ -94,7 +94,7 @@ pub trait Record: EntityTrait {
     /// one per term of the policy's scope, see `Authorizer::disjoint_scopes`).
     fn counted(deps: &Deps, viewer: &Viewer) -> Vec<Select<Self>> {
         deps.authz
-            .disjoint_scopes(viewer, Self::READ)
+            .disjoint_scopes(viewer, Self::READ, deps.db.get_database_backend())
             .into_iter()
             .map(|part| Self::find().filter(part))
             .collect()
