@@ -490,16 +490,62 @@ fn stage_in(stages: &[DealStage]) -> Expr {
     col(deal::Column::Stage).is_in(stages.iter().map(|s| s.to_value()))
 }
 
-/// `SELECT … FROM deals WHERE <read scope> AND <filter>`: the base of every report.
+/// The base of every report: the readable deals matching `filter`, as `"deals"`. With one
+/// part to the viewer's `read` scope (everything, say) `SELECT … FROM deals WHERE <scope>
+/// AND <filter>`; with several, `SELECT … FROM (<part 1> UNION ALL <part 2> …) AS deals`
+/// over the scope's disjoint parts (`Authorizer::disjoint_scopes`), each read through the
+/// index of its leading term instead of testing every deal against the whole `OR`.
 fn readable_deals(deps: &Deps, viewer: &Viewer, filter: &DealSet) -> SelectStatement {
-    Query::select()
-        .from(Alias::new("deals"))
-        .cond_where(
-            Condition::all()
-                .add(deps.authz.aggregate_scope(viewer, DealAction::Read))
-                .add(filter.0.clone()),
-        )
-        .to_owned()
+    let deals = Alias::new("deals");
+    let backend = deps.db.get_database_backend();
+    let part = |scope: Condition| {
+        Query::select()
+            .from(deals.clone())
+            .cond_where(Condition::all().add(scope).add(filter.0.clone()))
+            .to_owned()
+    };
+    let mut parts = deps
+        .authz
+        .disjoint_scopes(viewer, DealAction::Read, backend)
+        .into_iter()
+        .map(part);
+    let Some(first) = parts.next() else {
+        // Nothing readable.
+        return part(Condition::all().add(Expr::cust("1 = 0")));
+    };
+    let mut union: Option<SelectStatement> = None;
+    for next in parts {
+        let u = union.get_or_insert_with(|| {
+            let mut f = first.clone();
+            f.column((deals.clone(), sea_orm::sea_query::Asterisk));
+            f
+        });
+        let mut next = next;
+        next.column((deals.clone(), sea_orm::sea_query::Asterisk));
+        u.union(sea_orm::sea_query::UnionType::All, next);
+    }
+    match union {
+        None => first,
+        Some(union) => Query::select().from_subquery(union, deals).to_owned(),
+    }
+}
+
+/// A grouping key for `column` of the readable deals. On SQLite, for a viewer whose scope
+/// restricts the rows, `+column` (the same value: unary `+` is a no-op there): a plain
+/// column would let the planner produce the group order by walking an index on it through
+/// every deal in the table, testing the scope on each, where the expression leaves it free
+/// to read only the scope's rows and group them in a temporary B-tree (50-60 ms against
+/// under 10 ms for a rep's owners at 100,000 deals).
+fn group_key(deps: &Deps, viewer: &Viewer, column: deal::Column) -> Expr {
+    let restricted = !deps.authz.scope(viewer, DealAction::Read).is_empty();
+    if restricted && deps.db.get_database_backend() == DbBackend::Sqlite {
+        Expr::cust(format!(
+            "+\"deals\".\"{}\"",
+            sea_orm::IdenStatic::as_str(&column)
+        ))
+    } else {
+        col(column)
+    }
 }
 
 /// The `YYYY-MM` of `actual_close_date`: dates are `YYYY-MM-DD` text on SQLite and `DATE`
@@ -543,15 +589,9 @@ pub async fn open_by_stage(
     stage_totals(deps, viewer, filter, &OPEN_STAGES).await
 }
 
-/// Per stage of `stages`, in that order, zeros included. One statement, in one of two
-/// equivalent shapes (same rows, same scope, same sums; the choice is only about speed):
-///
-/// - when the viewer's `read` scope restricts nothing (the whole table is read anyway):
-///   `GROUP BY stage`, which streams over `ix_deals_reports` in stage order;
-/// - otherwise conditional aggregates in one row (`SUM(CASE WHEN stage = … THEN … END)` per
-///   stage): with no row order to produce, the planner is free to pick the best access path
-///   for the scope (on SQLite a multi-index `OR` over the scope's terms when they are
-///   indexable; on PostgreSQL a plain scan instead of an index walk in stage order).
+/// Per stage of `stages`, in that order, zeros included. One statement: the readable deals
+/// grouped by stage (see [`readable_deals`] and [`group_key`]), the visible amount computed
+/// once per deal.
 async fn stage_totals(
     deps: &Deps,
     viewer: &Viewer,
@@ -565,42 +605,19 @@ async fn stage_totals(
         select.cond_where(stage_in(stages));
     }
     let mut totals: Vec<StageTotal> = stages.iter().map(|s| StageTotal::zero(*s)).collect();
-    if deps.authz.scope(viewer, DealAction::Read).is_empty() {
-        select
-            .expr_as(col(deal::Column::Stage), Alias::new("stage"))
-            .expr_as(count_all(), Alias::new("n"));
-        visible.select(&mut select, "cents");
-        weighted.select(&mut select, "weighted");
-        select.add_group_by([col(deal::Column::Stage)]);
-        for row in deps.db.query_all(&select).await? {
-            let stage: String = row.try_get("", "stage")?;
-            if let Some(t) = totals.iter_mut().find(|t| t.stage.to_value() == stage) {
-                t.count = count(&row, "n")?;
-                t.amount_cents = read_sum(&row, "cents")?;
-                t.weighted_cent_percent = read_sum(&row, "weighted")?;
-            }
-        }
-        return Ok(totals);
-    }
-    for (i, stage) in stages.iter().enumerate() {
-        select.expr_as(
-            sum_if(stage_is(*stage), Expr::val(1i64)),
-            Alias::new(format!("n{i}")),
-        );
-        visible
-            .clone()
-            .when(stage_is(*stage))
-            .select(&mut select, &format!("cents{i}"));
-        weighted
-            .clone()
-            .when(stage_is(*stage))
-            .select(&mut select, &format!("weighted{i}"));
-    }
-    if let Some(row) = deps.db.query_one(&select).await? {
-        for (i, t) in totals.iter_mut().enumerate() {
-            t.count = count(&row, &format!("n{i}"))?;
-            t.amount_cents = read_sum(&row, &format!("cents{i}"))?;
-            t.weighted_cent_percent = read_sum(&row, &format!("weighted{i}"))?;
+    let stage = group_key(deps, viewer, deal::Column::Stage);
+    select
+        .expr_as(stage.clone(), Alias::new("stage"))
+        .expr_as(count_all(), Alias::new("n"));
+    visible.select(&mut select, "cents");
+    weighted.select(&mut select, "weighted");
+    select.add_group_by([stage]);
+    for row in deps.db.query_all(&select).await? {
+        let stage: String = row.try_get("", "stage")?;
+        if let Some(t) = totals.iter_mut().find(|t| t.stage.to_value() == stage) {
+            t.count = count(&row, "n")?;
+            t.amount_cents = read_sum(&row, "cents")?;
+            t.weighted_cent_percent = read_sum(&row, "weighted")?;
         }
     }
     Ok(totals)
@@ -798,18 +815,7 @@ pub async fn top_companies(
 /// Per owner of a readable deal (all time): deals, won, lost, visible won amount; largest
 /// won amount first, then most won, then by owner id.
 pub async fn owners(deps: &Deps, viewer: &Viewer, filter: &DealSet) -> ApiResult<Vec<OwnerTotal>> {
-    // On SQLite, for a viewer whose scope restricts the rows, group by `+owner_id` (the
-    // same value: unary `+` is a no-op there): a plain column would let the planner produce
-    // the group order by walking `ix_deals_owner_reports` through every deal in the table,
-    // testing the scope on each, where the expression leaves it free to read only the
-    // scope's rows (a multi-index `OR`) and group them in a temporary B-tree — 50-60 ms
-    // against under 10 ms for a rep at 100,000 deals.
-    let restricted = !deps.authz.scope(viewer, DealAction::Read).is_empty();
-    let owner: Expr = if restricted && deps.db.get_database_backend() == DbBackend::Sqlite {
-        Expr::cust("+\"deals\".\"owner_id\"")
-    } else {
-        col(deal::Column::OwnerId)
-    };
+    let owner = group_key(deps, viewer, deal::Column::OwnerId);
     let mut select = readable_deals(deps, viewer, filter);
     select
         .expr_as(owner.clone(), Alias::new("owner_id"))
