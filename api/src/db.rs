@@ -31,6 +31,11 @@ pub async fn connect_with(
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
+                // Reads through a memory map of the file (shared by every connection through
+                // the OS page cache) instead of a `read()` per page missing from each
+                // connection's 2 MB page cache: a report over 20,000 scattered deals spent
+                // as much time in the kernel as in SQLite before.
+                .pragma("mmap_size", "268435456")
         });
     }
     if url.starts_with("postgres") && !url.contains("jit") {

@@ -490,11 +490,16 @@ fn stage_in(stages: &[DealStage]) -> Expr {
     col(deal::Column::Stage).is_in(stages.iter().map(|s| s.to_value()))
 }
 
-/// The base of every report: the readable deals matching `filter`, as `"deals"`. With one
-/// part to the viewer's `read` scope (everything, say) `SELECT … FROM deals WHERE <scope>
-/// AND <filter>`; with several, `SELECT … FROM (<part 1> UNION ALL <part 2> …) AS deals`
-/// over the scope's disjoint parts (`Authorizer::disjoint_scopes`), each read through the
-/// index of its leading term instead of testing every deal against the whole `OR`.
+/// The base of every report: the readable deals matching `filter`, as `"deals"`.
+///
+/// - SQLite: `SELECT … FROM deals WHERE <scope> AND <filter>`; SQLite serves the scope's
+///   `OR` from its terms' indexes itself (a multi-index `OR`), or a panel's own index (stage,
+///   close date) with the scope tested per row, and the load benchmark measured the
+///   dashboard 40-100 % dearer over the union below.
+/// - PostgreSQL, when the scope has several disjoint parts (`Authorizer::disjoint_scopes`):
+///   `SELECT … FROM (<part 1> UNION ALL <part 2> …) AS deals`, each part read through the
+///   index of its leading term; PostgreSQL otherwise scans every deal testing the whole `OR`
+///   (a rep's pipeline: 45 → 25 ms of database CPU at 100,000 deals).
 fn readable_deals(deps: &Deps, viewer: &Viewer, filter: &DealSet) -> SelectStatement {
     let deals = Alias::new("deals");
     let backend = deps.db.get_database_backend();
@@ -504,6 +509,9 @@ fn readable_deals(deps: &Deps, viewer: &Viewer, filter: &DealSet) -> SelectState
             .cond_where(Condition::all().add(scope).add(filter.0.clone()))
             .to_owned()
     };
+    if backend != DbBackend::Postgres {
+        return part(deps.authz.aggregate_scope(viewer, DealAction::Read));
+    }
     let mut parts = deps
         .authz
         .disjoint_scopes(viewer, DealAction::Read, backend)
