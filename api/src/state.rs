@@ -24,6 +24,9 @@ pub struct AppState {
     pub schema: CrmSchema,
     /// Persisted queries (automatic, or the trusted documents).
     pub persisted: Arc<crate::persisted::PersistedQueries>,
+    /// Each user's requests in progress on this instance (`CRM_MAX_INFLIGHT_PER_USER`),
+    /// GraphQL and MCP alike: it protects this process's pool.
+    pub in_flight_users: Arc<crate::graphql::limits::KeyedLimiter>,
 }
 
 impl AppState {
@@ -85,10 +88,14 @@ impl AppState {
             jobs: crate::service::automation::queue::Jobs::default(),
             storage,
         };
+        let in_flight_users = Arc::new(crate::graphql::limits::KeyedLimiter::new(
+            config.limits.max_inflight_per_user,
+        ));
         let schema = crate::graphql::schema_builder()
             .extension(crate::graphql::limits::RequestLimits::new(
                 &config.limits,
                 std::time::Duration::from_secs(config.request_timeout_secs),
+                in_flight_users.clone(),
             ))
             .data(deps.clone())
             .finish();
@@ -103,6 +110,7 @@ impl AppState {
             deps,
             schema,
             persisted: Arc::new(persisted),
+            in_flight_users,
         })
     }
 }

@@ -1343,3 +1343,37 @@ async fn mcp_a_finished_call_frees_its_in_flight_slot() {
     }
     client.cancel().await.ok();
 }
+
+#[tokio::test]
+async fn mcp_and_graphql_share_one_in_flight_allowance_per_user() {
+    // One request at a time per user. While the rep's one slot is held (as a GraphQL
+    // request in progress holds it), an MCP request of theirs waits and is then refused,
+    // and so is a GraphQL request; another user is served; once the slot is free both are.
+    let f = fixture_with(|c| c.limits.max_inflight_per_user = 1).await;
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": { "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "t", "version": "1" } },
+    });
+    let held = f
+        .app
+        .state
+        .in_flight_users
+        .acquire(f.r1.to_string())
+        .await
+        .expect("the rep's slot");
+    let (status, headers, body) = post(&f.app, Some(&f.rep), initialize.clone()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(headers["retry-after"], "1");
+    let (_, json) = f.app.gql(Some(&f.rep), "{ me { id } }", json!({})).await;
+    assert_eq!(
+        json["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{json}"
+    );
+    let (status, _, body) = post(&f.app, Some(&f.manager), initialize.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    drop(held);
+    let (status, _, body) = post(&f.app, Some(&f.rep), initialize).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, json) = f.app.gql(Some(&f.rep), "{ me { id } }", json!({})).await;
+    assert!(json["errors"].is_null(), "{json}");
+}

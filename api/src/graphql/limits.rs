@@ -61,12 +61,13 @@ pub struct RequestLimits {
 }
 
 impl RequestLimits {
-    /// Limits from the configuration; `timeout` bounds one operation's execution.
-    pub fn new(limits: &Limits, timeout: Duration) -> Self {
+    /// Limits from the configuration; `timeout` bounds one operation's execution; `users`
+    /// is the instance's per-user allowance, shared with the other request surfaces (MCP).
+    pub fn new(limits: &Limits, timeout: Duration, users: Arc<KeyedLimiter>) -> Self {
         Self {
             limits: limits.clone(),
             timeout,
-            users: Arc::new(KeyedLimiter::new(limits.max_inflight_per_user)),
+            users,
             addresses: Arc::new(KeyedLimiter::new(limits.max_inflight_per_address)),
         }
     }
@@ -345,21 +346,23 @@ fn rate_limited() -> Response {
 }
 
 /// Per-key allowances of in-flight work.
-struct KeyedLimiter {
+pub struct KeyedLimiter {
     permits: usize,
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
-/// One held slot; the key's entry is dropped with its last holder.
-struct Slot<'a> {
-    limiter: &'a KeyedLimiter,
+/// One held slot; the key's entry is dropped with its last holder. Owns its limiter, so
+/// it may travel with a request into another task.
+pub struct Slot {
+    limiter: Arc<KeyedLimiter>,
     key: String,
     semaphore: Arc<Semaphore>,
     permit: Option<OwnedSemaphorePermit>,
 }
 
 impl KeyedLimiter {
-    fn new(permits: usize) -> Self {
+    /// At most `permits` (at least 1) slots held at once per key.
+    pub fn new(permits: usize) -> Self {
         Self {
             permits: permits.max(1),
             slots: Mutex::new(HashMap::new()),
@@ -367,7 +370,7 @@ impl KeyedLimiter {
     }
 
     /// Waits up to [`INFLIGHT_WAIT`] for a slot of `key`; `None` when none frees up.
-    async fn acquire(&self, key: String) -> Option<Slot<'_>> {
+    pub async fn acquire(self: &Arc<Self>, key: String) -> Option<Slot> {
         let semaphore = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             slots
@@ -376,7 +379,7 @@ impl KeyedLimiter {
                 .clone()
         };
         let mut slot = Slot {
-            limiter: self,
+            limiter: self.clone(),
             key,
             semaphore: semaphore.clone(),
             permit: None,
@@ -390,7 +393,7 @@ impl KeyedLimiter {
     }
 }
 
-impl Drop for Slot<'_> {
+impl Drop for Slot {
     fn drop(&mut self) {
         self.permit.take();
         let mut slots = self.limiter.slots.lock().unwrap_or_else(|p| p.into_inner());
@@ -881,7 +884,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_holds_at_most_its_permits_and_is_forgotten_when_idle() {
-        let limiter = KeyedLimiter::new(1);
+        let limiter = Arc::new(KeyedLimiter::new(1));
         let held = limiter.acquire("u".into()).await.expect("first slot");
         let other = limiter.acquire("v".into()).await.expect("another key");
         let started = tokio::time::Instant::now();
