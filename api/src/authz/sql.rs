@@ -263,6 +263,16 @@ impl Row<'_> {
         col(self.table, column)
     }
 
+    /// The shape of another kind's scope nested in this row's facts: a correlated `EXISTS`
+    /// tests it once per outer row, so an index-shaped array (a linear search per test)
+    /// is no use there; the hashed sets of [`Shape::Set`] are.
+    fn nested_shape(&self) -> Shape {
+        match self.shape {
+            Shape::Index => Shape::Set,
+            shape => shape,
+        }
+    }
+
     fn dnf(&self, kind: Kind, dnf: &Dnf) -> Sql {
         let mut facts: Vec<Option<Sql>> = vec![None; kind.fact_count()];
         dnf.iter().fold(Sql::Const(false), |any, cube| {
@@ -344,7 +354,7 @@ impl Row<'_> {
             return Sql::Const(false);
         };
         let fk = self.col(fk);
-        match scope(self.tables, self.viewer, action, alias, self.shape) {
+        match scope(self.tables, self.viewer, action, alias, self.nested_shape()) {
             Sql::Const(false) => Sql::Const(false),
             // Foreign keys guarantee the row exists.
             Sql::Const(true) => Sql::Expr(fk.is_not_null()),
@@ -373,7 +383,7 @@ impl Row<'_> {
             .from_as(source_table, alias)
             .and_where(col(alias, link).equals((self.table, "id")))
             .to_owned();
-        match scope(self.tables, self.viewer, action, alias, self.shape) {
+        match scope(self.tables, self.viewer, action, alias, self.nested_shape()) {
             Sql::Const(false) => Sql::Const(false),
             Sql::Const(true) => Sql::Expr(Expr::exists(select)),
             Sql::Expr(allowed) => Sql::Expr(Expr::exists(select.and_where(allowed).to_owned())),
