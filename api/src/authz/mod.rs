@@ -206,14 +206,19 @@ impl Authorizer {
         backend: sea_orm::DbBackend,
     ) -> Vec<Condition> {
         let action = action.into();
-        match action.kind().table() {
-            Some(table) => sql::disjoint_parts(&self.inner.tables, viewer, action, table, backend)
-                .into_iter()
-                .map(sql::Sql::into_condition)
-                .collect(),
-            None if self.allowed_without_facts(viewer.role, action) => vec![Condition::all()],
-            None => Vec::new(),
-        }
+        let key = viewer::BuiltKey::Parts(self.id, action, backend == sea_orm::DbBackend::Postgres);
+        viewer
+            .built
+            .conditions(key, || match action.kind().table() {
+                Some(table) => {
+                    sql::disjoint_parts(&self.inner.tables, viewer, action, table, backend)
+                        .into_iter()
+                        .map(sql::Sql::into_condition)
+                        .collect()
+                }
+                None if self.allowed_without_facts(viewer.role, action) => vec![Condition::all()],
+                None => Vec::new(),
+            })
     }
 
     fn shaped_scope(&self, viewer: &Viewer, action: Action, shape: Shape) -> Condition {

@@ -137,14 +137,10 @@ pub(crate) fn disjoint_parts(
         shape,
     };
     // The earlier terms, negated, are tested on each row the leading term finds: hashed
-    // `IN` sets. The leading term itself: an index condition.
-    let (tested, leading) = (
-        row(Shape::Set),
-        row(match backend {
-            sea_orm::DbBackend::Postgres => Shape::Index,
-            _ => Shape::Set,
-        }),
-    );
+    // `IN` sets. The leading term itself: an index condition (on PostgreSQL a shape of its
+    // own; elsewhere the same SQL, built once).
+    let tested = row(Shape::Set);
+    let leading = (backend == sea_orm::DbBackend::Postgres).then(|| row(Shape::Index));
     let kind = action.kind();
     let mut facts: Vec<Option<Sql>> = vec![None; kind.fact_count()];
     let mut leading_facts: Vec<Option<Sql>> = vec![None; kind.fact_count()];
@@ -157,7 +153,10 @@ pub(crate) fn disjoint_parts(
             Sql::Const(true) => return vec![Sql::Const(true)],
             Sql::Expr(_) => {}
         }
-        let lead = leading.cube(kind, *cube, &mut leading_facts);
+        let lead = match &leading {
+            Some(leading) => leading.cube(kind, *cube, &mut leading_facts),
+            None => term.clone(),
+        };
         parts.push(lead.and(earlier.clone().not()));
         earlier = earlier.or(term);
     }

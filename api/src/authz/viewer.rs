@@ -69,6 +69,8 @@ pub(crate) enum BuiltKey {
     Scope(u64, Action, Shape),
     /// `Authorizer::facts_expr`.
     Facts(u64, Kind),
+    /// `Authorizer::disjoint_scopes` (its SQL differs on PostgreSQL: `true`).
+    Parts(u64, Action, bool),
 }
 
 /// The viewer's built SQL, shared by clones (`None` for a viewer made in a `const`).
@@ -78,6 +80,7 @@ pub(crate) struct Built(Option<Arc<Mutex<HashMap<BuiltKey, BuiltSql>>>>);
 #[derive(Clone)]
 enum BuiltSql {
     Condition(Condition),
+    Conditions(Vec<Condition>),
     Expr(Expr),
 }
 
@@ -113,7 +116,19 @@ impl Built {
     pub(crate) fn condition(&self, key: BuiltKey, build: impl FnOnce() -> Condition) -> Condition {
         match self.get_or(key, || BuiltSql::Condition(build())) {
             BuiltSql::Condition(c) => c,
-            BuiltSql::Expr(_) => unreachable!("scope keys hold conditions"),
+            _ => unreachable!("scope keys hold conditions"),
+        }
+    }
+
+    /// The conditions under `key`, built once.
+    pub(crate) fn conditions(
+        &self,
+        key: BuiltKey,
+        build: impl FnOnce() -> Vec<Condition>,
+    ) -> Vec<Condition> {
+        match self.get_or(key, || BuiltSql::Conditions(build())) {
+            BuiltSql::Conditions(c) => c,
+            _ => unreachable!("parts keys hold lists of conditions"),
         }
     }
 
@@ -121,7 +136,7 @@ impl Built {
     pub(crate) fn expr(&self, key: BuiltKey, build: impl FnOnce() -> Expr) -> Expr {
         match self.get_or(key, || BuiltSql::Expr(build())) {
             BuiltSql::Expr(e) => e,
-            BuiltSql::Condition(_) => unreachable!("facts keys hold expressions"),
+            _ => unreachable!("facts keys hold expressions"),
         }
     }
 }

@@ -512,29 +512,27 @@ fn readable_deals(deps: &Deps, viewer: &Viewer, filter: &DealSet) -> SelectState
     if backend != DbBackend::Postgres {
         return part(deps.authz.aggregate_scope(viewer, DealAction::Read));
     }
-    let mut parts = deps
+    let mut parts: Vec<SelectStatement> = deps
         .authz
         .disjoint_scopes(viewer, DealAction::Read, backend)
         .into_iter()
-        .map(part);
-    let Some(first) = parts.next() else {
+        .map(part)
+        .collect();
+    match parts.len() {
         // Nothing readable.
-        return part(Condition::all().add(Expr::cust("1 = 0")));
-    };
-    let mut union: Option<SelectStatement> = None;
-    for next in parts {
-        let u = union.get_or_insert_with(|| {
-            let mut f = first.clone();
-            f.column((deals.clone(), sea_orm::sea_query::Asterisk));
-            f
-        });
-        let mut next = next;
-        next.column((deals.clone(), sea_orm::sea_query::Asterisk));
-        u.union(sea_orm::sea_query::UnionType::All, next);
-    }
-    match union {
-        None => first,
-        Some(union) => Query::select().from_subquery(union, deals).to_owned(),
+        0 => part(Condition::all().add(Expr::cust("1 = 0"))),
+        1 => parts.remove(0),
+        _ => {
+            let mut parts = parts.into_iter().map(|mut p| {
+                p.column((deals.clone(), sea_orm::sea_query::Asterisk));
+                p
+            });
+            let mut union = parts.next().expect("several parts");
+            for p in parts {
+                union.union(sea_orm::sea_query::UnionType::All, p);
+            }
+            Query::select().from_subquery(union, deals).to_owned()
+        }
     }
 }
 
