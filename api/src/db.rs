@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, TransactionTrait,
+};
 
 /// Opens a pool. SQLite gets WAL (readers never block the writer), foreign keys on (SQLite
 /// ships them off) and a busy timeout so concurrent writers wait instead of failing;
@@ -62,9 +64,18 @@ pub async fn refresh_statistics(db: &DatabaseConnection, full: bool) -> Result<(
     // 0x10000: check every table, not only those this pooled connection used; 0x2: run
     // ANALYZE where it helps; 0x10: under a temporary analysis limit.
     let mask = if full { "0x10002" } else { "0x10012" };
-    db.execute_unprepared(&format!("PRAGMA optimize={mask}"))
-        .await
-        .map(|_| ())
+    // One transaction: the schema change below commits with the new statistics.
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&format!("PRAGMA optimize={mask}"))
+        .await?;
+    // A schema change makes every pooled connection read the schema again, and the
+    // statistics with it; without it only this connection and connections opened later
+    // would plan with the new ones.
+    txn.execute_unprepared(
+        "CREATE TABLE crm_statistics_epoch (x INTEGER); DROP TABLE crm_statistics_epoch",
+    )
+    .await?;
+    txn.commit().await
 }
 
 /// [`refresh_statistics`] every `every`, for as long as the server runs.

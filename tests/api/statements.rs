@@ -309,3 +309,31 @@ async fn sqlite_statistics_are_maintained() {
         .expect("refresh");
     assert!(analysed("deals").await > 0);
 }
+
+/// The bundled SQLite is built with its query planner stability guarantee
+/// (`.cargo/config.toml`): without it, a statement whose plan could depend on a bound value
+/// (`LIMIT ?`, a value compared with a sampled index, `LIKE ?`) is compiled again every
+/// time it is executed with new values, i.e. on every request.
+#[tokio::test]
+async fn sqlite_plans_do_not_depend_on_bound_values() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::new().await;
+    if app.backend() != sea_orm::DbBackend::Sqlite {
+        return;
+    }
+    let options: Vec<String> = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "PRAGMA compile_options",
+        ))
+        .await
+        .expect("compile options")
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0).expect("option"))
+        .collect();
+    assert!(
+        options.iter().any(|o| o == "ENABLE_QPSG"),
+        "SQLite built without ENABLE_QPSG: {options:?}"
+    );
+}
