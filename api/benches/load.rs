@@ -3,7 +3,8 @@
 //!
 //! Builds the data set of issue 17 — 56 users (5 teams of a manager and 10 reps, one
 //! admin), 5,000 companies, `BENCH_DEALS` (100,000) deals of which 90 % have a company owned
-//! in the owner's team, 10,000 shares of which 30 % edit — in a fresh SQLite file, or in a
+//! in the owner's team (and 50 owned by a rep alone in a team: the sparse case), 10,000
+//! shares of which 30 % edit — in a fresh SQLite file, or in a
 //! new PostgreSQL database when `BENCH_DATABASE_URL` is set (dropped afterwards); starts the
 //! release `crm` server on it; then drives each query with 16 keep-alive connections
 //! (`BENCH_CONNECTIONS`) for `BENCH_SECONDS` (8) after a 1 s warm-up, all on loopback, and
@@ -80,6 +81,17 @@ async fn seed(db: &sea_orm::DatabaseConnection, deals: usize) -> (String, String
         .role(Role::Admin)
         .add();
     let users: Vec<Uuid> = org.users.iter().map(|u| u.id).collect();
+    // The sparse case: a rep alone in a team, who reads their own 50 deals, spread through
+    // the table, and nothing else (no share names them).
+    let solo_team = org.team().name("Solo").add();
+    let solo = org
+        .user()
+        .name("Solo rep")
+        .email("solo@load.test")
+        .role(Role::SalesRep)
+        .team(solo_team.id)
+        .add()
+        .id;
     // Companies owned round-robin by the reps, remembered per team.
     let mut team_companies: Vec<Vec<Uuid>> = vec![Vec::new(); 5];
     for i in 0..5_000 {
@@ -110,6 +122,11 @@ async fn seed(db: &sea_orm::DatabaseConnection, deals: usize) -> (String, String
             t
         };
         let companies = &team_companies[company_team];
+        let owner = if i % (deals / 50).max(1) == 0 {
+            solo
+        } else {
+            owner
+        };
         org.deal()
             .title(format!("Deal {i}"))
             .owner(owner)
@@ -291,6 +308,7 @@ async fn main() {
         .unwrap_or_default();
     let rep = login(server.addr, "rep0.0@load.test", PASSWORD).await;
     let manager = login(server.addr, "manager0@load.test", PASSWORD).await;
+    let solo = login(server.addr, "solo@load.test", PASSWORD).await;
     for (label, token, query) in [
         ("rep: first 25 deals with amount", &rep, REP_PAGE),
         (
@@ -304,6 +322,8 @@ async fn main() {
         ("manager: pipeline", &manager, PIPELINE),
         ("rep: dashboard", &rep, DASHBOARD),
         ("manager: dashboard", &manager, DASHBOARD),
+        ("sparse rep (50 deals): first 25", &solo, REP_PAGE),
+        ("sparse rep (50 deals): totalCount", &solo, COUNT),
     ] {
         if !only.is_empty() && !only.iter().any(|w| label.contains(w.as_str())) {
             continue;
