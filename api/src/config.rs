@@ -482,6 +482,12 @@ pub struct Limits {
         global = true
     )]
     pub ws_max_operations: usize,
+
+    /// A viewer who can read at most this many rows of a kind (SQLite) gets list pages that
+    /// read those rows through the policy scope's indexes and sort them, instead of walking
+    /// the list's order through the whole table; 0 turns this off (docs/performance.md).
+    #[arg(long, env = "CRM_FEW_ROWS", default_value_t = 1000, global = true)]
+    pub few_rows: u64,
 }
 
 impl Default for Limits {
@@ -501,6 +507,7 @@ impl Default for Limits {
             max_batch: 10,
             ws_init_timeout_secs: 10,
             ws_max_operations: 16,
+            few_rows: 1000,
         }
     }
 }

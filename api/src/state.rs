@@ -87,6 +87,7 @@ impl AppState {
             live: crate::service::live::Live::default(),
             jobs: crate::service::automation::queue::Jobs::default(),
             storage,
+            page_shapes: Arc::default(),
         };
         let in_flight_users = Arc::new(crate::graphql::limits::KeyedLimiter::new(
             config.limits.max_inflight_per_user,

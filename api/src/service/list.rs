@@ -117,6 +117,18 @@ impl SortKey {
         }
     }
 
+    /// The same key written so that SQLite does not read the rows in its order through an
+    /// index (unary `+`: a no-op that keeps the column's collation), for a page of a few
+    /// rows that are cheaper to find through the scope's indexes and sort. SQLite only
+    /// (`?` is where SQLite's query builder puts the expression; PostgreSQL has no unary `+`
+    /// for text or timestamps).
+    pub fn unindexed(&self) -> Self {
+        Self {
+            expr: Expr::cust_with_expr("+?", self.expr.clone()),
+            ..self.clone()
+        }
+    }
+
     /// Declares that the key is never NULL (a `NOT NULL` column): it is ordered without a
     /// `NULLS` clause and compared without the NULL cases. That matters on SQLite, whose
     /// `ASC NULLS LAST` is not the order of an index: there an index serves such an order

@@ -51,6 +51,8 @@ pub struct Deps {
     pub jobs: automation::queue::Jobs,
     /// Where attachment files are stored.
     pub storage: crate::storage::Storage,
+    /// Which viewers read only a few rows of a kind (how their list pages are planned).
+    pub page_shapes: Arc<record::PageShapes>,
 }
 
 /// Maps a unique-constraint violation to `CONFLICT` on `field`, anything else to `INTERNAL`.

@@ -90,6 +90,18 @@ pub trait Record: EntityTrait {
         guarded(deps, viewer)
     }
 
+    /// The same rows as [`Record::readable`], for a viewer who can read only a few of them
+    /// (see [`list`]): the scope in the shape that reads them through its own indexes
+    /// (`Shape::Set`). `None` for kinds whose `readable` is not the policy's scope with
+    /// facts.
+    fn readable_few(deps: &Deps, viewer: &Viewer) -> Option<Select<Self>> {
+        Some(
+            Self::find()
+                .filter(deps.authz.aggregate_scope(viewer, Self::READ))
+                .column_as(deps.authz.facts_expr(viewer, Self::KIND), FACTS_COLUMN),
+        )
+    }
+
     /// The same rows for counting, as disjoint selections whose counts add up (no facts;
     /// one per term of the policy's scope, see `Authorizer::disjoint_scopes`).
     fn counted(deps: &Deps, viewer: &Viewer) -> Vec<Select<Self>> {
@@ -169,6 +181,12 @@ fn sort_specs<'a, R: Record>(
 }
 
 /// One page of the rows the viewer may read matching `query`.
+///
+/// Two plans select the same rows. Usually the page walks the list's order (an index) and
+/// tests each row against the scope, stopping at the page's end: cheap when a good share of
+/// the rows is readable. A viewer who can read only a few rows of a large table (a rep
+/// alone in a team: 50 deals of 100,000) would have the walk visit every row; for them
+/// ([`reads_few`]) the page reads the scope's rows through its indexes and sorts them.
 pub async fn list<R>(
     deps: &Deps,
     viewer: &Viewer,
@@ -181,12 +199,93 @@ where
 {
     let env = Env { deps, viewer };
     let specs = sort_specs::<R>(&query.order, &env);
-    let keys = sort_keys(&specs);
-    let select = R::readable(deps, viewer).filter(query.condition(&env));
+    let mut keys = sort_keys(&specs);
+    let few = match R::readable_few(deps, viewer) {
+        Some(few) if reads_few::<R>(deps, viewer).await? => Some(few),
+        _ => None,
+    };
+    let select = match few {
+        Some(few) => {
+            keys = keys.iter().map(SortKey::unindexed).collect();
+            few
+        }
+        None => R::readable(deps, viewer),
+    }
+    .filter(query.condition(&env));
     fetch_page(&deps.db, select, &keys, page, |row: &R::Row| {
         specs.iter().map(|(s, _)| (s.value)(row)).collect()
     })
     .await
+}
+
+/// How long a viewer's [`reads_few`] answer is reused.
+const SHAPE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Per user and kind, whether they read few rows, and since when: a hint for the plan of
+/// their pages, never for which rows they see (both plans select the same rows), so an
+/// answer a minute old — or another instance's different answer — only costs time.
+pub struct PageShapes {
+    seen: std::sync::Mutex<lru::LruCache<(Uuid, Kind), (bool, std::time::Instant)>>,
+}
+
+impl Default for PageShapes {
+    fn default() -> Self {
+        Self {
+            seen: std::sync::Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(10_000).expect("non-zero"),
+            )),
+        }
+    }
+}
+
+/// Whether `viewer` can read at most `few_rows` (`CRM_FEW_ROWS`, 1,000) rows of kind `R`:
+/// sorting that many costs less than walking the table in list order to find a page of
+/// them (the walk visits about `page size × table size ÷ readable rows` rows). On SQLite,
+/// whose planner cannot tell (it plans without the bound values), one bounded count through
+/// the scope's indexes — `SELECT COUNT(*) FROM (SELECT 1 … LIMIT few_rows + 1)` —
+/// remembered for a minute. A viewer the policy does not restrict never reads few.
+/// PostgreSQL: always `false` (not measured there yet; docs/performance.md).
+pub async fn reads_few<R: Record>(deps: &Deps, viewer: &Viewer) -> ApiResult<bool> {
+    let few_rows = deps.config.limits.few_rows;
+    if few_rows == 0 || deps.db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return Ok(false);
+    }
+    let scope = deps.authz.aggregate_scope(viewer, R::READ);
+    if scope.is_empty() {
+        return Ok(false);
+    }
+    let key = (viewer.user_id, R::KIND);
+    {
+        let mut seen = deps.page_shapes.seen.lock().expect("page shapes");
+        if let Some((few, at)) = seen.get(&key)
+            && at.elapsed() < SHAPE_FOR
+        {
+            return Ok(*few);
+        }
+    }
+    let readable = R::find()
+        .select_only()
+        .expr(Expr::val(1))
+        .filter(scope)
+        .limit(few_rows + 1)
+        .into_query();
+    let statement = Query::select()
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from_subquery(readable, Alias::new("readable"))
+        .to_owned();
+    let n: i64 = deps
+        .db
+        .query_one(&statement)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("a count".into()))?
+        .try_get("", "n")?;
+    let few = u64::try_from(n).unwrap_or(0) <= few_rows;
+    deps.page_shapes
+        .seen
+        .lock()
+        .expect("page shapes")
+        .put(key, (few, std::time::Instant::now()));
+    Ok(few)
 }
 
 /// Checks `page` against `query`'s order exactly as [`list`] would (sizes, cursors),

@@ -98,6 +98,10 @@ impl Record for team::Entity {
         vec![Self::readable(deps, viewer)]
     }
 
+    fn readable_few(_: &Deps, _: &Viewer) -> Option<Select<Self>> {
+        None
+    }
+
     fn sort<'a>(sort: TeamSort, _: &Env<'a>) -> Vec<SortSpec<'a, team::Model>> {
         vec![match sort {
             TeamSort::Name => SortSpec::column(team::Column::Name, |m: &team::Model| {
