@@ -90,16 +90,17 @@ pub trait Record: EntityTrait {
         guarded(deps, viewer)
     }
 
+    /// Whether [`Record::readable_few`] is the same rows as [`Record::readable`] (kinds
+    /// whose `readable` is the policy's scope with facts).
+    const PLANS_FEW: bool = true;
+
     /// The same rows as [`Record::readable`], for a viewer who can read only a few of them
     /// (see [`list`]): the scope in the shape that reads them through its own indexes
-    /// (`Shape::Set`). `None` for kinds whose `readable` is not the policy's scope with
-    /// facts.
-    fn readable_few(deps: &Deps, viewer: &Viewer) -> Option<Select<Self>> {
-        Some(
-            Self::find()
-                .filter(deps.authz.aggregate_scope(viewer, Self::READ))
-                .column_as(deps.authz.facts_expr(viewer, Self::KIND), FACTS_COLUMN),
-        )
+    /// (`Shape::Set`).
+    fn readable_few(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+        Self::find()
+            .filter(deps.authz.aggregate_scope(viewer, Self::READ))
+            .column_as(deps.authz.facts_expr(viewer, Self::KIND), FACTS_COLUMN)
     }
 
     /// The same rows for counting, as disjoint selections whose counts add up (no facts;
@@ -200,16 +201,11 @@ where
     let env = Env { deps, viewer };
     let specs = sort_specs::<R>(&query.order, &env);
     let mut keys = sort_keys(&specs);
-    let few = match R::readable_few(deps, viewer) {
-        Some(few) if reads_few::<R>(deps, viewer).await? => Some(few),
-        _ => None,
-    };
-    let select = match few {
-        Some(few) => {
-            keys = keys.iter().map(SortKey::unindexed).collect();
-            few
-        }
-        None => R::readable(deps, viewer),
+    let select = if reads_few::<R>(deps, viewer).await? {
+        keys = keys.iter().map(SortKey::unindexed).collect();
+        R::readable_few(deps, viewer)
+    } else {
+        R::readable(deps, viewer)
     }
     .filter(query.condition(&env));
     fetch_page(&deps.db, select, &keys, page, |row: &R::Row| {
@@ -247,13 +243,13 @@ impl Default for PageShapes {
 /// PostgreSQL: always `false` (not measured there yet; docs/performance.md).
 pub async fn reads_few<R: Record>(deps: &Deps, viewer: &Viewer) -> ApiResult<bool> {
     let few_rows = deps.config.limits.few_rows;
-    if few_rows == 0 || deps.db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+    if !R::PLANS_FEW
+        || few_rows == 0
+        || deps.db.get_database_backend() != sea_orm::DbBackend::Sqlite
+    {
         return Ok(false);
     }
-    let scope = deps.authz.aggregate_scope(viewer, R::READ);
-    if scope.is_empty() {
-        return Ok(false);
-    }
+    // Asked on every page: the remembered answer first, before any SQL is built.
     let key = (viewer.user_id, R::KIND);
     {
         let mut seen = deps.page_shapes.seen.lock().expect("page shapes");
@@ -262,6 +258,15 @@ pub async fn reads_few<R: Record>(deps: &Deps, viewer: &Viewer) -> ApiResult<boo
         {
             return Ok(*few);
         }
+    }
+    let scope = deps.authz.aggregate_scope(viewer, R::READ);
+    if scope.is_empty() {
+        deps.page_shapes
+            .seen
+            .lock()
+            .expect("page shapes")
+            .put(key, (false, std::time::Instant::now()));
+        return Ok(false);
     }
     let readable = R::find()
         .select_only()

@@ -98,9 +98,7 @@ impl Record for team::Entity {
         vec![Self::readable(deps, viewer)]
     }
 
-    fn readable_few(_: &Deps, _: &Viewer) -> Option<Select<Self>> {
-        None
-    }
+    const PLANS_FEW: bool = false;
 
     fn sort<'a>(sort: TeamSort, _: &Env<'a>) -> Vec<SortSpec<'a, team::Model>> {
         vec![match sort {

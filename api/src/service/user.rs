@@ -129,9 +129,7 @@ impl Record for user::Entity {
         vec![Self::readable(deps, viewer)]
     }
 
-    fn readable_few(_: &Deps, _: &Viewer) -> Option<Select<Self>> {
-        None
-    }
+    const PLANS_FEW: bool = false;
 
     fn sort<'a>(sort: UserSort, _: &Env<'a>) -> Vec<SortSpec<'a, user::Model>> {
         use user::Column as C;
