@@ -167,7 +167,7 @@ async fn main() {
         "case", "policy ms", "allow-all", "ratio"
     );
     for (who, model) in [("sales rep", &org.rep), ("manager", &org.manager)] {
-        let actor = Actor::load(&db, model.clone(), None).await.unwrap();
+        let actor = Actor::load(&db, model.id, None).await.unwrap().unwrap();
         for (label, pages, iterations) in
             [("page of 100", 1, 41), ("1,000 rows (10 pages)", 10, 11)]
         {

@@ -247,7 +247,7 @@ async fn bench(label: &str, db: DatabaseConnection, url: String, deals: usize, r
         ("manager", &people.manager),
         ("admin", &people.admin),
     ] {
-        let actor = Actor::load(&db, model.clone(), None).await.unwrap();
+        let actor = Actor::load(&db, model.id, None).await.unwrap().unwrap();
         let v = &actor.viewer;
         let mut cells = vec![
             who.to_owned(),
@@ -320,7 +320,7 @@ async fn explain(db: &DatabaseConnection, url: &str, rep: &user::Model, period: 
     let sink = seen.clone();
     conn.set_metric_callback(move |info| sink.lock().unwrap().push(info.statement.clone()));
     let state = AppState::new(conn, Config::for_database(url.to_owned())).unwrap();
-    let actor = Actor::load(&state.db, rep.clone(), None).await.unwrap();
+    let actor = Actor::load(&state.db, rep.id, None).await.unwrap().unwrap();
     let backend = db.get_database_backend();
     let prefix = match backend {
         DbBackend::Sqlite => "EXPLAIN QUERY PLAN ",

@@ -152,20 +152,7 @@ impl TestApp {
         &self,
         req: Request<Body>,
     ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-        let res = api::app(self.state.clone())
-            .oneshot(req)
-            .await
-            .expect("router is infallible");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes()
-            .to_vec();
-        (status, headers, body)
+        request_to(&self.state, req).await
     }
 
     /// POSTs a GraphQL document over HTTP and returns the JSON body.
@@ -209,6 +196,48 @@ pub async fn raw_exec(
 /// The password of every user the row factory builds.
 pub use crm_testkit::PASSWORD;
 
+/// Sends one HTTP request through the full router of `state` (middleware included): the
+/// test's own instance, or another one over the same database.
+pub async fn request_to(
+    state: &AppState,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let res = api::app(state.clone())
+        .oneshot(req)
+        .await
+        .expect("router is infallible");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    (status, headers, body)
+}
+
+/// POSTs a GraphQL document to `state`'s router with an optional bearer token.
+pub async fn gql_to(
+    state: &AppState,
+    token: Option<&str>,
+    query: &str,
+    variables: Json,
+) -> (StatusCode, Json) {
+    let body = serde_json::json!({ "query": query, "variables": variables });
+    let mut req = Request::post("/graphql").header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let (status, _, bytes) = request_to(
+        state,
+        req.body(Body::from(body.to_string())).expect("request"),
+    )
+    .await;
+    (status, serde_json::from_slice(&bytes).unwrap_or(Json::Null))
+}
+
 impl TestApp {
     /// POSTs a GraphQL document with an optional bearer token.
     pub async fn gql(
@@ -217,15 +246,7 @@ impl TestApp {
         query: &str,
         variables: Json,
     ) -> (StatusCode, Json) {
-        let body = serde_json::json!({ "query": query, "variables": variables });
-        let mut req = Request::post("/graphql").header("content-type", "application/json");
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let (status, _, bytes) = self
-            .request(req.body(Body::from(body.to_string())).expect("request"))
-            .await;
-        (status, serde_json::from_slice(&bytes).unwrap_or(Json::Null))
+        gql_to(&self.state, token, query, variables).await
     }
 
     /// Signs in over HTTP; returns `(accessToken, refreshToken)`.

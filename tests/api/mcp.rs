@@ -19,7 +19,7 @@ use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp};
+use crate::helpers::{PASSWORD, TestApp, request_to};
 
 type Client = RunningService<RoleClient, ()>;
 
@@ -1140,14 +1140,8 @@ async fn mcp_is_stateless_any_request_stands_alone() {
             .to_string(),
         ))
         .expect("request");
-    let res = tower::ServiceExt::oneshot(api::app(other), req)
-        .await
-        .expect("infallible");
-    assert_eq!(res.status(), StatusCode::OK);
-    let bytes = http_body_util::BodyExt::collect(res.into_body())
-        .await
-        .expect("body")
-        .to_bytes();
+    let (status, _, bytes) = request_to(&other, req).await;
+    assert_eq!(status, StatusCode::OK);
     let body: Value = serde_json::from_slice(&bytes).expect("json");
     assert_eq!(body["result"]["structuredContent"]["total"], 2);
     // There is no server-to-client stream to open.

@@ -32,9 +32,10 @@ struct Client {
 
 impl Client {
     async fn new(state: &AppState, user: &entity::user::Model) -> Self {
-        let actor = Actor::load(&state.db, user.clone(), None)
+        let actor = Actor::load(&state.db, user.id, None)
             .await
-            .expect("actor");
+            .expect("actor")
+            .expect("the user exists");
         Self {
             state: state.clone(),
             actor,

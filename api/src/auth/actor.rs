@@ -7,7 +7,7 @@ use entity::enums::Role;
 use entity::{session, team, user};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, QueryFilter,
-    QuerySelect, RelationTrait,
+    QuerySelect, RelationTrait, Select,
 };
 use uuid::Uuid;
 
@@ -100,31 +100,31 @@ pub async fn authenticate(
                 .map_err(|e| db_failure(e, "loading the session"))?;
             let first = rows.first().ok_or(AuthFailure::Session)?;
             let live = first.revoked_at.is_none() && first.expires_at > Utc::now();
-            if !live || first.user_id != user_id || !first.active {
+            if !live || first.user.user_id != user_id || !first.user.active {
                 return Err(AuthFailure::Session);
             }
-            Ok(Some(SessionRow::actor(rows, session_id)))
+            let rows = rows.into_iter().map(|r| r.user).collect();
+            Ok(ActorRow::actor(rows, Some(session_id)))
         }
         TokenSubject::External { email } => {
-            let user = user::Entity::find()
+            let rows = ActorRow::columns(user::Entity::find())
                 .filter(user::Column::Email.eq(email))
                 .filter(user::Column::Active.eq(true))
-                .one(db)
+                .into_model::<ActorRow>()
+                .all(db)
                 .await
-                .map_err(|e| db_failure(e, "loading the SSO user"))?
-                .ok_or(AuthFailure::Session)?;
-            Actor::load(db, user, None).await.map(Some)
+                .map_err(|e| db_failure(e, "loading the SSO user"))?;
+            ActorRow::actor(rows, None)
+                .map(Some)
+                .ok_or(AuthFailure::Session)
         }
     }
 }
 
-/// One row of the session check: the session, its user and one team the user manages (none:
-/// one row with `managed_team` null). One statement per request instead of three (session,
-/// user, managed teams); the password hash is not read.
+/// What an actor is made of: the user's columns and one team they manage (one row per
+/// managed team; none: one row with `managed_team` null). The password hash is not read.
 #[derive(Debug, FromQueryResult)]
-struct SessionRow {
-    revoked_at: Option<chrono::DateTime<Utc>>,
-    expires_at: chrono::DateTime<Utc>,
+struct ActorRow {
     user_id: Uuid,
     email: String,
     name: String,
@@ -135,16 +135,12 @@ struct SessionRow {
     managed_team: Option<Uuid>,
 }
 
-impl SessionRow {
-    /// `sessions ⋈ users ⟕ teams (managed by the user)` for one session id.
-    fn find(session_id: Uuid) -> sea_orm::Selector<sea_orm::SelectModel<Self>> {
-        session::Entity::find_by_id(session_id)
+impl ActorRow {
+    /// Selects an [`ActorRow`]'s columns from `select`, which reads or joins `users`.
+    fn columns<E: EntityTrait>(select: Select<E>) -> Select<E> {
+        select
             .select_only()
-            .columns([
-                session::Column::RevokedAt,
-                session::Column::ExpiresAt,
-                session::Column::UserId,
-            ])
+            .column_as(user::Column::Id, "user_id")
             .column(user::Column::Email)
             .column(user::Column::Name)
             .column(user::Column::Role)
@@ -152,52 +148,64 @@ impl SessionRow {
             .column(user::Column::Active)
             .column(user::Column::MustChangePassword)
             .column_as(team::Column::Id, "managed_team")
-            .join(JoinType::InnerJoin, session::Relation::User.def())
             .join(JoinType::LeftJoin, user::Relation::ManagedTeams.def())
-            .into_model::<Self>()
     }
 
-    /// The actor of a live session's rows (at least one).
-    fn actor(rows: Vec<Self>, session_id: Uuid) -> Actor {
+    /// The actor of one user's rows (`None` when there are none).
+    fn actor(rows: Vec<Self>, session_id: Option<Uuid>) -> Option<Actor> {
         let managed: Vec<Uuid> = rows.iter().filter_map(|r| r.managed_team).collect();
-        let first = rows.into_iter().next().expect("at least one row");
+        let first = rows.into_iter().next()?;
         let viewer = Viewer::new(
             first.user_id,
             first.role,
             first.team_id.into_iter().chain(managed),
         );
-        Actor {
+        Some(Actor {
             id: first.user_id,
             email: first.email,
             name: first.name,
             role: first.role,
             team_id: first.team_id,
-            session_id: Some(session_id),
+            session_id,
             must_change_password: first.must_change_password,
             viewer,
-        }
+        })
+    }
+}
+
+/// One row of the session check: the session and an [`ActorRow`] of its user. One statement
+/// per request (`sessions ⋈ users ⟕ teams managed by the user`).
+#[derive(Debug, FromQueryResult)]
+struct SessionRow {
+    revoked_at: Option<chrono::DateTime<Utc>>,
+    expires_at: chrono::DateTime<Utc>,
+    #[sea_orm(nested)]
+    user: ActorRow,
+}
+
+impl SessionRow {
+    fn find(session_id: Uuid) -> sea_orm::Selector<sea_orm::SelectModel<Self>> {
+        let session = session::Entity::find_by_id(session_id)
+            .join(JoinType::InnerJoin, session::Relation::User.def());
+        ActorRow::columns(session)
+            .column(session::Column::RevokedAt)
+            .column(session::Column::ExpiresAt)
+            .into_model::<Self>()
     }
 }
 
 impl Actor {
-    /// The actor for a user row: loads the teams the user manages.
+    /// The actor of user `user_id` as of now (`None`: no such user).
     pub async fn load(
         db: &DatabaseConnection,
-        user: user::Model,
+        user_id: Uuid,
         session_id: Option<Uuid>,
-    ) -> Result<Self, AuthFailure> {
-        let viewer = Viewer::load(db, user.id, user.role, user.team_id)
+    ) -> Result<Option<Self>, AuthFailure> {
+        let rows = ActorRow::columns(user::Entity::find_by_id(user_id))
+            .into_model::<ActorRow>()
+            .all(db)
             .await
-            .map_err(|e| db_failure(e, "loading the actor's teams"))?;
-        Ok(Self {
-            id: user.id,
-            email: user.email,
-            name: user.name,
-            role: user.role,
-            team_id: user.team_id,
-            session_id,
-            must_change_password: user.must_change_password,
-            viewer,
-        })
+            .map_err(|e| db_failure(e, "loading the actor"))?;
+        Ok(ActorRow::actor(rows, session_id))
     }
 }

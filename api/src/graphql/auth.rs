@@ -45,9 +45,11 @@ async fn signed_in(ctx: &Context<'_>, session: service::auth::Session) -> Result
             ctx.path_node.as_ref().map(|n| n.segment)
     {
         let deps = deps(ctx);
-        let actor = Actor::load(&deps.db, session.user.clone(), Some(session.session_id))
+        let actor = Actor::load(&deps.db, session.user.id, Some(session.session_id))
             .await
-            .map_err(|_| gql(crate::error::ApiError::Internal))?;
+            .ok()
+            .flatten()
+            .ok_or_else(|| gql(crate::error::ApiError::Internal))?;
         let loader = crate::graphql::loaders::for_viewer(deps.clone(), actor.viewer.clone());
         slots.record(key, actor, loader);
     }

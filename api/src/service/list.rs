@@ -117,14 +117,19 @@ impl SortKey {
         }
     }
 
-    /// The same key written so that SQLite does not read the rows in its order through an
-    /// index (unary `+`: a no-op that keeps the column's collation), for a page of a few
-    /// rows that are cheaper to find through the scope's indexes and sort. SQLite only
-    /// (`?` is where SQLite's query builder puts the expression; PostgreSQL has no unary `+`
-    /// for text or timestamps).
-    pub fn unindexed(&self) -> Self {
+    /// The same key written so that the database does not read the rows in its order
+    /// through an index, for a page of a few rows that are cheaper to find through the
+    /// scope's indexes and sort. SQLite: unary `+` (a no-op that keeps the column's
+    /// collation). PostgreSQL has no unary `+` for text or timestamps: `COALESCE(key, key)`,
+    /// the same value, type and collation, which matches no index.
+    pub fn unindexed(&self, backend: sea_orm::DbBackend) -> Self {
+        // The template placeholder is the backend's own (`?` on SQLite, `$1` on PostgreSQL).
+        let template = match backend {
+            sea_orm::DbBackend::Postgres => "COALESCE($1, $1)",
+            _ => "+?",
+        };
         Self {
-            expr: Expr::cust_with_expr("+?", self.expr.clone()),
+            expr: Expr::cust_with_expr(template, self.expr.clone()),
             ..self.clone()
         }
     }

@@ -202,7 +202,8 @@ where
     let specs = sort_specs::<R>(&query.order, &env);
     let mut keys = sort_keys(&specs);
     let select = if reads_few::<R>(deps, viewer).await? {
-        keys = keys.iter().map(SortKey::unindexed).collect();
+        let backend = deps.db.get_database_backend();
+        keys = keys.iter().map(|k| k.unindexed(backend)).collect();
         R::readable_few(deps, viewer)
     } else {
         R::readable(deps, viewer)
@@ -236,17 +237,14 @@ impl Default for PageShapes {
 
 /// Whether `viewer` can read at most `few_rows` (`CRM_FEW_ROWS`, 1,000) rows of kind `R`:
 /// sorting that many costs less than walking the table in list order to find a page of
-/// them (the walk visits about `page size × table size ÷ readable rows` rows). On SQLite,
-/// whose planner cannot tell (it plans without the bound values), one bounded count through
-/// the scope's indexes — `SELECT COUNT(*) FROM (SELECT 1 … LIMIT few_rows + 1)` —
-/// remembered for a minute. A viewer the policy does not restrict never reads few.
-/// PostgreSQL: always `false` (not measured there yet; docs/performance.md).
+/// them (the walk visits about `page size × table size ÷ readable rows` rows). Neither
+/// planner can tell from the scope's shape alone (SQLite plans without the bound values,
+/// PostgreSQL estimates a subquery's selectivity blind), so: one bounded count through the
+/// scope's indexes — `SELECT COUNT(*) FROM (SELECT 1 … LIMIT few_rows + 1)` — remembered
+/// for a minute. A viewer the policy does not restrict never reads few.
 pub async fn reads_few<R: Record>(deps: &Deps, viewer: &Viewer) -> ApiResult<bool> {
     let few_rows = deps.config.limits.few_rows;
-    if !R::PLANS_FEW
-        || few_rows == 0
-        || deps.db.get_database_backend() != sea_orm::DbBackend::Sqlite
-    {
+    if !R::PLANS_FEW || few_rows == 0 {
         return Ok(false);
     }
     // Asked on every page: the remembered answer first, before any SQL is built.
@@ -260,23 +258,30 @@ pub async fn reads_few<R: Record>(deps: &Deps, viewer: &Viewer) -> ApiResult<boo
         }
     }
     let scope = deps.authz.aggregate_scope(viewer, R::READ);
-    if scope.is_empty() {
-        deps.page_shapes
-            .seen
-            .lock()
-            .expect("page shapes")
-            .put(key, (false, std::time::Instant::now()));
-        return Ok(false);
-    }
-    let readable = R::find()
+    let few = !scope.is_empty() && count_at_most::<R>(deps, scope, few_rows + 1).await? <= few_rows;
+    deps.page_shapes
+        .seen
+        .lock()
+        .expect("page shapes")
+        .put(key, (few, std::time::Instant::now()));
+    Ok(few)
+}
+
+/// How many rows of kind `R` match `scope`, counting no further than `limit`.
+async fn count_at_most<R: Record>(
+    deps: &Deps,
+    scope: sea_orm::Condition,
+    limit: u64,
+) -> ApiResult<u64> {
+    let matching = R::find()
         .select_only()
         .expr(Expr::val(1))
         .filter(scope)
-        .limit(few_rows + 1)
+        .limit(limit)
         .into_query();
     let statement = Query::select()
         .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-        .from_subquery(readable, Alias::new("readable"))
+        .from_subquery(matching, Alias::new("matching"))
         .to_owned();
     let n: i64 = deps
         .db
@@ -284,13 +289,7 @@ pub async fn reads_few<R: Record>(deps: &Deps, viewer: &Viewer) -> ApiResult<boo
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("a count".into()))?
         .try_get("", "n")?;
-    let few = u64::try_from(n).unwrap_or(0) <= few_rows;
-    deps.page_shapes
-        .seen
-        .lock()
-        .expect("page shapes")
-        .put(key, (few, std::time::Instant::now()));
-    Ok(few)
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Checks `page` against `query`'s order exactly as [`list`] would (sizes, cursors),
