@@ -24,6 +24,7 @@ mod m20261201_000012_activity_priority_status;
 mod m20261201_000013_create_automations;
 mod m20261201_000014_create_exports;
 mod m20261201_000015_create_attachments;
+mod m20261201_000016_create_deal_totals;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_create_automations::Migration),
             Box::new(m20261201_000014_create_exports::Migration),
             Box::new(m20261201_000015_create_attachments::Migration),
+            Box::new(m20261201_000016_create_deal_totals::Migration),
         ]
     }
 }

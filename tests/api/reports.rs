@@ -856,3 +856,161 @@ async fn reports_need_a_signed_in_user_and_valid_ranges() {
         chrono::Utc::now().date_naive().to_string()
     );
 }
+
+/// `deal_totals` rows that differ from the same totals computed from `deals` now, both
+/// ways (groups emptied by the writes are left at zero and ignored).
+async fn totals_out_of_step(app: &TestApp) -> i64 {
+    let grouped = "SELECT owner_id, stage, currency, COUNT(*) AS deals, \
+        SUM(amount_cents / 100000000) AS cents_hi, SUM(amount_cents % 100000000) AS cents_lo, \
+        SUM((amount_cents / 100000000) * probability) AS weighted_hi, \
+        SUM((amount_cents % 100000000) * probability) AS weighted_lo \
+        FROM deals GROUP BY owner_id, stage, currency";
+    let kept = "SELECT owner_id, stage, currency, deals, cents_hi, cents_lo, weighted_hi, \
+        weighted_lo FROM deal_totals WHERE deals <> 0";
+    let sql = format!(
+        "SELECT (SELECT COUNT(*) FROM ({kept} EXCEPT {grouped}) a) \
+         + (SELECT COUNT(*) FROM ({grouped} EXCEPT {kept}) b) AS n"
+    );
+    use sea_orm::ConnectionTrait;
+    let backend = app.backend();
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+        .await
+        .expect("compare totals")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+#[tokio::test]
+async fn the_pipeline_stays_exact_through_every_kind_of_write() {
+    let s = seeded().await;
+    let admin = s.client(s.admin).await;
+    let rep_team = s.org.team_of(s.rep);
+    let shared_with_rep = |deal: Uuid| {
+        s.org
+            .shares
+            .iter()
+            .any(|sh| sh.deal_id == deal && sh.user_id == s.rep)
+    };
+    let pick = |pred: &dyn Fn(&entity::deal::Model) -> bool| {
+        s.org
+            .deals
+            .iter()
+            .filter(|d| pred(d) && !shared_with_rep(d.id))
+            .map(|d| (d.id, d.owner_id))
+            .next()
+            .expect("a deal")
+    };
+    let (teammates, teammate) =
+        pick(&|d| d.owner_id != s.rep && s.org.team_of(d.owner_id) == rep_team);
+    let (outside, _) = pick(&|d| d.owner_id != s.rep && s.org.team_of(d.owner_id) != rep_team);
+    let (own, _) = pick(&|d| d.owner_id == s.rep);
+    let (doomed, _) =
+        pick(&|d| s.org.team_of(d.owner_id) == rep_team && ![teammates, own].contains(&d.id));
+    let other_team = s
+        .org
+        .teams
+        .iter()
+        .map(|t| t.id)
+        .find(|t| Some(*t) != rep_team)
+        .expect("another team");
+    let seeded_share = s
+        .org
+        .shares
+        .iter()
+        .find(|sh| sh.user_id == s.rep)
+        .map(|sh| sh.deal_id)
+        .expect("a share with the rep");
+    let company = s.org.deals[0].company_id;
+    assert_eq!(totals_out_of_step(&s.app).await, 0, "after seeding");
+
+    let created = admin
+        .run(
+            "mutation($c: ID!) { createDeal(input: { companyId: $c, title: \"New\", \
+             amount: \"4321.09\", currency: \"CHF\", stage: PROPOSAL }) { id } }",
+            json!({ "c": company }),
+        )
+        .await["createDeal"]["id"]
+        .clone();
+    let writes = [
+        (
+            "mutation($d: ID!, $o: ID!) { reassignDeal(id: $d, ownerId: $o) { id } }",
+            json!({ "d": created, "o": s.rep }),
+        ),
+        (
+            "mutation($d: ID!) { updateDeal(id: $d, input: { amount: \"123.45\", currency: \"GBP\" }) { id } }",
+            json!({ "d": own }),
+        ),
+        (
+            "mutation($d: ID!) { moveDeal(id: $d, stage: CLOSED_WON) { id } }",
+            json!({ "d": teammates }),
+        ),
+        (
+            "mutation($d: ID!, $u: ID!) { shareDeal(id: $d, userId: $u, permission: EDIT) { id } }",
+            json!({ "d": teammates, "u": s.rep }),
+        ),
+        (
+            "mutation($d: ID!, $u: ID!) { shareDeal(id: $d, userId: $u, permission: VIEW) { id } }",
+            json!({ "d": outside, "u": s.rep }),
+        ),
+        (
+            "mutation($d: ID!, $u: ID!) { unshareDeal(id: $d, userId: $u) { id } }",
+            json!({ "d": seeded_share, "u": s.rep }),
+        ),
+        (
+            "mutation($d: ID!) { deleteDeal(id: $d) }",
+            json!({ "d": doomed }),
+        ),
+    ];
+    for (mutation, vars) in writes {
+        admin.run(mutation, vars.clone()).await;
+        assert_eq!(
+            totals_out_of_step(&s.app).await,
+            0,
+            "after {mutation} {vars}"
+        );
+    }
+    // A hand-written statement is summed too (the triggers, not the API, keep the totals).
+    s.app
+        .raw(
+            "UPDATE deals SET stage = 'negotiation', probability = 80, amount_cents = amount_cents + 7 WHERE id = $1",
+            vec![outside.into()],
+        )
+        .await
+        .expect("raw update");
+    assert_eq!(totals_out_of_step(&s.app).await, 0, "after a raw update");
+    let check = async || {
+        for user in [s.rep, s.manager, s.admin] {
+            let client = s.client(user).await;
+            let deals = listed_deals(&client, Value::Null).await;
+            let refs: Vec<&Listed> = deals.iter().collect();
+            let got = client.run(PIPELINE, json!({})).await;
+            assert_eq!(
+                got["pipeline"],
+                stage_rows(&refs, &STAGES),
+                "{:?}",
+                client.actor.role
+            );
+        }
+    };
+    check().await;
+    // The rep now reads the teammate's amount (shared to edit) and the outside deal.
+    let rep = s.client(s.rep).await;
+    let listed = listed_deals(&rep, Value::Null).await;
+    assert!(
+        listed
+            .iter()
+            .any(|d| d.id == teammates && d.amount.is_some())
+    );
+    assert!(listed.iter().any(|d| d.id == outside));
+    // Moving the teammate to another team takes their deals out of the rep's totals at once
+    // (teams are read when the report runs, not stored with the totals).
+    admin
+        .run(
+            "mutation($u: ID!, $t: ID!) { updateUser(id: $u, input: { teamId: $t }) { id } }",
+            json!({ "u": teammate, "t": other_team }),
+        )
+        .await;
+    check().await;
+}

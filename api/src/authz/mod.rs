@@ -239,6 +239,42 @@ impl Authorizer {
         }
     }
 
+    /// The facts of `kind` read from another table's row about the record and the viewer
+    /// (a deal's shares), as a mask.
+    pub fn lookup_facts(&self, kind: Kind) -> FactMask {
+        FactMask::from_bits(
+            (0..kind.fact_count())
+                .filter(|&bit| sql::is_lookup(kind, bit))
+                .fold(0, |mask, bit| mask | 1 << bit),
+        )
+    }
+
+    /// [`Authorizer::aggregate_scope`] for rows on which no lookup fact holds (see
+    /// [`Authorizer::lookup_facts`]): a condition on the row's own columns only (a deal's
+    /// owner), for tables of totals grouped by those columns. The rows it misses or wrongly
+    /// includes are among [`Authorizer::lookup_rows`], whose facts decide them one by one.
+    pub fn scope_without_lookups(&self, viewer: &Viewer, action: impl Into<Action>) -> Condition {
+        let action = action.into();
+        match action.kind().table() {
+            Some(table) => sql::scope_without_lookups(&self.inner.tables, viewer, action, table)
+                .into_condition(),
+            None => {
+                sql::Sql::Const(self.allowed_without_facts(viewer.role, action)).into_condition()
+            }
+        }
+    }
+
+    /// The rows of `kind` on which some lookup fact may hold for `viewer` (a deal shared
+    /// with them); none for kinds without lookup facts.
+    pub fn lookup_rows(&self, viewer: &Viewer, kind: Kind) -> Condition {
+        match kind.table() {
+            Some(table) => {
+                sql::lookup_rows(&self.inner.tables, viewer, kind, table).into_condition()
+            }
+            None => sql::Sql::Const(false).into_condition(),
+        }
+    }
+
     /// The condition under which a guarded field (an action such as `read:amount`) is
     /// allowed on a row, for use inside expressions evaluated on every row (aggregates, an
     /// amount filter or sort): `SUM(CASE WHEN <field_condition> THEN amount_cents ELSE 0

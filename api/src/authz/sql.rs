@@ -116,6 +116,60 @@ pub(crate) fn scope(
     row.dnf(kind, tables.dnf(viewer.role, kind, action.index()))
 }
 
+/// Whether fact `bit` of `kind` is read from another table's row about the record and the
+/// viewer (a share), rather than from the record's own columns.
+pub(crate) fn is_lookup(kind: Kind, bit: usize) -> bool {
+    facts::meaning(kind, bit).is_some_and(|m| matches!(m.sql, SqlDef::Lookup(..)))
+}
+
+/// [`scope`] for rows on which no lookup fact holds (no share with the viewer): the
+/// compiled DNF with every lookup fact false, so only facts of the row's own columns remain
+/// (for deals: the owner's). Over a table of totals grouped by those columns it selects the
+/// groups whose rows the viewer may act on when nothing else about them is known.
+pub(crate) fn scope_without_lookups(
+    tables: &Tables,
+    viewer: &Viewer,
+    action: Action,
+    table: &'static str,
+) -> Sql {
+    let row = Row {
+        tables,
+        viewer,
+        table,
+        shape: Shape::Set,
+    };
+    let kind = action.kind();
+    let mut facts: Vec<Option<Sql>> = (0..kind.fact_count())
+        .map(|bit| is_lookup(kind, bit).then_some(Sql::Const(false)))
+        .collect();
+    tables
+        .dnf(viewer.role, kind, action.index())
+        .iter()
+        .fold(Sql::Const(false), |any, cube| {
+            any.or(row.cube(kind, *cube, &mut facts))
+        })
+}
+
+/// The rows of `table` on which some lookup fact of `kind` may hold for the viewer (a row
+/// of the lookup table exists for it and the viewer), aggregate-shaped.
+pub(crate) fn lookup_rows(
+    tables: &Tables,
+    viewer: &Viewer,
+    kind: Kind,
+    table: &'static str,
+) -> Sql {
+    let row = Row {
+        tables,
+        viewer,
+        table,
+        shape: Shape::Set,
+    };
+    (0..kind.fact_count())
+        .filter_map(|bit| facts::meaning(kind, bit))
+        .filter(|m| matches!(m.sql, SqlDef::Lookup(..)))
+        .fold(Sql::Const(false), |any, m| any.or(row.fact(&m)))
+}
+
 /// The rows [`scope`] selects (aggregate-shaped), as disjoint parts: one per term of the
 /// compiled DNF, each term minus the terms before it (`t1`, `t2 AND NOT t1`,
 /// `t3 AND NOT (t1 OR t2)`, …). Every fact is two-valued, so the parts never overlap and

@@ -33,7 +33,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{CompanyAction, DealAction, Viewer};
+use crate::authz::{CompanyAction, DealAction, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::service::deal::{DealRow, col};
 use crate::service::filter::{Env, Filter};
@@ -319,12 +319,20 @@ pub fn percent(part: i128, whole: i128) -> ApiResult<Option<Decimal>> {
 /// Which deals a report covers, besides the viewer's `read` scope: whose (`owners`), in
 /// which currency, matching which filter. Built by [`DealSet::new`].
 #[derive(Clone, Debug)]
-pub struct DealSet(Condition);
+pub struct DealSet(Condition, Summed);
+
+/// Whether a [`DealSet`]'s condition reads only columns `deal_totals` groups by (owner,
+/// currency): then the stage totals are added up from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Summed {
+    Yes,
+    No,
+}
 
 impl DealSet {
     /// Every deal the viewer may read.
     pub fn everything() -> Self {
-        Self(Condition::all())
+        Self(Condition::all(), Summed::Yes)
     }
 
     /// The deals of `owners` in `currency` (ISO 4217, any case; `BAD_USER_INPUT` on
@@ -340,7 +348,13 @@ impl DealSet {
         if let Some(code) = currency {
             all = all.add(currency_condition(code)?);
         }
-        Ok(Self(all.add(filter.condition(&Env { deps, viewer }))))
+        let filter = filter.condition(&Env { deps, viewer });
+        let summed = if filter.is_empty() {
+            Summed::Yes
+        } else {
+            Summed::No
+        };
+        Ok(Self(all.add(filter), summed))
     }
 }
 
@@ -595,15 +609,19 @@ pub async fn open_by_stage(
     stage_totals(deps, viewer, filter, &OPEN_STAGES).await
 }
 
-/// Per stage of `stages`, in that order, zeros included. One statement: the readable deals
-/// grouped by stage (see [`readable_deals`] and [`group_key`]), the visible amount computed
-/// once per deal.
+/// Per stage of `stages`, in that order, zeros included. From `deal_totals` when the set
+/// allows ([`summed_stage_totals`]); otherwise one statement: the readable deals grouped by
+/// stage (see [`readable_deals`] and [`group_key`]), the visible amount computed once per
+/// deal.
 async fn stage_totals(
     deps: &Deps,
     viewer: &Viewer,
     filter: &DealSet,
     stages: &[DealStage],
 ) -> ApiResult<Vec<StageTotal>> {
+    if filter.1 == Summed::Yes {
+        return summed_stage_totals(deps, viewer, filter, stages).await;
+    }
     let visible = visible_cents(deps, viewer);
     let weighted = visible.clone().times(col(deal::Column::Probability));
     let mut select = readable_deals(deps, viewer, filter);
@@ -624,6 +642,112 @@ async fn stage_totals(
             t.count = count(&row, "n")?;
             t.amount_cents = read_sum(&row, "cents")?;
             t.weighted_cent_percent = read_sum(&row, "weighted")?;
+        }
+    }
+    Ok(totals)
+}
+
+/// [`stage_totals`] added up from `deal_totals` (per owner, stage and currency, kept by
+/// triggers in every write transaction; see the migration `create_deal_totals`) instead of
+/// from every readable deal: a rep's pipeline reads a few dozen totals rather than tens of
+/// thousands of deals. Two statements, both decided by the policy:
+///
+/// 1. The totals of the owners whose deals the viewer may read when nothing but the owner is
+///    known ([`Authorizer::scope_without_lookups`](crate::authz::Authorizer) — the compiled
+///    scope with the share facts false, written over the owner column), with the amounts
+///    counted where `read:amount` holds on the same terms.
+/// 2. The deals on which a share fact may hold (the viewer's shares, a handful), each with
+///    its facts: the policy decides it with and without its share facts, and the
+///    difference corrects the totals (a deal shared with the viewer outside their team is
+///    added; a teammate's deal shared "edit" adds its amount).
+///
+/// Exact: every deal is counted by the first statement as if it had no share, and the
+/// second replaces that by its true decision wherever a share could change it.
+async fn summed_stage_totals(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &DealSet,
+    stages: &[DealStage],
+) -> ApiResult<Vec<StageTotal>> {
+    let authz = &deps.authz;
+    let deals = Alias::new("deals");
+    let total = |column: &str| Expr::col((deals.clone(), Alias::new(column)));
+    let mut totals: Vec<StageTotal> = stages.iter().map(|s| StageTotal::zero(*s)).collect();
+    let subset = stages.len() < DealStage::ALL.len();
+
+    let amounts = authz.scope_without_lookups(viewer, DealAction::ReadAmount);
+    let mut select = Query::select();
+    select
+        .from_as(Alias::new("deal_totals"), deals.clone())
+        .expr_as(total("stage"), Alias::new("stage"))
+        .expr_as(sum(total("deals")), Alias::new("n"))
+        .cond_where(
+            Condition::all()
+                .add(authz.scope_without_lookups(viewer, DealAction::Read))
+                .add(filter.0.clone()),
+        );
+    for part in ["cents_hi", "cents_lo", "weighted_hi", "weighted_lo"] {
+        select.expr_as(sum_if(amounts.clone(), total(part)), Alias::new(part));
+    }
+    if subset {
+        select.and_where(stage_in(stages));
+    }
+    select.add_group_by([total("stage")]);
+    for row in deps.db.query_all(&select).await? {
+        let stage: String = row.try_get("", "stage")?;
+        if let Some(t) = totals.iter_mut().find(|t| t.stage.to_value() == stage) {
+            t.count = count(&row, "n")?;
+            t.amount_cents = read_sum(&row, "cents")?;
+            t.weighted_cent_percent = read_sum(&row, "weighted")?;
+        }
+    }
+
+    // The deals a share could decide differently, when the role's decisions read shares.
+    let lookups = authz.lookup_facts(Kind::Deal);
+    if authz.relevant_facts(viewer.role, Kind::Deal).bits() & lookups.bits() == 0 {
+        return Ok(totals);
+    }
+    let mut select = Query::select();
+    select
+        .from(deals.clone())
+        .columns([
+            (deals.clone(), Alias::new("stage")),
+            (deals.clone(), Alias::new("amount_cents")),
+            (deals.clone(), Alias::new("probability")),
+        ])
+        .expr_as(authz.facts_expr(viewer, Kind::Deal), Alias::new("facts"))
+        .cond_where(
+            Condition::all()
+                .add(authz.lookup_rows(viewer, Kind::Deal))
+                .add(filter.0.clone()),
+        );
+    if subset {
+        select.and_where(stage_in(stages));
+    }
+    let read = |facts: FactMask| authz.decide(viewer.role, DealAction::Read, facts);
+    let shown =
+        |facts: FactMask| read(facts) && authz.decide(viewer.role, DealAction::ReadAmount, facts);
+    for row in deps.db.query_all(&select).await? {
+        let stage: String = row.try_get("", "stage")?;
+        let Some(t) = totals.iter_mut().find(|t| t.stage.to_value() == stage) else {
+            continue;
+        };
+        let facts: i64 = row
+            .try_get("", "facts")
+            .or_else(|_| row.try_get::<i32>("", "facts").map(i64::from))?;
+        let facts = FactMask::from_column(facts);
+        let alone = FactMask::from_bits(facts.bits() & !lookups.bits());
+        match (read(alone), read(facts)) {
+            (false, true) => t.count += 1,
+            (true, false) => t.count = t.count.saturating_sub(1),
+            _ => {}
+        }
+        let delta = i128::from(shown(facts)) - i128::from(shown(alone));
+        if delta != 0 {
+            let cents = i128::from(row.try_get::<i64>("", "amount_cents")?);
+            let probability = i128::from(row.try_get::<i16>("", "probability")?);
+            t.amount_cents += delta * cents;
+            t.weighted_cent_percent += delta * cents * probability;
         }
     }
     Ok(totals)
@@ -933,6 +1057,7 @@ pub async fn closing_soon(
             .add(stage_in(&OPEN_STAGES))
             .add(expected.clone().gte(Expr::val(from)))
             .add(expected.lte(Expr::val(to))),
+        Summed::No,
     );
     let mut select = readable_deals(deps, viewer, &window);
     select.expr_as(count_all(), Alias::new("n"));
