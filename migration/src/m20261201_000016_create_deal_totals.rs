@@ -1,6 +1,7 @@
-//! `deal_totals`: per owner, stage and currency, how many deals there are and the sums of
-//! their amounts and probability-weighted amounts — what the pipeline report adds up,
-//! already added up. Kept by triggers in the transaction of every write to `deals` (insert,
+//! `deal_totals`: per owner, stage, currency and source (`''` for none: a key column cannot
+//! be `NULL`), how many deals there are and the sums of their amounts and
+//! probability-weighted amounts — what the pipeline, conversion, per-rep and per-source
+//! reports add up, already added up. Kept by triggers in the transaction of every write to `deals` (insert,
 //! delete, and an update of a column it sums or groups by), so it is exact at every commit,
 //! whoever writes (the API, an import, a migration, a hand-written statement).
 //!
@@ -38,9 +39,9 @@ fn contribution(row: &str, sign: &str) -> String {
 fn apply(row: &str, sign: &str) -> String {
     format!(
         "INSERT INTO deal_totals \
-         (owner_id, stage, currency, deals, cents_hi, cents_lo, weighted_hi, weighted_lo) \
-         VALUES ({row}.owner_id, {row}.stage, {row}.currency, {}) \
-         ON CONFLICT (owner_id, stage, currency) DO UPDATE SET \
+         (owner_id, stage, currency, source, deals, cents_hi, cents_lo, weighted_hi, weighted_lo) \
+         VALUES ({row}.owner_id, {row}.stage, {row}.currency, COALESCE({row}.source, ''), {}) \
+         ON CONFLICT (owner_id, stage, currency, source) DO UPDATE SET \
          deals = deal_totals.deals + excluded.deals, \
          cents_hi = deal_totals.cents_hi + excluded.cents_hi, \
          cents_lo = deal_totals.cents_lo + excluded.cents_lo, \
@@ -51,7 +52,7 @@ fn apply(row: &str, sign: &str) -> String {
 }
 
 /// The columns whose change moves a deal between groups or changes its sums.
-const SUMMED: &str = "owner_id, stage, currency, amount_cents, probability";
+const SUMMED: &str = "owner_id, stage, currency, source, amount_cents, probability";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -64,12 +65,13 @@ impl MigrationTrait for Migration {
     owner_id {uuid} NOT NULL,
     stage {text} NOT NULL,
     currency {text} NOT NULL,
+    source {text} NOT NULL,
     deals {bigint} NOT NULL,
     cents_hi {bigint} NOT NULL,
     cents_lo {bigint} NOT NULL,
     weighted_hi {bigint} NOT NULL,
     weighted_lo {bigint} NOT NULL,
-    PRIMARY KEY (owner_id, stage, currency)
+    PRIMARY KEY (owner_id, stage, currency, source)
 )",
                 uuid = t.uuid,
                 text = t.text,
@@ -77,12 +79,13 @@ impl MigrationTrait for Migration {
             ),
             format!(
                 "INSERT INTO deal_totals \
-                 (owner_id, stage, currency, deals, cents_hi, cents_lo, weighted_hi, weighted_lo) \
-                 SELECT owner_id, stage, currency, COUNT(*), \
+                 (owner_id, stage, currency, source, deals, cents_hi, cents_lo, weighted_hi, \
+                 weighted_lo) \
+                 SELECT owner_id, stage, currency, COALESCE(source, ''), COUNT(*), \
                  SUM(amount_cents / {SPLIT}), SUM(amount_cents % {SPLIT}), \
                  SUM((amount_cents / {SPLIT}) * probability), \
                  SUM((amount_cents % {SPLIT}) * probability) \
-                 FROM deals GROUP BY owner_id, stage, currency"
+                 FROM deals GROUP BY owner_id, stage, currency, COALESCE(source, '')"
             ),
         ];
         match backend {

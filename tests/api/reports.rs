@@ -860,12 +860,12 @@ async fn reports_need_a_signed_in_user_and_valid_ranges() {
 /// `deal_totals` rows that differ from the same totals computed from `deals` now, both
 /// ways (groups emptied by the writes are left at zero and ignored).
 async fn totals_out_of_step(app: &TestApp) -> i64 {
-    let grouped = "SELECT owner_id, stage, currency, COUNT(*) AS deals, \
+    let grouped = "SELECT owner_id, stage, currency, COALESCE(source, '') AS source, COUNT(*) AS deals, \
         SUM(amount_cents / 100000000) AS cents_hi, SUM(amount_cents % 100000000) AS cents_lo, \
         SUM((amount_cents / 100000000) * probability) AS weighted_hi, \
         SUM((amount_cents % 100000000) * probability) AS weighted_lo \
-        FROM deals GROUP BY owner_id, stage, currency";
-    let kept = "SELECT owner_id, stage, currency, deals, cents_hi, cents_lo, weighted_hi, \
+        FROM deals GROUP BY owner_id, stage, currency, COALESCE(source, '')";
+    let kept = "SELECT owner_id, stage, currency, source, deals, cents_hi, cents_lo, weighted_hi, \
         weighted_lo FROM deal_totals WHERE deals <> 0";
     let sql = format!(
         "SELECT (SELECT COUNT(*) FROM ({kept} EXCEPT {grouped}) a) \
@@ -939,7 +939,7 @@ async fn the_pipeline_stays_exact_through_every_kind_of_write() {
             json!({ "d": created, "o": s.rep }),
         ),
         (
-            "mutation($d: ID!) { updateDeal(id: $d, input: { amount: \"123.45\", currency: \"GBP\" }) { id } }",
+            "mutation($d: ID!) { updateDeal(id: $d, input: { amount: \"123.45\", currency: \"GBP\", source: EVENT }) { id } }",
             json!({ "d": own }),
         ),
         (
@@ -992,6 +992,10 @@ async fn the_pipeline_stays_exact_through_every_kind_of_write() {
                 "{:?}",
                 client.actor.role
             );
+            // Every panel, those added up from the totals (conversion, per rep, per source,
+            // open stages) among them.
+            let range = json!({ "asOf": as_of().to_string() });
+            check_dashboard(&client, range, json!({}), |_| true).await;
         }
     };
     check().await;

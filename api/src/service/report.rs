@@ -647,15 +647,66 @@ async fn stage_totals(
     Ok(totals)
 }
 
-/// [`stage_totals`] added up from `deal_totals` (per owner, stage and currency, kept by
-/// triggers in every write transaction; see the migration `create_deal_totals`) instead of
-/// from every readable deal: a rep's pipeline reads a few dozen totals rather than tens of
-/// thousands of deals. Two statements, both decided by the policy:
+/// A column `deal_totals` groups by, with the same name and values in `deals` (a missing
+/// source is `''` there, `NULL` here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum By {
+    Stage,
+    Owner,
+    Source,
+}
+
+impl By {
+    fn column(self) -> &'static str {
+        match self {
+            By::Stage => "stage",
+            By::Owner => "owner_id",
+            By::Source => "source",
+        }
+    }
+
+    fn read(self, row: &QueryResult) -> Result<Key, DbErr> {
+        Ok(match self {
+            By::Owner => Key::Id(row.try_get("", "owner_id")?),
+            By::Stage | By::Source => match row.try_get::<Option<String>>("", self.column())? {
+                Some(s) if !s.is_empty() => Key::Text(s),
+                _ => Key::Missing,
+            },
+        })
+    }
+}
+
+/// One value of a [`By`] column.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Text(String),
+    Id(Uuid),
+    /// No source.
+    Missing,
+}
+
+/// The sums of one group of [`summed`].
+#[derive(Clone, Copy, Debug, Default)]
+struct Sums {
+    /// Readable deals.
+    count: i64,
+    /// Their visible amounts, in cents.
+    cents: i128,
+    /// Their visible amounts × probability.
+    weighted: i128,
+}
+
+/// Per group of `by`, the readable deals of `filter` (whose condition must read only
+/// columns `deal_totals` has: see [`Summed`]) in `stages`, added up from `deal_totals`
+/// (per owner, stage, currency and source, kept by triggers in every write transaction;
+/// see the migration `create_deal_totals`) instead of from every readable deal: a rep's
+/// reports read a few hundred totals rather than tens of thousands of deals. Groups with
+/// no readable deal are left out. Two statements, both decided by the policy:
 ///
-/// 1. The totals of the owners whose deals the viewer may read when nothing but the owner is
-///    known ([`Authorizer::scope_without_lookups`](crate::authz::Authorizer) — the compiled
-///    scope with the share facts false, written over the owner column), with the amounts
-///    counted where `read:amount` holds on the same terms.
+/// 1. The totals of the owners whose deals the viewer may read when nothing but the owner
+///    is known (`Authorizer::scope_without_lookups`: the compiled scope with the share
+///    facts false, written over the owner column), the amounts counted where `read:amount`
+///    holds on the same terms.
 /// 2. The deals on which a share fact may hold (the viewer's shares, a handful), each with
 ///    its facts: the policy decides it with and without its share facts, and the
 ///    difference corrects the totals (a deal shared with the viewer outside their team is
@@ -663,94 +714,125 @@ async fn stage_totals(
 ///
 /// Exact: every deal is counted by the first statement as if it had no share, and the
 /// second replaces that by its true decision wherever a share could change it.
-async fn summed_stage_totals(
+async fn summed(
     deps: &Deps,
     viewer: &Viewer,
     filter: &DealSet,
     stages: &[DealStage],
-) -> ApiResult<Vec<StageTotal>> {
+    by: &[By],
+) -> ApiResult<HashMap<Vec<Key>, Sums>> {
     let authz = &deps.authz;
     let deals = Alias::new("deals");
-    let total = |column: &str| Expr::col((deals.clone(), Alias::new(column)));
-    let mut totals: Vec<StageTotal> = stages.iter().map(|s| StageTotal::zero(*s)).collect();
-    let subset = stages.len() < DealStage::ALL.len();
+    let column = |name: &str| Expr::col((deals.clone(), Alias::new(name)));
+    let restrict = |select: &mut SelectStatement| {
+        if stages.len() < DealStage::ALL.len() {
+            select.and_where(stage_in(stages));
+        }
+    };
+    let key = |row: &QueryResult| {
+        by.iter()
+            .map(|b| b.read(row))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let mut groups: HashMap<Vec<Key>, Sums> = HashMap::new();
 
     let amounts = authz.scope_without_lookups(viewer, DealAction::ReadAmount);
     let mut select = Query::select();
     select
         .from_as(Alias::new("deal_totals"), deals.clone())
-        .expr_as(total("stage"), Alias::new("stage"))
-        .expr_as(sum(total("deals")), Alias::new("n"))
+        .expr_as(sum(column("deals")), Alias::new("n"))
         .cond_where(
             Condition::all()
                 .add(authz.scope_without_lookups(viewer, DealAction::Read))
                 .add(filter.0.clone()),
         );
     for part in ["cents_hi", "cents_lo", "weighted_hi", "weighted_lo"] {
-        select.expr_as(sum_if(amounts.clone(), total(part)), Alias::new(part));
+        select.expr_as(sum_if(amounts.clone(), column(part)), Alias::new(part));
     }
-    if subset {
-        select.and_where(stage_in(stages));
+    for b in by {
+        select.expr_as(column(b.column()), Alias::new(b.column()));
+        select.add_group_by([column(b.column())]);
     }
-    select.add_group_by([total("stage")]);
+    restrict(&mut select);
     for row in deps.db.query_all(&select).await? {
-        let stage: String = row.try_get("", "stage")?;
-        if let Some(t) = totals.iter_mut().find(|t| t.stage.to_value() == stage) {
-            t.count = count(&row, "n")?;
-            t.amount_cents = read_sum(&row, "cents")?;
-            t.weighted_cent_percent = read_sum(&row, "weighted")?;
-        }
+        let sums = Sums {
+            count: int(&row, "n")?,
+            cents: read_sum(&row, "cents")?,
+            weighted: read_sum(&row, "weighted")?,
+        };
+        let group = groups.entry(key(&row)?).or_default();
+        group.count += sums.count;
+        group.cents += sums.cents;
+        group.weighted += sums.weighted;
     }
 
     // The deals a share could decide differently, when the role's decisions read shares.
     let lookups = authz.lookup_facts(Kind::Deal);
-    if authz.relevant_facts(viewer.role, Kind::Deal).bits() & lookups.bits() == 0 {
-        return Ok(totals);
-    }
-    let mut select = Query::select();
-    select
-        .from(deals.clone())
-        .columns([
-            (deals.clone(), Alias::new("stage")),
-            (deals.clone(), Alias::new("amount_cents")),
-            (deals.clone(), Alias::new("probability")),
-        ])
-        .expr_as(authz.facts_expr(viewer, Kind::Deal), Alias::new("facts"))
-        .cond_where(
-            Condition::all()
-                .add(authz.lookup_rows(viewer, Kind::Deal))
-                .add(filter.0.clone()),
-        );
-    if subset {
-        select.and_where(stage_in(stages));
-    }
-    let read = |facts: FactMask| authz.decide(viewer.role, DealAction::Read, facts);
-    let shown =
-        |facts: FactMask| read(facts) && authz.decide(viewer.role, DealAction::ReadAmount, facts);
-    for row in deps.db.query_all(&select).await? {
-        let stage: String = row.try_get("", "stage")?;
-        let Some(t) = totals.iter_mut().find(|t| t.stage.to_value() == stage) else {
-            continue;
-        };
-        let facts: i64 = row
-            .try_get("", "facts")
-            .or_else(|_| row.try_get::<i32>("", "facts").map(i64::from))?;
-        let facts = FactMask::from_column(facts);
-        let alone = FactMask::from_bits(facts.bits() & !lookups.bits());
-        match (read(alone), read(facts)) {
-            (false, true) => t.count += 1,
-            (true, false) => t.count = t.count.saturating_sub(1),
-            _ => {}
+    if authz.relevant_facts(viewer.role, Kind::Deal).bits() & lookups.bits() != 0 {
+        let mut select = Query::select();
+        select
+            .from(deals.clone())
+            .expr_as(column("amount_cents"), Alias::new("amount_cents"))
+            .expr_as(column("probability"), Alias::new("probability"))
+            .expr_as(authz.facts_expr(viewer, Kind::Deal), Alias::new("facts"))
+            .cond_where(
+                Condition::all()
+                    .add(authz.lookup_rows(viewer, Kind::Deal))
+                    .add(filter.0.clone()),
+            );
+        for b in by {
+            select.expr_as(column(b.column()), Alias::new(b.column()));
         }
-        let delta = i128::from(shown(facts)) - i128::from(shown(alone));
-        if delta != 0 {
+        restrict(&mut select);
+        let read = |facts: FactMask| authz.decide(viewer.role, DealAction::Read, facts);
+        let shown = |facts: FactMask| {
+            read(facts) && authz.decide(viewer.role, DealAction::ReadAmount, facts)
+        };
+        for row in deps.db.query_all(&select).await? {
+            let facts: i64 = row
+                .try_get("", "facts")
+                .or_else(|_| row.try_get::<i32>("", "facts").map(i64::from))?;
+            let facts = FactMask::from_column(facts);
+            let alone = FactMask::from_bits(facts.bits() & !lookups.bits());
+            let count = i64::from(read(facts)) - i64::from(read(alone));
+            let amount = i128::from(shown(facts)) - i128::from(shown(alone));
+            if count == 0 && amount == 0 {
+                continue;
+            }
             let cents = i128::from(row.try_get::<i64>("", "amount_cents")?);
             let probability = i128::from(row.try_get::<i16>("", "probability")?);
-            t.amount_cents += delta * cents;
-            t.weighted_cent_percent += delta * cents * probability;
+            let group = groups.entry(key(&row)?).or_default();
+            group.count += count;
+            group.cents += amount * cents;
+            group.weighted += amount * cents * probability;
         }
     }
-    Ok(totals)
+    groups.retain(|_, sums| sums.count > 0);
+    Ok(groups)
+}
+
+/// [`stage_totals`] from [`summed`].
+async fn summed_stage_totals(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &DealSet,
+    stages: &[DealStage],
+) -> ApiResult<Vec<StageTotal>> {
+    let groups = summed(deps, viewer, filter, stages, &[By::Stage]).await?;
+    Ok(stages
+        .iter()
+        .map(|stage| {
+            let key = vec![Key::Text(stage.to_value())];
+            groups
+                .get(&key)
+                .map_or(StageTotal::zero(*stage), |sums| StageTotal {
+                    stage: *stage,
+                    count: u64::try_from(sums.count).unwrap_or(0),
+                    amount_cents: sums.cents,
+                    weighted_cent_percent: sums.weighted,
+                })
+        })
+        .collect())
 }
 
 /// Won revenue (visible amounts, by `actual_close_date`) of the reference month and the
@@ -945,6 +1027,68 @@ pub async fn top_companies(
 /// Per owner of a readable deal (all time): deals, won, lost, visible won amount; largest
 /// won amount first, then most won, then by owner id.
 pub async fn owners(deps: &Deps, viewer: &Viewer, filter: &DealSet) -> ApiResult<Vec<OwnerTotal>> {
+    let mut totals = if filter.1 == Summed::Yes {
+        summed_owners(deps, viewer, filter).await?
+    } else {
+        scanned_owners(deps, viewer, filter).await?
+    };
+    // Every group is returned, so the order is applied here, on the exact sums (UUIDs
+    // compare bytewise, as both databases compare them).
+    totals.sort_by(|a, b| {
+        b.won_cents
+            .cmp(&a.won_cents)
+            .then(b.won.cmp(&a.won))
+            .then(a.owner_id.cmp(&b.owner_id))
+    });
+    Ok(totals)
+}
+
+/// [`owners`] from [`summed`] (per owner and stage).
+async fn summed_owners(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &DealSet,
+) -> ApiResult<Vec<OwnerTotal>> {
+    let groups = summed(
+        deps,
+        viewer,
+        filter,
+        &DealStage::ALL,
+        &[By::Owner, By::Stage],
+    )
+    .await?;
+    let mut owners: HashMap<Uuid, OwnerTotal> = HashMap::new();
+    let won = Key::Text(DealStage::ClosedWon.to_value());
+    let lost = Key::Text(DealStage::ClosedLost.to_value());
+    for (key, sums) in groups {
+        let [Key::Id(owner_id), stage] = key.as_slice() else {
+            continue;
+        };
+        let total = owners.entry(*owner_id).or_insert(OwnerTotal {
+            owner_id: *owner_id,
+            deals: 0,
+            won: 0,
+            lost: 0,
+            won_cents: 0,
+        });
+        let count = u64::try_from(sums.count).unwrap_or(0);
+        total.deals += count;
+        if *stage == won {
+            total.won += count;
+            total.won_cents += sums.cents;
+        } else if *stage == lost {
+            total.lost += count;
+        }
+    }
+    Ok(owners.into_values().collect())
+}
+
+/// [`owners`] over every readable deal of `filter`, one statement.
+async fn scanned_owners(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &DealSet,
+) -> ApiResult<Vec<OwnerTotal>> {
     let owner = group_key(deps, viewer, deal::Column::OwnerId);
     let mut select = readable_deals(deps, viewer, filter);
     select
@@ -962,8 +1106,7 @@ pub async fn owners(deps: &Deps, viewer: &Viewer, filter: &DealSet) -> ApiResult
     visible_cents(deps, viewer)
         .when(stage_is(DealStage::ClosedWon))
         .select(&mut select, "won_cents");
-    let mut totals = deps
-        .db
+    deps.db
         .query_all(&select)
         .await?
         .iter()
@@ -976,16 +1119,8 @@ pub async fn owners(deps: &Deps, viewer: &Viewer, filter: &DealSet) -> ApiResult
                 won_cents: read_sum(row, "won_cents")?,
             })
         })
-        .collect::<Result<Vec<_>, DbErr>>()?;
-    // Every group is returned, so the order is applied here, on the exact sums (UUIDs
-    // compare bytewise, as both databases compare them).
-    totals.sort_by(|a, b| {
-        b.won_cents
-            .cmp(&a.won_cents)
-            .then(b.won.cmp(&a.won))
-            .then(a.owner_id.cmp(&b.owner_id))
-    });
-    Ok(totals)
+        .collect::<Result<Vec<_>, DbErr>>()
+        .map_err(Into::into)
 }
 
 /// Readable deals (all stages) per source: every source in declaration order, zeros
@@ -995,13 +1130,6 @@ pub async fn by_source(
     viewer: &Viewer,
     filter: &DealSet,
 ) -> ApiResult<Vec<SourceTotal>> {
-    let source = col(deal::Column::Source);
-    let mut select = readable_deals(deps, viewer, filter);
-    select
-        .expr_as(source.clone(), Alias::new("source"))
-        .expr_as(count_all(), Alias::new("n"));
-    visible_cents(deps, viewer).select(&mut select, "cents");
-    select.add_group_by([source]);
     let all = [
         DealSource::Website,
         DealSource::Referral,
@@ -1017,8 +1145,40 @@ pub async fn by_source(
             amount_cents: 0,
         })
         .collect();
-    for row in deps.db.query_all(&select).await? {
-        let raw: Option<String> = row.try_get("", "source")?;
+    let groups: Vec<(Option<String>, u64, i128)> = if filter.1 == Summed::Yes {
+        summed(deps, viewer, filter, &DealStage::ALL, &[By::Source])
+            .await?
+            .into_iter()
+            .map(|(key, sums)| {
+                let source = match key.first() {
+                    Some(Key::Text(s)) => Some(s.clone()),
+                    _ => None,
+                };
+                (source, u64::try_from(sums.count).unwrap_or(0), sums.cents)
+            })
+            .collect()
+    } else {
+        let source = col(deal::Column::Source);
+        let mut select = readable_deals(deps, viewer, filter);
+        select
+            .expr_as(source.clone(), Alias::new("source"))
+            .expr_as(count_all(), Alias::new("n"));
+        visible_cents(deps, viewer).select(&mut select, "cents");
+        select.add_group_by([source]);
+        deps.db
+            .query_all(&select)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("", "source")?,
+                    count(row, "n")?,
+                    read_sum(row, "cents")?,
+                ))
+            })
+            .collect::<Result<_, DbErr>>()?
+    };
+    for (raw, n, cents) in groups {
         let source = match raw {
             Some(s) => match DealSource::try_from_value(&s) {
                 Ok(s) => Some(s),
@@ -1028,8 +1188,8 @@ pub async fn by_source(
         };
         let total = SourceTotal {
             source,
-            count: count(&row, "n")?,
-            amount_cents: read_sum(&row, "cents")?,
+            count: n,
+            amount_cents: cents,
         };
         match out.iter_mut().find(|t| t.source == source) {
             Some(t) => *t = total,
