@@ -992,6 +992,16 @@ async fn the_pipeline_stays_exact_through_every_kind_of_write() {
                 "{:?}",
                 client.actor.role
             );
+            // The list's count is added up from the same totals.
+            let count = client
+                .run("{ deals(first: 1) { totalCount } }", json!({}))
+                .await;
+            assert_eq!(
+                count["deals"]["totalCount"],
+                json!(deals.len()),
+                "{:?}",
+                client.actor.role
+            );
             // Every panel, those added up from the totals (conversion, per rep, per source,
             // open stages) among them.
             let range = json!({ "asOf": as_of().to_string() });

@@ -233,8 +233,8 @@ async fn a_count_alone_reads_no_page() {
             (counter.load(Ordering::SeqCst), res)
         }
     };
-    // The first page of a minute may first ask whether the rep reads few deals (SQLite,
-    // `record::reads_few`); that answer is remembered, so the second page is the measure.
+    // The first page of a minute may first ask whether the rep reads few deals
+    // (`record::reads_few`); that answer is remembered, so the second page is the measure.
     run("{ deals(first: 5) { totalCount nodes { id } } }").await;
     let (with_page, res) = run("{ deals(first: 5) { totalCount nodes { id } } }").await;
     assert_eq!(res["data"]["deals"]["totalCount"], 0, "{res}");

@@ -811,6 +811,16 @@ async fn summed(
     Ok(groups)
 }
 
+/// How many deals the viewer may read (a deals list's `totalCount` without a filter), from
+/// [`summed`].
+pub async fn readable_deals_count(deps: &Deps, viewer: &Viewer) -> ApiResult<u64> {
+    let groups = summed(deps, viewer, &DealSet::everything(), &DealStage::ALL, &[]).await?;
+    Ok(groups
+        .values()
+        .map(|sums| u64::try_from(sums.count).unwrap_or(0))
+        .sum())
+}
+
 /// [`stage_totals`] from [`summed`].
 async fn summed_stage_totals(
     deps: &Deps,
