@@ -857,29 +857,53 @@ async fn reports_need_a_signed_in_user_and_valid_ranges() {
     );
 }
 
-/// `deal_totals` rows that differ from the same totals computed from `deals` now, both
-/// ways (groups emptied by the writes are left at zero and ignored).
+/// Rows of the totals tables (`deal_totals`, `deal_won_months`) that differ from the same
+/// totals computed from `deals` now, both ways (groups emptied by the writes are left at
+/// zero and ignored).
 async fn totals_out_of_step(app: &TestApp) -> i64 {
-    let grouped = "SELECT owner_id, stage, currency, COALESCE(source, '') AS source, COUNT(*) AS deals, \
-        SUM(amount_cents / 100000000) AS cents_hi, SUM(amount_cents % 100000000) AS cents_lo, \
-        SUM((amount_cents / 100000000) * probability) AS weighted_hi, \
-        SUM((amount_cents % 100000000) * probability) AS weighted_lo \
-        FROM deals GROUP BY owner_id, stage, currency, COALESCE(source, '')";
-    let kept = "SELECT owner_id, stage, currency, source, deals, cents_hi, cents_lo, weighted_hi, \
-        weighted_lo FROM deal_totals WHERE deals <> 0";
-    let sql = format!(
-        "SELECT (SELECT COUNT(*) FROM ({kept} EXCEPT {grouped}) a) \
-         + (SELECT COUNT(*) FROM ({grouped} EXCEPT {kept}) b) AS n"
-    );
     use sea_orm::ConnectionTrait;
     let backend = app.backend();
-    let row = app
-        .db
-        .query_one_raw(sea_orm::Statement::from_string(backend, sql))
-        .await
-        .expect("compare totals")
-        .expect("a row");
-    row.try_get::<i64>("", "n").expect("n")
+    let month = match backend {
+        sea_orm::DbBackend::Postgres => "to_char(actual_close_date, 'YYYY-MM')",
+        _ => "substr(actual_close_date, 1, 7)",
+    };
+    let sums = "COUNT(*), SUM(amount_cents / 100000000), SUM(amount_cents % 100000000), \
+        SUM((amount_cents / 100000000) * probability), \
+        SUM((amount_cents % 100000000) * probability)";
+    let kept = "deals, cents_hi, cents_lo, weighted_hi, weighted_lo";
+    let tables = [
+        (
+            "deal_totals",
+            "owner_id, stage, currency, source".to_owned(),
+            "owner_id, stage, currency, COALESCE(source, '')".to_owned(),
+            "true".to_owned(),
+        ),
+        (
+            "deal_won_months",
+            "owner_id, currency, month".to_owned(),
+            format!("owner_id, currency, {month}"),
+            "stage = 'closed_won' AND actual_close_date IS NOT NULL".to_owned(),
+        ),
+    ];
+    let mut out = 0;
+    for (table, key, key_of_deals, only) in tables {
+        let grouped = format!(
+            "SELECT {key_of_deals}, {sums} FROM deals WHERE {only} GROUP BY {key_of_deals}"
+        );
+        let kept = format!("SELECT {key}, {kept} FROM {table} WHERE deals <> 0");
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM ({kept} EXCEPT {grouped}) a) \
+             + (SELECT COUNT(*) FROM ({grouped} EXCEPT {kept}) b) AS n"
+        );
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+            .await
+            .expect("compare totals")
+            .expect("a row");
+        out += row.try_get::<i64>("", "n").expect("n");
+    }
+    out
 }
 
 #[tokio::test]
@@ -980,6 +1004,20 @@ async fn the_pipeline_stays_exact_through_every_kind_of_write() {
         .await
         .expect("raw update");
     assert_eq!(totals_out_of_step(&s.app).await, 0, "after a raw update");
+    // The won deal's close moves to an earlier month.
+    let earlier = month_start(as_of()) - Days::new(40);
+    s.app
+        .raw(
+            "UPDATE deals SET actual_close_date = $2 WHERE id = $1",
+            vec![teammates.into(), earlier.into()],
+        )
+        .await
+        .expect("raw update of the close date");
+    assert_eq!(
+        totals_out_of_step(&s.app).await,
+        0,
+        "after moving a close date"
+    );
     let check = async || {
         for user in [s.rep, s.manager, s.admin] {
             let client = s.client(user).await;

@@ -654,6 +654,8 @@ enum By {
     Stage,
     Owner,
     Source,
+    /// The `YYYY-MM` of `actual_close_date` (`deal_won_months` only).
+    Month,
 }
 
 impl By {
@@ -662,16 +664,27 @@ impl By {
             By::Stage => "stage",
             By::Owner => "owner_id",
             By::Source => "source",
+            By::Month => "month",
+        }
+    }
+
+    /// The column's value on a row of `deals`.
+    fn of_deal(self, backend: DbBackend) -> Expr {
+        match self {
+            By::Month => close_month_key(backend),
+            _ => Expr::col((Alias::new("deals"), Alias::new(self.column()))),
         }
     }
 
     fn read(self, row: &QueryResult) -> Result<Key, DbErr> {
         Ok(match self {
             By::Owner => Key::Id(row.try_get("", "owner_id")?),
-            By::Stage | By::Source => match row.try_get::<Option<String>>("", self.column())? {
-                Some(s) if !s.is_empty() => Key::Text(s),
-                _ => Key::Missing,
-            },
+            By::Stage | By::Source | By::Month => {
+                match row.try_get::<Option<String>>("", self.column())? {
+                    Some(s) if !s.is_empty() => Key::Text(s),
+                    _ => Key::Missing,
+                }
+            }
         })
     }
 }
@@ -696,12 +709,61 @@ struct Sums {
     weighted: i128,
 }
 
+/// Which totals [`summed`] reads, and which deals they cover.
+#[derive(Clone, Copy, Debug)]
+enum Summary<'a> {
+    /// `deal_totals` (per owner, stage, currency and source): the deals in these stages.
+    Stages(&'a [DealStage]),
+    /// `deal_won_months` (per owner, currency and close month): the won deals closed from
+    /// month `from` to before month `until` (both first days of a month).
+    WonMonths { from: NaiveDate, until: NaiveDate },
+}
+
+impl Summary<'_> {
+    fn table(self) -> &'static str {
+        match self {
+            Summary::Stages(_) => "deal_totals",
+            Summary::WonMonths { .. } => "deal_won_months",
+        }
+    }
+
+    /// The condition on the totals table (aliased `deals`).
+    fn on_totals(self) -> Condition {
+        match self {
+            Summary::Stages(stages) if stages.len() < DealStage::ALL.len() => {
+                Condition::all().add(stage_in(stages))
+            }
+            Summary::Stages(_) => Condition::all(),
+            Summary::WonMonths { from, until } => {
+                let month = Expr::col((Alias::new("deals"), Alias::new("month")));
+                Condition::all()
+                    .add(month.clone().gte(from.format("%Y-%m").to_string()))
+                    .add(month.lt(until.format("%Y-%m").to_string()))
+            }
+        }
+    }
+
+    /// The same deals as a condition on `deals`.
+    fn on_deals(self) -> Condition {
+        match self {
+            Summary::Stages(_) => self.on_totals(),
+            Summary::WonMonths { from, until } => {
+                let close = col(deal::Column::ActualCloseDate);
+                Condition::all()
+                    .add(stage_is(DealStage::ClosedWon))
+                    .add(close.clone().gte(Expr::val(from)))
+                    .add(close.lt(Expr::val(until)))
+            }
+        }
+    }
+}
+
 /// Per group of `by`, the readable deals of `filter` (whose condition must read only
-/// columns `deal_totals` has: see [`Summed`]) in `stages`, added up from `deal_totals`
-/// (per owner, stage, currency and source, kept by triggers in every write transaction;
-/// see the migration `create_deal_totals`) instead of from every readable deal: a rep's
-/// reports read a few hundred totals rather than tens of thousands of deals. Groups with
-/// no readable deal are left out. Two statements, both decided by the policy:
+/// columns the totals have: see [`Summed`]) among those `summary` covers, added up from a
+/// totals table (kept by triggers in every write transaction; see the migration
+/// `create_deal_totals`) instead of from every readable deal: a rep's reports read a few
+/// hundred totals rather than tens of thousands of deals. Groups with no readable deal are
+/// left out. Two statements, both decided by the policy:
 ///
 /// 1. The totals of the owners whose deals the viewer may read when nothing but the owner
 ///    is known (`Authorizer::scope_without_lookups`: the compiled scope with the share
@@ -718,17 +780,13 @@ async fn summed(
     deps: &Deps,
     viewer: &Viewer,
     filter: &DealSet,
-    stages: &[DealStage],
+    summary: Summary<'_>,
     by: &[By],
 ) -> ApiResult<HashMap<Vec<Key>, Sums>> {
     let authz = &deps.authz;
+    let backend = deps.db.get_database_backend();
     let deals = Alias::new("deals");
     let column = |name: &str| Expr::col((deals.clone(), Alias::new(name)));
-    let restrict = |select: &mut SelectStatement| {
-        if stages.len() < DealStage::ALL.len() {
-            select.and_where(stage_in(stages));
-        }
-    };
     let key = |row: &QueryResult| {
         by.iter()
             .map(|b| b.read(row))
@@ -739,12 +797,13 @@ async fn summed(
     let amounts = authz.scope_without_lookups(viewer, DealAction::ReadAmount);
     let mut select = Query::select();
     select
-        .from_as(Alias::new("deal_totals"), deals.clone())
+        .from_as(Alias::new(summary.table()), deals.clone())
         .expr_as(sum(column("deals")), Alias::new("n"))
         .cond_where(
             Condition::all()
                 .add(authz.scope_without_lookups(viewer, DealAction::Read))
-                .add(filter.0.clone()),
+                .add(filter.0.clone())
+                .add(summary.on_totals()),
         );
     for part in ["cents_hi", "cents_lo", "weighted_hi", "weighted_lo"] {
         select.expr_as(sum_if(amounts.clone(), column(part)), Alias::new(part));
@@ -753,7 +812,6 @@ async fn summed(
         select.expr_as(column(b.column()), Alias::new(b.column()));
         select.add_group_by([column(b.column())]);
     }
-    restrict(&mut select);
     for row in deps.db.query_all(&select).await? {
         let sums = Sums {
             count: int(&row, "n")?,
@@ -778,12 +836,12 @@ async fn summed(
             .cond_where(
                 Condition::all()
                     .add(authz.lookup_rows(viewer, Kind::Deal))
-                    .add(filter.0.clone()),
+                    .add(filter.0.clone())
+                    .add(summary.on_deals()),
             );
         for b in by {
-            select.expr_as(column(b.column()), Alias::new(b.column()));
+            select.expr_as(b.of_deal(backend), Alias::new(b.column()));
         }
-        restrict(&mut select);
         let read = |facts: FactMask| authz.decide(viewer.role, DealAction::Read, facts);
         let shown = |facts: FactMask| {
             read(facts) && authz.decide(viewer.role, DealAction::ReadAmount, facts)
@@ -814,7 +872,14 @@ async fn summed(
 /// How many deals the viewer may read (a deals list's `totalCount` without a filter), from
 /// [`summed`].
 pub async fn readable_deals_count(deps: &Deps, viewer: &Viewer) -> ApiResult<u64> {
-    let groups = summed(deps, viewer, &DealSet::everything(), &DealStage::ALL, &[]).await?;
+    let groups = summed(
+        deps,
+        viewer,
+        &DealSet::everything(),
+        Summary::Stages(&DealStage::ALL),
+        &[],
+    )
+    .await?;
     Ok(groups
         .values()
         .map(|sums| u64::try_from(sums.count).unwrap_or(0))
@@ -828,7 +893,7 @@ async fn summed_stage_totals(
     filter: &DealSet,
     stages: &[DealStage],
 ) -> ApiResult<Vec<StageTotal>> {
-    let groups = summed(deps, viewer, filter, stages, &[By::Stage]).await?;
+    let groups = summed(deps, viewer, filter, Summary::Stages(stages), &[By::Stage]).await?;
     Ok(stages
         .iter()
         .map(|stage| {
@@ -846,50 +911,23 @@ async fn summed_stage_totals(
 }
 
 /// Won revenue (visible amounts, by `actual_close_date`) of the reference month and the
-/// month before, in one statement.
+/// month before.
 pub async fn revenue(
     deps: &Deps,
     viewer: &Viewer,
     filter: &DealSet,
     period: &Period,
 ) -> ApiResult<Revenue> {
-    let close = col(deal::Column::ActualCloseDate);
     let this_month = period.this_month();
     let last_month = period.last_month();
-    let in_this = close.clone().gte(Expr::val(this_month));
-    let in_last = close.clone().lt(Expr::val(this_month));
-    let mut select = readable_deals(deps, viewer, filter);
-    select
-        .cond_where(
-            Condition::all()
-                .add(stage_is(DealStage::ClosedWon))
-                .add(close.clone().gte(Expr::val(last_month)))
-                .add(close.lt(Expr::val(period.next_month()))),
-        )
-        .expr_as(
-            sum_if(in_this.clone(), Expr::val(1i64)),
-            Alias::new("this_n"),
-        )
-        .expr_as(
-            sum_if(in_last.clone(), Expr::val(1i64)),
-            Alias::new("last_n"),
-        );
-    let visible = visible_cents(deps, viewer);
-    visible
-        .clone()
-        .when(in_this)
-        .select(&mut select, "this_cents");
-    visible.when(in_last).select(&mut select, "last_cents");
-    let row = deps.db.query_one(&select).await?;
-    let (this_cents, last_cents, this_n, last_n) = match row {
-        Some(r) => (
-            read_sum(&r, "this_cents")?,
-            read_sum(&r, "last_cents")?,
-            count(&r, "this_n")?,
-            count(&r, "last_n")?,
-        ),
-        None => (0, 0, 0, 0),
+    let months = won_by_month(deps, viewer, filter, last_month, period.next_month()).await?;
+    let of = |month: NaiveDate| {
+        months
+            .get(&month.format("%Y-%m").to_string())
+            .copied()
+            .unwrap_or((0, 0))
     };
+    let ((this_n, this_cents), (last_n, last_cents)) = (of(this_month), of(last_month));
     Ok(Revenue {
         this_month,
         last_month,
@@ -901,39 +939,19 @@ pub async fn revenue(
 }
 
 /// Won revenue per calendar month of the period (oldest first, every month present), by
-/// `actual_close_date`. One `GROUP BY month` statement.
+/// `actual_close_date`.
 pub async fn revenue_by_month(
     deps: &Deps,
     viewer: &Viewer,
     filter: &DealSet,
     period: &Period,
 ) -> ApiResult<Vec<MonthTotal>> {
-    let close = col(deal::Column::ActualCloseDate);
     let starts = period.month_starts();
     let first = starts
         .first()
         .copied()
         .unwrap_or_else(|| period.this_month());
-    let key = close_month_key(deps.db.get_database_backend());
-    let mut select = readable_deals(deps, viewer, filter);
-    select
-        .cond_where(
-            Condition::all()
-                .add(stage_is(DealStage::ClosedWon))
-                .add(close.clone().gte(Expr::val(first)))
-                .add(close.lt(Expr::val(period.next_month()))),
-        )
-        .expr_as(key.clone(), Alias::new("month"))
-        .expr_as(count_all(), Alias::new("n"));
-    visible_cents(deps, viewer).select(&mut select, "cents");
-    select.add_group_by([key]);
-    let mut by_key: HashMap<String, (u64, i128)> = HashMap::new();
-    for row in deps.db.query_all(&select).await? {
-        let month: Option<String> = row.try_get("", "month")?;
-        if let Some(month) = month {
-            by_key.insert(month, (count(&row, "n")?, read_sum(&row, "cents")?));
-        }
-    }
+    let by_key = won_by_month(deps, viewer, filter, first, period.next_month()).await?;
     Ok(starts
         .into_iter()
         .map(|month| {
@@ -948,6 +966,45 @@ pub async fn revenue_by_month(
             }
         })
         .collect())
+}
+
+/// Readable won deals and their visible amounts per `YYYY-MM` of `actual_close_date`, for
+/// deals closed from `from` to before `until` (first days of months). From
+/// `deal_won_months` when the set allows ([`summed`]); otherwise one `GROUP BY month`
+/// statement over the readable deals.
+async fn won_by_month(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &DealSet,
+    from: NaiveDate,
+    until: NaiveDate,
+) -> ApiResult<HashMap<String, (u64, i128)>> {
+    let summary = Summary::WonMonths { from, until };
+    let mut by_key: HashMap<String, (u64, i128)> = HashMap::new();
+    if filter.1 == Summed::Yes {
+        for (key, sums) in summed(deps, viewer, filter, summary, &[By::Month]).await? {
+            if let Some(Key::Text(month)) = key.first() {
+                let count = u64::try_from(sums.count).unwrap_or(0);
+                by_key.insert(month.clone(), (count, sums.cents));
+            }
+        }
+        return Ok(by_key);
+    }
+    let key = close_month_key(deps.db.get_database_backend());
+    let mut select = readable_deals(deps, viewer, filter);
+    select
+        .cond_where(summary.on_deals())
+        .expr_as(key.clone(), Alias::new("month"))
+        .expr_as(count_all(), Alias::new("n"));
+    visible_cents(deps, viewer).select(&mut select, "cents");
+    select.add_group_by([key]);
+    for row in deps.db.query_all(&select).await? {
+        let month: Option<String> = row.try_get("", "month")?;
+        if let Some(month) = month {
+            by_key.insert(month, (count(&row, "n")?, read_sum(&row, "cents")?));
+        }
+    }
+    Ok(by_key)
 }
 
 /// Won and lost readable deals (all time).
@@ -1063,7 +1120,7 @@ async fn summed_owners(
         deps,
         viewer,
         filter,
-        &DealStage::ALL,
+        Summary::Stages(&DealStage::ALL),
         &[By::Owner, By::Stage],
     )
     .await?;
@@ -1156,17 +1213,23 @@ pub async fn by_source(
         })
         .collect();
     let groups: Vec<(Option<String>, u64, i128)> = if filter.1 == Summed::Yes {
-        summed(deps, viewer, filter, &DealStage::ALL, &[By::Source])
-            .await?
-            .into_iter()
-            .map(|(key, sums)| {
-                let source = match key.first() {
-                    Some(Key::Text(s)) => Some(s.clone()),
-                    _ => None,
-                };
-                (source, u64::try_from(sums.count).unwrap_or(0), sums.cents)
-            })
-            .collect()
+        summed(
+            deps,
+            viewer,
+            filter,
+            Summary::Stages(&DealStage::ALL),
+            &[By::Source],
+        )
+        .await?
+        .into_iter()
+        .map(|(key, sums)| {
+            let source = match key.first() {
+                Some(Key::Text(s)) => Some(s.clone()),
+                _ => None,
+            };
+            (source, u64::try_from(sums.count).unwrap_or(0), sums.cents)
+        })
+        .collect()
     } else {
         let source = col(deal::Column::Source);
         let mut select = readable_deals(deps, viewer, filter);
