@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use entity::enums::Role;
 use entity::user;
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, SelectStatement};
 
 pub use actions::{
     Action, ActivityAction, AuditLogAction, AutomationAction, CompanyAction, ContactAction,
@@ -264,15 +264,11 @@ impl Authorizer {
         }
     }
 
-    /// The rows of `kind` on which some lookup fact may hold for `viewer` (a deal shared
-    /// with them); none for kinds without lookup facts.
-    pub fn lookup_rows(&self, viewer: &Viewer, kind: Kind) -> Condition {
-        match kind.table() {
-            Some(table) => {
-                sql::lookup_rows(&self.inner.tables, viewer, kind, table).into_condition()
-            }
-            None => sql::Sql::Const(false).into_condition(),
-        }
+    /// The ids (`record_id`) of the records of `kind` on which some lookup fact may hold
+    /// for `viewer` (the deals shared with them, to view or to edit); `None` for kinds
+    /// without lookup facts.
+    pub fn lookup_ids(&self, viewer: &Viewer, kind: Kind) -> Option<SelectStatement> {
+        sql::lookup_ids(viewer, kind)
     }
 
     /// The condition under which a guarded field (an action such as `read:amount`) is

@@ -150,24 +150,37 @@ pub(crate) fn scope_without_lookups(
         })
 }
 
-/// The rows of `table` on which some lookup fact of `kind` may hold for the viewer (a row
-/// of the lookup table exists for it and the viewer), aggregate-shaped.
-pub(crate) fn lookup_rows(
-    tables: &Tables,
-    viewer: &Viewer,
-    kind: Kind,
-    table: &'static str,
-) -> Sql {
-    let row = Row {
-        tables,
-        viewer,
-        table,
-        shape: Shape::Set,
-    };
-    (0..kind.fact_count())
-        .filter_map(|bit| facts::meaning(kind, bit))
-        .filter(|m| matches!(m.sql, SqlDef::Lookup(..)))
-        .fold(Sql::Const(false), |any, m| any.or(row.fact(&m)))
+/// The ids of the records of `kind` on which some lookup fact may hold for the viewer (a
+/// row of the lookup table exists for the record and the viewer, whatever its value), as
+/// `record_id`: one `SELECT` per lookup table, united. `None` for kinds without lookups.
+pub(crate) fn lookup_ids(viewer: &Viewer, kind: Kind) -> Option<SelectStatement> {
+    let mut lookups: Vec<&Lookup> = Vec::new();
+    for bit in 0..kind.fact_count() {
+        if let Some(Meaning {
+            sql: SqlDef::Lookup(lookup, _),
+            ..
+        }) = facts::meaning(kind, bit)
+            && !lookups.contains(&lookup)
+        {
+            lookups.push(lookup);
+        }
+    }
+    let mut selects = lookups.into_iter().map(|lookup| {
+        let l = lookup.alias;
+        Query::select()
+            .expr_as(
+                col(l, lookup.record),
+                sea_orm::sea_query::Alias::new("record_id"),
+            )
+            .from_as(lookup.table, l)
+            .and_where(col(l, lookup.viewer).eq(viewer.user_id))
+            .to_owned()
+    });
+    let mut union = selects.next()?;
+    for other in selects {
+        union.union(sea_orm::sea_query::UnionType::Distinct, other);
+    }
+    Some(union)
 }
 
 /// The rows [`scope`] selects (aggregate-shaped), as disjoint parts: one per term of the
