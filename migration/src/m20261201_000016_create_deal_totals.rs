@@ -4,7 +4,9 @@
 //!   cannot be `NULL`) — the pipeline, conversion, per-rep and per-source panels and the
 //!   deals count;
 //! - `deal_won_months`: per owner, currency and month of `actual_close_date` (`YYYY-MM`) of
-//!   the won deals that have one — the revenue panels.
+//!   the won deals that have one — the revenue panels;
+//! - `deal_won_companies`: per owner, currency and company of the won deals — the top
+//!   companies.
 //!
 //! Each holds how many deals there are and the sums of their amounts and
 //! probability-weighted amounts. Kept by triggers in the transaction of every write to
@@ -43,7 +45,7 @@ struct Totals {
 
 /// The tables. The month of `actual_close_date` is per backend (dates are `YYYY-MM-DD` text
 /// on SQLite).
-fn tables(backend: DbBackend) -> [Totals; 2] {
+fn tables(backend: DbBackend) -> [Totals; 3] {
     let month: &'static [(&'static str, &'static str)] = match backend {
         DbBackend::Postgres => &[
             ("owner_id", "{row}.owner_id"),
@@ -71,6 +73,15 @@ fn tables(backend: DbBackend) -> [Totals; 2] {
             table: "deal_won_months",
             key: month,
             only: Some("{row}.stage = 'closed_won' AND {row}.actual_close_date IS NOT NULL"),
+        },
+        Totals {
+            table: "deal_won_companies",
+            key: &[
+                ("owner_id", "{row}.owner_id"),
+                ("currency", "{row}.currency"),
+                ("company_id", "{row}.company_id"),
+            ],
+            only: Some("{row}.stage = 'closed_won'"),
         },
     ]
 }
@@ -118,7 +129,7 @@ impl Totals {
             .key
             .iter()
             .map(|(n, _)| {
-                let ty = if *n == "owner_id" { t.uuid } else { t.text };
+                let ty = if n.ends_with("_id") { t.uuid } else { t.text };
                 format!("    {n} {ty} NOT NULL,\n")
             })
             .collect();
@@ -178,8 +189,8 @@ impl Totals {
 }
 
 /// The columns whose change moves a deal between groups or changes its sums.
-const SUMMED: &str =
-    "owner_id, stage, currency, source, amount_cents, probability, actual_close_date";
+const SUMMED: &str = "owner_id, stage, currency, source, amount_cents, probability, \
+                      actual_close_date, company_id";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -243,6 +254,7 @@ $$",
             DbBackend::Postgres => &[
                 "DROP TRIGGER tr_deal_totals ON deals",
                 "DROP FUNCTION deal_totals_apply()",
+                "DROP TABLE deal_won_companies",
                 "DROP TABLE deal_won_months",
                 "DROP TABLE deal_totals",
             ],
@@ -250,6 +262,7 @@ $$",
                 "DROP TRIGGER tr_deal_totals_update",
                 "DROP TRIGGER tr_deal_totals_delete",
                 "DROP TRIGGER tr_deal_totals_insert",
+                "DROP TABLE deal_won_companies",
                 "DROP TABLE deal_won_months",
                 "DROP TABLE deal_totals",
             ],

@@ -884,6 +884,12 @@ async fn totals_out_of_step(app: &TestApp) -> i64 {
             format!("owner_id, currency, {month}"),
             "stage = 'closed_won' AND actual_close_date IS NOT NULL".to_owned(),
         ),
+        (
+            "deal_won_companies",
+            "owner_id, currency, company_id".to_owned(),
+            "owner_id, currency, company_id".to_owned(),
+            "stage = 'closed_won'".to_owned(),
+        ),
     ];
     let mut out = 0;
     for (table, key, key_of_deals, only) in tables {

@@ -28,8 +28,8 @@ use entity::enums::{DealSource, DealStage};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
-    ActiveEnum, Condition, ConnectionTrait, DbBackend, DbErr, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -656,6 +656,8 @@ enum By {
     Source,
     /// The `YYYY-MM` of `actual_close_date` (`deal_won_months` only).
     Month,
+    /// The company (`deal_won_companies` only).
+    Company,
 }
 
 impl By {
@@ -665,6 +667,7 @@ impl By {
             By::Owner => "owner_id",
             By::Source => "source",
             By::Month => "month",
+            By::Company => "company_id",
         }
     }
 
@@ -678,7 +681,7 @@ impl By {
 
     fn read(self, row: &QueryResult) -> Result<Key, DbErr> {
         Ok(match self {
-            By::Owner => Key::Id(row.try_get("", "owner_id")?),
+            By::Owner | By::Company => Key::Id(row.try_get("", self.column())?),
             By::Stage | By::Source | By::Month => {
                 match row.try_get::<Option<String>>("", self.column())? {
                     Some(s) if !s.is_empty() => Key::Text(s),
@@ -717,6 +720,8 @@ enum Summary<'a> {
     /// `deal_won_months` (per owner, currency and close month): the won deals closed from
     /// month `from` to before month `until` (both first days of a month).
     WonMonths { from: NaiveDate, until: NaiveDate },
+    /// `deal_won_companies` (per owner, currency and company): the won deals.
+    WonCompanies,
 }
 
 impl Summary<'_> {
@@ -724,6 +729,7 @@ impl Summary<'_> {
         match self {
             Summary::Stages(_) => "deal_totals",
             Summary::WonMonths { .. } => "deal_won_months",
+            Summary::WonCompanies => "deal_won_companies",
         }
     }
 
@@ -733,7 +739,7 @@ impl Summary<'_> {
             Summary::Stages(stages) if stages.len() < DealStage::ALL.len() => {
                 Condition::all().add(stage_in(stages))
             }
-            Summary::Stages(_) => Condition::all(),
+            Summary::Stages(_) | Summary::WonCompanies => Condition::all(),
             Summary::WonMonths { from, until } => {
                 let month = Expr::col((Alias::new("deals"), Alias::new("month")));
                 Condition::all()
@@ -747,6 +753,7 @@ impl Summary<'_> {
     fn on_deals(self) -> Condition {
         match self {
             Summary::Stages(_) => self.on_totals(),
+            Summary::WonCompanies => Condition::all().add(stage_is(DealStage::ClosedWon)),
             Summary::WonMonths { from, until } => {
                 let close = col(deal::Column::ActualCloseDate);
                 Condition::all()
@@ -1047,6 +1054,9 @@ pub async fn top_companies(
     viewer: &Viewer,
     filter: &DealSet,
 ) -> ApiResult<Vec<CompanyTotal>> {
+    if filter.1 == Summed::Yes {
+        return summed_top_companies(deps, viewer, filter).await;
+    }
     let company_id = col(deal::Column::CompanyId);
     let visible = visible_cents(deps, viewer);
     let mut per_company = readable_deals(deps, viewer, filter);
@@ -1097,6 +1107,57 @@ pub async fn top_companies(
         })
         .collect::<Result<_, DbErr>>()
         .map_err(Into::into)
+}
+
+/// [`top_companies`] from [`summed`] (won deals per company), ranked here on the exact
+/// sums (largest first, then by id: UUIDs compare bytewise, as both databases compare them);
+/// the companies' names are read under the company `read` scope, best first, fifty at a
+/// time, until [`TOP_COMPANIES`] readable ones are found.
+async fn summed_top_companies(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &DealSet,
+) -> ApiResult<Vec<CompanyTotal>> {
+    let groups = summed(deps, viewer, filter, Summary::WonCompanies, &[By::Company]).await?;
+    let mut ranked: Vec<(Uuid, u64, i128)> = groups
+        .into_iter()
+        .filter_map(|(key, sums)| match key.first() {
+            Some(Key::Id(id)) if sums.cents > 0 => {
+                Some((*id, u64::try_from(sums.count).unwrap_or(0), sums.cents))
+            }
+            _ => None,
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    let limit = usize::try_from(TOP_COMPANIES).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    for chunk in ranked.chunks(50) {
+        let names: HashMap<Uuid, String> = entity::company::Entity::find()
+            .select_only()
+            .column(entity::company::Column::Id)
+            .column(entity::company::Column::Name)
+            .filter(entity::company::Column::Id.is_in(chunk.iter().map(|c| c.0)))
+            .filter(deps.authz.aggregate_scope(viewer, CompanyAction::Read))
+            .into_tuple::<(Uuid, String)>()
+            .all(&deps.db)
+            .await?
+            .into_iter()
+            .collect();
+        for (company_id, won_deals, won_cents) in chunk {
+            if let Some(name) = names.get(company_id) {
+                out.push(CompanyTotal {
+                    company_id: *company_id,
+                    name: name.clone(),
+                    won_deals: *won_deals,
+                    won_cents: *won_cents,
+                });
+                if out.len() == limit {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Per owner of a readable deal (all time): deals, won, lost, visible won amount; largest
