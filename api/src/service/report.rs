@@ -1111,8 +1111,8 @@ pub async fn top_companies(
 
 /// [`top_companies`] from [`summed`] (won deals per company), ranked here on the exact
 /// sums (largest first, then by id: UUIDs compare bytewise, as both databases compare them);
-/// the companies' names are read under the company `read` scope, best first, fifty at a
-/// time, until [`TOP_COMPANIES`] readable ones are found.
+/// the companies' names are read under the company `read` scope (probed company by
+/// company), best first, fifty at a time, until [`TOP_COMPANIES`] readable ones are found.
 async fn summed_top_companies(
     deps: &Deps,
     viewer: &Viewer,
@@ -1137,7 +1137,9 @@ async fn summed_top_companies(
             .column(entity::company::Column::Id)
             .column(entity::company::Column::Name)
             .filter(entity::company::Column::Id.is_in(chunk.iter().map(|c| c.0)))
-            .filter(deps.authz.aggregate_scope(viewer, CompanyAction::Read))
+            // Probed per listed company (the `Set` shape would gather the company of every
+            // readable deal first: 10 ms for a rep at 100,000 deals).
+            .filter(deps.authz.scope(viewer, CompanyAction::Read))
             .into_tuple::<(Uuid, String)>()
             .all(&deps.db)
             .await?
