@@ -483,7 +483,7 @@ pub struct Limits {
     )]
     pub ws_max_operations: usize,
 
-    /// A viewer who can read at most this many rows of a kind (SQLite) gets list pages that
+    /// A viewer who can read at most this many rows of a kind gets list pages that
     /// read those rows through the policy scope's indexes and sort them, instead of walking
     /// the list's order through the whole table; 0 turns this off (docs/performance.md).
     #[arg(long, env = "CRM_FEW_ROWS", default_value_t = 1000, global = true)]

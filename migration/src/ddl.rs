@@ -46,11 +46,16 @@ impl Types {
                 integer: "INTEGER",
                 text: "TEXT",
             }),
-            other => Err(DbErr::Migration(format!(
-                "unsupported database backend {other:?}: the CRM runs on SQLite or PostgreSQL"
-            ))),
+            other => Err(unsupported(other)),
         }
     }
+}
+
+/// The error of a migration run on a backend the CRM does not support.
+pub(crate) fn unsupported(backend: DbBackend) -> DbErr {
+    DbErr::Migration(format!(
+        "unsupported database backend {backend:?}: the CRM runs on SQLite or PostgreSQL"
+    ))
 }
 
 /// Runs the statements one at a time, in order (drivers differ on multi-statement strings).

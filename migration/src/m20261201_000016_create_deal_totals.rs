@@ -27,7 +27,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::ddl::{self, Types};
+use crate::ddl::{self, Types, unsupported};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -274,10 +274,4 @@ $$",
     fn use_transaction(&self) -> Option<bool> {
         Some(true)
     }
-}
-
-fn unsupported(backend: DbBackend) -> DbErr {
-    DbErr::Migration(format!(
-        "unsupported database backend {backend:?}: the CRM runs on SQLite or PostgreSQL"
-    ))
 }

@@ -51,7 +51,7 @@ pub use polar::{
     PolarDeal, PolarExport, PolarRecord, PolarResource, PolarTeam, PolarUser, RealUser,
 };
 pub use policy::{PolicyError, PolicySource};
-pub use sql::Shape;
+pub use sql::{Shape, any_of};
 pub use viewer::{Origin, Viewer};
 
 use compile::Compiled;
@@ -184,6 +184,24 @@ impl Authorizer {
     /// kind's table name, unaliased. All-allowed is an empty condition, all-denied `1 = 0`.
     pub fn scope(&self, viewer: &Viewer, action: impl Into<Action>) -> Condition {
         self.shaped_scope(viewer, action.into(), Shape::Probe)
+    }
+
+    /// The same rows as [`Authorizer::scope`] for a viewer who reads few of them, shaped so
+    /// that `backend` reads them through the indexes of the scope's terms: on PostgreSQL
+    /// the viewer's sets are arrays (`owner_id = ANY(ARRAY(…))`, index conditions a bitmap
+    /// `OR` combines; `IN (SELECT …)` would test every row), elsewhere
+    /// [`Authorizer::aggregate_scope`] (SQLite's multi-index `OR` serves `IN` sets).
+    pub fn few_rows_scope(
+        &self,
+        viewer: &Viewer,
+        action: impl Into<Action>,
+        backend: sea_orm::DbBackend,
+    ) -> Condition {
+        let shape = match backend {
+            sea_orm::DbBackend::Postgres => Shape::Index,
+            _ => Shape::Set,
+        };
+        self.shaped_scope(viewer, action.into(), shape)
     }
 
     /// The same rows as [`Authorizer::scope`], shaped for aggregates (counts, sums, reports)

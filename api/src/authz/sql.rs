@@ -534,7 +534,9 @@ fn owned_by_team_member(viewer: &Viewer, column: Expr, nullable: bool, shape: Sh
 /// `ANY(ARRAY(<select>))` (PostgreSQL): the rows of an uncorrelated one-column subquery,
 /// read once into an array that an `=` can use as an index condition. Equivalent to
 /// `IN (<select>)`, `NULL`s and the empty set included.
-fn any_of(select: SelectStatement) -> Expr {
+/// `= ANY(ARRAY(<select>))`'s right side: the subquery's rows read once into an array,
+/// which PostgreSQL can use as an index condition (`id = ANY($1)`), unlike `IN (<select>)`.
+pub fn any_of(select: SelectStatement) -> Expr {
     let rows = Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(select)));
     Func::cust("ANY").arg(Func::cust("ARRAY").arg(rows)).into()
 }

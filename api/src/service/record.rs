@@ -96,10 +96,11 @@ pub trait Record: EntityTrait {
 
     /// The same rows as [`Record::readable`], for a viewer who can read only a few of them
     /// (see [`list`]): the scope in the shape that reads them through its own indexes
-    /// (`Shape::Set`).
+    /// (`Authorizer::few_rows_scope`).
     fn readable_few(deps: &Deps, viewer: &Viewer) -> Select<Self> {
+        let backend = deps.db.get_database_backend();
         Self::find()
-            .filter(deps.authz.aggregate_scope(viewer, Self::READ))
+            .filter(deps.authz.few_rows_scope(viewer, Self::READ, backend))
             .column_as(deps.authz.facts_expr(viewer, Self::KIND), FACTS_COLUMN)
     }
 
@@ -257,7 +258,9 @@ pub async fn reads_few<R: Record>(deps: &Deps, viewer: &Viewer) -> ApiResult<boo
             return Ok(*few);
         }
     }
-    let scope = deps.authz.aggregate_scope(viewer, R::READ);
+    let scope = deps
+        .authz
+        .few_rows_scope(viewer, R::READ, deps.db.get_database_backend());
     let few = !scope.is_empty() && count_at_most::<R>(deps, scope, few_rows + 1).await? <= few_rows;
     deps.page_shapes
         .seen

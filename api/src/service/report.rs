@@ -832,20 +832,29 @@ async fn summed(
     }
 
     // The deals a share could decide differently, when the role's decisions read shares:
-    // read from the viewer's shares outwards (a `CROSS JOIN` fixes that order on SQLite,
-    // whose planner would otherwise rather walk a report index through every won deal of a
-    // month, say, testing each against the shares; PostgreSQL plans it as any join).
+    // read from the viewer's shares outwards. The planners would otherwise rather walk a
+    // report index through every won deal of a month, say, testing each against the shares
+    // (10 ms on SQLite, 7 ms on PostgreSQL at 100,000 deals): on SQLite a `CROSS JOIN` from
+    // the share ids fixes the order; on PostgreSQL `id = ANY(ARRAY(share ids))` is an index
+    // condition on the deals' key.
     let lookups = authz.lookup_facts(Kind::Deal);
     let shares = authz
         .lookup_ids(viewer, Kind::Deal)
         .filter(|_| authz.relevant_facts(viewer.role, Kind::Deal).bits() & lookups.bits() != 0);
     if let Some(shares) = shares {
-        let mine = Alias::new("authz_mine");
         let mut select = Query::select();
+        if backend == DbBackend::Postgres {
+            select
+                .from(deals.clone())
+                .and_where(column("id").eq(crate::authz::any_of(shares)));
+        } else {
+            let mine = Alias::new("authz_mine");
+            select
+                .from_subquery(shares, mine.clone())
+                .cross_join(deals.clone())
+                .and_where(column("id").equals((mine, Alias::new("record_id"))));
+        }
         select
-            .from_subquery(shares, mine.clone())
-            .cross_join(deals.clone())
-            .and_where(column("id").equals((mine, Alias::new("record_id"))))
             .expr_as(column("amount_cents"), Alias::new("amount_cents"))
             .expr_as(column("probability"), Alias::new("probability"))
             .expr_as(authz.facts_expr(viewer, Kind::Deal), Alias::new("facts"))
