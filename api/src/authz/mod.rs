@@ -270,7 +270,7 @@ impl Authorizer {
     /// [`Authorizer::aggregate_scope`] for rows on which no lookup fact holds (see
     /// [`Authorizer::lookup_facts`]): a condition on the row's own columns only (a deal's
     /// owner), for tables of totals grouped by those columns. The rows it misses or wrongly
-    /// includes are among [`Authorizer::lookup_rows`], whose facts decide them one by one.
+    /// includes are among [`Authorizer::lookup_ids`], whose facts decide them one by one.
     pub fn scope_without_lookups(&self, viewer: &Viewer, action: impl Into<Action>) -> Condition {
         let action = action.into();
         match action.kind().table() {
