@@ -5,13 +5,16 @@
 
 use std::collections::{HashMap, HashSet};
 
-use api::authz::{Action, Authorizer, DealFacts, FactMask, Kind, UserFacts, Viewer};
+use api::authz::{
+    Action, Authorizer, CompanyAction, ContactAction, DealAction, DealFacts, FactMask, Kind,
+    UserFacts, Viewer,
+};
 use crm_testkit::direct::Oracle;
 use crm_testkit::{Org, Shape};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::authz_support::{DEFAULT, masks, scoped_ids};
+use crate::authz_support::{DEFAULT, knowing_linked_agrees, masks, scoped_ids};
 use crate::helpers::TestApp;
 
 /// Kinds whose records live in tables (the others are decided by role alone).
@@ -65,6 +68,18 @@ async fn sql_view(db: &DatabaseConnection, authz: &Authorizer, org: &Org, user: 
                 .insert(action, scoped_ids(db, authz, &view.viewer, action).await);
         }
     }
+    // The companies and contacts of the deals the viewer may read, as the relation
+    // loaders reach them.
+    let readable = &view.scopes[&Action::from(DealAction::Read)];
+    let deals = || org.deals.iter().filter(|d| readable.contains(&d.id));
+    let companies: HashSet<Uuid> = deals().map(|d| d.company_id).collect();
+    let contacts: HashSet<Uuid> = deals().filter_map(|d| d.contact_id).collect();
+    let mut wrong =
+        knowing_linked_agrees(db, authz, &view.viewer, CompanyAction::Read, &companies).await;
+    wrong.extend(
+        knowing_linked_agrees(db, authz, &view.viewer, ContactAction::Read, &contacts).await,
+    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     view
 }
 

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use api::authz::{Action, Authorizer, FACTS_COLUMN, FactMask, Kind, Viewer};
+use api::authz::{Action, Authorizer, FACTS_COLUMN, Fact, FactMask, Kind, Viewer};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
@@ -173,4 +173,57 @@ pub async fn fast_path(
         viewer.role
     );
     listed
+}
+
+/// The relation loaders' shortcut: a company or contact reached from a deal the viewer
+/// may read is "linked to a readable deal", so its scope and facts mask may be built with
+/// that fact fixed (`Authorizer::scope_knowing`). Over the records `linked` to readable
+/// deals, that must select the same rows with the same facts masks as the plain scope
+/// and mask; returns the differences.
+pub async fn knowing_linked_agrees(
+    db: &DatabaseConnection,
+    authz: &Authorizer,
+    viewer: &Viewer,
+    read: impl Into<Action>,
+    linked: &HashSet<Uuid>,
+) -> Vec<String> {
+    let read = read.into();
+    let kind = read.kind();
+    let t = table(kind);
+    let known = FactMask::NONE.with(kind, Fact::LinkedToReadableDeal, true);
+    let among = || Condition::all().add(Expr::col((t, "id")).is_in(linked.iter().copied()));
+    let plain = ids_where(db, kind, among().add(authz.scope(viewer, read))).await;
+    let knowing = ids_where(
+        db,
+        kind,
+        among().add(authz.scope_knowing(viewer, read, known)),
+    )
+    .await;
+    let mut wrong = Vec::new();
+    if plain != knowing {
+        wrong.push(format!(
+            "{:?} {kind}: knowing the link selects {knowing:?}, the scope {plain:?}",
+            viewer.role
+        ));
+    }
+    let all = masks(db, authz, viewer, kind).await;
+    let select = Query::select()
+        .column((t, "id"))
+        .expr_as(authz.facts_expr_knowing(viewer, kind, known), FACTS_COLUMN)
+        .from(t)
+        .cond_where(among())
+        .to_owned();
+    for row in db.query_all(&select).await.expect("masks knowing the link") {
+        let id = row.try_get::<Uuid>("", "id").expect("id");
+        let mask =
+            FactMask::from_column(row.try_get::<i32>("", FACTS_COLUMN).expect("mask").into());
+        if all.get(&id) != Some(&mask) {
+            wrong.push(format!(
+                "{:?} {kind} {id}: mask knowing the link {mask:?}, plain {:?}",
+                viewer.role,
+                all.get(&id)
+            ));
+        }
+    }
+    wrong
 }

@@ -197,11 +197,7 @@ impl Authorizer {
         action: impl Into<Action>,
         backend: sea_orm::DbBackend,
     ) -> Condition {
-        let shape = match backend {
-            sea_orm::DbBackend::Postgres => Shape::Index,
-            _ => Shape::Set,
-        };
-        self.shaped_scope(viewer, action.into(), shape)
+        self.shaped_scope(viewer, action.into(), Self::index_shape(backend))
     }
 
     /// The same rows as [`Authorizer::scope`], shaped for aggregates (counts, sums, reports)
@@ -239,17 +235,39 @@ impl Authorizer {
             })
     }
 
-    fn shaped_scope(&self, viewer: &Viewer, action: Action, shape: Shape) -> Condition {
-        let key = viewer::BuiltKey::Scope(self.id, action, shape);
-        viewer
-            .built
-            .condition(key, || self.build_scope(viewer, action, shape))
+    /// [`Authorizer::scope`] for rows on which the facts of `known` hold (established by
+    /// the caller: the company of a deal the viewer has just read is linked to a readable
+    /// deal). The policy still decides: a known fact is one of its inputs, fixed.
+    pub fn scope_knowing(
+        &self,
+        viewer: &Viewer,
+        action: impl Into<Action>,
+        known: FactMask,
+    ) -> Condition {
+        let action = action.into();
+        let key = viewer::BuiltKey::Scope(self.id, action, Shape::Probe, known.bits());
+        viewer.built.condition(key, || {
+            self.build_scope(viewer, action, Shape::Probe, known)
+        })
     }
 
-    fn build_scope(&self, viewer: &Viewer, action: Action, shape: Shape) -> Condition {
+    fn shaped_scope(&self, viewer: &Viewer, action: Action, shape: Shape) -> Condition {
+        let key = viewer::BuiltKey::Scope(self.id, action, shape, 0);
+        viewer.built.condition(key, || {
+            self.build_scope(viewer, action, shape, FactMask::NONE)
+        })
+    }
+
+    fn build_scope(
+        &self,
+        viewer: &Viewer,
+        action: Action,
+        shape: Shape,
+        known: FactMask,
+    ) -> Condition {
         match action.kind().table() {
             Some(table) => {
-                sql::scope(&self.inner.tables, viewer, action, table, shape).into_condition()
+                sql::scope(&self.inner.tables, viewer, action, table, shape, known).into_condition()
             }
             None => {
                 sql::Sql::Const(self.allowed_without_facts(viewer.role, action)).into_condition()
@@ -271,14 +289,33 @@ impl Authorizer {
     /// [`Authorizer::lookup_facts`]): a condition on the row's own columns only (a deal's
     /// owner), for tables of totals grouped by those columns. The rows it misses or wrongly
     /// includes are among [`Authorizer::lookup_ids`], whose facts decide them one by one.
-    pub fn scope_without_lookups(&self, viewer: &Viewer, action: impl Into<Action>) -> Condition {
+    /// In `shape`: [`Shape::Set`] where it is tested on every row (a `CASE` in a sum),
+    /// [`Authorizer::index_shape`] in a `WHERE` that should read through an index.
+    pub fn scope_without_lookups(
+        &self,
+        viewer: &Viewer,
+        action: impl Into<Action>,
+        shape: Shape,
+    ) -> Condition {
         let action = action.into();
         match action.kind().table() {
-            Some(table) => sql::scope_without_lookups(&self.inner.tables, viewer, action, table)
-                .into_condition(),
+            Some(table) => {
+                sql::scope_without_lookups(&self.inner.tables, viewer, action, table, shape)
+                    .into_condition()
+            }
             None => {
                 sql::Sql::Const(self.allowed_without_facts(viewer.role, action)).into_condition()
             }
+        }
+    }
+
+    /// The shape in which `backend` reads a few rows through the indexes of a scope's
+    /// terms: [`Shape::Index`] on PostgreSQL (the viewer's sets as arrays), [`Shape::Set`]
+    /// elsewhere (SQLite's multi-index `OR` serves `IN` sets).
+    pub fn index_shape(backend: sea_orm::DbBackend) -> Shape {
+        match backend {
+            sea_orm::DbBackend::Postgres => Shape::Index,
+            _ => Shape::Set,
         }
     }
 
@@ -303,9 +340,15 @@ impl Authorizer {
     /// (it is an SQL `integer` on every backend). Only facts some decision of the viewer's
     /// role depends on are computed ([`Authorizer::relevant_facts`]); the others read 0.
     pub fn facts_expr(&self, viewer: &Viewer, kind: Kind) -> Expr {
-        let key = viewer::BuiltKey::Facts(self.id, kind);
+        self.facts_expr_knowing(viewer, kind, FactMask::NONE)
+    }
+
+    /// [`Authorizer::facts_expr`] for rows on which the facts of `known` hold (see
+    /// [`Authorizer::scope_knowing`]): their bits are constants.
+    pub fn facts_expr_knowing(&self, viewer: &Viewer, kind: Kind, known: FactMask) -> Expr {
+        let key = viewer::BuiltKey::Facts(self.id, kind, known.bits());
         viewer.built.expr(key, || match kind.table() {
-            Some(table) => sql::facts_mask(&self.inner.tables, viewer, kind, table),
+            Some(table) => sql::facts_mask(&self.inner.tables, viewer, kind, table, known),
             None => Expr::val(0).cast_as("integer"),
         })
     }

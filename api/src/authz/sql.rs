@@ -13,8 +13,8 @@ use sea_orm::sea_query::{
 use super::actions::Action;
 use super::compile::Tables;
 use super::facts::{self, Meaning, SqlDef};
-use super::minimize::{Cube, Dnf};
-use super::model::Kind;
+use super::minimize::Cube;
+use super::model::{FactMask, Kind};
 use super::viewer::Viewer;
 
 /// Aliases for tables in nested subqueries (never the alias of an enclosing query: a kind's
@@ -98,13 +98,32 @@ fn col(table: &'static str, column: &'static str) -> Expr {
     Expr::col((table, column))
 }
 
-/// SQL for what the compiled tables say about (viewer, action), over rows of `table`.
+/// SQL for what the compiled tables say about (viewer, action), over rows of `table`, with
+/// the facts of `known` taken as true for every row (facts the caller has established for
+/// the rows it asks about; none for a plain scope).
 pub(crate) fn scope(
     tables: &Tables,
     viewer: &Viewer,
     action: Action,
     table: &'static str,
     shape: Shape,
+    known: FactMask,
+) -> Sql {
+    let kind = action.kind();
+    let facts = (0..kind.fact_count())
+        .map(|bit| (known.bits() >> bit & 1 == 1).then_some(Sql::Const(true)))
+        .collect();
+    fixed_scope(tables, viewer, action, table, shape, facts)
+}
+
+/// The compiled DNF of (viewer, action) with the facts already in `facts` fixed.
+fn fixed_scope(
+    tables: &Tables,
+    viewer: &Viewer,
+    action: Action,
+    table: &'static str,
+    shape: Shape,
+    mut facts: Vec<Option<Sql>>,
 ) -> Sql {
     let row = Row {
         tables,
@@ -113,7 +132,12 @@ pub(crate) fn scope(
         shape,
     };
     let kind = action.kind();
-    row.dnf(kind, tables.dnf(viewer.role, kind, action.index()))
+    tables
+        .dnf(viewer.role, kind, action.index())
+        .iter()
+        .fold(Sql::Const(false), |any, cube| {
+            any.or(row.cube(kind, *cube, &mut facts))
+        })
 }
 
 /// Whether fact `bit` of `kind` is read from another table's row about the record and the
@@ -131,23 +155,13 @@ pub(crate) fn scope_without_lookups(
     viewer: &Viewer,
     action: Action,
     table: &'static str,
+    shape: Shape,
 ) -> Sql {
-    let row = Row {
-        tables,
-        viewer,
-        table,
-        shape: Shape::Set,
-    };
     let kind = action.kind();
-    let mut facts: Vec<Option<Sql>> = (0..kind.fact_count())
+    let facts = (0..kind.fact_count())
         .map(|bit| is_lookup(kind, bit).then_some(Sql::Const(false)))
         .collect();
-    tables
-        .dnf(viewer.role, kind, action.index())
-        .iter()
-        .fold(Sql::Const(false), |any, cube| {
-            any.or(row.cube(kind, *cube, &mut facts))
-        })
+    fixed_scope(tables, viewer, action, table, shape, facts)
 }
 
 /// The ids of the records of `kind` on which some lookup fact may hold for the viewer (a
@@ -237,6 +251,7 @@ pub(crate) fn facts_mask(
     viewer: &Viewer,
     kind: Kind,
     table: &'static str,
+    known: FactMask,
 ) -> Expr {
     // Per-row values: the correlated form (the mask is computed for the listed rows only).
     let row = Row {
@@ -248,11 +263,12 @@ pub(crate) fn facts_mask(
     let relevant = tables.relevant(viewer.role, kind);
     // A fact no decision of this role depends on is left at 0: it costs nothing to compute
     // and changes no answer.
+    // A fact the caller knows holds is a constant bit.
+    let mut constant: i32 = i32::from(relevant.bits() & known.bits());
     let facts: Vec<(i32, Meaning)> = (0..kind.fact_count())
-        .filter(|&bit| relevant.bits() >> bit & 1 == 1)
+        .filter(|&bit| (relevant.bits() & !known.bits()) >> bit & 1 == 1)
         .filter_map(|bit| facts::meaning(kind, bit).map(|m| (1i32 << bit, m)))
         .collect();
-    let mut constant: i32 = 0;
     let mut sum: Option<Expr> = None;
     let mut add = |term: Expr| {
         sum = Some(match sum.take() {
@@ -339,13 +355,6 @@ impl Row<'_> {
         }
     }
 
-    fn dnf(&self, kind: Kind, dnf: &Dnf) -> Sql {
-        let mut facts: Vec<Option<Sql>> = vec![None; kind.fact_count()];
-        dnf.iter().fold(Sql::Const(false), |any, cube| {
-            any.or(self.cube(kind, *cube, &mut facts))
-        })
-    }
-
     /// One term of a DNF: the `AND` of its literals (each fact built once in `facts`).
     fn cube(&self, kind: Kind, cube: Cube, facts: &mut [Option<Sql>]) -> Sql {
         let mut all = Sql::Const(true);
@@ -420,7 +429,14 @@ impl Row<'_> {
             return Sql::Const(false);
         };
         let fk = self.col(fk);
-        match scope(self.tables, self.viewer, action, alias, self.nested_shape()) {
+        match scope(
+            self.tables,
+            self.viewer,
+            action,
+            alias,
+            self.nested_shape(),
+            FactMask::NONE,
+        ) {
             Sql::Const(false) => Sql::Const(false),
             // Foreign keys guarantee the row exists.
             Sql::Const(true) => Sql::Expr(fk.is_not_null()),
@@ -449,7 +465,14 @@ impl Row<'_> {
             .from_as(source_table, alias)
             .and_where(col(alias, link).equals((self.table, "id")))
             .to_owned();
-        match scope(self.tables, self.viewer, action, alias, self.nested_shape()) {
+        match scope(
+            self.tables,
+            self.viewer,
+            action,
+            alias,
+            self.nested_shape(),
+            FactMask::NONE,
+        ) {
             Sql::Const(false) => Sql::Const(false),
             Sql::Const(true) => Sql::Expr(Expr::exists(select)),
             Sql::Expr(allowed) => Sql::Expr(Expr::exists(select.and_where(allowed).to_owned())),

@@ -65,10 +65,10 @@ impl Eq for Origin {}
 /// facts expression of a kind.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum BuiltKey {
-    /// `Authorizer::scope` / `aggregate_scope`.
-    Scope(u64, Action, Shape),
-    /// `Authorizer::facts_expr`.
-    Facts(u64, Kind),
+    /// `Authorizer::scope` / `aggregate_scope` / `scope_knowing` (the known facts' bits).
+    Scope(u64, Action, Shape, u8),
+    /// `Authorizer::facts_expr` / `facts_expr_knowing` (the known facts' bits).
+    Facts(u64, Kind, u8),
     /// `Authorizer::disjoint_scopes` (its SQL differs on PostgreSQL: `true`).
     Parts(u64, Action, bool),
 }

@@ -13,7 +13,7 @@ use entity::{deal_share, team, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::authz::{TeamAction, UserAction, Viewer};
+use crate::authz::{Fact, FactMask, Kind, TeamAction, UserAction, Viewer};
 use crate::batch::BatchLoader;
 use crate::error::ApiError;
 use crate::graphql::connection::Total;
@@ -222,13 +222,14 @@ pub async fn shares(ctx: &Context<'_>, deal: Uuid) -> Result<Vec<deal_share::Mod
         .unwrap_or_default())
 }
 
-/// A row of kind `R` by id, if readable.
-pub struct ById<R>(pub Uuid, PhantomData<fn() -> R>);
+/// A row of kind `R` by id, if readable, with the facts the caller knows hold on it (see
+/// `Authorizer::scope_knowing`; none for [`ById::new`]).
+pub struct ById<R>(pub Uuid, FactMask, PhantomData<fn() -> R>);
 
 impl<R> ById<R> {
     /// The key of row `id`.
     pub fn new(id: Uuid) -> Self {
-        Self(id, PhantomData)
+        Self(id, FactMask::NONE, PhantomData)
     }
 }
 
@@ -240,13 +241,14 @@ impl<R> Clone for ById<R> {
 impl<R> Copy for ById<R> {}
 impl<R> PartialEq for ById<R> {
     fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
+        self.0 == other.0 && self.1 == other.1
     }
 }
 impl<R> Eq for ById<R> {}
 impl<R> std::hash::Hash for ById<R> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.0.hash(state);
+        self.1.bits().hash(state);
     }
 }
 
@@ -255,20 +257,50 @@ impl<R: Record> Loader<ById<R>> for Loaders {
     type Error = LoadError;
 
     async fn load(&self, keys: &[ById<R>]) -> Result<HashMap<ById<R>, R::Row>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = record::by_ids::<R>(&self.deps, &self.viewer, &ids)
-            .await
+        let mut found = HashMap::with_capacity(keys.len());
+        // One statement per set of known facts (almost always one).
+        let mut knowns: Vec<FactMask> = keys.iter().map(|k| k.1).collect();
+        knowns.sort_by_key(|k| k.bits());
+        knowns.dedup();
+        for known in knowns {
+            let ids: Vec<Uuid> = keys.iter().filter(|k| k.1 == known).map(|k| k.0).collect();
+            let rows = if known == FactMask::NONE {
+                record::by_ids::<R>(&self.deps, &self.viewer, &ids).await
+            } else {
+                record::by_ids_knowing::<R>(&self.deps, &self.viewer, &ids, known).await
+            }
             .map_err(load_err)?;
-        Ok(rows.into_iter().map(|r| (ById::new(r.id()), r)).collect())
+            found.extend(
+                rows.into_iter()
+                    .map(|r| (ById(r.id(), known, PhantomData), r)),
+            );
+        }
+        Ok(found)
     }
 }
 
 /// Resolves a readable row of kind `R` (or `null`).
 pub async fn by_id<R: Record>(ctx: &Context<'_>, id: Uuid) -> Result<Option<R::Row>> {
+    by_id_knowing::<R>(ctx, id, FactMask::NONE).await
+}
+
+/// [`by_id`] for a row on which the facts of `known` hold (the company or contact of a
+/// deal the viewer has read is linked to a readable deal: [`linked_to_readable_deal`]).
+pub async fn by_id_knowing<R: Record>(
+    ctx: &Context<'_>,
+    id: Uuid,
+    known: FactMask,
+) -> Result<Option<R::Row>> {
     loader(ctx)?
-        .load_one(ById::<R>::new(id))
+        .load_one(ById::<R>(id, known, PhantomData))
         .await
         .map_err(unarc)
+}
+
+/// The fact "linked to a readable deal" of `kind` (a company or a contact), for a record a
+/// deal links to when `deal_readable` (the deal's facts allow `read`); no fact otherwise.
+pub fn linked_to_readable_deal(kind: Kind, deal_readable: bool) -> FactMask {
+    FactMask::NONE.with(kind, Fact::LinkedToReadableDeal, deal_readable)
 }
 
 /// The node of a linked record `id`, when there is one and the viewer may read it.

@@ -279,15 +279,20 @@ pub struct WithFacts<M> {
 
 impl<M: FromQueryResult> FromQueryResult for WithFacts<M> {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        let model = M::from_query_result(res, pre)?;
-        let raw: i64 = res
-            .try_get(pre, FACTS_COLUMN)
-            .or_else(|_| res.try_get::<i32>(pre, FACTS_COLUMN).map(i64::from))?;
         Ok(Self {
-            model,
-            facts: FactMask::from_column(raw),
+            model: M::from_query_result(res, pre)?,
+            facts: read_facts(res, pre)?,
         })
     }
+}
+
+/// The facts selected as [`FACTS_COLUMN`] (a `bigint` or an `integer`, by backend and
+/// expression).
+pub fn read_facts(res: &QueryResult, pre: &str) -> Result<FactMask, DbErr> {
+    let raw: i64 = res
+        .try_get(pre, FACTS_COLUMN)
+        .or_else(|_| res.try_get::<i32>(pre, FACTS_COLUMN).map(i64::from))?;
+    Ok(FactMask::from_column(raw))
 }
 
 /// One page of a connection.

@@ -19,7 +19,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::authz::{Action, FACTS_COLUMN, Kind, Viewer};
+use crate::authz::{Action, FACTS_COLUMN, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::events::{self, AuditAction, Audited, Change, Event};
 use crate::service::filter::{Env, Field, Filter, Scalar};
@@ -393,6 +393,30 @@ pub async fn by_ids<R: Record>(
         return Ok(Vec::new());
     }
     Ok(R::readable(deps, viewer)
+        .filter(R::ID.is_in(ids.iter().copied()))
+        .into_model::<R::Row>()
+        .all(&deps.db)
+        .await?)
+}
+
+/// [`by_ids`] for rows on which the facts of `known` hold (established by the caller; see
+/// `Authorizer::scope_knowing`), for kinds whose [`Record::readable`] is the policy's scope
+/// with facts.
+pub async fn by_ids_knowing<R: Record>(
+    deps: &Deps,
+    viewer: &Viewer,
+    ids: &[Uuid],
+    known: FactMask,
+) -> ApiResult<Vec<R::Row>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(R::find()
+        .filter(deps.authz.scope_knowing(viewer, R::READ, known))
+        .column_as(
+            deps.authz.facts_expr_knowing(viewer, R::KIND, known),
+            FACTS_COLUMN,
+        )
         .filter(R::ID.is_in(ids.iter().copied()))
         .into_model::<R::Row>()
         .all(&deps.db)

@@ -8,11 +8,11 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::deal;
 
-use crate::authz::DealAction;
+use crate::authz::{DealAction, Kind};
 use crate::graphql::User;
 use crate::graphql::activity::ActivityConnection;
 use crate::graphql::enums::{DealSource, DealStage, Priority};
-use crate::graphql::loaders::Parent;
+use crate::graphql::loaders::{self, Parent};
 use crate::graphql::record::record_node;
 use crate::graphql::scalars::{Date, Decimal};
 use crate::service::deal::DealRow;
@@ -113,8 +113,10 @@ impl Deal {
     }
     /// The company, if the viewer may read it.
     async fn company(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::company::Company>> {
+        let known =
+            loaders::linked_to_readable_deal(Kind::Company, self.can(ctx, DealAction::Read));
         Ok(
-            crate::graphql::loaders::by_id::<entity::company::Entity>(ctx, self.model().company_id)
+            loaders::by_id_knowing::<entity::company::Entity>(ctx, self.model().company_id, known)
                 .await?
                 .map(|r| crate::graphql::company::Company::new(r, &self.viewer)),
         )
@@ -124,8 +126,10 @@ impl Deal {
         let Some(id) = self.model().contact_id else {
             return Ok(None);
         };
+        let known =
+            loaders::linked_to_readable_deal(Kind::Contact, self.can(ctx, DealAction::Read));
         Ok(
-            crate::graphql::loaders::by_id::<entity::contact::Entity>(ctx, id)
+            loaders::by_id_knowing::<entity::contact::Entity>(ctx, id, known)
                 .await?
                 .map(|r| crate::graphql::contact::Contact::new(r, &self.viewer)),
         )
