@@ -1072,3 +1072,118 @@ async fn the_pipeline_stays_exact_through_every_kind_of_write() {
         .await;
     check().await;
 }
+
+/// The top companies are ranked in the database from the won-companies totals, the
+/// companies a share changes read first: a team company with one cent of the rep's own
+/// business, lifted to the top by a deal shared from another team, keeps both deals. With
+/// a policy under which another team's companies are unreadable, the first rows read are
+/// mostly those: the ranking reads further until ten readable companies are found.
+#[tokio::test]
+async fn top_companies_rank_exactly_past_shares_and_unreadable_companies() {
+    let app = TestApp::new().await;
+    let mut org = Org::new();
+    let east = org.team().name("East").add().id;
+    let west = org.team().name("West").add().id;
+    let rae = org
+        .user()
+        .name("Rae")
+        .role(Role::SalesRep)
+        .team(east)
+        .add()
+        .id;
+    let wes = org
+        .user()
+        .name("Wes")
+        .role(Role::SalesRep)
+        .team(west)
+        .add()
+        .id;
+    let mut won = |org: &mut Org, owner: Uuid, company: Uuid, cents: i64| {
+        org.deal()
+            .title("Won")
+            .owner(owner)
+            .company(company)
+            .amount_cents(cents)
+            .stage(DealStage::ClosedWon)
+            .closed_on(as_of())
+            .add()
+            .id
+    };
+    // Rae's own business: 15 of her team's companies (10.00 … 150.00), 15 of the other
+    // team's (10,000.00 … 10,140.00), and one cent with "East 15".
+    for i in 0..15_i64 {
+        let e = org.company().name(format!("East {i}")).owner(rae).add().id;
+        won(&mut org, rae, e, (i + 1) * 1_000);
+        let w = org.company().name(format!("West {i}")).owner(wes).add().id;
+        won(&mut org, rae, w, 1_000_000 + i * 1_000);
+    }
+    let tiny = org.company().name("East 15").owner(rae).add().id;
+    won(&mut org, rae, tiny, 1);
+    // Wes's 500,000.00 deal with that company, shared with Rae to edit.
+    let big = won(&mut org, wes, tiny, 50_000_000);
+    org.share(big, rae).permission(SharePermission::Edit).add();
+    // Nine more of Wes's deals shared with Rae, worth cents: changed companies that rank
+    // below everything else (and must not fill the list while better ones are unread).
+    for i in 16..25_i64 {
+        let e = org.company().name(format!("East {i}")).owner(rae).add().id;
+        let deal = won(&mut org, wes, e, i - 15);
+        org.share(deal, rae).permission(SharePermission::Edit).add();
+    }
+    org.insert(&app.db).await.expect("insert");
+    let rae_model = org.find_user(rae).unwrap().clone();
+
+    let query = "query($range: DashboardRange) { dashboard(range: $range) {
+        topCompanies { name wonDeals wonAmount }
+    } }";
+    let range = json!({ "range": { "asOf": as_of().to_string() } });
+    let top = |json: &Value| -> Vec<(String, u64, String)> {
+        json["dashboard"]["topCompanies"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{json}"))
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_owned(),
+                    c["wonDeals"].as_u64().unwrap(),
+                    c["wonAmount"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let company =
+        |name: &str, deals: u64, amount: &str| (name.to_owned(), deals, amount.to_owned());
+
+    // Every company of a deal Rae may read is readable: East 15 first (both deals), then
+    // the nine largest of the other team's.
+    let client = Client::new(&app.state, &rae_model).await;
+    let mut expected = vec![company("East 15", 2, "500000.01")];
+    expected.extend(
+        (6..15)
+            .rev()
+            .map(|i| company(&format!("West {i}"), 1, &format!("{}.00", 10_000 + i * 10))),
+    );
+    assert_eq!(top(&client.run(query, range.clone()).await), expected);
+
+    // Companies readable only in the team: the other team's are skipped, past the first
+    // rows read (the changed companies first, then the other team's fifteen and four of
+    // Rae's team's, down to East 11: the ranking is exact only that far, so the rest is
+    // read before the nine cent-sized companies could fill the list).
+    let edited = AppState::with_authorizer(
+        app.db.clone(),
+        (*app.state.config).clone(),
+        edited_policy(
+            "company.polar",
+            "has_role(user: User, \"viewer\", company: Company) if\n    company.linked_to_readable_deal(user);",
+            "",
+        ),
+    )
+    .expect("state");
+    let client = Client::new(&edited, &rae_model).await;
+    let mut expected = vec![company("East 15", 2, "500000.01")];
+    expected.extend(
+        (6..15)
+            .rev()
+            .map(|i| company(&format!("East {i}"), 1, &format!("{}.00", (i + 1) * 10))),
+    );
+    assert_eq!(top(&client.run(query, range).await), expected);
+}

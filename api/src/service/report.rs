@@ -27,7 +27,7 @@ use chrono::{Datelike, Days, Months, NaiveDate};
 use entity::deal;
 use entity::enums::{DealSource, DealStage};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QueryResult, QuerySelect,
@@ -927,16 +927,52 @@ async fn summed(
     summary: Summary<'_>,
     by: &[By],
 ) -> ApiResult<HashMap<Vec<Key>, Sums>> {
+    let mut groups: HashMap<Vec<Key>, Sums> = HashMap::new();
+    // The statement groups by exactly `by`: one row per key.
+    for row in deps
+        .db
+        .query_all(&totals_select(deps, viewer, filter, summary, by))
+        .await?
+    {
+        groups.insert(totals_key(&row, by)?, read_sums(&row)?);
+    }
+    for (key, change) in share_corrections(deps, viewer, filter, summary, by).await? {
+        let group = groups.entry(key).or_default();
+        group.count += change.count;
+        group.cents += change.cents;
+        group.weighted += change.weighted;
+    }
+    groups.retain(|_, sums| sums.count > 0);
+    Ok(groups)
+}
+
+/// The key of a row of [`totals_select`].
+fn totals_key(row: &QueryResult, by: &[By]) -> Result<Vec<Key>, DbErr> {
+    by.iter().map(|b| b.read(row)).collect()
+}
+
+/// The sums of a row of [`totals_select`].
+fn read_sums(row: &QueryResult) -> Result<Sums, DbErr> {
+    Ok(Sums {
+        count: int(row, "n")?,
+        cents: read_sum(row, "cents")?,
+        weighted: read_sum(row, "weighted")?,
+    })
+}
+
+/// The first statement of [`summed`]: per group of `by`, the totals of the owners whose
+/// deals the viewer may read when nothing but the owner is known (`n`, `cents_hi`,
+/// `cents_lo`, `weighted_hi`, `weighted_lo` and the `by` columns).
+fn totals_select(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &DealSet,
+    summary: Summary<'_>,
+    by: &[By],
+) -> SelectStatement {
     let authz = &deps.authz;
     let deals = Alias::new("deals");
     let column = |name: &str| Expr::col((deals.clone(), Alias::new(name)));
-    let key = |row: &QueryResult| {
-        by.iter()
-            .map(|b| b.read(row))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let mut groups: HashMap<Vec<Key>, Sums> = HashMap::new();
-
     // The owners as arrays on PostgreSQL: its totals are read through their key (a
     // table written as often as the deals can hold many dead rows between vacuums: the
     // owners of a sparse viewer are then 16 pages, not all 11,640 of the table after a
@@ -960,22 +996,25 @@ async fn summed(
         select.expr_as(column(b.column()), Alias::new(b.column()));
         select.add_group_by([column(b.column())]);
     }
-    // The statement groups by exactly `by`: one row per key.
-    for row in deps.db.query_all(&select).await? {
-        let sums = Sums {
-            count: int(&row, "n")?,
-            cents: read_sum(&row, "cents")?,
-            weighted: read_sum(&row, "weighted")?,
-        };
-        groups.insert(key(&row)?, sums);
-    }
+    select
+}
 
-    // The deals a share could decide differently: each counted above as if it had no
-    // share, replaced here by its true decision.
+/// The second half of [`summed`]: per group of `by`, what the viewer's shared deals
+/// change in the totals of [`totals_select`] (each counted there as if it had no share,
+/// replaced here by its true decision). Groups no share changes are absent.
+async fn share_corrections(
+    deps: &Deps,
+    viewer: &Viewer,
+    filter: &DealSet,
+    summary: Summary<'_>,
+    by: &[By],
+) -> ApiResult<HashMap<Vec<Key>, Sums>> {
+    let authz = &deps.authz;
     let lookups = authz.lookup_facts(Kind::Deal);
     let read = |facts: FactMask| authz.decide(viewer.role, DealAction::Read, facts);
     let shown =
         |facts: FactMask| read(facts) && authz.decide(viewer.role, DealAction::ReadAmount, facts);
+    let mut changes: HashMap<Vec<Key>, Sums> = HashMap::new();
     for deal in shared_deals(deps, viewer, filter).await? {
         if !summary.covers(deal) {
             continue;
@@ -987,13 +1026,12 @@ async fn summed(
             continue;
         }
         let cents = i128::from(deal.amount_cents);
-        let group = groups.entry(deal.key(by)).or_default();
-        group.count += count;
-        group.cents += amount * cents;
-        group.weighted += amount * cents * i128::from(deal.probability);
+        let change = changes.entry(deal.key(by)).or_default();
+        change.count += count;
+        change.cents += amount * cents;
+        change.weighted += amount * cents * i128::from(deal.probability);
     }
-    groups.retain(|_, sums| sums.count > 0);
-    Ok(groups)
+    Ok(changes)
 }
 
 /// How many deals the viewer may read (a deals list's `totalCount` without a filter), from
@@ -1221,27 +1259,100 @@ pub async fn top_companies(
         .map_err(Into::into)
 }
 
-/// [`top_companies`] from [`summed`] (won deals per company), ranked here on the exact
-/// sums (largest first, then by id: UUIDs compare bytewise, as both databases compare them);
-/// the companies' names are read under the company `read` scope (probed company by
-/// company), best first, fifty at a time, until [`TOP_COMPANIES`] readable ones are found.
+/// [`top_companies`] from the won-companies totals, ranked in the database: the totals
+/// statement ([`totals_select`]) ordered by visible won amount (largest first, then by id:
+/// UUIDs compare bytewise, in both databases and here), the companies a share correction
+/// changes first, at most `limit` rows. Every other company's sum is final there, so the
+/// rows read, corrected, are ranked exactly down to the last uncorrected one (every company
+/// ranking above it was read). Names are read under the company `read` scope down that
+/// ranking until [`TOP_COMPANIES`] readable ones are found; when the ranking runs out first
+/// and the statement stopped at its limit, again with a larger limit. A rep's dashboard
+/// reads a dozen rows instead of every company their team won business with.
 async fn summed_top_companies(
     deps: &Deps,
     viewer: &Viewer,
     filter: &DealSet,
 ) -> ApiResult<Vec<CompanyTotal>> {
-    let groups = summed(deps, viewer, filter, Summary::WonCompanies, &[By::Company]).await?;
-    let mut ranked: Vec<(Uuid, u64, i128)> = groups
-        .into_iter()
-        .filter_map(|(key, sums)| match key.first() {
-            Some(Key::Id(id)) if sums.cents > 0 => {
-                Some((*id, u64::try_from(sums.count).unwrap_or(0), sums.cents))
-            }
+    let by = [By::Company];
+    let summary = Summary::WonCompanies;
+    let changes = share_corrections(deps, viewer, filter, summary, &by).await?;
+    let changed: Vec<Uuid> = changes
+        .keys()
+        .filter_map(|key| match key.first() {
+            Some(Key::Id(id)) => Some(*id),
             _ => None,
         })
         .collect();
-    ranked.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-    let limit = usize::try_from(TOP_COMPANIES).unwrap_or(usize::MAX);
+    let wanted = usize::try_from(TOP_COMPANIES).unwrap_or(usize::MAX);
+    let mut limit = wanted + changed.len();
+    loop {
+        let totals = Alias::new("report_totals");
+        let company = Expr::col((totals.clone(), Alias::new("company_id")));
+        let [quotient, remainder] = order_keys(&totals, "cents");
+        let mut select = Query::select();
+        select.column(Asterisk).from_subquery(
+            totals_select(deps, viewer, filter, summary, &by),
+            totals.clone(),
+        );
+        if !changed.is_empty() {
+            let first = Condition::all().add(company.clone().is_in(changed.iter().copied()));
+            select.order_by_expr(
+                Expr::case(first, Expr::val(0)).finally(Expr::val(1)).into(),
+                Order::Asc,
+            );
+        }
+        select
+            .order_by_expr(quotient, Order::Desc)
+            .order_by_expr(remainder, Order::Desc)
+            .order_by_expr(company, Order::Asc)
+            .limit(u64::try_from(limit).unwrap_or(u64::MAX));
+        let rows = deps.db.query_all(&select).await?;
+        let stopped = rows.len() >= limit;
+        let mut groups: HashMap<Uuid, Sums> = HashMap::with_capacity(rows.len());
+        // The last uncorrected company read (rows come in rank order after the changed).
+        let mut boundary: Option<(i128, Uuid)> = None;
+        for row in &rows {
+            let id: Uuid = row.try_get("", "company_id")?;
+            let sums = read_sums(row)?;
+            if !changed.contains(&id) {
+                boundary = Some((sums.cents, id));
+            }
+            groups.insert(id, sums);
+        }
+        for (key, change) in &changes {
+            if let Some(Key::Id(id)) = key.first() {
+                let group = groups.entry(*id).or_default();
+                group.count += change.count;
+                group.cents += change.cents;
+            }
+        }
+        let mut ranked: Vec<(Uuid, u64, i128)> = groups
+            .into_iter()
+            .filter(|(_, sums)| sums.count > 0 && sums.cents > 0)
+            .map(|(id, sums)| (id, u64::try_from(sums.count).unwrap_or(0), sums.cents))
+            .collect();
+        ranked.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        if stopped && let Some((cents, id)) = boundary {
+            ranked.retain(|c| c.2 > cents || (c.2 == cents && c.0 <= id));
+        }
+        let out = readable_companies(deps, viewer, &ranked, wanted).await?;
+        if out.len() >= wanted || !stopped {
+            return Ok(out);
+        }
+        limit = limit.saturating_mul(4);
+    }
+}
+
+/// The first `wanted` companies of `ranked` (id, won deals, won cents) the viewer may read,
+/// in order, with their names: read under the company `read` scope, fifty at a time
+/// (probed per listed company: the `Set` shape would gather the company of every readable
+/// deal first, 10 ms for a rep at 100,000 deals).
+async fn readable_companies(
+    deps: &Deps,
+    viewer: &Viewer,
+    ranked: &[(Uuid, u64, i128)],
+    wanted: usize,
+) -> ApiResult<Vec<CompanyTotal>> {
     let mut out = Vec::new();
     for chunk in ranked.chunks(50) {
         let names: HashMap<Uuid, String> = entity::company::Entity::find()
@@ -1249,8 +1360,6 @@ async fn summed_top_companies(
             .column(entity::company::Column::Id)
             .column(entity::company::Column::Name)
             .filter(entity::company::Column::Id.is_in(chunk.iter().map(|c| c.0)))
-            // Probed per listed company (the `Set` shape would gather the company of every
-            // readable deal first: 10 ms for a rep at 100,000 deals).
             .filter(deps.authz.scope(viewer, CompanyAction::Read))
             .into_tuple::<(Uuid, String)>()
             .all(&deps.db)
@@ -1265,7 +1374,7 @@ async fn summed_top_companies(
                     won_deals: *won_deals,
                     won_cents: *won_cents,
                 });
-                if out.len() == limit {
+                if out.len() == wanted {
                     return Ok(out);
                 }
             }
