@@ -1098,7 +1098,7 @@ async fn top_companies_rank_exactly_past_shares_and_unreadable_companies() {
         .team(west)
         .add()
         .id;
-    let mut won = |org: &mut Org, owner: Uuid, company: Uuid, cents: i64| {
+    let won = |org: &mut Org, owner: Uuid, company: Uuid, cents: i64| {
         org.deal()
             .title("Won")
             .owner(owner)
