@@ -429,14 +429,7 @@ impl Row<'_> {
             return Sql::Const(false);
         };
         let fk = self.col(fk);
-        match scope(
-            self.tables,
-            self.viewer,
-            action,
-            alias,
-            self.nested_shape(),
-            FactMask::NONE,
-        ) {
+        match self.nested_scope(action, alias) {
             Sql::Const(false) => Sql::Const(false),
             // Foreign keys guarantee the row exists.
             Sql::Const(true) => Sql::Expr(fk.is_not_null()),
@@ -449,6 +442,13 @@ impl Row<'_> {
                     .to_owned(),
             )),
         }
+    }
+
+    /// The policy's scope of `action` over another kind's rows aliased `alias`, nested in
+    /// this row's facts.
+    fn nested_scope(&self, action: Action, alias: &'static str) -> Sql {
+        let (tables, viewer, shape) = (self.tables, self.viewer, self.nested_shape());
+        scope(tables, viewer, action, alias, shape, FactMask::NONE)
     }
 
     /// Some record of `action`'s kind whose `link` column is this row's id allows `action`,
@@ -465,14 +465,7 @@ impl Row<'_> {
             .from_as(source_table, alias)
             .and_where(col(alias, link).equals((self.table, "id")))
             .to_owned();
-        match scope(
-            self.tables,
-            self.viewer,
-            action,
-            alias,
-            self.nested_shape(),
-            FactMask::NONE,
-        ) {
+        match self.nested_scope(action, alias) {
             Sql::Const(false) => Sql::Const(false),
             Sql::Const(true) => Sql::Expr(Expr::exists(select)),
             Sql::Expr(allowed) => Sql::Expr(Expr::exists(select.and_where(allowed).to_owned())),
