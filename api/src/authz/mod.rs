@@ -183,7 +183,7 @@ impl Authorizer {
     /// planner can walk the page's order index and stop at its `LIMIT`. Written against the
     /// kind's table name, unaliased. All-allowed is an empty condition, all-denied `1 = 0`.
     pub fn scope(&self, viewer: &Viewer, action: impl Into<Action>) -> Condition {
-        self.shaped_scope(viewer, action.into(), Shape::Probe)
+        self.shaped_scope(viewer, action.into(), Shape::Probe, FactMask::NONE)
     }
 
     /// The same rows as [`Authorizer::scope`] for a viewer who reads few of them, shaped so
@@ -197,7 +197,12 @@ impl Authorizer {
         action: impl Into<Action>,
         backend: sea_orm::DbBackend,
     ) -> Condition {
-        self.shaped_scope(viewer, action.into(), Self::index_shape(backend))
+        self.shaped_scope(
+            viewer,
+            action.into(),
+            Self::index_shape(backend),
+            FactMask::NONE,
+        )
     }
 
     /// The same rows as [`Authorizer::scope`], shaped for aggregates (counts, sums, reports)
@@ -206,7 +211,7 @@ impl Authorizer {
     /// viewer who sees few rows visits only those. (In a page ordered by another index,
     /// this shape makes SQLite collect and sort every readable row first: use `scope`.)
     pub fn aggregate_scope(&self, viewer: &Viewer, action: impl Into<Action>) -> Condition {
-        self.shaped_scope(viewer, action.into(), Shape::Set)
+        self.shaped_scope(viewer, action.into(), Shape::Set, FactMask::NONE)
     }
 
     /// The rows of [`Authorizer::aggregate_scope`] as disjoint conditions, for counts that
@@ -244,18 +249,21 @@ impl Authorizer {
         action: impl Into<Action>,
         known: FactMask,
     ) -> Condition {
-        let action = action.into();
-        let key = viewer::BuiltKey::Scope(self.id, action, Shape::Probe, known.bits());
-        viewer.built.condition(key, || {
-            self.build_scope(viewer, action, Shape::Probe, known)
-        })
+        self.shaped_scope(viewer, action.into(), Shape::Probe, known)
     }
 
-    fn shaped_scope(&self, viewer: &Viewer, action: Action, shape: Shape) -> Condition {
-        let key = viewer::BuiltKey::Scope(self.id, action, shape, 0);
-        viewer.built.condition(key, || {
-            self.build_scope(viewer, action, shape, FactMask::NONE)
-        })
+    /// The scope in `shape` with the facts of `known` fixed, built once per viewer.
+    fn shaped_scope(
+        &self,
+        viewer: &Viewer,
+        action: Action,
+        shape: Shape,
+        known: FactMask,
+    ) -> Condition {
+        let key = viewer::BuiltKey::Scope(self.id, action, shape, known.bits());
+        viewer
+            .built
+            .condition(key, || self.build_scope(viewer, action, shape, known))
     }
 
     fn build_scope(

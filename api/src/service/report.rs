@@ -723,6 +723,15 @@ struct Sums {
     weighted: i128,
 }
 
+impl Sums {
+    /// Adds `other` into these sums.
+    fn add(&mut self, other: Sums) {
+        self.count += other.count;
+        self.cents += other.cents;
+        self.weighted += other.weighted;
+    }
+}
+
 /// Which totals [`summed`] reads, and which deals they cover.
 #[derive(Clone, Copy, Debug)]
 enum Summary<'a> {
@@ -937,10 +946,7 @@ async fn summed(
         groups.insert(totals_key(&row, by)?, read_sums(&row)?);
     }
     for (key, change) in share_corrections(deps, viewer, filter, summary, by).await? {
-        let group = groups.entry(key).or_default();
-        group.count += change.count;
-        group.cents += change.cents;
-        group.weighted += change.weighted;
+        groups.entry(key).or_default().add(change);
     }
     groups.retain(|_, sums| sums.count > 0);
     Ok(groups)
@@ -1026,10 +1032,11 @@ async fn share_corrections(
             continue;
         }
         let cents = i128::from(deal.amount_cents);
-        let change = changes.entry(deal.key(by)).or_default();
-        change.count += count;
-        change.cents += amount * cents;
-        change.weighted += amount * cents * i128::from(deal.probability);
+        changes.entry(deal.key(by)).or_default().add(Sums {
+            count,
+            cents: amount * cents,
+            weighted: amount * cents * i128::from(deal.probability),
+        });
     }
     Ok(changes)
 }
@@ -1321,9 +1328,7 @@ async fn summed_top_companies(
         }
         for (key, change) in &changes {
             if let Some(Key::Id(id)) = key.first() {
-                let group = groups.entry(*id).or_default();
-                group.count += change.count;
-                group.cents += change.cents;
+                groups.entry(*id).or_default().add(*change);
             }
         }
         let mut ranked: Vec<(Uuid, u64, i128)> = groups
