@@ -80,6 +80,31 @@ impl<T> BatchLoader<T> {
         }
     }
 
+    /// Records what a load of `key` would answer (`None`: not found), read by another
+    /// statement of the request (a page that read its rows' relations); a key already
+    /// fetched keeps its answer.
+    pub fn prime<K>(&self, key: K, value: Option<T::Value>)
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        T: Loader<K>,
+        T::Error: Sync,
+    {
+        let mut slots = self.slots.lock().expect("loader lock");
+        slots
+            .entry(TypeId::of::<K>())
+            .or_insert_with(|| {
+                Box::new(Slot::<K, T::Value, T::Error> {
+                    open: None,
+                    cache: HashMap::new(),
+                })
+            })
+            .downcast_mut::<Slot<K, T::Value, T::Error>>()
+            .expect("one slot type per key type")
+            .cache
+            .entry(key)
+            .or_insert(value);
+    }
+
     /// Loads one key, batched with every other key requested by the same level.
     pub async fn load_one<K>(&self, key: K) -> Result<Option<T::Value>, T::Error>
     where
@@ -225,6 +250,21 @@ mod tests {
         let found = join_all([2, 4, 2, 5].map(|k| loader.load_one(k))).await;
         assert_eq!(found, vec![Ok(Some(4)), Ok(Some(8)), Ok(Some(4)), Ok(None)]);
         assert_eq!(calls(&loader), vec![vec![2, 4, 5]]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn primed_keys_answer_without_a_fetch_and_fetched_ones_keep_their_answer() {
+        let loader = BatchLoader::new(Doubler::default());
+        assert_eq!(loader.load_one(2).await, Ok(Some(4)));
+        loader.prime(2, Some(99));
+        loader.prime(6, Some(7));
+        loader.prime(8, None);
+        let found = join_all([2, 6, 8, 10].map(|k| loader.load_one(k))).await;
+        assert_eq!(
+            found,
+            vec![Ok(Some(4)), Ok(Some(7)), Ok(None), Ok(Some(20))]
+        );
+        assert_eq!(calls(&loader), vec![vec![2], vec![10]]);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -26,6 +26,11 @@ pub async fn connect_with(
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(acquire_timeout)
+        // sqlx pings a pooled connection on every checkout by default: a round trip to
+        // PostgreSQL, or a hop to the SQLite driver's thread and back, before every
+        // statement. Only a connection idle long enough to have been dropped by the server
+        // or a proxy is tested now.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
         opt.map_sqlx_sqlite_opts(|o| {

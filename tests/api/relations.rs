@@ -328,3 +328,75 @@ async fn the_directory_and_teams_are_lists_too() {
         .await;
     assert_eq!(json["data"]["teams"]["nodes"], json!([{"name": "East"}]));
 }
+
+const JOINED_PAGE: &str = "{ deals(first: 100) { nodes { id
+  company { id name viewerCan { update delete } }
+  contact { id fullName viewerCan { update updateNotes } }
+  owner { id name email } } } }";
+
+const ONE_DEAL: &str = "query($id: ID!) { deal(id: $id) { id
+  company { id name viewerCan { update delete } }
+  contact { id fullName viewerCan { update updateNotes } }
+  owner { id name email } } }";
+
+/// A page asking for its deals' company, contact and owner reads them in the page's own
+/// statement (`service::related`). On a random organisation, for every user who can sign
+/// in, each node's relations equal what the loaders answer for the deal read alone — the
+/// same records, `null` where those are (no contact, an owner the directory hides), the
+/// same facts — and the relations cost no statement of their own.
+#[tokio::test]
+async fn relations_read_with_the_page_equal_the_loaders_answers() {
+    use crm_testkit::Shape;
+    use std::sync::atomic::Ordering;
+
+    let (app, counter) = TestApp::with_statement_counter().await;
+    let mut org = Org::random(17, Shape::DIFFERENTIAL);
+    org.insert(&app.db).await.expect("insert the organisation");
+    let (mut compared, mut no_contact, mut hidden_owner) = (0, 0, 0);
+    for user in org.users.iter().filter(|u| u.active) {
+        let token = app.login(&user.email, PASSWORD).await.0;
+        // The first page of a viewer also decides the plan of their pages (a bounded count).
+        app.gql(
+            Some(&token),
+            "{ deals(first: 1) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+        counter.store(0, Ordering::SeqCst);
+        let (_, ids) = app
+            .gql(
+                Some(&token),
+                "{ deals(first: 100) { nodes { id } } }",
+                json!({}),
+            )
+            .await;
+        let plain = counter.swap(0, Ordering::SeqCst);
+        let (_, page) = app.gql(Some(&token), JOINED_PAGE, json!({})).await;
+        let joined = counter.load(Ordering::SeqCst);
+        assert!(page["errors"].is_null(), "{}: {page}", user.email);
+        assert_eq!(
+            joined, plain,
+            "{}: the relations ran statements of their own",
+            user.email
+        );
+        let nodes = page["data"]["deals"]["nodes"].as_array().unwrap();
+        assert_eq!(
+            nodes.len(),
+            ids["data"]["deals"]["nodes"].as_array().unwrap().len()
+        );
+        for node in nodes {
+            let (_, one) = app
+                .gql(Some(&token), ONE_DEAL, json!({ "id": node["id"] }))
+                .await;
+            assert_eq!(node, &one["data"]["deal"], "{}", user.email);
+            compared += 1;
+            no_contact += usize::from(node["contact"].is_null());
+            hidden_owner += usize::from(node["owner"].is_null());
+        }
+    }
+    assert!(compared > 100, "{compared} deals compared");
+    assert!(
+        no_contact > 0 && hidden_owner > 0,
+        "{no_contact} without contact, {hidden_owner} hidden owners"
+    );
+}

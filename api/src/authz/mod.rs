@@ -263,7 +263,20 @@ impl Authorizer {
         let key = viewer::BuiltKey::Scope(self.id, action, shape, known.bits());
         viewer
             .built
-            .condition(key, || self.build_scope(viewer, action, shape, known))
+            .condition(key, || self.build_scope(viewer, action, shape, known, None))
+    }
+
+    /// [`Authorizer::scope_knowing`] over the kind's table joined under `alias` (the related
+    /// rows a page reads in its own statement, `service::related`). Not memoised: the
+    /// memoised conditions name the kind's table.
+    pub fn scope_knowing_as(
+        &self,
+        viewer: &Viewer,
+        action: impl Into<Action>,
+        known: FactMask,
+        alias: &'static str,
+    ) -> Condition {
+        self.build_scope(viewer, action.into(), Shape::Probe, known, Some(alias))
     }
 
     fn build_scope(
@@ -272,9 +285,11 @@ impl Authorizer {
         action: Action,
         shape: Shape,
         known: FactMask,
+        alias: Option<&'static str>,
     ) -> Condition {
         match action.kind().table() {
             Some(table) => {
+                let table = alias.unwrap_or(table);
                 sql::scope(&self.inner.tables, viewer, action, table, shape, known).into_condition()
             }
             None => {
@@ -355,10 +370,37 @@ impl Authorizer {
     /// [`Authorizer::scope_knowing`]): their bits are constants.
     pub fn facts_expr_knowing(&self, viewer: &Viewer, kind: Kind, known: FactMask) -> Expr {
         let key = viewer::BuiltKey::Facts(self.id, kind, known.bits());
-        viewer.built.expr(key, || match kind.table() {
-            Some(table) => sql::facts_mask(&self.inner.tables, viewer, kind, table, known),
+        viewer
+            .built
+            .expr(key, || self.build_facts(viewer, kind, known, None))
+    }
+
+    /// [`Authorizer::facts_expr_knowing`] over the kind's table joined under `alias` (see
+    /// [`Authorizer::scope_knowing_as`]).
+    pub fn facts_expr_knowing_as(
+        &self,
+        viewer: &Viewer,
+        kind: Kind,
+        known: FactMask,
+        alias: &'static str,
+    ) -> Expr {
+        self.build_facts(viewer, kind, known, Some(alias))
+    }
+
+    fn build_facts(
+        &self,
+        viewer: &Viewer,
+        kind: Kind,
+        known: FactMask,
+        alias: Option<&'static str>,
+    ) -> Expr {
+        match kind.table() {
+            Some(table) => {
+                let table = alias.unwrap_or(table);
+                sql::facts_mask(&self.inner.tables, viewer, kind, table, known)
+            }
             None => Expr::val(0).cast_as("integer"),
-        })
+        }
     }
 
     /// The facts at least one decision of `role` on `kind` depends on. Masks selected with

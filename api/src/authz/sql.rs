@@ -132,12 +132,32 @@ fn fixed_scope(
         shape,
     };
     let kind = action.kind();
-    tables
-        .dnf(viewer.role, kind, action.index())
-        .iter()
-        .fold(Sql::Const(false), |any, cube| {
-            any.or(row.cube(kind, *cube, &mut facts))
-        })
+    // Terms that are one lookup fact each (shared to view; shared to edit) test the same
+    // lookup row: one test of `column IN (values)` for all of them, instead of one
+    // subquery each (one index probe per row a page visits, one hashed set per value).
+    let mut merged: Vec<(&'static Lookup, Vec<&'static str>)> = Vec::new();
+    let mut any = Sql::Const(false);
+    for cube in tables.dnf(viewer.role, kind, action.index()) {
+        let mut literals = cube.iter();
+        if let (Some((var, true)), None) = (literals.next(), literals.next())
+            && facts[var].is_none()
+            && let Some(Meaning {
+                sql: SqlDef::Lookup(lookup, value),
+                ..
+            }) = facts::meaning(kind, var)
+        {
+            match merged.iter_mut().find(|(l, _)| *l == lookup) {
+                Some((_, values)) => values.push(value),
+                None => merged.push((lookup, vec![value])),
+            }
+            continue;
+        }
+        any = any.or(row.cube(kind, *cube, &mut facts));
+    }
+    for (lookup, values) in merged {
+        any = any.or(row.lookup(lookup, &values));
+    }
+    any
 }
 
 /// Whether fact `bit` of `kind` is read from another table's row about the record and the
@@ -374,7 +394,7 @@ impl Row<'_> {
     fn fact(&self, meaning: &Meaning) -> Sql {
         match meaning.sql {
             SqlDef::Expr(build) => build(self),
-            SqlDef::Lookup(lookup, value) => self.lookup(lookup, value),
+            SqlDef::Lookup(lookup, value) => self.lookup(lookup, &[value]),
         }
     }
 
@@ -472,14 +492,19 @@ impl Row<'_> {
         }
     }
 
-    /// The viewer's row of `lookup` for this record exists and has `column = value`.
-    fn lookup(&self, lookup: &Lookup, value: &'static str) -> Sql {
+    /// The viewer's row of `lookup` for this record exists and its column holds one of
+    /// `values` (`column = value` for one).
+    fn lookup(&self, lookup: &Lookup, values: &[&'static str]) -> Sql {
         let l = lookup.alias;
+        let column = match values {
+            [value] => col(l, lookup.column).eq(*value),
+            values => col(l, lookup.column).is_in(values.iter().copied()),
+        };
         let mut rows = Query::select()
             .column((l, lookup.record))
             .from_as(lookup.table, l)
             .and_where(col(l, lookup.viewer).eq(self.viewer.user_id))
-            .and_where(col(l, lookup.column).eq(value))
+            .and_where(column)
             .to_owned();
         Sql::Expr(match self.shape {
             // Probed for each row the query visits: lets the planner walk an order index and

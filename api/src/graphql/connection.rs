@@ -15,6 +15,7 @@ use crate::graphql::{actor, deps, gql};
 use crate::service::filter::Field;
 use crate::service::list::{Page, PageArgs};
 use crate::service::record::{self, ListQuery, Record};
+use crate::service::related::ToOne;
 
 /// The `totalCount` of a connection.
 #[derive(Clone)]
@@ -84,9 +85,20 @@ where
         .iter()
         .any(|f| look.field(f).exists())
     {
-        record::list(&deps, &viewer, &query, &args.page)
+        // The nodes' to-one relations the selection asks for are read by the page's own
+        // statement and handed to the loaders.
+        let nodes = [look.field("nodes"), look.field("edges").field("node")];
+        let joins: Vec<&'static ToOne> = R::TO_ONE
+            .iter()
+            .filter(|to_one| nodes.iter().any(|n| n.field(to_one.field).exists()))
+            .collect();
+        let (page, related) = record::list_joined(&deps, &viewer, &query, &args.page, &joins)
             .await
-            .map_err(gql)?
+            .map_err(gql)?;
+        if !joins.is_empty() {
+            crate::graphql::loaders::prime(crate::graphql::loaders::loader(ctx)?, related);
+        }
+        page
     } else {
         record::check_list(&deps, &viewer, &query, &args.page).map_err(gql)?;
         Page {

@@ -21,6 +21,7 @@ use crate::graphql::{Team, User, actor, gql};
 use crate::service::Deps;
 use crate::service::list::{Page, encode_cursor};
 use crate::service::record::{self, Identified, Record};
+use crate::service::related::Related;
 
 /// The loaders of one request.
 pub struct Loaders {
@@ -276,6 +277,22 @@ impl<R: Record> Loader<ById<R>> for Loaders {
             );
         }
         Ok(found)
+    }
+}
+
+/// Hands the related records a page read in its own statement (`service::related`) to the
+/// request's loaders: the relations of its rows then resolve without a statement.
+pub fn prime(loader: &RequestLoader, related: Vec<Vec<Related>>) {
+    for related in related.into_iter().flatten() {
+        match related {
+            Related::Company(id, known, row) => {
+                loader.prime(ById::<entity::company::Entity>(id, known, PhantomData), row);
+            }
+            Related::Contact(id, known, row) => {
+                loader.prime(ById::<entity::contact::Entity>(id, known, PhantomData), row);
+            }
+            Related::User(id, user) => loader.prime(UserById(id), user),
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use crate::service::events::{self, AuditAction};
 use crate::service::filter::{Env, Field, Scalar};
 use crate::service::list::{CursorKind, WithFacts, enum_rank, enum_rank_of};
 use crate::service::record::{Record, SortSpec, sort_enum};
+use crate::service::related::ToOne;
 use crate::service::{At, Deps, begin_write, check_version, record, require_allowed};
 
 /// A deal as the viewer sees it: the row and its facts.
@@ -78,6 +79,23 @@ impl Record for deal::Entity {
     const DEFAULT_ORDER: (DealSort, bool) = (DealSort::CreatedAt, true);
     type Row = DealRow;
     type Sort = DealSort;
+    const TO_ONE: &'static [ToOne] = &[
+        ToOne {
+            field: "company",
+            kind: Kind::Company,
+            fk: "company_id",
+        },
+        ToOne {
+            field: "contact",
+            kind: Kind::Contact,
+            fk: "contact_id",
+        },
+        ToOne {
+            field: "owner",
+            kind: Kind::User,
+            fk: "owner_id",
+        },
+    ];
 
     fn sort<'a>(sort: DealSort, env: &Env<'a>) -> Vec<SortSpec<'a, DealRow>> {
         use deal::Column as C;

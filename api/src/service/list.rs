@@ -361,22 +361,49 @@ where
     E: EntityTrait,
     M: FromQueryResult + Send + Sync,
 {
+    let (page, _) = fetch_page_with(db, select, keys, args, values, |_| Ok(())).await?;
+    Ok(page)
+}
+
+/// [`fetch_page`], also reading `extra` from each row of the page (in the page's order):
+/// what else the page's statement selected (`service::related`).
+pub async fn fetch_page_with<E, M, X>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    keys: &[SortKey],
+    args: &PageArgs,
+    values: impl Fn(&M) -> Vec<CursorValue>,
+    extra: impl Fn(&QueryResult) -> Result<X, DbErr>,
+) -> ApiResult<(Page<M>, Vec<X>)>
+where
+    E: EntityTrait,
+    M: FromQueryResult + Send + Sync,
+{
     let (select, limit, forward) = checked(select, keys, args)?;
-    let mut rows: Vec<M> = select.limit(limit + 1).into_model::<M>().all(db).await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
+    let results = db
+        .query_all_raw(select.limit(limit + 1).build(db.get_database_backend()))
+        .await?;
+    let more = results.len() as u64 > limit;
+    let mut rows = Vec::with_capacity(results.len());
+    let mut extras = Vec::with_capacity(results.len());
+    for res in results.iter().take(limit as usize) {
+        rows.push(M::from_query_result(res, "")?);
+        extras.push(extra(res)?);
+    }
     if !forward {
         rows.reverse();
+        extras.reverse();
     }
     let rows = rows
         .into_iter()
         .map(|m| (encode_cursor(&values(&m)), m))
         .collect();
-    Ok(Page {
+    let page = Page {
         rows,
         has_next_page: if forward { more } else { args.before.is_some() },
         has_previous_page: if forward { args.after.is_some() } else { more },
-    })
+    };
+    Ok((page, extras))
 }
 
 /// How many rows the disjoint selections `parts` hold together, in one statement:

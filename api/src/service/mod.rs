@@ -19,6 +19,7 @@ pub mod live;
 pub mod money;
 pub mod notifications;
 pub mod record;
+pub mod related;
 pub mod report;
 pub mod sync;
 pub mod team;

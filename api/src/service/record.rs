@@ -23,7 +23,8 @@ use crate::authz::{Action, FACTS_COLUMN, FactMask, Kind, Viewer};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::events::{self, AuditAction, Audited, Change, Event};
 use crate::service::filter::{Env, Field, Filter, Scalar};
-use crate::service::list::{CursorKind, Page, PageArgs, SortKey, fetch_page};
+use crate::service::list::{CursorKind, Page, PageArgs, SortKey, fetch_page_with};
+use crate::service::related::{self, Related, ToOne};
 use crate::service::{At, Deps, require_allowed};
 
 /// One ordering key of a kind: the SQL it orders by and the value a row puts into its
@@ -116,6 +117,9 @@ pub trait Record: EntityTrait {
 
     /// The ordering keys of one sort field (usually one; a name may be two).
     fn sort<'a>(sort: Self::Sort, env: &Env<'a>) -> Vec<SortSpec<'a, Self::Row>>;
+
+    /// The to-one relations a page can read in its own statement (`service::related`).
+    const TO_ONE: &'static [ToOne] = &[];
 }
 
 /// What a list shows: which rows (filter and search) in which order.
@@ -199,6 +203,22 @@ where
     R: Record,
     R::Column: Field,
 {
+    Ok(list_joined(deps, viewer, query, page, &[]).await?.0)
+}
+
+/// [`list`], with the related records of `joins` (some of [`Record::TO_ONE`]) of each row
+/// read in the same statement, in the page's order.
+pub async fn list_joined<R>(
+    deps: &Deps,
+    viewer: &Viewer,
+    query: &ListQuery<R>,
+    page: &PageArgs,
+    joins: &[&'static ToOne],
+) -> ApiResult<(Page<R::Row>, Vec<Vec<Related>>)>
+where
+    R: Record,
+    R::Column: Field,
+{
     let env = Env { deps, viewer };
     let specs = sort_specs::<R>(&query.order, &env);
     let mut keys = sort_keys(&specs);
@@ -210,9 +230,24 @@ where
         R::readable(deps, viewer)
     }
     .filter(query.condition(&env));
-    fetch_page(&deps.db, select, &keys, page, |row: &R::Row| {
-        specs.iter().map(|(s, _)| (s.value)(row)).collect()
-    })
+    let mut select = select;
+    let table = R::default().table_name();
+    related::join(
+        deps,
+        viewer,
+        QueryTrait::query(&mut select),
+        table,
+        R::KIND,
+        joins,
+    );
+    fetch_page_with(
+        &deps.db,
+        select,
+        &keys,
+        page,
+        |row: &R::Row| specs.iter().map(|(s, _)| (s.value)(row)).collect(),
+        |res| related::read(deps, viewer, res, R::KIND, joins),
+    )
     .await
 }
 
