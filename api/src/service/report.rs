@@ -744,7 +744,7 @@ enum Summary<'a> {
     WonCompanies,
 }
 
-impl Summary<'_> {
+impl<'a> Summary<'a> {
     fn table(self) -> &'static str {
         match self {
             Summary::Stages(_) => "deal_totals",
@@ -784,18 +784,26 @@ impl Summary<'_> {
         }
     }
 
-    /// Whether `deal` is among the deals these totals cover (the same test as
-    /// [`Summary::on_totals`] and the totals table's own condition, on one deal).
-    fn covers(self, deal: &SharedDeal) -> bool {
-        let won = deal.stage == DealStage::ClosedWon;
-        match self {
-            Summary::Stages(stages) => stages.contains(&deal.stage),
-            Summary::WonCompanies => won,
-            Summary::WonMonths { from, until } => {
-                won && deal.close_month.as_deref().is_some_and(|month| {
-                    month >= from.format("%Y-%m").to_string().as_str()
-                        && month < until.format("%Y-%m").to_string().as_str()
-                })
+    /// Whether a deal is among the deals these totals cover (the same test as
+    /// [`Summary::on_totals`] and the totals table's own condition, on one deal); the
+    /// month bounds are formatted once, not per deal.
+    fn covers(self) -> impl Fn(&SharedDeal) -> bool + 'a {
+        let months = match self {
+            Summary::WonMonths { from, until } => Some((
+                from.format("%Y-%m").to_string(),
+                until.format("%Y-%m").to_string(),
+            )),
+            _ => None,
+        };
+        move |deal| {
+            let won = deal.stage == DealStage::ClosedWon;
+            match (self, &months, deal.close_month.as_deref()) {
+                (Summary::Stages(stages), _, _) => stages.contains(&deal.stage),
+                (Summary::WonCompanies, _, _) => won,
+                (Summary::WonMonths { .. }, Some((from, until)), Some(month)) => {
+                    won && month >= from.as_str() && month < until.as_str()
+                }
+                (Summary::WonMonths { .. }, _, _) => false,
             }
         }
     }
@@ -1020,9 +1028,10 @@ async fn share_corrections(
     let read = |facts: FactMask| authz.decide(viewer.role, DealAction::Read, facts);
     let shown =
         |facts: FactMask| read(facts) && authz.decide(viewer.role, DealAction::ReadAmount, facts);
+    let covers = summary.covers();
     let mut changes: HashMap<Vec<Key>, Sums> = HashMap::new();
     for deal in shared_deals(deps, viewer, filter).await? {
-        if !summary.covers(deal) {
+        if !covers(deal) {
             continue;
         }
         let alone = FactMask::from_bits(deal.facts.bits() & !lookups.bits());
