@@ -29,7 +29,8 @@ pub async fn connect_with(
         // sqlx pings a pooled connection on every checkout by default: a round trip to
         // PostgreSQL, or a hop to the SQLite driver's thread and back, before every
         // statement. Only a connection idle long enough to have been dropped by the server
-        // or a proxy is tested now.
+        // or a proxy is tested now; one broken while in use (the database restarted) is
+        // found out by the statement that uses it, which fails as with the database down.
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
