@@ -265,11 +265,14 @@ fn scopes_use_indexable_shapes_and_bound_values() {
     // The page scope probes the viewer's share of each visited row (correlated EXISTS on
     // the unique (deal_id, user_id) index); the aggregate scope reads the viewer's shares
     // once (uncorrelated IN, no per-row probe); the mask reads the one share row of (deal,
-    // viewer) once for both share facts.
+    // viewer) once for both share facts. The two share terms (to view, to edit) test the
+    // same share row: one subquery with both values, not one each.
     let probe = "EXISTS(SELECT \"authz_shares\".\"deal_id\" FROM \"deal_shares\" AS \"authz_shares\" WHERE \"authz_shares\".\"user_id\" = ";
     let correlated = "AND \"authz_shares\".\"deal_id\" = \"deals\".\"id\")";
+    let both = "\"authz_shares\".\"permission\" IN ('view', 'edit')";
+    assert_eq!(scope.matches(probe).count(), 1, "{scope}");
     assert!(
-        scope.contains(probe) && scope.contains(correlated),
+        scope.contains(correlated) && scope.contains(both),
         "{scope}"
     );
     let aggregate = {
@@ -282,7 +285,8 @@ fn scopes_use_indexable_shapes_and_bound_values() {
             .to_string(PostgresQueryBuilder)
     };
     let set = "\"deals\".\"id\" IN (SELECT \"authz_shares\".\"deal_id\" FROM \"deal_shares\" AS \"authz_shares\" WHERE \"authz_shares\".\"user_id\" = ";
-    assert_eq!(aggregate.matches(set).count(), 2, "{aggregate}");
+    assert_eq!(aggregate.matches(set).count(), 1, "{aggregate}");
+    assert!(aggregate.contains(both), "{aggregate}");
     assert!(!aggregate.contains("EXISTS"), "{aggregate}");
     assert!(!aggregate.contains(correlated), "{aggregate}");
     assert!(!mask.contains("EXISTS"), "{mask}");
