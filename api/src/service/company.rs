@@ -16,6 +16,7 @@ use crate::service::events::{self, AuditAction, RecordKind};
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
 use crate::service::record::{Record, SortSpec, change, sort_enum};
+use crate::service::related::ToOne;
 use crate::service::validate::{self, Errors};
 use crate::service::{At, Deps, begin_write, record, require_allowed, unique_violation};
 
@@ -64,6 +65,11 @@ impl Record for company::Entity {
     const DEFAULT_ORDER: (CompanySort, bool) = (CompanySort::Name, false);
     type Row = CompanyRow;
     type Sort = CompanySort;
+    const TO_ONE: &'static [ToOne] = &[ToOne {
+        field: "owner",
+        kind: Kind::User,
+        fk: "owner_id",
+    }];
 
     fn sort<'a>(sort: CompanySort, _: &Env<'a>) -> Vec<SortSpec<'a, CompanyRow>> {
         use company::Column as C;

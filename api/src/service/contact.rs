@@ -18,6 +18,7 @@ use crate::service::events::AuditAction;
 use crate::service::filter::{Env, Scalar};
 use crate::service::list::WithFacts;
 use crate::service::record::{Record, SortSpec, change, sort_enum};
+use crate::service::related::ToOne;
 use crate::service::validate::{self, Errors};
 use crate::service::{At, Deps, record, require_allowed};
 
@@ -70,6 +71,18 @@ impl Record for contact::Entity {
     const DEFAULT_ORDER: (ContactSort, bool) = (ContactSort::FullName, false);
     type Row = ContactRow;
     type Sort = ContactSort;
+    const TO_ONE: &'static [ToOne] = &[
+        ToOne {
+            field: "company",
+            kind: Kind::Company,
+            fk: "company_id",
+        },
+        ToOne {
+            field: "owner",
+            kind: Kind::User,
+            fk: "owner_id",
+        },
+    ];
 
     fn sort<'a>(sort: ContactSort, _: &Env<'a>) -> Vec<SortSpec<'a, ContactRow>> {
         use contact::Column as C;
