@@ -35,10 +35,32 @@ struct Slot<K, V, E> {
     cache: HashMap<K, Option<V>>,
 }
 
+/// The slots of a request's loader, one per key type.
+type Slots = HashMap<TypeId, Box<dyn Any + Send>>;
+
+/// The slot of key type `K` (created empty on first use).
+fn slot<K, V, E>(slots: &mut Slots) -> &mut Slot<K, V, E>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    slots
+        .entry(TypeId::of::<K>())
+        .or_insert_with(|| {
+            Box::new(Slot::<K, V, E> {
+                open: None,
+                cache: HashMap::new(),
+            })
+        })
+        .downcast_mut::<Slot<K, V, E>>()
+        .expect("one slot type per key type")
+}
+
 /// A per-request loader over a [`Loader`] implementation.
 pub struct BatchLoader<T> {
     loader: T,
-    slots: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
+    slots: Mutex<Slots>,
     /// Fetches running now; a leader waits for them, since their results wake resolvers
     /// that may add keys to its batch (two branches of the query reaching the same key
     /// type at the same depth end up in one batch, whichever database answer comes first).
@@ -90,16 +112,7 @@ impl<T> BatchLoader<T> {
         T::Error: Sync,
     {
         let mut slots = self.slots.lock().expect("loader lock");
-        slots
-            .entry(TypeId::of::<K>())
-            .or_insert_with(|| {
-                Box::new(Slot::<K, T::Value, T::Error> {
-                    open: None,
-                    cache: HashMap::new(),
-                })
-            })
-            .downcast_mut::<Slot<K, T::Value, T::Error>>()
-            .expect("one slot type per key type")
+        slot::<K, T::Value, T::Error>(&mut slots)
             .cache
             .entry(key)
             .or_insert(value);
@@ -114,16 +127,7 @@ impl<T> BatchLoader<T> {
     {
         let (batch, leader) = {
             let mut slots = self.slots.lock().expect("loader lock");
-            let slot = slots
-                .entry(TypeId::of::<K>())
-                .or_insert_with(|| {
-                    Box::new(Slot::<K, T::Value, T::Error> {
-                        open: None,
-                        cache: HashMap::new(),
-                    })
-                })
-                .downcast_mut::<Slot<K, T::Value, T::Error>>()
-                .expect("one slot type per key type");
+            let slot = slot::<K, T::Value, T::Error>(&mut slots);
             if let Some(hit) = slot.cache.get(&key) {
                 return Ok(hit.clone());
             }

@@ -720,6 +720,16 @@ async fn the_dashboard_can_be_limited_to_one_currency() {
     assert!(ext.to_string().contains("currency"), "{ext}");
 }
 
+/// A sales rep named `name` in `team`, added to `org`.
+fn rep(org: &mut Org, name: &str, team: Uuid) -> Uuid {
+    org.user()
+        .name(name)
+        .role(Role::SalesRep)
+        .team(team)
+        .add()
+        .id
+}
+
 /// Reps also see the amounts of their teammates' deals.
 const TEAMMATES_AMOUNTS: &str = "
 # Edited: reps also see the amounts of their teammates' deals.
@@ -733,27 +743,9 @@ async fn letting_reps_read_teammates_amounts_changes_the_reps_sums() {
     let mut org = Org::new();
     let east = org.team().name("East").add().id;
     let west = org.team().name("West").add().id;
-    let rae = org
-        .user()
-        .name("Rae")
-        .role(Role::SalesRep)
-        .team(east)
-        .add()
-        .id;
-    let ray = org
-        .user()
-        .name("Ray")
-        .role(Role::SalesRep)
-        .team(east)
-        .add()
-        .id;
-    let wes = org
-        .user()
-        .name("Wes")
-        .role(Role::SalesRep)
-        .team(west)
-        .add()
-        .id;
+    let rae = rep(&mut org, "Rae", east);
+    let ray = rep(&mut org, "Ray", east);
+    let wes = rep(&mut org, "Wes", west);
     let acme = org.company().name("Acme").owner(ray).add().id;
     for (title, owner, cents, stage) in [
         ("Rae's", rae, 10_000, DealStage::Proposal),
@@ -1084,20 +1076,8 @@ async fn top_companies_rank_exactly_past_shares_and_unreadable_companies() {
     let mut org = Org::new();
     let east = org.team().name("East").add().id;
     let west = org.team().name("West").add().id;
-    let rae = org
-        .user()
-        .name("Rae")
-        .role(Role::SalesRep)
-        .team(east)
-        .add()
-        .id;
-    let wes = org
-        .user()
-        .name("Wes")
-        .role(Role::SalesRep)
-        .team(west)
-        .add()
-        .id;
+    let rae = rep(&mut org, "Rae", east);
+    let wes = rep(&mut org, "Wes", west);
     let won = |org: &mut Org, owner: Uuid, company: Uuid, cents: i64| {
         org.deal()
             .title("Won")

@@ -156,6 +156,15 @@ fn join_user(query: &mut SelectStatement, table: &'static str, n: usize, to_one:
     }
 }
 
+/// A related row under `prefix`, when the join `found` one.
+fn row<M: FromQueryResult>(
+    found: bool,
+    res: &QueryResult,
+    prefix: &str,
+) -> Result<Option<M>, sea_orm::DbErr> {
+    found.then(|| M::from_query_result(res, prefix)).transpose()
+}
+
 /// The related records of one page row read with [`join`].
 pub fn read(
     deps: &Deps,
@@ -171,27 +180,13 @@ pub fn read(
         let Some(fk) = fk else {
             continue;
         };
-        let found: Option<Uuid> = res.try_get(&prefix, "id")?;
+        let found = res.try_get::<Option<Uuid>>(&prefix, "id")?.is_some();
         let known = to_one.known(from);
         related.push(match to_one.kind {
-            Kind::Company => Related::Company(
-                fk,
-                known,
-                found
-                    .map(|_| WithFacts::from_query_result(res, &prefix))
-                    .transpose()?,
-            ),
-            Kind::Contact => Related::Contact(
-                fk,
-                known,
-                found
-                    .map(|_| WithFacts::from_query_result(res, &prefix))
-                    .transpose()?,
-            ),
+            Kind::Company => Related::Company(fk, known, row(found, res, &prefix)?),
+            Kind::Contact => Related::Contact(fk, known, row(found, res, &prefix)?),
             Kind::User => {
-                let user = found
-                    .map(|_| entity::user::Model::from_query_result(res, &prefix))
-                    .transpose()?
+                let user = row::<entity::user::Model>(found, res, &prefix)?
                     .filter(|u| deps.authz.decide_user(viewer, UserAction::Read, u));
                 Related::User(fk, user)
             }
