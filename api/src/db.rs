@@ -7,9 +7,30 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, TransactionTrait,
 };
 
+/// The session settings of every PostgreSQL connection, each unless the URL sets it itself
+/// (`?options=-c%20jit%3Don`):
+/// - `jit`: the row scopes' subqueries inflate the cost estimates past `jit_above_cost`,
+///   and JIT-compiling a 30 ms report or list query costs 300 ms or more (docs/reports.md).
+/// - `plan_cache_mode`: the server's statements are prepared once per connection and run
+///   with other values on every request. PostgreSQL planned the list statements anew on
+///   every execution (its estimate of the cached generic plan is higher than the custom
+///   one, though the plans are the same): planning was a third of the database's CPU on a
+///   page of deals. The scopes' values are user and team ids whose selectivity the planner
+///   cannot tell apart anyway (the viewer's sets are `InitPlan`s, unknown at planning), so
+///   the generic plan is the plan. Load benchmark (docs/performance.md, session 12): rep
+///   page 0.91 → 0.72, manager page 2.00 → 1.54, dashboard 8.61 → 7.59 ms of CPU per request.
+/// - `max_parallel_workers_per_gather`: a page of 25 rows does not pay for starting a
+///   worker process; with generic plans PostgreSQL chose a parallel sort for the few-rows
+///   page and took 6–26 ms instead of 1.
+const POSTGRES_SETTINGS: [(&str, &str); 3] = [
+    ("jit", "off"),
+    ("plan_cache_mode", "force_generic_plan"),
+    ("max_parallel_workers_per_gather", "0"),
+];
+
 /// Opens a pool. SQLite gets WAL (readers never block the writer), foreign keys on (SQLite
 /// ships them off) and a busy timeout so concurrent writers wait instead of failing;
-/// PostgreSQL sessions run with JIT compilation off.
+/// PostgreSQL sessions run with [`POSTGRES_SETTINGS`].
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, max_connections, Duration::from_secs(5)).await
 }
@@ -46,12 +67,13 @@ pub async fn connect_with(
                 .pragma("mmap_size", "268435456")
         });
     }
-    if url.starts_with("postgres") && !url.contains("jit") {
-        // The row scopes' subqueries inflate PostgreSQL's cost estimates past
-        // `jit_above_cost`, and JIT-compiling a 30 ms report or list query costs 300 ms or
-        // more (docs/reports.md). Off unless the URL sets `jit` itself
-        // (`?options=-c%20jit%3Don`).
-        opt.map_sqlx_postgres_opts(|o| o.options([("jit", "off")]));
+    if url.starts_with("postgres") {
+        let settings: Vec<(&str, &str)> = POSTGRES_SETTINGS
+            .iter()
+            .copied()
+            .filter(|(name, _)| !url.contains(name))
+            .collect();
+        opt.map_sqlx_postgres_opts(move |o| o.options(settings.iter().copied()));
     }
     Database::connect(opt).await
 }

@@ -82,23 +82,37 @@ async fn each_migration_reverts_on_its_own() {
     Migrator::up(&db, None).await.expect("up again");
 }
 
-/// The pool's sessions run as `db::connect` sets them up: foreign keys enforced on SQLite,
-/// JIT compilation off on PostgreSQL (it costs more than the report queries it compiles).
+/// The pool's sessions run as `db::connect` sets them up: foreign keys enforced on SQLite;
+/// on PostgreSQL JIT compilation off (it costs more than the report queries it compiles),
+/// cached generic plans (no planning per execution) and no parallel workers.
 #[tokio::test]
 async fn connections_are_tuned_for_the_backend() {
     let (db, _config, _guard) = fresh_database().await;
     let backend = db.get_database_backend();
-    let (sql, column) = match backend {
-        DbBackend::Sqlite => ("PRAGMA foreign_keys", "foreign_keys"),
-        _ => ("SELECT current_setting('jit') AS jit", "jit"),
+    let settings: &[(&str, &str)] = match backend {
+        DbBackend::Sqlite => &[("PRAGMA foreign_keys", "1")],
+        _ => &[
+            ("SELECT current_setting('jit')", "off"),
+            (
+                "SELECT current_setting('plan_cache_mode')",
+                "force_generic_plan",
+            ),
+            (
+                "SELECT current_setting('max_parallel_workers_per_gather')",
+                "0",
+            ),
+        ],
     };
-    let row = db
-        .query_one_raw(Statement::from_string(backend, sql))
-        .await
-        .expect("query setting")
-        .expect("one row");
-    match backend {
-        DbBackend::Sqlite => assert_eq!(row.try_get::<i32>("", column).unwrap(), 1),
-        _ => assert_eq!(row.try_get::<String>("", column).unwrap(), "off"),
+    for (sql, expected) in settings {
+        let row = db
+            .query_one_raw(Statement::from_string(backend, *sql))
+            .await
+            .expect("query setting")
+            .expect("one row");
+        let value = match backend {
+            DbBackend::Sqlite => row.try_get_by_index::<i32>(0).unwrap().to_string(),
+            _ => row.try_get_by_index::<String>(0).unwrap(),
+        };
+        assert_eq!(value, *expected, "{sql}");
     }
 }
