@@ -240,13 +240,14 @@ where
         R::KIND,
         joins,
     );
+    let layout = related::Layout::default();
     fetch_page_with(
         &deps.db,
         select,
         &keys,
         page,
         |row: &R::Row| specs.iter().map(|(s, _)| (s.value)(row)).collect(),
-        |res| related::read(deps, viewer, res, R::KIND, joins),
+        |res| related::read(deps, viewer, res, &layout, R::KIND, joins),
     )
     .await
 }
