@@ -64,6 +64,13 @@ impl Record for company::Entity {
     const SEARCH: &'static [company::Column] = &[company::Column::Name, company::Column::Domain];
     const DEFAULT_ORDER: (CompanySort, bool) = (CompanySort::Name, false);
     type Row = CompanyRow;
+
+    fn row_at(
+        res: &sea_orm::QueryResult,
+        first: usize,
+    ) -> Option<Result<CompanyRow, sea_orm::DbErr>> {
+        Some(crate::service::related::Positional::at(res, first))
+    }
     type Sort = CompanySort;
     const TO_ONE: &'static [ToOne] = &[ToOne {
         field: "owner",

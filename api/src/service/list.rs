@@ -361,23 +361,34 @@ where
     E: EntityTrait,
     M: FromQueryResult + Send + Sync,
 {
-    let (page, _) = fetch_page_with(db, select, keys, args, values, |_| Ok(())).await?;
+    let (page, _) = fetch_page_with(
+        db,
+        select,
+        keys,
+        args,
+        |res| M::from_query_result(res, ""),
+        values,
+        |_| Ok(()),
+    )
+    .await?;
     Ok(page)
 }
 
-/// [`fetch_page`], also reading `extra` from each row of the page (in the page's order):
-/// what else the page's statement selected (`service::related`).
+/// [`fetch_page`] with each row read by `row`, also reading `extra` from each row of the
+/// page (in the page's order): what else the page's statement selected
+/// (`service::related`).
 pub async fn fetch_page_with<E, M, X>(
     db: &impl ConnectionTrait,
     select: Select<E>,
     keys: &[SortKey],
     args: &PageArgs,
+    row: impl Fn(&QueryResult) -> Result<M, DbErr>,
     values: impl Fn(&M) -> Vec<CursorValue>,
     extra: impl Fn(&QueryResult) -> Result<X, DbErr>,
 ) -> ApiResult<(Page<M>, Vec<X>)>
 where
     E: EntityTrait,
-    M: FromQueryResult + Send + Sync,
+    M: Send + Sync,
 {
     let (select, limit, forward) = checked(select, keys, args)?;
     let results = db
@@ -387,7 +398,7 @@ where
     let mut rows = Vec::with_capacity(results.len());
     let mut extras = Vec::with_capacity(results.len());
     for res in results.iter().take(limit as usize) {
-        rows.push(M::from_query_result(res, "")?);
+        rows.push(row(res)?);
         extras.push(extra(res)?);
     }
     if !forward {

@@ -91,6 +91,13 @@ pub trait Record: EntityTrait {
         guarded(deps, viewer)
     }
 
+    /// The row whose columns start at column `first` of `res`, read by position
+    /// (`related::Positional`), for kinds that can: `None` reads it by name.
+    fn row_at(res: &sea_orm::QueryResult, first: usize) -> Option<Result<Self::Row, DbErr>> {
+        let _ = (res, first);
+        None
+    }
+
     /// Whether [`Record::readable_few`] is the same rows as [`Record::readable`] (kinds
     /// whose `readable` is the policy's scope with facts).
     const PLANS_FEW: bool = true;
@@ -240,14 +247,15 @@ where
         R::KIND,
         joins,
     );
-    let layout = related::Layout::default();
+    let layout = related::Layout::new(joins);
     fetch_page_with(
         &deps.db,
         select,
         &keys,
         page,
+        |res| layout.row::<R>(res),
         |row: &R::Row| specs.iter().map(|(s, _)| (s.value)(row)).collect(),
-        |res| related::read(deps, viewer, res, &layout, R::KIND, joins),
+        |res| related::read::<R>(deps, viewer, res, &layout, R::KIND, joins),
     )
     .await
 }

@@ -11,7 +11,7 @@
 //! which is what the loader answers for it.
 
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, SelectStatement};
-use sea_orm::{Iterable, QueryResult};
+use sea_orm::{FromQueryResult, Iterable, QueryResult};
 use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, Fact, FactMask, Kind, UserAction, Viewer};
@@ -163,7 +163,7 @@ fn join_user(query: &mut SelectStatement, table: &'static str, n: usize, to_one:
 /// is their column order (`DeriveEntityModel`); the test
 /// `relations_read_with_the_page_equal_the_loaders_answers` compares every field with the
 /// loaders' rows.
-trait Positional: Sized {
+pub trait Positional: Sized {
     /// The model whose first column is column `first` of `res`.
     fn at(res: &QueryResult, first: usize) -> Result<Self, sea_orm::DbErr>;
 }
@@ -186,6 +186,25 @@ macro_rules! positional {
     };
 }
 
+positional!(entity::deal::Model {
+    id,
+    company_id,
+    contact_id,
+    title,
+    amount_cents,
+    currency,
+    stage,
+    probability,
+    expected_close_date,
+    actual_close_date,
+    source,
+    priority,
+    notes,
+    owner_id,
+    version,
+    created_at,
+    updated_at,
+});
 positional!(entity::company::Model {
     id,
     name,
@@ -249,22 +268,50 @@ impl<M: Positional + sea_orm::ModelTrait> Positional for WithFacts<M> {
     }
 }
 
-/// Where each relation's columns start in the rows of a page read with [`join`]: found
-/// once per page, from its first row's column names.
-#[derive(Default)]
-pub struct Layout(std::sync::OnceLock<Vec<Option<usize>>>);
+/// Where the columns of a page read with [`join`] are: its own row's at 0 when the page's
+/// `SELECT` starts with them and the facts column right after (otherwise read by name),
+/// each relation's after. Found once per page, from its first row's column names.
+pub struct Layout {
+    joins: usize,
+    found: std::sync::OnceLock<(bool, Vec<Option<usize>>)>,
+}
 
 impl Layout {
-    fn starts(&self, res: &QueryResult, joins: usize) -> &[Option<usize>] {
-        self.0.get_or_init(|| {
+    /// The layout of a page reading `joins` relations.
+    pub fn new(joins: &[&'static ToOne]) -> Self {
+        Self {
+            joins: joins.len().min(MAX_JOINS),
+            found: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get<E: sea_orm::EntityTrait>(&self, res: &QueryResult) -> &(bool, Vec<Option<usize>>) {
+        self.found.get_or_init(|| {
             let names = res.column_names();
-            (0..joins.min(MAX_JOINS))
+            let own = E::Column::iter()
+                .map(|c| sea_orm::IdenStatic::as_str(&c))
+                .chain([FACTS_COLUMN])
+                .enumerate()
+                .all(|(n, column)| names.get(n).is_some_and(|name| name == column));
+            let starts = (0..self.joins)
                 .map(|n| {
                     let id = format!("{}id", prefix(n));
                     names.iter().position(|name| *name == id)
                 })
-                .collect()
+                .collect();
+            (own, starts)
         })
+    }
+
+    /// The page's own row of `res`: by position where [`Record::row_at`] can and the
+    /// columns are where it reads them, else by name.
+    pub fn row<R: Record>(&self, res: &QueryResult) -> Result<R::Row, sea_orm::DbErr> {
+        if self.get::<R>(res).0
+            && let Some(row) = R::row_at(res, 0)
+        {
+            return row;
+        }
+        R::Row::from_query_result(res, "")
     }
 }
 
@@ -283,7 +330,7 @@ fn row<M: Positional>(
 }
 
 /// The related records of one page row read with [`join`]; `layout` is the page's.
-pub fn read(
+pub fn read<R: Record>(
     deps: &Deps,
     viewer: &Viewer,
     res: &QueryResult,
@@ -291,7 +338,7 @@ pub fn read(
     from: Kind,
     joins: &[&'static ToOne],
 ) -> Result<Vec<Related>, sea_orm::DbErr> {
-    let starts = layout.starts(res, joins.len());
+    let starts = &layout.get::<R>(res).1;
     let mut related = Vec::with_capacity(joins.len());
     for (n, to_one) in joins.iter().enumerate().take(MAX_JOINS) {
         let fk: Option<Uuid> = res.try_get("", to_one.fk)?;
@@ -318,8 +365,8 @@ pub fn read(
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use entity::enums::{CompanySize, Department, Industry, Role};
-    use entity::{company, contact, user};
+    use entity::enums::{CompanySize, DealSource, DealStage, Department, Industry, Priority, Role};
+    use entity::{company, contact, deal, user};
     use migration::MigratorTrait;
     use sea_orm::sea_query::Query;
     use sea_orm::{
@@ -391,10 +438,11 @@ mod tests {
             updated_at: at(4),
         };
         read_back::<company::Entity>(&db, company.clone()).await;
+        let contact = Uuid::new_v4();
         read_back::<contact::Entity>(
             &db,
             contact::Model {
-                id: Uuid::new_v4(),
+                id: contact,
                 company_id: Some(company.id),
                 first_name: Some("Ada".into()),
                 last_name: Some("Lovelace".into()),
@@ -411,6 +459,29 @@ mod tests {
                 version: 5,
                 created_at: at(5),
                 updated_at: at(6),
+            },
+        )
+        .await;
+        read_back::<deal::Entity>(
+            &db,
+            deal::Model {
+                id: Uuid::new_v4(),
+                company_id: company.id,
+                contact_id: Some(contact),
+                title: "Big deal".into(),
+                amount_cents: 123_456,
+                currency: "EUR".into(),
+                stage: DealStage::Qualification,
+                probability: 35,
+                expected_close_date: Some(at(7).date_naive()),
+                actual_close_date: Some(at(8).date_naive()),
+                source: Some(DealSource::Referral),
+                priority: Priority::Medium,
+                notes: Some("Deal notes".into()),
+                owner_id: owner.id,
+                version: 9,
+                created_at: at(10),
+                updated_at: at(11),
             },
         )
         .await;
