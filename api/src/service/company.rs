@@ -64,6 +64,12 @@ impl Record for company::Entity {
     const SEARCH: &'static [company::Column] = &[company::Column::Name, company::Column::Domain];
     const DEFAULT_ORDER: (CompanySort, bool) = (CompanySort::Name, false);
     type Row = CompanyRow;
+    type Sort = CompanySort;
+    const TO_ONE: &'static [ToOne] = &[ToOne {
+        field: "owner",
+        kind: Kind::User,
+        fk: "owner_id",
+    }];
 
     fn row_at(
         res: &sea_orm::QueryResult,
@@ -71,12 +77,6 @@ impl Record for company::Entity {
     ) -> Option<Result<CompanyRow, sea_orm::DbErr>> {
         Some(crate::service::related::Positional::at(res, first))
     }
-    type Sort = CompanySort;
-    const TO_ONE: &'static [ToOne] = &[ToOne {
-        field: "owner",
-        kind: Kind::User,
-        fk: "owner_id",
-    }];
 
     fn sort<'a>(sort: CompanySort, _: &Env<'a>) -> Vec<SortSpec<'a, CompanyRow>> {
         use company::Column as C;

@@ -70,13 +70,6 @@ impl Record for contact::Entity {
     const SEARCH: &'static [contact::Column] = &[contact::Column::FullName, contact::Column::Email];
     const DEFAULT_ORDER: (ContactSort, bool) = (ContactSort::FullName, false);
     type Row = ContactRow;
-
-    fn row_at(
-        res: &sea_orm::QueryResult,
-        first: usize,
-    ) -> Option<Result<ContactRow, sea_orm::DbErr>> {
-        Some(crate::service::related::Positional::at(res, first))
-    }
     type Sort = ContactSort;
     const TO_ONE: &'static [ToOne] = &[
         ToOne {
@@ -90,6 +83,13 @@ impl Record for contact::Entity {
             fk: "owner_id",
         },
     ];
+
+    fn row_at(
+        res: &sea_orm::QueryResult,
+        first: usize,
+    ) -> Option<Result<ContactRow, sea_orm::DbErr>> {
+        Some(crate::service::related::Positional::at(res, first))
+    }
 
     fn sort<'a>(sort: ContactSort, _: &Env<'a>) -> Vec<SortSpec<'a, ContactRow>> {
         use contact::Column as C;

@@ -78,10 +78,6 @@ impl Record for deal::Entity {
     const SEARCH: &'static [deal::Column] = &[deal::Column::Title];
     const DEFAULT_ORDER: (DealSort, bool) = (DealSort::CreatedAt, true);
     type Row = DealRow;
-
-    fn row_at(res: &sea_orm::QueryResult, first: usize) -> Option<Result<DealRow, sea_orm::DbErr>> {
-        Some(crate::service::related::Positional::at(res, first))
-    }
     type Sort = DealSort;
     const TO_ONE: &'static [ToOne] = &[
         ToOne {
@@ -100,6 +96,10 @@ impl Record for deal::Entity {
             fk: "owner_id",
         },
     ];
+
+    fn row_at(res: &sea_orm::QueryResult, first: usize) -> Option<Result<DealRow, sea_orm::DbErr>> {
+        Some(crate::service::related::Positional::at(res, first))
+    }
 
     fn sort<'a>(sort: DealSort, env: &Env<'a>) -> Vec<SortSpec<'a, DealRow>> {
         use deal::Column as C;

@@ -160,9 +160,9 @@ fn join_user(query: &mut SelectStatement, table: &'static str, n: usize, to_one:
 /// `Column::iter()` order — the order [`columns`] selects them in. `from_query_result` with
 /// a prefix formats `{prefix}{column}` and looks the name up, for every column of every
 /// row: ~10 % of a manager's page of deals with company and owner. The entities' field order
-/// is their column order (`DeriveEntityModel`); the test
-/// `relations_read_with_the_page_equal_the_loaders_answers` compares every field with the
-/// loaders' rows.
+/// is their column order (`DeriveEntityModel`); the unit test
+/// `related_models_read_by_position_equal_the_rows` reads every field of each model back
+/// from a row whose columns all differ.
 pub trait Positional: Sized {
     /// The model whose first column is column `first` of `res`.
     fn at(res: &QueryResult, first: usize) -> Result<Self, sea_orm::DbErr>;
