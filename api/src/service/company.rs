@@ -65,11 +65,7 @@ impl Record for company::Entity {
     const DEFAULT_ORDER: (CompanySort, bool) = (CompanySort::Name, false);
     type Row = CompanyRow;
     type Sort = CompanySort;
-    const TO_ONE: &'static [ToOne] = &[ToOne {
-        field: "owner",
-        kind: Kind::User,
-        fk: "owner_id",
-    }];
+    const TO_ONE: &'static [ToOne] = &[ToOne::OWNER];
 
     fn row_at(
         res: &sea_orm::QueryResult,

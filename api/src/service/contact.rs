@@ -71,18 +71,7 @@ impl Record for contact::Entity {
     const DEFAULT_ORDER: (ContactSort, bool) = (ContactSort::FullName, false);
     type Row = ContactRow;
     type Sort = ContactSort;
-    const TO_ONE: &'static [ToOne] = &[
-        ToOne {
-            field: "company",
-            kind: Kind::Company,
-            fk: "company_id",
-        },
-        ToOne {
-            field: "owner",
-            kind: Kind::User,
-            fk: "owner_id",
-        },
-    ];
+    const TO_ONE: &'static [ToOne] = &[ToOne::COMPANY, ToOne::OWNER];
 
     fn row_at(
         res: &sea_orm::QueryResult,

@@ -79,23 +79,7 @@ impl Record for deal::Entity {
     const DEFAULT_ORDER: (DealSort, bool) = (DealSort::CreatedAt, true);
     type Row = DealRow;
     type Sort = DealSort;
-    const TO_ONE: &'static [ToOne] = &[
-        ToOne {
-            field: "company",
-            kind: Kind::Company,
-            fk: "company_id",
-        },
-        ToOne {
-            field: "contact",
-            kind: Kind::Contact,
-            fk: "contact_id",
-        },
-        ToOne {
-            field: "owner",
-            kind: Kind::User,
-            fk: "owner_id",
-        },
-    ];
+    const TO_ONE: &'static [ToOne] = &[ToOne::COMPANY, ToOne::CONTACT, ToOne::OWNER];
 
     fn row_at(res: &sea_orm::QueryResult, first: usize) -> Option<Result<DealRow, sea_orm::DbErr>> {
         Some(crate::service::related::Positional::at(res, first))

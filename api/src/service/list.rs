@@ -286,12 +286,21 @@ impl<M: FromQueryResult> FromQueryResult for WithFacts<M> {
     }
 }
 
-/// The facts selected as [`FACTS_COLUMN`] (a `bigint` or an `integer`, by backend and
-/// expression).
+/// The facts selected as [`FACTS_COLUMN`] under prefix `pre`.
 pub fn read_facts(res: &QueryResult, pre: &str) -> Result<FactMask, DbErr> {
+    if pre.is_empty() {
+        facts_at(res, FACTS_COLUMN)
+    } else {
+        facts_at(res, format!("{pre}{FACTS_COLUMN}").as_str())
+    }
+}
+
+/// The facts column at `index`, a name or a position (a `bigint` or an `integer`, by
+/// backend and expression).
+pub fn facts_at<I: sea_orm::ColIdx>(res: &QueryResult, index: I) -> Result<FactMask, DbErr> {
     let raw: i64 = res
-        .try_get(pre, FACTS_COLUMN)
-        .or_else(|_| res.try_get::<i32>(pre, FACTS_COLUMN).map(i64::from))?;
+        .try_get_by(index)
+        .or_else(|_| res.try_get_by::<i32, I>(index).map(i64::from))?;
     Ok(FactMask::from_column(raw))
 }
 

@@ -255,7 +255,7 @@ where
         page,
         |res| layout.row::<R>(res),
         |row: &R::Row| specs.iter().map(|(s, _)| (s.value)(row)).collect(),
-        |res| related::read::<R>(deps, viewer, res, &layout, R::KIND, joins),
+        |res| related::read::<R>(deps, viewer, res, &layout, joins),
     )
     .await
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::authz::{FACTS_COLUMN, Fact, FactMask, Kind, UserAction, Viewer};
 use crate::service::Deps;
-use crate::service::list::WithFacts;
+use crate::service::list::{WithFacts, facts_at};
 use crate::service::record::Record;
 
 /// A to-one relation of a kind's rows that a page can read in its own statement.
@@ -31,6 +31,25 @@ pub struct ToOne {
 }
 
 impl ToOne {
+    /// A record's company (`company_id`).
+    pub const COMPANY: ToOne = ToOne {
+        field: "company",
+        kind: Kind::Company,
+        fk: "company_id",
+    };
+    /// A record's contact (`contact_id`).
+    pub const CONTACT: ToOne = ToOne {
+        field: "contact",
+        kind: Kind::Contact,
+        fk: "contact_id",
+    };
+    /// A record's owner (`owner_id`), from the directory.
+    pub const OWNER: ToOne = ToOne {
+        field: "owner",
+        kind: Kind::User,
+        fk: "owner_id",
+    };
+
     /// The facts every related row of a page holds: the page's rows are readable, so a
     /// company or contact they link to is linked to a readable deal (the loader key of
     /// `Deal.company` carries the same facts).
@@ -258,12 +277,9 @@ positional!(entity::user::Model {
 impl<M: Positional + sea_orm::ModelTrait> Positional for WithFacts<M> {
     fn at(res: &QueryResult, first: usize) -> Result<Self, sea_orm::DbErr> {
         let columns = <M::Entity as sea_orm::EntityTrait>::Column::iter().count();
-        let raw: i64 = res
-            .try_get_by_index(first + columns)
-            .or_else(|_| res.try_get_by_index::<i32>(first + columns).map(i64::from))?;
         Ok(Self {
             model: M::at(res, first)?,
-            facts: FactMask::from_column(raw),
+            facts: facts_at(res, first + columns)?,
         })
     }
 }
@@ -335,7 +351,6 @@ pub fn read<R: Record>(
     viewer: &Viewer,
     res: &QueryResult,
     layout: &Layout,
-    from: Kind,
     joins: &[&'static ToOne],
 ) -> Result<Vec<Related>, sea_orm::DbErr> {
     let starts = &layout.get::<R>(res).1;
@@ -346,7 +361,7 @@ pub fn read<R: Record>(
             continue;
         };
         let start = starts.get(n).copied().flatten();
-        let known = to_one.known(from);
+        let known = to_one.known(R::KIND);
         related.push(match to_one.kind {
             Kind::Company => Related::Company(fk, known, row(res, start)?),
             Kind::Contact => Related::Contact(fk, known, row(res, start)?),
