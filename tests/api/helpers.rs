@@ -122,6 +122,22 @@ impl TestApp {
         (app, counter)
     }
 
+    /// A fresh app that records the text of every SQL statement it runs.
+    pub async fn with_statement_log() -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l = log.clone();
+        let app = Self::build(
+            |_| {},
+            move |db| {
+                db.set_metric_callback(move |metric| {
+                    l.lock().unwrap().push(metric.statement.sql.clone());
+                });
+            },
+        )
+        .await;
+        (app, log)
+    }
+
     /// A fresh app whose configuration `adjust` may change first.
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
         Self::build(adjust, |_| {}).await

@@ -405,3 +405,210 @@ async fn relations_read_with_the_page_equal_the_loaders_answers() {
     assert!(compared > 300, "{compared} records compared");
     assert!(nulls > 0, "no relation was null");
 }
+
+/// The leaf selection of field `field` of an introspected type: the field itself when it
+/// is a scalar or an enum, else its object's own leaf fields (`totalCount` of a
+/// connection, the flags of `viewerCan`). `None` for a field that takes a required
+/// argument.
+fn leaf_selection(types: &serde_json::Value, field: &serde_json::Value) -> Option<String> {
+    let required = field["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["type"]["kind"] == "NON_NULL");
+    if required {
+        return None;
+    }
+    let mut ty = &field["type"];
+    while ty["kind"] == "NON_NULL" || ty["kind"] == "LIST" {
+        ty = &ty["ofType"];
+    }
+    let name = field["name"].as_str().unwrap();
+    if ty["kind"] != "OBJECT" {
+        return Some(name.to_owned());
+    }
+    let object = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == ty["name"])
+        .unwrap();
+    let leaves: Vec<&str> = object["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            let mut t = &f["type"];
+            while t["kind"] == "NON_NULL" || t["kind"] == "LIST" {
+                t = &t["ofType"];
+            }
+            t["kind"] == "SCALAR" || t["kind"] == "ENUM"
+        })
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    Some(format!("{name} {{ __typename {} }}", leaves.join(" ")))
+}
+
+/// A page reading its deals' company, contact and owner in its own statement selects only
+/// the columns the document's fields read (never the password hash): asked for names
+/// only, the statement carries no company domain or owner email. And every field of those
+/// types, asked for alone, answers what it answers when all are asked for — on records
+/// whose every column holds a value no left-out column would read as (`""`, `null`,
+/// zero, `false`, the epoch, an enum's first value).
+#[tokio::test]
+async fn joined_relations_read_only_the_columns_the_document_asks_for() {
+    use entity::enums::{CompanySize, DealSource, Department, Industry, Priority};
+    use sea_orm::ConnectionTrait;
+
+    let (app, log) = TestApp::with_statement_log().await;
+    let mut org = Org::new();
+    let admin = org
+        .user()
+        .email("admin@example.com")
+        .role(Role::Admin)
+        .insert(&app.db)
+        .await;
+    let team = org.team().name("North").insert(&app.db).await;
+    let owner = org
+        .user()
+        .email("owner@example.com")
+        .name("Olive Owner")
+        .role(Role::Manager)
+        .team(team.id)
+        .must_change_password(true)
+        .insert(&app.db)
+        .await;
+    let acme = org
+        .company()
+        .name("Acme")
+        .owner(owner.id)
+        .domain("acme.example")
+        .industry(Industry::Finance)
+        .size(CompanySize::S51To200)
+        .city("Lyon")
+        .country("FR")
+        .phone("+33 1 23")
+        .website("https://acme.example")
+        .version(3)
+        .insert(&app.db)
+        .await;
+    let ada = org
+        .contact()
+        .first("Ada")
+        .last("Lovelace")
+        .owner(owner.id)
+        .company(acme.id)
+        .email("ada@acme.example")
+        .phone("+33 4 56")
+        .title("CTO")
+        .department(Department::Engineering)
+        .notes("met at the fair")
+        .primary(true)
+        .version(2)
+        .insert(&app.db)
+        .await;
+    org.deal()
+        .title("Big one")
+        .owner(owner.id)
+        .company(acme.id)
+        .contact(ada.id)
+        .amount("1200.00")
+        .insert(&app.db)
+        .await;
+    for fill in [
+        "UPDATE companies SET address = '1 Rue', state = 'Rhône'",
+        "UPDATE contacts SET mobile = '+33 6 78', linkedin_url = 'https://in.example/ada'",
+    ] {
+        app.db.execute_unprepared(fill).await.expect("fill");
+    }
+    let _ = (DealSource::Website, Priority::Low, admin);
+    let token = app.login("admin@example.com", PASSWORD).await.0;
+
+    // Names only: the statement reads no other column of the company or the owner.
+    log.lock().unwrap().clear();
+    let (_, page) = app
+        .gql(
+            Some(&token),
+            "{ deals(first: 10) { nodes { id company { name } owner { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(page["data"]["deals"]["nodes"][0]["owner"]["name"], "Olive Owner");
+    let page_sql = log
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|sql| sql.contains("related0"))
+        .cloned()
+        .expect("the page's statement joins its relations");
+    for read in ["related0_name", "related1_name"] {
+        assert!(page_sql.contains(read), "{read} missing: {page_sql}");
+    }
+    for left_out in [
+        "related0_domain",
+        "related0_address",
+        "related1_email",
+        "related1_created_at",
+        "password_hash",
+    ] {
+        assert!(!page_sql.contains(left_out), "{left_out} read: {page_sql}");
+    }
+
+    // Each field alone equals the field among all.
+    let (_, schema) = app
+        .gql(
+            Some(&token),
+            "{ __schema { types { name fields { name
+                args { type { kind } }
+                type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }
+            } } } }",
+            json!({}),
+        )
+        .await;
+    let types = &schema["data"]["__schema"]["types"];
+    let mut compared = 0;
+    for (relation, type_name) in [("company", "Company"), ("contact", "Contact"), ("owner", "User")]
+    {
+        let fields = types
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == type_name)
+            .unwrap()["fields"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let selections: Vec<(String, String)> = fields
+            .iter()
+            .filter_map(|f| Some((f["name"].as_str()?.to_owned(), leaf_selection(types, f)?)))
+            .collect();
+        let all: Vec<&str> = selections.iter().map(|(_, s)| s.as_str()).collect();
+        let query = |selection: &str| {
+            format!("{{ deals(first: 10) {{ nodes {{ id {relation} {{ {selection} }} }} }} }}")
+        };
+        let (_, full) = app.gql(Some(&token), &query(&all.join(" ")), json!({})).await;
+        assert!(full["errors"].is_null(), "{type_name}: {full}");
+        let full = &full["data"]["deals"]["nodes"][0][relation];
+        for (name, selection) in &selections {
+            let value = &full[name];
+            let placeholder = value.is_null()
+                || value == ""
+                || value == 0
+                || value == false
+                || value.as_str().is_some_and(|s| s.starts_with("1970-01-01"))
+                || ["SALES_REP", "TECHNOLOGY", "S1_TO10", "SALES"].contains(&value.as_str().unwrap_or(""));
+            assert!(
+                !placeholder || value.is_object(),
+                "{type_name}.{name} is {value}: the data must tell a left-out column apart"
+            );
+            let (_, alone) = app.gql(Some(&token), &query(selection), json!({})).await;
+            assert!(alone["errors"].is_null(), "{type_name}.{name}: {alone}");
+            assert_eq!(
+                &alone["data"]["deals"]["nodes"][0][relation][name], value,
+                "{type_name}.{name} read alone"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 30, "{compared} fields compared");
+}

@@ -15,7 +15,7 @@ use crate::graphql::{actor, deps, gql};
 use crate::service::filter::Field;
 use crate::service::list::{Page, PageArgs};
 use crate::service::record::{self, ListQuery, Record};
-use crate::service::related::ToOne;
+use crate::service::related::Join;
 
 /// The `totalCount` of a connection.
 #[derive(Clone)]
@@ -88,9 +88,13 @@ where
         // The nodes' to-one relations the selection asks for are read by the page's own
         // statement and handed to the loaders.
         let nodes = [look.field("nodes"), look.field("edges").field("node")];
-        let joins: Vec<&'static ToOne> = R::TO_ONE
+        let joins: Vec<Join> = R::TO_ONE
             .iter()
             .filter(|to_one| nodes.iter().any(|n| n.field(to_one.field).exists()))
+            .map(|to_one| Join {
+                to_one,
+                columns: crate::graphql::selected::columns(ctx, to_one.kind),
+            })
             .collect();
         let (page, related) = record::list_joined(&deps, &viewer, &query, &args.page, &joins)
             .await

@@ -149,6 +149,9 @@ impl Extension for RequestGuard {
             .await
             .map_err(parse_failed)?;
         check_document(&doc, variables, &limits)?;
+        if let Some(fields) = ctx.data_opt::<super::selected::DocumentFields>() {
+            fields.fill(&doc);
+        }
         *self.document.lock().unwrap_or_else(|p| p.into_inner()) = Some(query.to_owned());
         *self.subscriptions.lock().unwrap_or_else(|p| p.into_inner()) = doc
             .operations

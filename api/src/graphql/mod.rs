@@ -23,6 +23,7 @@ pub(crate) mod nulls;
 pub mod record;
 pub mod report;
 pub mod scalars;
+pub mod selected;
 pub mod sync;
 mod system;
 mod team;
@@ -194,7 +195,8 @@ pub fn with_request_data(
     let request = request
         .data(crate::auth::ClientAddr(origin.ip))
         .data(origin.clone())
-        .data(SignedInSlots::default());
+        .data(SignedInSlots::default())
+        .data(selected::DocumentFields::default());
     match actor {
         Some(mut actor) => {
             actor.viewer.origin = origin;

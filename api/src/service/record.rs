@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::events::{self, AuditAction, Audited, Change, Event};
 use crate::service::filter::{Env, Field, Filter, Scalar};
 use crate::service::list::{CursorKind, Page, PageArgs, SortKey, fetch_page_with};
-use crate::service::related::{self, Related, ToOne};
+use crate::service::related::{self, Join, Related, ToOne};
 use crate::service::{At, Deps, require_allowed};
 
 /// One ordering key of a kind: the SQL it orders by and the value a row puts into its
@@ -220,7 +220,7 @@ pub async fn list_joined<R>(
     viewer: &Viewer,
     query: &ListQuery<R>,
     page: &PageArgs,
-    joins: &[&'static ToOne],
+    joins: &[Join],
 ) -> ApiResult<(Page<R::Row>, Vec<Vec<Related>>)>
 where
     R: Record,

@@ -62,6 +62,24 @@ impl ToOne {
     }
 }
 
+/// Which columns of a model a statement reads: bit `i` is the model's `i`-th column in
+/// `Column::iter()` order. A column left out is read as a [`Placeholder`] (`""`, `None`,
+/// zero, the epoch): the GraphQL layer leaves out only columns no field of the request's
+/// document reads (`graphql::selected`).
+pub type Columns = u32;
+
+/// Every column.
+pub const ALL_COLUMNS: Columns = Columns::MAX;
+
+/// A relation a page reads in its own statement, and the columns of it the request needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Join {
+    /// The relation.
+    pub to_one: &'static ToOne,
+    /// Its columns to read (the related row's id always is).
+    pub columns: Columns,
+}
+
 /// The related record of one page row, as its loader would answer for its key.
 #[derive(Debug, Clone)]
 pub enum Related {
@@ -95,27 +113,47 @@ pub fn join(
     query: &mut SelectStatement,
     table: &'static str,
     from: Kind,
-    joins: &[&'static ToOne],
+    joins: &[Join],
 ) {
-    for (n, to_one) in joins.iter().enumerate().take(MAX_JOINS) {
+    for (n, join) in joins.iter().enumerate().take(MAX_JOINS) {
+        let to_one = join.to_one;
         let known = to_one.known(from);
         match to_one.kind {
-            Kind::Company => {
-                join_record::<entity::company::Entity>(deps, viewer, query, table, n, to_one, known)
-            }
-            Kind::Contact => {
-                join_record::<entity::contact::Entity>(deps, viewer, query, table, n, to_one, known)
-            }
-            Kind::User => join_user(query, table, n, to_one),
+            Kind::Company => join_record::<entity::company::Entity>(
+                deps,
+                viewer,
+                query,
+                table,
+                (n, join),
+                known,
+            ),
+            Kind::Contact => join_record::<entity::contact::Entity>(
+                deps,
+                viewer,
+                query,
+                table,
+                (n, join),
+                known,
+            ),
+            Kind::User => join_user(query, table, n, join),
             // Not a to-one target: no join, the loader reads it.
             _ => {}
         }
     }
 }
 
-/// The columns of entity `E` as `{prefix}{column}` from its table aliased `alias`.
-fn columns<E: sea_orm::EntityTrait>(query: &mut SelectStatement, alias: &str, prefix: &str) {
-    for column in E::Column::iter() {
+/// The columns `wanted` of entity `E` as `{prefix}{column}` from its table aliased
+/// `alias` (always its id, the first).
+fn columns<E: sea_orm::EntityTrait>(
+    query: &mut SelectStatement,
+    alias: &str,
+    prefix: &str,
+    wanted: Columns,
+) {
+    for (i, column) in E::Column::iter().enumerate() {
+        if i > 0 && !selects(wanted, i) {
+            continue;
+        }
         let name = sea_orm::IdenStatic::as_str(&column);
         query.expr_as(
             Expr::col((Alias::new(alias), Alias::new(name))),
@@ -124,15 +162,23 @@ fn columns<E: sea_orm::EntityTrait>(query: &mut SelectStatement, alias: &str, pr
     }
 }
 
+/// Whether `wanted` holds column `i` (columns past the mask's width always are).
+fn selects(wanted: Columns, i: usize) -> bool {
+    u32::try_from(i)
+        .ok()
+        .and_then(|i| 1u32.checked_shl(i))
+        .is_none_or(|bit| wanted & bit != 0)
+}
+
 fn join_record<R: Record>(
     deps: &Deps,
     viewer: &Viewer,
     query: &mut SelectStatement,
     table: &'static str,
-    n: usize,
-    to_one: &ToOne,
+    (n, join): (usize, &Join),
     known: FactMask,
 ) {
+    let to_one = join.to_one;
     let (alias, prefix) = (alias(n), prefix(n));
     let on = Condition::all()
         .add(
@@ -146,7 +192,7 @@ fn join_record<R: Record>(
         Alias::new(alias),
         on,
     );
-    columns::<R>(query, alias, &prefix);
+    columns::<R>(query, alias, &prefix, join.columns);
     query.expr_as(
         deps.authz
             .facts_expr_knowing_as(viewer, R::KIND, known, alias),
@@ -154,25 +200,32 @@ fn join_record<R: Record>(
     );
 }
 
-fn join_user(query: &mut SelectStatement, table: &'static str, n: usize, to_one: &ToOne) {
+fn join_user(query: &mut SelectStatement, table: &'static str, n: usize, join: &Join) {
     let (alias, prefix) = (alias(n), prefix(n));
     query.join_as(
         JoinType::LeftJoin,
         Alias::new("users"),
         Alias::new(alias),
         Expr::col((Alias::new(alias), Alias::new("id")))
-            .equals((Alias::new(table), Alias::new(to_one.fk))),
+            .equals((Alias::new(table), Alias::new(join.to_one.fk))),
     );
-    // The directory's columns: never the password hash.
-    for column in entity::user::Column::iter() {
-        let name = sea_orm::IdenStatic::as_str(&column);
-        let value = if matches!(column, entity::user::Column::PasswordHash) {
-            Expr::val("")
-        } else {
-            Expr::col((Alias::new(alias), Alias::new(name)))
-        };
-        query.expr_as(value, Alias::new(format!("{prefix}{name}")));
-    }
+    // The directory's columns (never the password hash) and those the policy reads.
+    columns::<entity::user::Entity>(query, alias, &prefix, user_columns(join.columns));
+}
+
+/// The columns of a user read from the directory: those `wanted`, and those the policy
+/// decides on ([`crate::authz::UserFacts`]: id, team, active; and the role), never the
+/// password hash.
+pub fn user_columns(wanted: Columns) -> Columns {
+    use entity::user::Column as C;
+    let bit = |c: C| -> Columns {
+        let name = sea_orm::IdenStatic::as_str(&c);
+        let i = C::iter()
+            .position(|x| sea_orm::IdenStatic::as_str(&x) == name)
+            .unwrap_or(0);
+        1 << i
+    };
+    (wanted | bit(C::Id) | bit(C::TeamId) | bit(C::Active) | bit(C::Role)) & !bit(C::PasswordHash)
 }
 
 /// A model read by position from consecutive columns of a row, in its entity's
@@ -184,20 +237,74 @@ fn join_user(query: &mut SelectStatement, table: &'static str, n: usize, to_one:
 /// from a row whose columns all differ.
 pub trait Positional: Sized {
     /// The model whose first column is column `first` of `res`.
-    fn at(res: &QueryResult, first: usize) -> Result<Self, sea_orm::DbErr>;
+    fn at(res: &QueryResult, first: usize) -> Result<Self, sea_orm::DbErr> {
+        Self::at_only(res, first, ALL_COLUMNS)
+    }
+
+    /// The model whose columns `wanted` follow each other from column `first` of `res`;
+    /// the others are [`Placeholder`]s.
+    fn at_only(res: &QueryResult, first: usize, wanted: Columns)
+    -> Result<Self, sea_orm::DbErr>;
 }
+
+/// The value a model's field holds when its column was not read ([`Columns`]).
+pub trait Placeholder {
+    /// `""`, `None`, zero, `false`, the epoch, an enum's first value.
+    fn placeholder() -> Self;
+}
+
+macro_rules! placeholder_default {
+    ($($ty:ty),*) => {
+        $(impl Placeholder for $ty {
+            fn placeholder() -> Self {
+                Self::default()
+            }
+        })*
+    };
+}
+placeholder_default!(String, Uuid, i16, i32, i64, bool, chrono::DateTime<chrono::Utc>);
+
+impl<T> Placeholder for Option<T> {
+    fn placeholder() -> Self {
+        None
+    }
+}
+
+macro_rules! placeholder_first {
+    ($($ty:ty),*) => {
+        $(impl Placeholder for $ty {
+            fn placeholder() -> Self {
+                <$ty as Iterable>::iter().next().expect("an enum has values")
+            }
+        })*
+    };
+}
+placeholder_first!(
+    entity::enums::Role,
+    entity::enums::DealStage,
+    entity::enums::Priority
+);
 
 /// Implements [`Positional`] for a model from its fields in declaration order.
 macro_rules! positional {
     ($model:ty { $($field:ident),* $(,)? }) => {
         impl Positional for $model {
-            #[allow(unused_assignments, reason = "the last field's increment")]
-            fn at(res: &QueryResult, first: usize) -> Result<Self, sea_orm::DbErr> {
-                let mut column = first;
+            #[allow(unused_assignments, reason = "the last field's increments")]
+            fn at_only(
+                res: &QueryResult,
+                first: usize,
+                wanted: Columns,
+            ) -> Result<Self, sea_orm::DbErr> {
+                let (mut column, mut field) = (first, 0);
                 Ok(Self {
                     $($field: {
-                        column += 1;
-                        res.try_get_by_index(column - 1)?
+                        field += 1;
+                        if selects(wanted, field - 1) {
+                            column += 1;
+                            res.try_get_by_index(column - 1)?
+                        } else {
+                            Placeholder::placeholder()
+                        }
                     }),*
                 })
             }
@@ -275,10 +382,12 @@ positional!(entity::user::Model {
 
 /// A guarded record and the facts column after its columns.
 impl<M: Positional + sea_orm::ModelTrait> Positional for WithFacts<M> {
-    fn at(res: &QueryResult, first: usize) -> Result<Self, sea_orm::DbErr> {
-        let columns = <M::Entity as sea_orm::EntityTrait>::Column::iter().count();
+    fn at_only(res: &QueryResult, first: usize, wanted: Columns) -> Result<Self, sea_orm::DbErr> {
+        let columns = (0..<M::Entity as sea_orm::EntityTrait>::Column::iter().count())
+            .filter(|&i| i == 0 || selects(wanted, i))
+            .count();
         Ok(Self {
-            model: M::at(res, first)?,
+            model: M::at_only(res, first, wanted | 1)?,
             facts: facts_at(res, first + columns)?,
         })
     }
@@ -294,7 +403,7 @@ pub struct Layout {
 
 impl Layout {
     /// The layout of a page reading `joins` relations.
-    pub fn new(joins: &[&'static ToOne]) -> Self {
+    pub fn new(joins: &[Join]) -> Self {
         Self {
             joins: joins.len().min(MAX_JOINS),
             found: std::sync::OnceLock::new(),
@@ -335,6 +444,7 @@ impl Layout {
 fn row<M: Positional>(
     res: &QueryResult,
     start: Option<usize>,
+    wanted: Columns,
 ) -> Result<Option<M>, sea_orm::DbErr> {
     let Some(start) = start else {
         return Err(sea_orm::DbErr::Custom(
@@ -342,7 +452,9 @@ fn row<M: Positional>(
         ));
     };
     let found = res.try_get_by_index::<Option<Uuid>>(start)?.is_some();
-    found.then(|| M::at(res, start)).transpose()
+    found
+        .then(|| M::at_only(res, start, wanted | 1))
+        .transpose()
 }
 
 /// The related records of one page row read with [`join`]; `layout` is the page's.
@@ -351,11 +463,12 @@ pub fn read<R: Record>(
     viewer: &Viewer,
     res: &QueryResult,
     layout: &Layout,
-    joins: &[&'static ToOne],
+    joins: &[Join],
 ) -> Result<Vec<Related>, sea_orm::DbErr> {
     let starts = &layout.get::<R>(res).1;
     let mut related = Vec::with_capacity(joins.len());
-    for (n, to_one) in joins.iter().enumerate().take(MAX_JOINS) {
+    for (n, join) in joins.iter().enumerate().take(MAX_JOINS) {
+        let (to_one, wanted) = (join.to_one, join.columns);
         let fk: Option<Uuid> = res.try_get("", to_one.fk)?;
         let Some(fk) = fk else {
             continue;
@@ -363,10 +476,10 @@ pub fn read<R: Record>(
         let start = starts.get(n).copied().flatten();
         let known = to_one.known(R::KIND);
         related.push(match to_one.kind {
-            Kind::Company => Related::Company(fk, known, row(res, start)?),
-            Kind::Contact => Related::Contact(fk, known, row(res, start)?),
+            Kind::Company => Related::Company(fk, known, row(res, start, wanted)?),
+            Kind::Contact => Related::Contact(fk, known, row(res, start, wanted)?),
             Kind::User => {
-                let user = row::<entity::user::Model>(res, start)?
+                let user = row::<entity::user::Model>(res, start, user_columns(wanted))?
                     .filter(|u| deps.authz.decide_user(viewer, UserAction::Read, u));
                 Related::User(fk, user)
             }
@@ -407,7 +520,7 @@ mod tests {
         query
             .from_as(Alias::new(E::default().table_name()), Alias::new(alias(2)))
             .expr(Expr::val(7));
-        columns::<E>(&mut query, alias(2), &prefix(2));
+        columns::<E>(&mut query, alias(2), &prefix(2), ALL_COLUMNS);
         let res = db.query_one(&query).await.expect("select").expect("a row");
         let by_position = E::Model::at(&res, 1).expect("by position");
         let by_name = E::Model::from_query_result(&res, &prefix(2)).expect("by name");
