@@ -171,42 +171,71 @@ async fn write(db: &sea_orm::DatabaseConnection, org: &mut Org) {
 }
 
 /// Drives `query` as `token` with `connections` connections for `seconds`; prints a line.
+/// One request of a benchmarked query: a GraphQL document to this server, or a `GET`
+/// path of the peer's REST API (`benches/peer`).
+#[derive(Clone, Copy)]
+enum Ask {
+    Graphql(&'static str),
+    Get(&'static str),
+}
+
+impl Ask {
+    /// Sends it; the status and, for GraphQL, whether the answer holds errors.
+    async fn send(self, c: &mut Client, token: &str) -> (u16, String) {
+        match self {
+            Ask::Graphql(query) => {
+                let (status, body) = c
+                    .graphql(Some(token), query, json!({}))
+                    .await
+                    .expect("query");
+                let errors = if body["errors"].is_null() {
+                    String::new()
+                } else {
+                    body.to_string()
+                };
+                (status, errors)
+            }
+            Ask::Get(path) => {
+                let (status, _) = c.get_with_token(path, token).await.expect("get");
+                (status, String::new())
+            }
+        }
+    }
+}
+
+/// Drives `ask` at `addr` and prints its figures, with the CPU time `cpu_ms` reads (the
+/// process that answers, and PostgreSQL's).
 async fn drive(
-    server: &Server,
+    addr: std::net::SocketAddr,
+    cpu_ms: &dyn Fn() -> f64,
     label: &str,
     token: &str,
-    query: &'static str,
-    connections: u64,
-    seconds: u64,
+    ask: Ask,
+    (connections, seconds): (u64, u64),
 ) {
     // Warm-up, and a check that the query answers without errors.
-    let mut c = Client::connect(server.addr).await.expect("connect");
-    let (status, body) = c
-        .graphql(Some(token), query, json!({}))
-        .await
-        .expect("query");
-    assert!(status == 200 && body["errors"].is_null(), "{label}: {body}");
+    let mut c = Client::connect(addr).await.expect("connect");
+    let (status, errors) = ask.send(&mut c, token).await;
+    assert!(
+        status == 200 && errors.is_empty(),
+        "{label}: {status} {errors}"
+    );
     let warm = Instant::now();
     while warm.elapsed() < Duration::from_secs(1) {
-        c.graphql(Some(token), query, json!({}))
-            .await
-            .expect("query");
+        ask.send(&mut c, token).await;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let (cpu0, db0) = (server.cpu_ms(), postgres_cpu_ms());
+    let (cpu0, db0) = (cpu_ms(), postgres_cpu_ms());
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (addr, token, stop) = (server.addr, token.to_owned(), stop.clone());
+        let (token, stop) = (token.to_owned(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let mut c = Client::connect(addr).await.expect("connect");
             let mut times = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                let (status, _) = c
-                    .graphql(Some(&token), query, json!({}))
-                    .await
-                    .expect("query");
+                let (status, _) = ask.send(&mut c, &token).await;
                 assert_eq!(status, 200);
                 times.push(t.elapsed());
             }
@@ -220,7 +249,7 @@ async fn drive(
         times.extend(t.await.expect("driver"));
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let (cpu, db) = (server.cpu_ms() - cpu0, postgres_cpu_ms() - db0);
+    let (cpu, db) = (cpu_ms() - cpu0, postgres_cpu_ms() - db0);
     times.sort();
     let n = times.len() as f64;
     println!(
@@ -232,6 +261,70 @@ async fn drive(
         db / n,
         (cpu + db) / n,
     );
+}
+
+/// The seed stack of issue 17 on the same SQLite file (`benches/peer`: Node.js, Express,
+/// better-sqlite3 in WAL mode, JWT, the policy written as SQL; `npm ci` on first use),
+/// driven like this server: the same rows as the page and count queries, as REST.
+async fn peer(file: &str, only: &[String], load: (u64, u64)) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peer");
+    if !dir.join("node_modules").exists() {
+        let ok = std::process::Command::new("npm")
+            .arg("ci")
+            .current_dir(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "npm ci in {}: Node 20 and npm are needed",
+            dir.display()
+        );
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = std::process::Command::new("node")
+        .arg("server.js")
+        .current_dir(&dir)
+        .env("DB", file)
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("node");
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut c = loop {
+        match Client::connect(addr).await {
+            Ok(c) => break c,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    let mut tokens = Vec::new();
+    for email in ["rep0.0@load.test", "manager0@load.test"] {
+        let (status, body) = c.post_json("/login", &json!({ "email": email })).await;
+        assert_eq!(status, 200, "peer login: {body}");
+        tokens.push(body["accessToken"].as_str().expect("a token").to_owned());
+    }
+    let (rep, manager) = (&tokens[0], &tokens[1]);
+    let pid = child.id();
+    let cpu = move || server::process_cpu_ms(pid);
+    for (label, token, path) in [
+        ("peer rep: first 25 deals", rep, "/deals?first=25"),
+        (
+            "peer manager: 50 deals + company + owner",
+            manager,
+            "/deals?first=50&with=company,owner",
+        ),
+        ("peer rep: count", rep, "/deals/count"),
+        ("peer manager: count", manager, "/deals/count"),
+    ] {
+        if !only.is_empty() && !only.iter().any(|w| label.contains(w.as_str())) {
+            continue;
+        }
+        drive(addr, &cpu, label, token, Ask::Get(path), load).await;
+    }
+    child.kill().ok();
+    child.wait().ok();
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -341,7 +434,19 @@ async fn main() {
         if !only.is_empty() && !only.iter().any(|w| label.contains(w.as_str())) {
             continue;
         }
-        drive(&server, label, token, query, connections, seconds).await;
+        let cpu = || server.cpu_ms();
+        let load = (connections, seconds);
+        drive(server.addr, &cpu, label, token, Ask::Graphql(query), load).await;
+    }
+    if std::env::var_os("BENCH_PEER").is_some() {
+        match &admin {
+            Some(_) => println!("BENCH_PEER: the peer serves SQLite only"),
+            None => {
+                let file = url.trim_start_matches("sqlite://");
+                let file = file.split_once('?').map_or(file, |(f, _)| f);
+                peer(file, &only, (connections, seconds)).await;
+            }
+        }
     }
     drop(server);
     if let (Some(admin), Some(name)) = (admin, drop_name) {

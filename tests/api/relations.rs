@@ -533,7 +533,10 @@ async fn joined_relations_read_only_the_columns_the_document_asks_for() {
             json!({}),
         )
         .await;
-    assert_eq!(page["data"]["deals"]["nodes"][0]["owner"]["name"], "Olive Owner");
+    assert_eq!(
+        page["data"]["deals"]["nodes"][0]["owner"]["name"],
+        "Olive Owner"
+    );
     let page_sql = log
         .lock()
         .unwrap()
@@ -567,8 +570,11 @@ async fn joined_relations_read_only_the_columns_the_document_asks_for() {
         .await;
     let types = &schema["data"]["__schema"]["types"];
     let mut compared = 0;
-    for (relation, type_name) in [("company", "Company"), ("contact", "Contact"), ("owner", "User")]
-    {
+    for (relation, type_name) in [
+        ("company", "Company"),
+        ("contact", "Contact"),
+        ("owner", "User"),
+    ] {
         let fields = types
             .as_array()
             .unwrap()
@@ -586,7 +592,9 @@ async fn joined_relations_read_only_the_columns_the_document_asks_for() {
         let query = |selection: &str| {
             format!("{{ deals(first: 10) {{ nodes {{ id {relation} {{ {selection} }} }} }} }}")
         };
-        let (_, full) = app.gql(Some(&token), &query(&all.join(" ")), json!({})).await;
+        let (_, full) = app
+            .gql(Some(&token), &query(&all.join(" ")), json!({}))
+            .await;
         assert!(full["errors"].is_null(), "{type_name}: {full}");
         let full = &full["data"]["deals"]["nodes"][0][relation];
         for (name, selection) in &selections {
@@ -596,7 +604,8 @@ async fn joined_relations_read_only_the_columns_the_document_asks_for() {
                 || value == 0
                 || value == false
                 || value.as_str().is_some_and(|s| s.starts_with("1970-01-01"))
-                || ["SALES_REP", "TECHNOLOGY", "S1_TO10", "SALES"].contains(&value.as_str().unwrap_or(""));
+                || ["SALES_REP", "TECHNOLOGY", "S1_TO10", "SALES"]
+                    .contains(&value.as_str().unwrap_or(""));
             assert!(
                 !placeholder || value.is_object(),
                 "{type_name}.{name} is {value}: the data must tell a left-out column apart"

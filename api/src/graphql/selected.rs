@@ -88,12 +88,7 @@ fn columns_of<E: EntityTrait>(ctx: &Context<'_>, type_name: &str) -> Columns {
         return ALL_COLUMNS;
     };
     let table: Vec<&str> = E::Column::iter().map(|c| c.as_str()).collect();
-    let bit = |column: &str| {
-        table
-            .iter()
-            .position(|c| *c == column)
-            .map(|i| 1 << i)
-    };
+    let bit = |column: &str| table.iter().position(|c| *c == column).map(|i| 1 << i);
     // The id, and the owner (what the policy of a record looks at first).
     let mut wanted: Columns = 1 | bit("owner_id").unwrap_or(0);
     for name in fields.keys().filter(|name| names.contains(name.as_str())) {

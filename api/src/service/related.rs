@@ -119,22 +119,12 @@ pub fn join(
         let to_one = join.to_one;
         let known = to_one.known(from);
         match to_one.kind {
-            Kind::Company => join_record::<entity::company::Entity>(
-                deps,
-                viewer,
-                query,
-                table,
-                (n, join),
-                known,
-            ),
-            Kind::Contact => join_record::<entity::contact::Entity>(
-                deps,
-                viewer,
-                query,
-                table,
-                (n, join),
-                known,
-            ),
+            Kind::Company => {
+                join_record::<entity::company::Entity>(deps, viewer, query, table, (n, join), known)
+            }
+            Kind::Contact => {
+                join_record::<entity::contact::Entity>(deps, viewer, query, table, (n, join), known)
+            }
             Kind::User => join_user(query, table, n, join),
             // Not a to-one target: no join, the loader reads it.
             _ => {}
@@ -243,8 +233,7 @@ pub trait Positional: Sized {
 
     /// The model whose columns `wanted` follow each other from column `first` of `res`;
     /// the others are [`Placeholder`]s.
-    fn at_only(res: &QueryResult, first: usize, wanted: Columns)
-    -> Result<Self, sea_orm::DbErr>;
+    fn at_only(res: &QueryResult, first: usize, wanted: Columns) -> Result<Self, sea_orm::DbErr>;
 }
 
 /// The value a model's field holds when its column was not read ([`Columns`]).
@@ -262,7 +251,15 @@ macro_rules! placeholder_default {
         })*
     };
 }
-placeholder_default!(String, Uuid, i16, i32, i64, bool, chrono::DateTime<chrono::Utc>);
+placeholder_default!(
+    String,
+    Uuid,
+    i16,
+    i32,
+    i64,
+    bool,
+    chrono::DateTime<chrono::Utc>
+);
 
 impl<T> Placeholder for Option<T> {
     fn placeholder() -> Self {

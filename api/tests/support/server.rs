@@ -185,12 +185,7 @@ impl Server {
 
     /// CPU time used so far (user + system), in milliseconds.
     pub fn cpu_ms(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
-        // Fields after the command name (which may hold spaces) start after the last ')'.
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-        ticks * 1000.0 / 100.0 // USER_HZ is 100 on Linux
+        process_cpu_ms(self.pid())
     }
 
     /// Whether the process is still running.
@@ -280,6 +275,29 @@ impl Client {
         );
         self.stream.get_mut().write_all(head.as_bytes()).await?;
         self.read_response().await
+    }
+
+    /// POSTs a JSON body to `path`; returns the status and the JSON answer.
+    #[allow(dead_code, reason = "the load bench's peer only")]
+    pub async fn post_json(
+        &mut self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let body = body.to_string();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        let s = self.stream.get_mut();
+        s.write_all(head.as_bytes()).await.expect("send");
+        s.write_all(body.as_bytes()).await.expect("send");
+        let (status, bytes) = self.read_response().await.expect("answer");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// POSTs a GraphQL request; returns the status and the JSON body.
@@ -423,6 +441,17 @@ pub fn env_or(key: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// CPU time process `pid` used so far (user + system), in milliseconds.
+#[allow(dead_code, reason = "not every test binary measures CPU")]
+pub fn process_cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    ticks * 1000.0 / 100.0 // USER_HZ is 100 on Linux
 }
 
 /// CPU milliseconds of every process whose command is `postgres` (the database server's
