@@ -457,13 +457,12 @@ fn leaf_selection(types: &serde_json::Value, field: &serde_json::Value) -> Optio
 /// zero, `false`, the epoch, an enum's first value).
 #[tokio::test]
 async fn joined_relations_read_only_the_columns_the_document_asks_for() {
-    use entity::enums::{CompanySize, DealSource, Department, Industry, Priority};
+    use entity::enums::{CompanySize, Department, Industry};
     use sea_orm::ConnectionTrait;
 
     let (app, log) = TestApp::with_statement_log().await;
     let mut org = Org::new();
-    let admin = org
-        .user()
+    org.user()
         .email("admin@example.com")
         .role(Role::Admin)
         .insert(&app.db)
@@ -521,7 +520,6 @@ async fn joined_relations_read_only_the_columns_the_document_asks_for() {
     ] {
         app.db.execute_unprepared(fill).await.expect("fill");
     }
-    let _ = (DealSource::Website, Priority::Low, admin);
     let token = app.login("admin@example.com", PASSWORD).await.0;
 
     // Names only: the statement reads no other column of the company or the owner.
