@@ -170,7 +170,6 @@ async fn write(db: &sea_orm::DatabaseConnection, org: &mut Org) {
     txn.commit().await.expect("commit");
 }
 
-/// Drives `query` as `token` with `connections` connections for `seconds`; prints a line.
 /// One request of a benchmarked query: a GraphQL document to this server, or a `GET`
 /// path of the peer's REST API (`benches/peer`).
 #[derive(Clone, Copy)]
@@ -263,6 +262,11 @@ async fn drive(
     );
 }
 
+/// Whether `BENCH_ONLY`'s words (`only`; none: every query) choose the query `label`.
+fn chosen(only: &[String], label: &str) -> bool {
+    only.is_empty() || only.iter().any(|w| label.contains(w.as_str()))
+}
+
 /// The seed stack of issue 17 on the same SQLite file (`benches/peer`: Node.js, Express,
 /// better-sqlite3 in WAL mode, JWT, the policy written as SQL; `npm ci` on first use),
 /// driven like this server: the same rows as the page and count queries, as REST.
@@ -301,7 +305,10 @@ async fn peer(file: &str, only: &[String], load: (u64, u64)) {
     };
     let mut tokens = Vec::new();
     for email in ["rep0.0@load.test", "manager0@load.test"] {
-        let (status, body) = c.post_json("/login", &json!({ "email": email })).await;
+        let (status, body) = c
+            .post_json("/login", None, &json!({ "email": email }))
+            .await
+            .expect("peer login");
         assert_eq!(status, 200, "peer login: {body}");
         tokens.push(body["accessToken"].as_str().expect("a token").to_owned());
     }
@@ -318,7 +325,7 @@ async fn peer(file: &str, only: &[String], load: (u64, u64)) {
         ("peer rep: count", rep, "/deals/count"),
         ("peer manager: count", manager, "/deals/count"),
     ] {
-        if !only.is_empty() && !only.iter().any(|w| label.contains(w.as_str())) {
+        if !chosen(only, label) {
             continue;
         }
         drive(addr, &cpu, label, token, Ask::Get(path), load).await;
@@ -431,7 +438,7 @@ async fn main() {
         ("sparse rep (50 deals): first 25", &solo, REP_PAGE),
         ("sparse rep (50 deals): totalCount", &solo, COUNT),
     ] {
-        if !only.is_empty() && !only.iter().any(|w| label.contains(w.as_str())) {
+        if !chosen(&only, label) {
             continue;
         }
         let cpu = || server.cpu_ms();

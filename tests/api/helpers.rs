@@ -104,20 +104,24 @@ impl TestApp {
         Self::with_config(|_| {}).await
     }
 
+    /// A fresh app that calls `seen` with the text of every SQL statement it runs.
+    async fn watching_statements(seen: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self::build(
+            |_| {},
+            move |db| db.set_metric_callback(move |metric| seen(&metric.statement.sql)),
+        )
+        .await
+    }
+
     /// A fresh app whose SQL statements are counted (every statement the app runs
     /// increments the counter).
     pub async fn with_statement_counter() -> (Self, std::sync::Arc<std::sync::atomic::AtomicUsize>)
     {
         let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let c = counter.clone();
-        let app = Self::build(
-            |_| {},
-            move |db| {
-                db.set_metric_callback(move |_| {
-                    c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                });
-            },
-        )
+        let app = Self::watching_statements(move |_| {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
         .await;
         (app, counter)
     }
@@ -126,15 +130,8 @@ impl TestApp {
     pub async fn with_statement_log() -> (Self, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let l = log.clone();
-        let app = Self::build(
-            |_| {},
-            move |db| {
-                db.set_metric_callback(move |metric| {
-                    l.lock().unwrap().push(metric.statement.sql.clone());
-                });
-            },
-        )
-        .await;
+        let app =
+            Self::watching_statements(move |sql| l.lock().unwrap().push(sql.to_owned())).await;
         (app, log)
     }
 

@@ -93,7 +93,7 @@ where
             .filter(|to_one| nodes.iter().any(|n| n.field(to_one.field).exists()))
             .map(|to_one| Join {
                 to_one,
-                columns: crate::graphql::selected::columns(ctx, to_one.kind),
+                wanted: crate::graphql::selected::columns(ctx, to_one.kind),
             })
             .collect();
         let (page, related) = record::list_joined(&deps, &viewer, &query, &args.page, &joins)

@@ -13,10 +13,10 @@ use std::sync::OnceLock;
 
 use async_graphql::Context;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use sea_orm::{EntityTrait, IdenStatic, Iterable};
+use sea_orm::EntityTrait;
 
 use crate::authz::Kind;
-use crate::service::related::{ALL_COLUMNS, Columns};
+use crate::service::related::{ALL_COLUMNS, Columns, column_bit};
 
 /// Fields that read no column but the record's id (relations to many and what the policy
 /// decides from the row's facts).
@@ -87,10 +87,9 @@ fn columns_of<E: EntityTrait>(ctx: &Context<'_>, type_name: &str) -> Columns {
     else {
         return ALL_COLUMNS;
     };
-    let table: Vec<&str> = E::Column::iter().map(|c| c.as_str()).collect();
-    let bit = |column: &str| table.iter().position(|c| *c == column).map(|i| 1 << i);
-    // The id, and the owner (what the policy of a record looks at first).
-    let mut wanted: Columns = 1 | bit("owner_id").unwrap_or(0);
+    let bit = column_bit::<E>;
+    // The id (always read), and the owner (what the policy of a record looks at first).
+    let mut wanted: Columns = bit("owner_id").unwrap_or(0);
     for name in fields.keys().filter(|name| names.contains(name.as_str())) {
         let column = snake_case(name);
         // `name` → `name`, `ownerId` → `owner_id`, `owner` → `owner_id`.

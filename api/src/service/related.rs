@@ -76,8 +76,19 @@ pub const ALL_COLUMNS: Columns = Columns::MAX;
 pub struct Join {
     /// The relation.
     pub to_one: &'static ToOne,
-    /// Its columns to read (the related row's id always is).
-    pub columns: Columns,
+    /// The columns the request's fields read (see [`Join::columns`]).
+    pub wanted: Columns,
+}
+
+impl Join {
+    /// The columns the statement selects and the row is read from: those wanted, and for
+    /// a user of the directory those the policy decides on, never the password hash.
+    fn columns(&self) -> Columns {
+        match self.to_one.kind {
+            Kind::User => user_columns(self.wanted),
+            _ => self.wanted,
+        }
+    }
 }
 
 /// The related record of one page row, as its loader would answer for its key.
@@ -133,7 +144,7 @@ pub fn join(
 }
 
 /// The columns `wanted` of entity `E` as `{prefix}{column}` from its table aliased
-/// `alias` (always its id, the first).
+/// `alias`.
 fn columns<E: sea_orm::EntityTrait>(
     query: &mut SelectStatement,
     alias: &str,
@@ -141,7 +152,7 @@ fn columns<E: sea_orm::EntityTrait>(
     wanted: Columns,
 ) {
     for (i, column) in E::Column::iter().enumerate() {
-        if i > 0 && !selects(wanted, i) {
+        if !selects(wanted, i) {
             continue;
         }
         let name = sea_orm::IdenStatic::as_str(&column);
@@ -152,12 +163,21 @@ fn columns<E: sea_orm::EntityTrait>(
     }
 }
 
-/// Whether `wanted` holds column `i` (columns past the mask's width always are).
+/// Whether `wanted` holds column `i`. The first column (the id: whether a joined row was
+/// found) always is, and so are columns past the mask's width.
 fn selects(wanted: Columns, i: usize) -> bool {
-    u32::try_from(i)
-        .ok()
-        .and_then(|i| 1u32.checked_shl(i))
-        .is_none_or(|bit| wanted & bit != 0)
+    i == 0
+        || u32::try_from(i)
+            .ok()
+            .and_then(|i| 1u32.checked_shl(i))
+            .is_none_or(|bit| wanted & bit != 0)
+}
+
+/// The bit of column `name` of entity `E` in a [`Columns`] set.
+pub fn column_bit<E: sea_orm::EntityTrait>(name: &str) -> Option<Columns> {
+    E::Column::iter()
+        .position(|c| sea_orm::IdenStatic::as_str(&c) == name)
+        .and_then(|i| 1u32.checked_shl(u32::try_from(i).ok()?))
 }
 
 fn join_record<R: Record>(
@@ -182,7 +202,7 @@ fn join_record<R: Record>(
         Alias::new(alias),
         on,
     );
-    columns::<R>(query, alias, &prefix, join.columns);
+    columns::<R>(query, alias, &prefix, join.columns());
     query.expr_as(
         deps.authz
             .facts_expr_knowing_as(viewer, R::KIND, known, alias),
@@ -200,22 +220,15 @@ fn join_user(query: &mut SelectStatement, table: &'static str, n: usize, join: &
             .equals((Alias::new(table), Alias::new(join.to_one.fk))),
     );
     // The directory's columns (never the password hash) and those the policy reads.
-    columns::<entity::user::Entity>(query, alias, &prefix, user_columns(join.columns));
+    columns::<entity::user::Entity>(query, alias, &prefix, join.columns());
 }
 
 /// The columns of a user read from the directory: those `wanted`, and those the policy
 /// decides on ([`crate::authz::UserFacts`]: id, team, active; and the role), never the
 /// password hash.
-pub fn user_columns(wanted: Columns) -> Columns {
-    use entity::user::Column as C;
-    let bit = |c: C| -> Columns {
-        let name = sea_orm::IdenStatic::as_str(&c);
-        let i = C::iter()
-            .position(|x| sea_orm::IdenStatic::as_str(&x) == name)
-            .unwrap_or(0);
-        1 << i
-    };
-    (wanted | bit(C::Id) | bit(C::TeamId) | bit(C::Active) | bit(C::Role)) & !bit(C::PasswordHash)
+fn user_columns(wanted: Columns) -> Columns {
+    let bit = |name| column_bit::<entity::user::Entity>(name).unwrap_or(0);
+    (wanted | bit("team_id") | bit("active") | bit("role")) & !bit("password_hash")
 }
 
 /// A model read by position from consecutive columns of a row, in its entity's
@@ -381,10 +394,10 @@ positional!(entity::user::Model {
 impl<M: Positional + sea_orm::ModelTrait> Positional for WithFacts<M> {
     fn at_only(res: &QueryResult, first: usize, wanted: Columns) -> Result<Self, sea_orm::DbErr> {
         let columns = (0..<M::Entity as sea_orm::EntityTrait>::Column::iter().count())
-            .filter(|&i| i == 0 || selects(wanted, i))
+            .filter(|&i| selects(wanted, i))
             .count();
         Ok(Self {
-            model: M::at_only(res, first, wanted | 1)?,
+            model: M::at_only(res, first, wanted)?,
             facts: facts_at(res, first + columns)?,
         })
     }
@@ -449,9 +462,7 @@ fn row<M: Positional>(
         ));
     };
     let found = res.try_get_by_index::<Option<Uuid>>(start)?.is_some();
-    found
-        .then(|| M::at_only(res, start, wanted | 1))
-        .transpose()
+    found.then(|| M::at_only(res, start, wanted)).transpose()
 }
 
 /// The related records of one page row read with [`join`]; `layout` is the page's.
@@ -465,7 +476,7 @@ pub fn read<R: Record>(
     let starts = &layout.get::<R>(res).1;
     let mut related = Vec::with_capacity(joins.len());
     for (n, join) in joins.iter().enumerate().take(MAX_JOINS) {
-        let (to_one, wanted) = (join.to_one, join.columns);
+        let (to_one, wanted) = (join.to_one, join.columns());
         let fk: Option<Uuid> = res.try_get("", to_one.fk)?;
         let Some(fk) = fk else {
             continue;
@@ -476,7 +487,7 @@ pub fn read<R: Record>(
             Kind::Company => Related::Company(fk, known, row(res, start, wanted)?),
             Kind::Contact => Related::Contact(fk, known, row(res, start, wanted)?),
             Kind::User => {
-                let user = row::<entity::user::Model>(res, start, user_columns(wanted))?
+                let user = row::<entity::user::Model>(res, start, wanted)?
                     .filter(|u| deps.authz.decide_user(viewer, UserAction::Read, u));
                 Related::User(fk, user)
             }

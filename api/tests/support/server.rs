@@ -277,42 +277,20 @@ impl Client {
         self.read_response().await
     }
 
-    /// POSTs a JSON body to `path`; returns the status and the JSON answer.
-    #[allow(dead_code, reason = "the load bench's peer only")]
+    /// POSTs JSON `body` to `path`, with a bearer token when given; returns the status and
+    /// the JSON answer.
     pub async fn post_json(
         &mut self,
         path: &str,
-        body: &serde_json::Value,
-    ) -> (u16, serde_json::Value) {
-        let body = body.to_string();
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        let s = self.stream.get_mut();
-        s.write_all(head.as_bytes()).await.expect("send");
-        s.write_all(body.as_bytes()).await.expect("send");
-        let (status, bytes) = self.read_response().await.expect("answer");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        )
-    }
-
-    /// POSTs a GraphQL request; returns the status and the JSON body.
-    pub async fn graphql(
-        &mut self,
         token: Option<&str>,
-        query: &str,
-        variables: serde_json::Value,
+        body: &serde_json::Value,
     ) -> std::io::Result<(u16, serde_json::Value)> {
-        let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
+        let body = body.to_string();
         let auth = token
             .map(|t| format!("authorization: Bearer {t}\r\n"))
             .unwrap_or_default();
         let head = format!(
-            "POST /graphql HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n{auth}content-length: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n{auth}content-length: {}\r\n\r\n",
             self.addr,
             body.len()
         );
@@ -324,6 +302,17 @@ impl Client {
             status,
             serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
         ))
+    }
+
+    /// POSTs a GraphQL request; returns the status and the JSON body.
+    pub async fn graphql(
+        &mut self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> std::io::Result<(u16, serde_json::Value)> {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        self.post_json("/graphql", token, &body).await
     }
 
     /// POSTs a GraphQL multipart request (one file bound to `$file`); returns the status
