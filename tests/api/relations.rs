@@ -458,7 +458,6 @@ fn leaf_selection(types: &serde_json::Value, field: &serde_json::Value) -> Optio
 #[tokio::test]
 async fn joined_relations_read_only_the_columns_the_document_asks_for() {
     use entity::enums::{CompanySize, Department, Industry};
-    use sea_orm::ConnectionTrait;
 
     let (app, log) = TestApp::with_statement_log().await;
     let mut org = Org::new();
@@ -518,7 +517,7 @@ async fn joined_relations_read_only_the_columns_the_document_asks_for() {
         "UPDATE companies SET address = '1 Rue', state = 'Rhône'",
         "UPDATE contacts SET mobile = '+33 6 78', linkedin_url = 'https://in.example/ada'",
     ] {
-        app.db.execute_unprepared(fill).await.expect("fill");
+        app.raw(fill, vec![]).await.expect("fill");
     }
     let token = app.login("admin@example.com", PASSWORD).await.0;
 
